@@ -1,0 +1,10 @@
+import { describe, expect, it } from 'vitest';
+import pkg from '../../package.json';
+
+describe('runtime', () => {
+  it('runs the tests on Node 22 or newer, as package.json engines declares', () => {
+    const major = Number(process.versions.node.split('.')[0]);
+    expect(pkg.engines.node).toBe('>=22');
+    expect(major).toBeGreaterThanOrEqual(22);
+  });
+});

@@ -1,0 +1,29 @@
+import { defineConfig } from 'vitest/config';
+
+// Two projects: `unit` needs nothing running; `integration` (contract + e2e) gets the offline stack
+// (Azurite, identity, Key Vault, TomTom simulator) from a global setup that runs before the forked
+// workers start, so they inherit its environment (NODE_EXTRA_CA_CERTS in particular).
+export default defineConfig({
+  test: {
+    reporters: ['default', ['json', { outputFile: '.local/test-results.json' }]],
+    projects: [
+      {
+        test: {
+          name: 'unit',
+          include: ['test/unit/**/*.test.ts'],
+          pool: 'forks',
+        },
+      },
+      {
+        test: {
+          name: 'integration',
+          include: ['test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          globalSetup: ['test/setup/stack.ts'],
+          pool: 'forks',
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
