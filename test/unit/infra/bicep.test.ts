@@ -1,0 +1,215 @@
+// Structural checks of infra/ (no Bicep compiler can be installed here: the CLI is a .NET binary
+// downloaded from GitHub, and neither the npm registry nor Debian packages it). These catch what a
+// compile would for this project's files: unbalanced brackets, missing or misnamed module files,
+// params and outputs, unused params, plus the security rules the templates must keep.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { DEPLOY_DIR } from '../../../scripts/package.js';
+import { maskBicep, modules, outputs, params, unbalancedBracket } from './bicep.js';
+
+const root = path.resolve(__dirname, '../../..');
+const infra = path.join(root, 'infra');
+
+function bicepFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) return bicepFiles(full);
+    return entry.name.endsWith('.bicep') ? [full] : [];
+  });
+}
+
+const files = bicepFiles(infra).map((file) => {
+  const source = readFileSync(file, 'utf8');
+  return { file, rel: path.relative(root, file), source, masked: maskBicep(source) };
+});
+const byPath = new Map(files.map((f) => [f.file, f]));
+const read = (rel: string) => readFileSync(path.join(root, rel), 'utf8');
+
+describe('bicep reader', () => {
+  it('masks strings and comments but keeps interpolated expressions', () => {
+    const masked = maskBicep(`var a = '\${b}-{x' // {\nvar c = { d: 'e}' }\n`);
+    expect(unbalancedBracket(masked)).toBeUndefined();
+    expect(masked).toContain('b');
+    expect(masked).not.toContain('{x');
+    expect(unbalancedBracket(maskBicep('var a = {\n  b: [1, 2\n}\n'))).toMatch(/unexpected "}" on line 3/);
+  });
+});
+
+describe('infra/*.bicep structure', () => {
+  it('has the main template and its modules', () => {
+    expect(files.map((f) => f.rel).sort()).toEqual(
+      ['infra/app/api.bicep', 'infra/app/keyvault.bicep', 'infra/app/rbac.bicep', 'infra/main.bicep'].sort(),
+    );
+  });
+
+  for (const { rel, masked } of files) {
+    it(`${rel}: brackets balance`, () => {
+      expect(unbalancedBracket(masked)).toBeUndefined();
+    });
+
+    it(`${rel}: every param is used`, () => {
+      for (const { name } of params(masked)) {
+        const uses = masked.match(new RegExp(`(?<![.\\w])${name}(?!\\w)`, 'g')) ?? [];
+        expect(uses.length, `param ${name} is declared but never used`).toBeGreaterThan(1);
+      }
+    });
+  }
+
+  it('modules: local files exist and get exactly their params; registry modules are pinned AVM versions', () => {
+    for (const { file, source, masked } of files) {
+      for (const mod of modules(source, masked)) {
+        if (mod.path.startsWith('br/')) {
+          expect(mod.path, `${mod.symbol}`).toMatch(
+            /^br\/public:avm\/(res|ptn|utl)\/[a-z0-9/-]+:\d+\.\d+\.\d+$/,
+          );
+          continue;
+        }
+        const target = path.resolve(path.dirname(file), mod.path);
+        expect(existsSync(target), `${mod.symbol}: ${mod.path}`).toBe(true);
+        const declared = params(byPath.get(target)?.masked ?? '');
+        const names = declared.map((p) => p.name);
+        for (const key of mod.params)
+          expect(names, `${mod.symbol} passes unknown param ${key}`).toContain(key);
+        for (const p of declared.filter((d) => !d.hasDefault)) {
+          expect(mod.params, `${mod.symbol} misses required param ${p.name}`).toContain(p.name);
+        }
+      }
+    }
+  });
+
+  it('module outputs referenced exist in the local module', () => {
+    for (const { file, source, masked } of files) {
+      const local = modules(source, masked).filter((m) => !m.path.startsWith('br/'));
+      for (const mod of local) {
+        const target = byPath.get(path.resolve(path.dirname(file), mod.path));
+        const declared = outputs(target?.masked ?? '');
+        for (const m of masked.matchAll(
+          new RegExp(`\\b${mod.symbol}\\.outputs\\.([A-Za-z_][A-Za-z0-9_]*)`, 'g'),
+        )) {
+          expect(declared, `${mod.symbol}.outputs.${m[1]}`).toContain(m[1]);
+        }
+      }
+    }
+  });
+
+  it('main.parameters.json maps only declared params and every required one', () => {
+    const main = byPath.get(path.join(infra, 'main.bicep'));
+    const declared = params(main?.masked ?? '');
+    const mapped = Object.keys(
+      (JSON.parse(read('infra/main.parameters.json')) as { parameters: Record<string, unknown> }).parameters,
+    );
+    for (const name of mapped) expect(declared.map((p) => p.name)).toContain(name);
+    for (const p of declared.filter((d) => !d.hasDefault)) expect(mapped).toContain(p.name);
+  });
+});
+
+describe('infra security and platform rules', () => {
+  const all = files.map((f) => maskBicep(f.source, { keepStrings: true })).join('\n');
+  const main = read('infra/main.bicep');
+  const api = read('infra/app/api.bicep');
+  const vault = read('infra/app/keyvault.bicep');
+
+  it('never reads account keys or builds connection strings', () => {
+    expect(all).not.toMatch(
+      /listKeys|listAccountSas|listServiceSas|AccountKey=|DefaultEndpointsProtocol|SharedAccessSignature/i,
+    );
+    expect(all).not.toMatch(/StorageAccountConnectionString/i);
+  });
+
+  it('storage: shared keys off, TLS 1.2, no public blob access, inbox/outbox/deployment containers', () => {
+    expect(main).toMatch(/allowSharedKeyAccess:\s*false/);
+    expect(main).toMatch(/allowBlobPublicAccess:\s*false/);
+    expect(main).toMatch(/minimumTlsVersion:\s*'TLS1_2'/);
+    expect(main).toMatch(/\{ name: deploymentContainerName \}/);
+    expect(main).toMatch(/\{ name: inboxContainerName \}/);
+    expect(main).toMatch(/\{ name: outboxContainerName \}/);
+  });
+
+  it('Key Vault: RBAC, soft delete, purge protection; placeholder key, never a real one', () => {
+    expect(vault).toMatch(/enableRbacAuthorization:\s*true/);
+    expect(vault).toMatch(/enableSoftDelete:\s*true/);
+    expect(vault).toMatch(/enablePurgeProtection:\s*true/);
+    expect(main).toMatch(/param tomtomApiKeyPlaceholder string = 'replace-me'/);
+    expect(main).toMatch(/param notifySigningSecret string = '\$\{newGuid\(\)\}/);
+  });
+
+  it('function app: Flex FC1, Node 22, user-assigned identity for deployment, durable always-ready 1', () => {
+    expect(main).toMatch(/name: 'FC1'\s+tier: 'FlexConsumption'/);
+    expect(api).toMatch(/runtime:\s*\{\s*name: 'node'\s+version: '22'\s*\}/);
+    expect(api).toMatch(/type: 'UserAssignedIdentity'/);
+    expect(api).toMatch(/alwaysReady:\s*\[\s*\{\s*name: 'durable'\s+instanceCount: 1\s*\}\s*\]/);
+    expect(api).toMatch(/items\(union\(appSettings, optionalAppSettings\)\)/);
+    expect(main).toMatch(/'azd-service-name': 'api'/);
+  });
+
+  it('Application Insights with local auth disabled; Event Grid system topic on the storage account', () => {
+    expect(main).toMatch(/disableLocalAuth:\s*true/);
+    expect(main).toMatch(/topicType: 'Microsoft\.Storage\.StorageAccounts'/);
+  });
+
+  it('roles: Durable storage roles, Key Vault Secrets User, Monitoring Metrics Publisher', () => {
+    const rbac = read('infra/app/rbac.bicep');
+    for (const id of [
+      'b7e6dc6d-f1e8-4753-8033-0f276bb0955b', // Storage Blob Data Owner
+      '974c5e8b-45b9-4653-ba55-5f855dd0fb88', // Storage Queue Data Contributor
+      '0a9a7e1f-b9d0-4cc4-a60d-0319b160ff3b', // Storage Table Data Contributor
+      '4633458b-17de-408a-b874-0445c86b69e6', // Key Vault Secrets User
+      '3913510d-42f4-4e42-8a64-420c390055eb', // Monitoring Metrics Publisher
+    ]) {
+      expect(rbac).toContain(id);
+    }
+  });
+});
+
+describe('azure.yaml, hooks and host.json', () => {
+  const yaml = read('azure.yaml');
+
+  it('service api: function host, TypeScript, local build, ships the staged package', () => {
+    expect(yaml).toMatch(/services:\s+api:\s+project: \.\s+language: ts\s+host: function/);
+    expect(yaml).toMatch(/remoteBuild: false/);
+    expect(yaml).toContain(`dist: ${DEPLOY_DIR}`);
+  });
+
+  it('every hook script exists (posix ones executable)', () => {
+    const scripts = [...yaml.matchAll(/run: \.\/(scripts\/[\w.-]+)/g)].map((m) => m[1]);
+    expect(scripts).toEqual(
+      expect.arrayContaining([
+        'scripts/post-deploy.sh',
+        'scripts/post-deploy.ps1',
+        'scripts/pre-provision.sh',
+        'scripts/pre-provision.ps1',
+      ]),
+    );
+    for (const script of scripts) {
+      expect(existsSync(path.join(root, script)), script).toBe(true);
+      if (script.endsWith('.sh')) expect(statSync(path.join(root, script)).mode & 0o111, script).not.toBe(0);
+    }
+  });
+
+  it('post-deploy subscribes BlobCreated on the inbox container to the blob webhook, without printing the key', () => {
+    for (const script of ['scripts/post-deploy.sh', 'scripts/post-deploy.ps1']) {
+      const text = read(script);
+      expect(text).toContain('systemKeys.blobs_extension');
+      expect(text).toContain('Microsoft.Storage.BlobCreated');
+      expect(text).toMatch(/\/blobServices\/default\/containers\/\$\w+\/blobs\//);
+      expect(text).toMatch(/runtime\/webhooks\/blobs\?functionName=Host\.Functions\.\$\w+&code=\$\w+/);
+      expect(text).toContain('onInboxUpload');
+      expect(text).not.toMatch(/(echo|Write-Host)[^\n]*\$(key|endpoint)\b/);
+    }
+  });
+
+  it('host.json: task hub from %TASKHUB_NAME%, AzureWebJobsStorage, polling ≤ 10 s, no inputs in traces', () => {
+    const host = JSON.parse(read('host.json'));
+    const durable = host.extensions.durableTask;
+    expect(host.extensions.http.routePrefix).toBe('api');
+    expect(durable.hubName).toBe('%TASKHUB_NAME%');
+    expect(durable.storageProvider.connectionName).toBe('AzureWebJobsStorage');
+    const [h, m, s] = String(durable.storageProvider.maxQueuePollingInterval).split(':').map(Number);
+    expect(h * 3600 + m * 60 + s).toBeLessThanOrEqual(10);
+    expect(durable.tracing.traceInputsAndOutputs).toBe(false);
+    expect(durable.maxConcurrentActivityFunctions).toBeGreaterThan(0);
+    expect(durable.maxConcurrentOrchestratorFunctions).toBeGreaterThan(0);
+    expect(host.extensionBundle.version).toBe('[4.*, 5.0.0)');
+  });
+});
