@@ -1,0 +1,24 @@
+// Entry point of the TomTom GEM/PDG/Vault simulator used by the local stack and the tests.
+// Module map: router (paths → route keys), auth (API key + Entra bearer), pdg (storages and
+// credentials), vault (wrapped tokens and unwrap), gem (job requests), jobs (lifecycle on the
+// virtual clock), validation (GEM input checks), matching (deterministic results and statistics),
+// blobs (storage access), faults + admin + request-log (test control), server (HTTPS wiring).
+import { startSimulatorServer } from './server.js';
+import type { SimulatorHandle, SimulatorOptions } from './types.js';
+
+export type {
+  JobDurations,
+  JobStatus,
+  JobType,
+  Product,
+  PublicJob,
+  RoadMatchingStatistics,
+  SimulatorClock,
+  SimulatorHandle,
+  SimulatorOptions,
+  StorageConfig,
+} from './types.js';
+
+export function startSimulator(options: SimulatorOptions): Promise<SimulatorHandle> {
+  return startSimulatorServer(options);
+}

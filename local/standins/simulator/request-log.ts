@@ -1,0 +1,94 @@
+// Request counters and a bounded list of recent requests for the admin API. Secrets are redacted at
+// record time, so nothing secret is ever held, returned or logged.
+import { redactSecret } from './redact.js';
+
+export type CredentialKind = 'api-key+bearer' | 'api-key' | 'bearer' | 'vault-token' | 'none';
+
+export interface RequestRecord {
+  /** Wall-clock ISO time. */
+  time: string;
+  /** Virtual-clock ISO time (the simulator's notion of "now"). */
+  virtualTime: string;
+  method: string;
+  path: string;
+  /** Route key such as 'GET /jobs/{id}'; 'unknown' for unmatched paths. */
+  route: string;
+  status: number;
+  credential: CredentialKind;
+  /** 'abcd…(redacted)' */
+  apiKey?: string;
+  /** Token subject (`oid`) when the bearer verified. */
+  subject?: string;
+  /** Id of the fault rule that answered or delayed the request. */
+  faultId?: number;
+}
+
+export interface RequestSummary {
+  total: number;
+  byRoute: Record<string, number>;
+  byStatus: Record<string, number>;
+  byCredential: Record<string, number>;
+  byRouteAndStatus: Record<string, Record<string, number>>;
+  recent: RequestRecord[];
+}
+
+const SECRET_QUERY = /key|token|secret|sig|password/i;
+
+/** Path with the values of secret-looking query parameters redacted. */
+export function safePath(pathAndQuery: string): string {
+  const q = pathAndQuery.indexOf('?');
+  if (q < 0) return pathAndQuery;
+  const params = new URLSearchParams(pathAndQuery.slice(q + 1));
+  for (const [name, value] of [...params]) {
+    if (SECRET_QUERY.test(name)) params.set(name, redactSecret(value)!);
+  }
+  const query = params.toString();
+  return query ? `${pathAndQuery.slice(0, q)}?${query}` : pathAndQuery.slice(0, q);
+}
+
+export function credentialKind(headers: {
+  apiKey?: string;
+  authorization?: string;
+  vaultToken?: string;
+}): CredentialKind {
+  if (headers.vaultToken) return 'vault-token';
+  if (headers.apiKey && headers.authorization) return 'api-key+bearer';
+  if (headers.apiKey) return 'api-key';
+  if (headers.authorization) return 'bearer';
+  return 'none';
+}
+
+export class RequestLog {
+  private counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} } as Omit<
+    RequestSummary,
+    'recent'
+  >;
+  private recent: RequestRecord[] = [];
+
+  constructor(private readonly capacity = 200) {}
+
+  record(r: Omit<RequestRecord, 'apiKey' | 'path'> & { apiKey?: string; path: string }): void {
+    const entry: RequestRecord = { ...r, path: safePath(r.path), apiKey: redactSecret(r.apiKey) };
+    if (entry.apiKey === undefined) delete entry.apiKey;
+    const c = this.counts;
+    const status = String(r.status);
+    c.total++;
+    c.byRoute[r.route] = (c.byRoute[r.route] ?? 0) + 1;
+    c.byStatus[status] = (c.byStatus[status] ?? 0) + 1;
+    c.byCredential[r.credential] = (c.byCredential[r.credential] ?? 0) + 1;
+    const perRoute = c.byRouteAndStatus[r.route] ?? {};
+    perRoute[status] = (perRoute[status] ?? 0) + 1;
+    c.byRouteAndStatus[r.route] = perRoute;
+    this.recent.push(entry);
+    if (this.recent.length > this.capacity) this.recent.splice(0, this.recent.length - this.capacity);
+  }
+
+  summary(limit = this.capacity): RequestSummary {
+    return structuredClone({ ...this.counts, recent: limit <= 0 ? [] : this.recent.slice(-limit) });
+  }
+
+  reset(): void {
+    this.counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} };
+    this.recent = [];
+  }
+}

@@ -1,0 +1,93 @@
+// Public option and handle types of the TomTom GEM/PDG/Vault simulator, plus the job shapes it serves.
+// The option interface is a contract with the local stack (local/standins/stack.ts); keep it stable.
+
+export type Product = 'pdg' | 'gem';
+
+export interface SimulatorClock {
+  /** Virtual time, epoch ms. */
+  now(): number;
+  /** How long to wait in real time for `virtualMs` of virtual time to pass (time scaling). */
+  toRealDelayMs(virtualMs: number): number;
+}
+
+export interface StorageConfig {
+  id: string;
+  name: string;
+  region?: string;
+  /** https://127.0.0.1:<p>/<account>/default/ — returned as data.url by unwrap. */
+  containerUrl: string;
+  /** SharedKey connection string (https) for the simulator's own reads/writes of that account. */
+  blobConnectionString: string;
+  servicePrincipal: { tenantId: string; clientId: string; clientSecret: string };
+  /** Token `oid`s allowed to use this storage. */
+  allowedObjectIds: string[];
+}
+
+export interface JobDurations {
+  /** Virtual ms a job stays REQUESTED. Default 60 s. */
+  queuedMs: number;
+  /** Virtual ms per input row. Default 36 (≈ 100,000 segments per hour, the documented throughput). */
+  perSegmentMs?: number;
+  /** Lower bound on IN_PROGRESS duration in virtual ms. Default 5 min. */
+  minRunningMs?: number;
+}
+
+export interface SimulatorOptions {
+  tls: { cert: string; key: string };
+  /** 0/undefined = dynamic; always listens on 127.0.0.1. */
+  port?: number;
+  clock: SimulatorClock;
+  /** The identity stand-in's public keys (a jose JSONWebKeySet) used to verify bearer tokens. */
+  jwks: { keys: object[] };
+  /** 'https://gem.core.orbis.tomtom.com' */
+  gemAudience: string;
+  apiKeys: { key: string; products: Product[] }[];
+  storages: StorageConfig[];
+  jobDurations?: JobDurations;
+}
+
+export interface SimulatorHandle {
+  url: string;
+  adminUrl: string;
+  close(): Promise<void>;
+}
+
+export type JobType = 'ROAD_MATCHING' | 'LANE_LEVEL_MATCHING';
+export const JOB_TYPES: readonly JobType[] = ['ROAD_MATCHING', 'LANE_LEVEL_MATCHING'];
+export type JobStatus = 'REQUESTED' | 'IN_PROGRESS' | 'SUCCESS' | 'FAILED';
+
+export interface RoadMatchingStatistics {
+  confidence_threshold: number;
+  execution_time_sec: number;
+  kms_processed: number;
+  num_roads_processed: number;
+  roads_fully_matched_ratio: number;
+  roads_matched_ratio: number;
+  roads_partially_matched_ratio: number;
+  roads_unmatched_ratio: number;
+}
+
+/** The gen B (snake_case) job object as the GEM API returns it. */
+export interface PublicJob {
+  job_id: number;
+  job_type: JobType;
+  overture_release?: string;
+  orbis_version?: string;
+  storage_id: string;
+  input_filename: string;
+  result_filename: string | null;
+  requested_at: string;
+  status: JobStatus;
+  statistics: RoadMatchingStatistics | Record<string, number> | null;
+  /**
+   * Set only when FAILED. The real field name is cut off in TomTom's docs; the simulator names it
+   * `message` so clients have one concrete field to read (and should tolerate others).
+   */
+  message?: string;
+}
+
+export interface StoredFile {
+  name: string;
+  size: number;
+  uploadedAt: string;
+}

@@ -1,0 +1,230 @@
+import { parquetReadObjects } from 'hyparquet';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { roadMatchingSample } from '../../../local/standins/samples.js';
+import { MemoryBlobStore } from '../../../local/standins/simulator/blobs.js';
+import {
+  FORCED_FAILURE_MESSAGE,
+  isoMicros,
+  JobStore,
+  type Schedule,
+} from '../../../local/standins/simulator/jobs.js';
+import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
+import { toArrayBuffer } from '../../../local/standins/simulator/validation.js';
+
+const T0 = Date.UTC(2026, 1, 18, 10, 38, 59, 31) + 0.762;
+
+/** Virtual clock moved by hand, and a scheduler that records timers instead of waiting. */
+function harness(durations = { queuedMs: 60_000, perSegmentMs: 36, minRunningMs: 300_000 }) {
+  let now = T0;
+  const timers: { fn: () => void; delay: number }[] = [];
+  const schedule: Schedule = (fn, delay) => {
+    const t = { fn, delay };
+    timers.push(t);
+    return () => timers.splice(timers.indexOf(t) >>> 0, 1);
+  };
+  const blobs = new MemoryBlobStore(() => now);
+  let id = 0;
+  const store = new JobStore({
+    clock: { now: () => now, toRealDelayMs: (v) => v / 1000 },
+    blobs,
+    durations,
+    schedule,
+    random: () => (id++ * 0.123456789) % 1,
+  });
+  return {
+    store,
+    blobs,
+    timers,
+    advance: (ms: number) => {
+      now += ms;
+    },
+    /** Fire every due timer, as the real scheduler would, and let the job's I/O settle. */
+    async fireTimers() {
+      for (const t of timers.splice(0)) t.fn();
+      await new Promise((r) => setImmediate(r));
+      await new Promise((r) => setTimeout(r, 0));
+    },
+  };
+}
+
+const road = (filename: string) => ({
+  owner: 'user-a',
+  storageId: 'storage-001',
+  filename,
+  jobType: 'ROAD_MATCHING' as const,
+  overtureRelease: '2026-01-21.0',
+});
+
+describe('job lifecycle on the virtual clock', () => {
+  let h: ReturnType<typeof harness>;
+  beforeEach(() => {
+    h = harness();
+  });
+
+  it('creates a gen-B job object', () => {
+    const job = h.store.create(road('roads.parquet'));
+    expect(job).toEqual({
+      job_id: expect.any(Number),
+      job_type: 'ROAD_MATCHING',
+      overture_release: '2026-01-21.0',
+      storage_id: 'storage-001',
+      input_filename: 'roads.parquet',
+      result_filename: null,
+      requested_at: '2026-02-18T10:38:59.031762Z',
+      status: 'REQUESTED',
+      statistics: null,
+    });
+    expect(String(job.job_id)).toMatch(/^[1-9]\d{8}$/);
+  });
+
+  it('goes REQUESTED → IN_PROGRESS → SUCCESS by virtual time, writing results at the end', async () => {
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 20 }));
+    const { job_id } = h.store.create(road('roads.parquet'));
+    h.advance(59_999);
+    expect((await h.store.get(job_id, 'user-a'))!.status).toBe('REQUESTED');
+    h.advance(1);
+    expect((await h.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+    // 20 rows × 36 ms is below the 5-minute minimum, so the minimum applies.
+    h.advance(299_999);
+    const running = (await h.store.get(job_id, 'user-a'))!;
+    expect([running.status, running.result_filename]).toEqual(['IN_PROGRESS', null]);
+    expect((await h.blobs.list('storage-001')).map((f) => f.name)).toEqual(['roads.parquet']);
+    h.advance(1);
+    const done = (await h.store.get(job_id, 'user-a'))!;
+    expect(done.status).toBe('SUCCESS');
+    expect(done.result_filename).toBe('roads.results.parquet');
+    const stats = done.statistics as RoadMatchingStatistics;
+    expect(stats.num_roads_processed).toBe(20);
+    expect(stats.execution_time_sec).toBe(300);
+    const results = await h.blobs.read('storage-001', 'roads.results.parquet');
+    const rows = await parquetReadObjects({ file: toArrayBuffer(results!), rowFormat: 'object' });
+    expect(Object.keys(rows[0]!)).toEqual(['id', 'gers', 'confidence', 'lr_id', 'lr_gers']);
+  });
+
+  it('scales running time with row count above the minimum', async () => {
+    const long = harness({ queuedMs: 1000, perSegmentMs: 36_000, minRunningMs: 1 });
+    await long.blobs.write('storage-001', 'r.parquet', roadMatchingSample('valid', { rows: 10 }));
+    const { job_id } = long.store.create(road('r.parquet'));
+    long.advance(1000 + 359_999);
+    expect((await long.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+    long.advance(1);
+    expect((await long.store.get(job_id, 'user-a'))!.status).toBe('SUCCESS');
+  });
+
+  it('advances by timers alone, so results land without anyone polling', async () => {
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 5 }));
+    h.store.create(road('roads.parquet'));
+    expect(h.timers.map((t) => t.delay)).toEqual([60]); // 60 virtual s at 1000× = 60 real ms
+    h.advance(60_000);
+    await h.fireTimers();
+    expect(h.timers.map((t) => t.delay)).toEqual([300]);
+    h.advance(300_000);
+    await h.fireTimers();
+    expect((await h.blobs.list('storage-001')).map((f) => f.name).sort()).toEqual([
+      'roads.parquet',
+      'roads.results.parquet',
+    ]);
+  });
+
+  it('re-arms a timer that fires before its virtual time', async () => {
+    h.store.create(road('roads.parquet'));
+    h.advance(10_000);
+    await h.fireTimers();
+    expect(h.timers.map((t) => t.delay)).toEqual([50]);
+  });
+
+  it('fails with the validation message when a check fails', async () => {
+    await h.blobs.write('storage-001', 'bad.parquet', roadMatchingSample('duplicate-ids'));
+    const { job_id } = h.store.create(road('bad.parquet'));
+    h.advance(60_000);
+    const job = (await h.store.get(job_id, 'user-a'))!;
+    expect(job.status).toBe('FAILED');
+    expect(job.message).toMatch(/^Input validation failed at check 'id-unique'/);
+    expect([job.result_filename, job.statistics]).toEqual([null, null]);
+  });
+
+  it('fails when the input file does not exist', async () => {
+    const { job_id } = h.store.create(road('missing.parquet'));
+    h.advance(60_000);
+    expect((await h.store.get(job_id, 'user-a'))!.message).toBe(
+      "The input file 'missing.parquet' was not found in storage 'storage-001'.",
+    );
+  });
+
+  it('shows users only their own jobs', async () => {
+    const a = h.store.create(road('a.parquet'));
+    h.store.create({ ...road('b.parquet'), owner: 'user-b' });
+    h.store.create({ ...road('c.parquet'), jobType: 'LANE_LEVEL_MATCHING', orbisVersion: '1.1' });
+    expect(await h.store.get(a.job_id, 'user-b')).toBeUndefined();
+    expect((await h.store.list('user-a', 'ROAD_MATCHING')).map((j) => j.input_filename)).toEqual([
+      'a.parquet',
+    ]);
+    expect((await h.store.list('user-a', 'LANE_LEVEL_MATCHING')).map((j) => j.input_filename)).toEqual([
+      'c.parquet',
+    ]);
+    expect((await h.store.list(undefined)).length).toBe(3);
+  });
+
+  it('fail-job without an id fails the next job when it starts', async () => {
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
+    await h.store.forceFail(undefined, 'boom');
+    const first = h.store.create(road('roads.parquet'));
+    const second = h.store.create(road('roads.parquet'));
+    expect((await h.store.get(first.job_id, 'user-a'))!.status).toBe('REQUESTED');
+    h.advance(60_000);
+    expect((await h.store.get(first.job_id, 'user-a'))!).toMatchObject({ status: 'FAILED', message: 'boom' });
+    expect((await h.store.get(second.job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+  });
+
+  it('fail-job with an id fails a running job at once and refuses a finished one', async () => {
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
+    const { job_id } = h.store.create(road('roads.parquet'));
+    h.advance(60_000);
+    expect((await h.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+    expect(await h.store.forceFail(job_id)).toBe(true);
+    expect((await h.store.get(job_id, 'user-a'))!).toMatchObject({
+      status: 'FAILED',
+      message: FORCED_FAILURE_MESSAGE,
+    });
+    h.advance(10 * 60_000);
+    expect((await h.store.get(job_id, 'user-a'))!.status).toBe('FAILED');
+    expect(await h.store.forceFail(job_id)).toBe(false);
+    expect(await h.store.forceFail(123)).toBe(false);
+  });
+
+  it('runs LANE_LEVEL_MATCHING to SUCCESS with a small result', async () => {
+    const { laneLevelSample } = await import('../../../local/standins/samples.js');
+    await h.blobs.write('storage-001', 'traces.parquet', laneLevelSample({ rows: 4 }));
+    const { job_id } = h.store.create({
+      ...road('traces.parquet'),
+      jobType: 'LANE_LEVEL_MATCHING',
+      orbisVersion: '123456.1',
+    });
+    h.advance(60_000 + 300_000);
+    const job = (await h.store.get(job_id, 'user-a'))!;
+    expect(job).toMatchObject({
+      status: 'SUCCESS',
+      orbis_version: '123456.1',
+      result_filename: 'traces.results.parquet',
+    });
+    expect(job).not.toHaveProperty('overture_release');
+    const rows = await parquetReadObjects({
+      file: toArrayBuffer((await h.blobs.read('storage-001', 'traces.results.parquet'))!),
+      rowFormat: 'object',
+    });
+    expect(rows.map((r) => r.mapRevisionId)).toEqual(Array(4).fill('123456.1'));
+  });
+
+  it('reset drops jobs and their timers', () => {
+    h.store.create(road('a.parquet'));
+    h.store.reset();
+    expect(h.timers).toEqual([]);
+  });
+});
+
+describe('isoMicros', () => {
+  it('renders six fractional digits and Z', () => {
+    expect(isoMicros(Date.UTC(2026, 0, 1) + 0.5)).toBe('2026-01-01T00:00:00.000500Z');
+    expect(isoMicros(Date.UTC(2026, 0, 1, 0, 0, 0, 999))).toBe('2026-01-01T00:00:00.999000Z');
+  });
+});
