@@ -172,7 +172,9 @@ export interface StageInputResult {
 export async function stageInput(request: StageInputRequest): Promise<StageInputResult> {
   const { source, target } = request;
   const secrets = request.secrets ?? [];
-  let hashed = await sha256OfBlob(source, { side: 'app', abortSignal: request.abortSignal });
+  // The source's etag identifies the upload (it is part of the match's instance id), so the hash is never
+  // recorded on the source: a metadata write would change the etag and look like a new upload to the sweep.
+  const hashed = await sha256OfBlob(source, { side: 'app', abortSignal: request.abortSignal, record: false });
   const derived = request.targetName === undefined;
   const targetName = request.targetName ?? contentDerivedName(source.name, hashed.sha256);
   const blob = target.getBlockBlobClient(targetName);
@@ -224,21 +226,7 @@ export async function stageInput(request: StageInputRequest): Promise<StageInput
       options: request,
     });
   try {
-    try {
-      await copy();
-    } catch (err) {
-      // Another run recording the same hash on the source changes its etag but not its content: re-pin
-      // to the current etag once if the recorded hash still matches, otherwise the content really changed.
-      if (!(err instanceof StagingError && err.code === 'SOURCE_CHANGED')) throw err;
-      const again = await sha256OfBlob(source, {
-        side: 'app',
-        abortSignal: request.abortSignal,
-        record: false,
-      });
-      if (!again.fromMetadata || again.sha256 !== hashed.sha256 || again.size !== hashed.size) throw err;
-      hashed = again;
-      await copy();
-    }
+    await copy();
   } catch (err) {
     if (!(err instanceof TargetExists)) throw err;
     // Lost a race with another run staging the same content: fine if the winner's blob is complete.
