@@ -1,0 +1,383 @@
+/**
+ * Request and response schemas of the HTTP API. The OpenAPI document is generated from these (openapi.ts),
+ * so the published contract and the validation cannot drift apart. Rules that depend on app settings (the
+ * default storage, job type and versions) live in `resolveStartMatch`, not in the schema.
+ */
+import { z } from 'zod';
+import { callbackUrlProblem } from '../workflow/notify.js';
+import { JOB_TYPES, type JobType, type MatchSource } from '../workflow/types.js';
+import { BODY_FIELD, type FieldError, fieldErrorsFromZod } from './errors.js';
+
+export type { FieldError } from './errors.js';
+
+/** `YYYY-MM-DD.N`, e.g. `2026-01-21.0` (GEM create-job docs). */
+export const OVERTURE_RELEASE_PATTERN = /^\d{4}-\d{2}-\d{2}\.\d+$/;
+/** `<layer id>.<revision>`, e.g. `123456.1`. */
+export const ORBIS_VERSION_PATTERN = /^\d+\.\d+$/;
+/** URL-safe characters only, because the key becomes part of an instance id lookup and may travel in URLs. */
+export const IDEMPOTENCY_KEY_PATTERN = /^[A-Za-z0-9._~-]+$/;
+export const STORAGE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/**
+ * A blob name relative to its container: no leading `/`, no `.` or `..` segment, no backslash or control
+ * character. Spelled with lookaheads that JSON Schema's ECMA-262 `pattern` understands too.
+ */
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it rejects
+export const BLOB_NAME_PATTERN = /^(?!\/)(?!(?:.*\/)?\.{1,2}(?:\/|$))[^\\\u0000-\u001f]+$/;
+/**
+ * https, or http to a loopback host for local development, with no user info in the authority: the
+ * `callbackUrlProblem` rule spelled as a JSON Schema pattern for the OpenAPI document.
+ */
+export const CALLBACK_URL_PATTERN =
+  /^(?:https:\/\/[^/?#@\s]+|http:\/\/(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?)(?:[/?#]|$)/;
+
+export const RUNTIME_STATUSES = [
+  'Pending',
+  'Running',
+  'Completed',
+  'ContinuedAsNew',
+  'Failed',
+  'Canceled',
+  'Terminated',
+  'Suspended',
+] as const;
+export type RuntimeStatus = (typeof RUNTIME_STATUSES)[number];
+const RUNTIME_STATUS_LIST_PATTERN = new RegExp(
+  `^(?:${RUNTIME_STATUSES.join('|')})(?:,(?:${RUNTIME_STATUSES.join('|')}))*$`,
+);
+
+const jobTypeSchema = z.enum(JOB_TYPES as [JobType, ...JobType[]]);
+
+const blobNameSchema = (what: string) =>
+  z
+    .string()
+    .min(1)
+    .max(1024)
+    .regex(BLOB_NAME_PATTERN, {
+      message: `must be a ${what} name without a leading "/" or "." / ".." segments`,
+    });
+
+/** `POST /api/matches` body. Exactly one of `inboxBlob` and `pdgFilename`. */
+export const startMatchRequestSchema = z
+  .strictObject({
+    storageId: z
+      .string()
+      .min(1)
+      .max(128)
+      .regex(STORAGE_ID_PATTERN, { message: 'must contain only letters, digits, ".", "_" and "-"' })
+      .optional()
+      .describe('PDG storage to match in. Defaults to the storage configured in the app settings.'),
+    inboxBlob: blobNameSchema('blob')
+      .optional()
+      .describe('A blob in the inbox container to validate, stage and match.'),
+    pdgFilename: blobNameSchema('file')
+      .optional()
+      .describe(
+        'A file already in the PDG storage (`default` container); validation and staging are skipped.',
+      ),
+    jobType: jobTypeSchema
+      .optional()
+      .describe('Defaults to the configured job type (ROAD_MATCHING unless set).'),
+    overtureRelease: z
+      .string()
+      .regex(OVERTURE_RELEASE_PATTERN, { message: 'must look like 2026-01-21.0 (YYYY-MM-DD.N)' })
+      .optional()
+      .describe('Overture release for ROAD_MATCHING, `YYYY-MM-DD.N`. Defaults to the configured release.'),
+    orbisVersion: z
+      .string()
+      .regex(ORBIS_VERSION_PATTERN, { message: 'must look like 123456.1 (<layer>.<revision>)' })
+      .optional()
+      .describe(
+        'Orbis map version for LANE_LEVEL_MATCHING, `<layer>.<revision>`. Defaults to the configured version.',
+      ),
+    callbackUrl: z
+      .string()
+      .max(2048)
+      .refine((url) => callbackUrlProblem(url) === null, {
+        error: (issue) => callbackUrlProblem(String(issue.input)) ?? 'is not a valid callback URL',
+      })
+      // The refine is the rule; the pattern publishes it to OpenAPI readers (a contract test keeps them equal).
+      .meta({ format: 'uri', pattern: CALLBACK_URL_PATTERN.source })
+      .optional()
+      .describe('Receives a signed POST (x-gemflow-signature) when the match ends.'),
+    idempotencyKey: z
+      .string()
+      .min(1)
+      .max(64)
+      .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'must contain only letters, digits, ".", "_", "~" and "-"' })
+      .optional()
+      .describe('Repeating a request with the same key returns the same match instead of starting another.'),
+  })
+  .superRefine((body, context) => {
+    const given = [body.inboxBlob, body.pdgFilename].filter((value) => value !== undefined).length;
+    if (given !== 1) {
+      context.addIssue({
+        code: 'custom',
+        path: ['source'],
+        message:
+          given === 0
+            ? 'is missing: give inboxBlob (a file in the inbox) or pdgFilename (a file already in PDG storage)'
+            : 'is ambiguous: give either inboxBlob or pdgFilename, not both',
+      });
+    }
+  })
+  .meta({
+    title: 'StartMatchRequest',
+    // The same cross-field rules for OpenAPI readers; a contract test checks they agree with the zod rules.
+    oneOf: [{ required: ['inboxBlob'] }, { required: ['pdgFilename'] }],
+    allOf: [
+      {
+        if: { required: ['jobType'], properties: { jobType: { const: 'LANE_LEVEL_MATCHING' } } },
+        // biome-ignore lint/suspicious/noThenProperty: the JSON Schema `if`/`then` keyword, never awaited
+        then: { not: { required: ['overtureRelease'] } },
+        else: { not: { required: ['orbisVersion'] } },
+      },
+    ],
+  });
+
+export type StartMatchBody = z.input<typeof startMatchRequestSchema>;
+
+/** Settings-derived defaults the handler passes in; shared/ never reads settings itself. */
+export interface StartMatchDefaults {
+  storageId?: string;
+  jobType?: JobType;
+  overtureRelease?: string;
+  orbisVersion?: string;
+  /** The inbox container that `inboxBlob` names a blob in. */
+  inboxContainer: string;
+}
+
+/** A resolved request: everything of `MatchInput` except what the handler adds (outputStem, trigger, time). */
+export interface StartMatchSpec {
+  source: MatchSource;
+  storageId: string;
+  jobType: JobType;
+  overtureRelease?: string;
+  orbisVersion?: string;
+  callbackUrl?: string;
+}
+
+export type Resolution<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
+
+function parsed<T>(result: z.ZodSafeParseResult<T>): Resolution<T> {
+  return result.success
+    ? { ok: true, value: result.data }
+    : { ok: false, errors: fieldErrorsFromZod(result.error.issues) };
+}
+
+/**
+ * Validates a start request and applies defaults. ROAD_MATCHING needs an Overture release and
+ * LANE_LEVEL_MATCHING an Orbis version, from the body or the defaults; the version field of the other job
+ * type is refused when given in the body (GEM would reject it), and ignored when it only comes from defaults.
+ */
+export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): Resolution<StartMatchSpec> {
+  const result = parsed(startMatchRequestSchema.safeParse(body, { reportInput: true }));
+  if (!result.ok) return result;
+  const request = result.value;
+  const errors: FieldError[] = [];
+
+  const storageId = request.storageId ?? defaults.storageId;
+  if (!storageId) {
+    errors.push({ field: 'storageId', reason: 'is required: no default storage is configured for this app' });
+  }
+
+  const jobType: JobType = request.jobType ?? defaults.jobType ?? 'ROAD_MATCHING';
+  const spec: StartMatchSpec = {
+    source: request.inboxBlob
+      ? { kind: 'inbox', container: defaults.inboxContainer, blobName: request.inboxBlob }
+      : { kind: 'pdg', filename: request.pdgFilename as string },
+    storageId: storageId ?? '',
+    jobType,
+    ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
+  };
+
+  const versionRule = (
+    field: 'overtureRelease' | 'orbisVersion',
+    pattern: RegExp,
+    example: string,
+    otherField: 'overtureRelease' | 'orbisVersion',
+  ) => {
+    if (request[otherField] !== undefined) {
+      errors.push({
+        field: otherField,
+        reason: `applies only to ${jobType === 'ROAD_MATCHING' ? 'LANE_LEVEL_MATCHING' : 'ROAD_MATCHING'} jobs`,
+      });
+    }
+    const value = request[field] ?? defaults[field];
+    if (!value) {
+      errors.push({
+        field,
+        reason: `is required for ${jobType} jobs (e.g. ${example}) and no default is configured`,
+      });
+    } else if (!pattern.test(value)) {
+      errors.push({
+        field,
+        reason: `the configured default "${value}" is malformed; it must look like ${example}`,
+      });
+    } else {
+      spec[field] = value;
+    }
+  };
+  if (jobType === 'ROAD_MATCHING')
+    versionRule('overtureRelease', OVERTURE_RELEASE_PATTERN, '2026-01-21.0', 'orbisVersion');
+  else versionRule('orbisVersion', ORBIS_VERSION_PATTERN, '123456.1', 'overtureRelease');
+
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, value: spec };
+}
+
+/** `GET /api/matches` query. Unknown parameters (such as the function key `code`) are ignored. */
+export const listMatchesQuerySchema = z
+  .object({
+    status: z
+      .string()
+      .regex(RUNTIME_STATUS_LIST_PATTERN, {
+        message: `must be a comma-separated list of ${RUNTIME_STATUSES.join(', ')}`,
+      })
+      .transform((value) => value.split(',') as RuntimeStatus[])
+      .optional()
+      .describe('Comma-separated runtime statuses, e.g. `Running,Pending`.'),
+    createdFrom: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z' })
+      .optional(),
+    createdTo: z.iso
+      .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z' })
+      .optional(),
+    top: z.coerce.number().int().min(1).max(100).optional().describe('Page size, 1–100.'),
+    continuationToken: z.string().min(1).max(4096).optional().describe('From the previous page.'),
+  })
+  .superRefine((query, context) => {
+    if (query.createdFrom && query.createdTo && Date.parse(query.createdFrom) > Date.parse(query.createdTo)) {
+      context.addIssue({ code: 'custom', path: ['createdTo'], message: 'must not be before createdFrom' });
+    }
+  });
+
+export type ListMatchesQuery = z.output<typeof listMatchesQuerySchema>;
+
+/** `GET /api/storages` query. */
+export const listStoragesQuerySchema = z.object({
+  refresh: z
+    .enum(['true', 'false', '1', '0'])
+    .optional()
+    .transform((value) => value === 'true' || value === '1')
+    .describe('`true` re-reads the storages from TomTom instead of the cached inventory.'),
+});
+
+export type ListStoragesQuery = z.output<typeof listStoragesQuerySchema>;
+
+type QueryInput = URLSearchParams | Record<string, string | undefined>;
+
+function queryObject(query: QueryInput): Record<string, string> {
+  const entries = query instanceof URLSearchParams ? [...query.entries()] : Object.entries(query);
+  return Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== undefined));
+}
+
+export function parseListMatchesQuery(query: QueryInput): Resolution<ListMatchesQuery> {
+  return parsed(listMatchesQuerySchema.safeParse(queryObject(query), { reportInput: true }));
+}
+
+export function parseListStoragesQuery(query: QueryInput): Resolution<ListStoragesQuery> {
+  return parsed(listStoragesQuerySchema.safeParse(queryObject(query), { reportInput: true }));
+}
+
+/** Parses a request body; an empty body counts as `{}` so the schema can name the missing fields. */
+export function parseJsonBody(text: string): Resolution<unknown> {
+  if (text.trim() === '') return { ok: true, value: {} };
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    return { ok: false, errors: [{ field: BODY_FIELD, reason: `is not valid JSON (${detail})` }] };
+  }
+}
+
+// ---- Responses (documented in OpenAPI; the handlers build them) ----
+
+const outputRefSchema = z
+  .object({ blob: z.string(), url: z.string().optional() })
+  .nullable()
+  .describe('An outbox blob; `url` is set when the app knows the outbox base URL.');
+
+export const matchStatusSchema = z.object({
+  id: z.string(),
+  runtimeStatus: z
+    .string()
+    .describe('Durable runtime status: Pending, Running, Completed, Failed, Terminated, …'),
+  phase: z
+    .enum([
+      'validating',
+      'staging',
+      'submitting',
+      'monitoring',
+      'delivering',
+      'notifying',
+      'completed',
+      'gem-failed',
+      'invalid-input',
+      'timed-out',
+      'failed',
+    ])
+    .nullable(),
+  outcome: z.enum(['succeeded', 'gem-failed', 'invalid-input', 'timed-out']).nullable(),
+  jobId: z.number().int().nullable(),
+  gemStatus: z.string().nullable().describe('REQUESTED, IN_PROGRESS, SUCCESS, FAILED, or a newer GEM value.'),
+  polls: z.number().int(),
+  estimatedCompletion: z.string().nullable(),
+  statistics: z.record(z.string(), z.unknown()).nullable(),
+  outputs: z.object({
+    results: outputRefSchema,
+    summary: outputRefSchema,
+    error: outputRefSchema,
+    validationReport: outputRefSchema,
+  }),
+  error: z.object({ message: z.string() }).nullable(),
+  createdTime: z.string(),
+  lastUpdatedTime: z.string(),
+});
+
+export const startMatchAcceptedSchema = z.object({
+  id: z.string().describe('The match id (orchestration instance id).'),
+  created: z
+    .boolean()
+    .describe('False when the request resolved to an existing match (same file, or same idempotency key).'),
+  runtimeStatus: z
+    .string()
+    .optional()
+    .describe('Runtime status of the existing match, when `created` is false.'),
+  statusUrl: z.string(),
+  cancelUrl: z.string(),
+});
+
+export const listMatchesResponseSchema = z.object({
+  matches: z.array(matchStatusSchema).describe('Newest first.'),
+  count: z.number().int(),
+  continuationToken: z.string().optional().describe('Present when more matches are available.'),
+});
+
+export const cancelMatchResponseSchema = z.object({
+  id: z.string(),
+  cancelled: z.boolean(),
+  note: z
+    .string()
+    .describe(
+      'GEM has no cancel endpoint: a submitted job keeps running at TomTom; only gem-flow stops following it.',
+    ),
+});
+
+export const storagesResponseSchema = z.object({
+  source: z.enum(['snapshot', 'refreshed']),
+  snapshot: z
+    .looseObject({})
+    .describe('The storage inventory: the PDG storages visible to the app, and when they were read.'),
+});
+
+export const healthResponseSchema = z.object({
+  status: z.enum(['ok', 'degraded']),
+  version: z.string().optional(),
+});
+
+export const errorEnvelopeSchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+  }),
+});

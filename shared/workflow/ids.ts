@@ -1,0 +1,140 @@
+/**
+ * Deterministic orchestration instance ids and output names.
+ *
+ * Duplicate events (Event Grid delivers at least once, the sweep rediscovers blobs, clients retry POSTs)
+ * must land on the same instance, so ids are hashes of what identifies the work, never random. Ids contain
+ * only `[a-z0-9-]`, because DurableClient puts them into URLs without encoding them.
+ */
+import { createHash } from 'node:crypto';
+import { GemFlowError } from '../errors.js';
+import type { MatchSource } from './types.js';
+
+/** Prefix of every `matchFile` instance id, so listings can filter on it. */
+export const MATCH_INSTANCE_PREFIX = 'match-';
+
+/** The singleton id of the storage inventory refresh (`listStorages`). */
+export const LIST_STORAGES_INSTANCE_ID = 'list-storages';
+
+const ID_HASH_HEX_CHARS = 32;
+
+export class InstanceIdError extends GemFlowError {
+  readonly code = 'InstanceIdInvalid';
+}
+
+/**
+ * 128 bits of SHA-256 over the parts joined with a separator that cannot occur in them (NUL), with a
+ * domain label first so a blob id and a request id can never collide.
+ */
+function digest(domain: string, parts: readonly string[]): string {
+  return createHash('sha256')
+    .update([domain, ...parts].join('\u0000'))
+    .digest('hex')
+    .slice(0, ID_HASH_HEX_CHARS);
+}
+
+/** ETags arrive quoted from some APIs (`"0x8DC…"`) and bare from others; both mean the same version. */
+function normaliseEtag(etag: string): string {
+  return etag
+    .trim()
+    .replace(/^W\//, '')
+    .replace(/^"(.*)"$/, '$1');
+}
+
+/**
+ * `match-<32 hex>` from sha256(container / blobName / etag). The etag makes a re-upload of the same name a
+ * new match, while a duplicate event for the same upload maps to the running one.
+ */
+export function matchInstanceIdForBlob(container: string, blobName: string, etag: string): string {
+  if (!container || !blobName || !normaliseEtag(etag)) {
+    throw new InstanceIdError(
+      `A blob instance id needs a container, a blob name and an etag (got container "${container}", blob "${blobName}", etag "${etag}").`,
+      { remedy: 'Pass the etag from the BlobCreated event or blob properties.' },
+    );
+  }
+  return MATCH_INSTANCE_PREFIX + digest('blob', [container, blobName, normaliseEtag(etag)]);
+}
+
+function sourceKey(source: MatchSource): string[] {
+  return source.kind === 'inbox'
+    ? ['inbox', source.container, source.blobName, source.etag ? normaliseEtag(source.etag) : '']
+    : ['pdg', source.filename];
+}
+
+/**
+ * `match-<32 hex>` for an HTTP request. With an idempotency key the id is per key (a client retrying its
+ * POST gets the same instance; a new key starts a deliberate re-run). Without one, the same storage and
+ * source always map to the same id, so a retried request can never start a second match of the same file.
+ */
+export function matchInstanceIdForRequest(
+  storageId: string,
+  source: MatchSource,
+  idempotencyKey?: string,
+): string {
+  if (!storageId) {
+    throw new InstanceIdError('A request instance id needs a storage id.', {
+      remedy: 'Resolve the storage id (request or default setting) before deriving the id.',
+    });
+  }
+  const parts = [storageId, ...sourceKey(source)];
+  return idempotencyKey
+    ? MATCH_INSTANCE_PREFIX + digest('request-key', [...parts, idempotencyKey])
+    : MATCH_INSTANCE_PREFIX + digest('request', parts);
+}
+
+/** Characters kept in output names; everything else becomes `-`. */
+const UNSAFE_NAME_CHARS = /[^A-Za-z0-9._-]+/g;
+
+/**
+ * The outbox stem for an input name: folders kept, last extension dropped, each path segment reduced to
+ * `[A-Za-z0-9._-]`, and `.`/`..`/empty segments removed so no name can climb out of the outbox.
+ * `roads/2026/a.parquet` → `roads/2026/a`; `my roads (v2).parquet` → `my-roads-v2`.
+ */
+export function outputStemFor(blobName: string): string {
+  const segments = blobName
+    .split(/[\\/]+/)
+    .map((segment) => segment.replace(UNSAFE_NAME_CHARS, '-').replace(/^-+|-+$/g, ''))
+    .filter((segment) => segment !== '' && segment !== '.' && segment !== '..');
+  const last = segments.pop() ?? '';
+  const dot = last.lastIndexOf('.');
+  const stem = (dot > 0 ? last.slice(0, dot) : last).replace(/^[.-]+|[.-]+$/g, '');
+  segments.push(stem || 'input');
+  return segments.join('/');
+}
+
+/** Outbox blob names for a stem: `<stem>.results.parquet`, `.summary.json`, `.error.json`, `.validation.json`. */
+export function outboxBlobNames(stem: string): {
+  results: string;
+  summary: string;
+  error: string;
+  validationReport: string;
+} {
+  return {
+    results: `${stem}.results.parquet`,
+    summary: `${stem}.summary.json`,
+    error: `${stem}.error.json`,
+    validationReport: `${stem}.validation.json`,
+  };
+}
+
+/**
+ * The storage inventory refresh id. Without `now` it is the singleton `list-storages`, so concurrent
+ * refresh requests share one instance. With `now` it is per UTC window of `windowMinutes`
+ * (`list-storages-20260218t1030`), for callers that want a fresh run once the window has passed while a
+ * finished instance of the previous window is left alone.
+ */
+export function listStoragesInstanceId(now?: Date | string, windowMinutes = 15): string {
+  if (now === undefined) return LIST_STORAGES_INSTANCE_ID;
+  const instant = typeof now === 'string' ? new Date(now) : now;
+  if (Number.isNaN(instant.getTime()) || !(windowMinutes > 0)) {
+    throw new InstanceIdError(
+      `Cannot derive a storage refresh id from now=${String(now)}, window=${windowMinutes}.`,
+      {
+        remedy: 'Pass a valid instant and a positive window in minutes.',
+      },
+    );
+  }
+  const windowMs = windowMinutes * 60_000;
+  const windowStart = new Date(Math.floor(instant.getTime() / windowMs) * windowMs);
+  const compact = windowStart.toISOString().slice(0, 16).replace(/[-:]/g, '').toLowerCase();
+  return `${LIST_STORAGES_INSTANCE_ID}-${compact}`;
+}

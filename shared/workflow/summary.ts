@@ -1,0 +1,158 @@
+/**
+ * The documents written to the outbox next to the results: `<stem>.summary.json` for a successful job,
+ * `<stem>.error.json` for a GEM failure or a timeout. They are also the body of the completion callback.
+ * Pure: every instant is passed in.
+ */
+import { outboxBlobNames } from './ids.js';
+import type { JobType, MatchInput, MatchSource } from './types.js';
+
+export const SUMMARY_DOCUMENT_VERSION = 1;
+
+interface DocumentBase {
+  version: typeof SUMMARY_DOCUMENT_VERSION;
+  /** The orchestration instance, so a reader can ask the status API for more. */
+  instanceId: string | null;
+  input: {
+    source: MatchSource;
+    storageId: string;
+    jobType: JobType;
+    overtureRelease: string | null;
+    orbisVersion: string | null;
+    trigger: MatchInput['trigger'];
+    /** The file GEM read, inside the PDG storage. */
+    pdgFilename: string | null;
+  };
+  job: { jobId: number | null; status: string | null };
+  polls: number;
+}
+
+export interface SummaryTimings {
+  requestedAt: string;
+  submittedAt: string | null;
+  completedAt: string;
+  durations: {
+    /** requestedAt → completedAt. */
+    totalSeconds: number;
+    /** submittedAt → completedAt: how long GEM itself took, queueing included. */
+    gemSeconds: number | null;
+  };
+}
+
+export interface SummaryDocument extends DocumentBase {
+  kind: 'gem-flow.match-summary';
+  outcome: 'succeeded';
+  statistics: Record<string, unknown> | null;
+  outputs: { results: string; summary: string; gemResultFilename: string | null };
+  timings: SummaryTimings;
+}
+
+export interface ErrorDocument extends DocumentBase {
+  kind: 'gem-flow.match-error';
+  outcome: 'gem-failed' | 'timed-out';
+  /** GEM's own message for a FAILED job, or why monitoring stopped. */
+  message: string;
+  /** What the reader can do about it. */
+  remedy: string;
+  outputs: { error: string };
+  timings: SummaryTimings & { deadline: string | null };
+}
+
+export interface DocumentContext {
+  input: MatchInput;
+  instanceId?: string;
+  pdgFilename?: string | null;
+  jobId: number | null;
+  polls: number;
+  submittedAt: string | null;
+  completedAt: string;
+}
+
+function secondsBetween(from: string | null, to: string): number | null {
+  if (!from) return null;
+  const milliseconds = new Date(to).getTime() - new Date(from).getTime();
+  return Number.isFinite(milliseconds) ? Math.max(0, Math.round(milliseconds / 1000)) : null;
+}
+
+function timings(context: DocumentContext): SummaryTimings {
+  return {
+    requestedAt: context.input.requestedAt,
+    submittedAt: context.submittedAt,
+    completedAt: context.completedAt,
+    durations: {
+      totalSeconds: secondsBetween(context.input.requestedAt, context.completedAt) ?? 0,
+      gemSeconds: secondsBetween(context.submittedAt, context.completedAt),
+    },
+  };
+}
+
+function base(context: DocumentContext, status: string | null): DocumentBase {
+  const { input } = context;
+  return {
+    version: SUMMARY_DOCUMENT_VERSION,
+    instanceId: context.instanceId ?? null,
+    input: {
+      source: input.source,
+      storageId: input.storageId,
+      jobType: input.jobType,
+      overtureRelease: input.overtureRelease ?? null,
+      orbisVersion: input.orbisVersion ?? null,
+      trigger: input.trigger,
+      pdgFilename: context.pdgFilename ?? null,
+    },
+    job: { jobId: context.jobId, status },
+    polls: context.polls,
+  };
+}
+
+export function buildSummary(
+  context: DocumentContext & {
+    gemStatus: string;
+    statistics: Record<string, unknown> | null;
+    resultFilename: string | null;
+  },
+): SummaryDocument {
+  const names = outboxBlobNames(context.input.outputStem);
+  return {
+    kind: 'gem-flow.match-summary',
+    ...base(context, context.gemStatus),
+    outcome: 'succeeded',
+    statistics: context.statistics,
+    outputs: { results: names.results, summary: names.summary, gemResultFilename: context.resultFilename },
+    timings: timings(context),
+  };
+}
+
+/** GEM ended the job FAILED; its message usually names the input check that failed. */
+export function buildErrorDocument(
+  context: DocumentContext & { gemStatus: string; gemMessage: string | null },
+): ErrorDocument {
+  return {
+    kind: 'gem-flow.match-error',
+    ...base(context, context.gemStatus),
+    outcome: 'gem-failed',
+    message:
+      context.gemMessage?.trim() ||
+      `GEM ended job ${context.jobId} as ${context.gemStatus} without a message.`,
+    remedy:
+      'Fix the input file as the message says (id unique, geometry a WKT LINESTRING in WGS84, is_navigable boolean) and upload it again.',
+    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    timings: { ...timings(context), deadline: null },
+  };
+}
+
+/** Monitoring reached its deadline before GEM finished. The GEM job may still complete at TomTom. */
+export function buildTimeoutDocument(
+  context: DocumentContext & { lastGemStatus: string | null; deadline: string },
+): ErrorDocument {
+  const last = context.lastGemStatus ? ` (last status ${context.lastGemStatus})` : '';
+  return {
+    kind: 'gem-flow.match-error',
+    ...base(context, context.lastGemStatus),
+    outcome: 'timed-out',
+    message: `GEM job ${context.jobId} did not finish before the monitoring deadline ${context.deadline}${last}.`,
+    remedy:
+      'The job may still finish at TomTom: start the match again for the same file (the existing job is reused), or raise the monitoring deadline.',
+    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    timings: { ...timings(context), deadline: context.deadline },
+  };
+}

@@ -1,0 +1,224 @@
+/**
+ * The contract between the `matchFile` orchestration, its activities and the HTTP API.
+ *
+ * Everything here is stored in the task hub in plain text (orchestration input, output, custom status and
+ * every activity input and result), so these types are JSON-serialisable and never carry a secret: no API
+ * key, no bearer token, no storage credential, no notification signing secret. Activities fetch those
+ * themselves from settings or Key Vault.
+ */
+
+export type JobType = 'ROAD_MATCHING' | 'LANE_LEVEL_MATCHING';
+
+export const JOB_TYPES: readonly JobType[] = ['ROAD_MATCHING', 'LANE_LEVEL_MATCHING'];
+
+/** Where the input file comes from. */
+export type MatchSource =
+  /** A blob in the app's inbox container; `etag` pins the exact upload that triggered the match. */
+  | { kind: 'inbox'; container: string; blobName: string; etag?: string }
+  /** A file already present in the customer's PDG storage (`default` container); staging is skipped. */
+  | { kind: 'pdg'; filename: string };
+
+/** Orchestration input of `matchFile`. */
+export interface MatchInput {
+  source: MatchSource;
+  storageId: string;
+  jobType: JobType;
+  /** Required by GEM for ROAD_MATCHING (`YYYY-MM-DD.N`). */
+  overtureRelease?: string;
+  /** Required by GEM for LANE_LEVEL_MATCHING (`<layer>.<revision>`). */
+  orbisVersion?: string;
+  callbackUrl?: string;
+  /** Results go to `outbox/<outputStem>.*` (see `outboxBlobNames`). */
+  outputStem: string;
+  trigger: 'blob' | 'http' | 'sweep';
+  /** ISO 8601 instant the request was accepted. */
+  requestedAt: string;
+}
+
+export type MatchPhase =
+  | 'validating'
+  | 'staging'
+  | 'submitting'
+  | 'monitoring'
+  | 'delivering'
+  | 'notifying'
+  | 'completed'
+  | 'gem-failed'
+  | 'invalid-input'
+  | 'timed-out'
+  | 'failed';
+
+export const MATCH_PHASES: readonly MatchPhase[] = [
+  'validating',
+  'staging',
+  'submitting',
+  'monitoring',
+  'delivering',
+  'notifying',
+  'completed',
+  'gem-failed',
+  'invalid-input',
+  'timed-out',
+  'failed',
+];
+
+/** What `context.df.setCustomStatus` publishes while the match runs; read back by the status API. */
+export interface MatchCustomStatus {
+  phase: MatchPhase;
+  jobId: number | null;
+  gemStatus: string | null;
+  polls: number;
+  startedAt: string;
+  estimatedCompletion: string | null;
+  rowCount?: number;
+  message?: string;
+}
+
+/** The monitor loop's state; carried across `continueAsNew` generations. */
+export interface MonitorState {
+  jobId: number;
+  /** Polls since monitoring began, across all generations. */
+  polls: number;
+  /** How many times the orchestration has continued as new while monitoring. */
+  generation: number;
+  /** When monitoring began (ISO). */
+  startedAt: string;
+  /** After this instant (ISO) the match ends as `timed-out`. */
+  deadline: string;
+  lastGemStatus: string | null;
+  consecutiveErrors: number;
+  rowCount: number | null;
+}
+
+export type MatchOutcome = 'succeeded' | 'gem-failed' | 'invalid-input' | 'timed-out';
+
+/** Outbox blob names (not URLs) written for a match. */
+export interface MatchOutputs {
+  results?: string;
+  summary?: string;
+  error?: string;
+  validationReport?: string;
+}
+
+export interface NotificationOutcome {
+  delivered: boolean;
+  attempts: number;
+  /** The last HTTP status received, when any response arrived. */
+  status?: number;
+  error?: string;
+}
+
+/** Orchestration output of `matchFile`. */
+export interface MatchResult {
+  outcome: MatchOutcome;
+  jobId: number | null;
+  gemStatus: string | null;
+  statistics: Record<string, unknown> | null;
+  outputs: MatchOutputs;
+  message?: string;
+  startedAt: string;
+  finishedAt: string;
+  polls: number;
+  notification?: NotificationOutcome;
+}
+
+// ---- Activity inputs and results ----
+
+/** Result of `validateInput` (input: `MatchInput`). */
+export interface ValidateInputResult {
+  valid: boolean;
+  rowCount: number;
+  /** Outbox blob name of the row-level report, when one was written. */
+  reportBlob?: string;
+  problemCount: number;
+  /** One human sentence, e.g. "3 rows have a geometry that is not a WKT LINESTRING". */
+  summary: string;
+}
+
+/** Result of `stageInput` (input: `MatchInput`). */
+export interface StageInputResult {
+  /** The file name inside the PDG `default` container that GEM is asked to match. */
+  pdgFilename: string;
+  sha256: string | null;
+  size: number | null;
+  /** True when the file was already in PDG storage (content-unique name, or a `pdg` source). */
+  skipped: boolean;
+}
+
+/** Input of `submitJob`. */
+export interface SubmitJobInput {
+  storageId: string;
+  filename: string;
+  jobType: JobType;
+  overtureRelease?: string;
+  orbisVersion?: string;
+}
+
+/** Result of `submitJob`. */
+export interface SubmitJobResult {
+  jobId: number;
+  /** True when an existing non-FAILED job for the same storage and file was found and reused. */
+  reused: boolean;
+  status: string;
+}
+
+/** Input of `pollJob`. */
+export interface PollJobInput {
+  jobId: number;
+}
+
+/**
+ * A poll that could not read the job. The activity returns it instead of throwing, so the monitor loop
+ * keeps control (an uncaught error would end the instance).
+ */
+export interface PollJobError {
+  message: string;
+  /** True for errors a retry cannot fix (job not found, access revoked); false for transient ones. */
+  permanent: boolean;
+}
+
+/** Result of `pollJob`. */
+export interface PollJobResult {
+  jobId: number;
+  status: string;
+  terminal: boolean;
+  succeeded: boolean;
+  resultFilename: string | null;
+  statistics: Record<string, unknown> | null;
+  /** GEM's failure message for FAILED jobs. */
+  message: string | null;
+  error?: PollJobError | null;
+}
+
+/** Input of `deliverResults`: everything needed to write the outbox documents. */
+export interface DeliverResultsInput {
+  request: MatchInput;
+  jobId: number;
+  /** The terminal poll, or null when the deadline passed first. */
+  poll: PollJobResult | null;
+  timedOut: boolean;
+  /** When the orchestration started (ISO). */
+  startedAt: string;
+  /** When the GEM job was submitted (ISO). */
+  submittedAt: string;
+  polls: number;
+  finishedAt: string;
+}
+
+/** Result of `deliverResults`. */
+export interface DeliverResultsResult {
+  outcome: Exclude<MatchOutcome, 'invalid-input'>;
+  outputs: MatchOutputs;
+  /** Outbox blob name of the summary (success) or error document (failure, timeout). */
+  summaryBlob: string;
+  message?: string;
+}
+
+/** Input of `notify`: the activity reads the document from the outbox and signs it with the secret it holds. */
+export interface NotifyInput {
+  url: string;
+  summaryBlob: string;
+}
+
+/** Result of `notify`; a failed delivery never fails the match. */
+export type NotifyResult = NotificationOutcome;

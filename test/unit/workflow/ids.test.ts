@@ -1,0 +1,142 @@
+import { createHash } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import {
+  InstanceIdError,
+  LIST_STORAGES_INSTANCE_ID,
+  listStoragesInstanceId,
+  matchInstanceIdForBlob,
+  matchInstanceIdForRequest,
+  outboxBlobNames,
+  outputStemFor,
+} from '../../../shared/workflow/ids.js';
+
+const URL_SAFE_MATCH_ID = /^match-[0-9a-f]{32}$/;
+
+describe('matchInstanceIdForBlob', () => {
+  it('is match- plus the first 32 hex chars of a SHA-256 over container, blob and etag', () => {
+    const id = matchInstanceIdForBlob('inbox', 'roads/a.parquet', '0x8DC1');
+    expect(id).toMatch(URL_SAFE_MATCH_ID);
+    const expected = createHash('sha256')
+      .update(['blob', 'inbox', 'roads/a.parquet', '0x8DC1'].join('\u0000'))
+      .digest('hex')
+      .slice(0, 32);
+    expect(id).toBe(`match-${expected}`);
+  });
+
+  it('gives a duplicate event the same id, with or without quotes around the etag', () => {
+    const bare = matchInstanceIdForBlob('inbox', 'roads/a.parquet', '0x8DC1');
+    expect(matchInstanceIdForBlob('inbox', 'roads/a.parquet', '"0x8DC1"')).toBe(bare);
+    expect(matchInstanceIdForBlob('inbox', 'roads/a.parquet', 'W/"0x8DC1"')).toBe(bare);
+  });
+
+  it('gives a re-upload (new etag), another blob or another container a different id', () => {
+    const ids = new Set([
+      matchInstanceIdForBlob('inbox', 'roads/a.parquet', '0x1'),
+      matchInstanceIdForBlob('inbox', 'roads/a.parquet', '0x2'),
+      matchInstanceIdForBlob('inbox', 'roads/b.parquet', '0x1'),
+      matchInstanceIdForBlob('inbox2', 'roads/a.parquet', '0x1'),
+    ]);
+    expect(ids.size).toBe(4);
+  });
+
+  it('cannot be confused by separators moving between parts', () => {
+    expect(matchInstanceIdForBlob('a/b', 'c', '1')).not.toBe(matchInstanceIdForBlob('a', 'b/c', '1'));
+  });
+
+  it('refuses to derive an id without an etag', () => {
+    expect(() => matchInstanceIdForBlob('inbox', 'a.parquet', '""')).toThrow(InstanceIdError);
+  });
+});
+
+describe('matchInstanceIdForRequest', () => {
+  const source = { kind: 'pdg' as const, filename: 'roads.parquet' };
+
+  it('is stable for the same storage and source, so a retried request finds the same match', () => {
+    const id = matchInstanceIdForRequest('storage-001', source);
+    expect(id).toMatch(URL_SAFE_MATCH_ID);
+    expect(matchInstanceIdForRequest('storage-001', { ...source })).toBe(id);
+  });
+
+  it('differs per idempotency key, per storage and per source', () => {
+    const ids = new Set([
+      matchInstanceIdForRequest('storage-001', source),
+      matchInstanceIdForRequest('storage-001', source, 'run-1'),
+      matchInstanceIdForRequest('storage-001', source, 'run-2'),
+      matchInstanceIdForRequest('storage-002', source),
+      matchInstanceIdForRequest('storage-001', { kind: 'pdg', filename: 'other.parquet' }),
+      matchInstanceIdForRequest('storage-001', {
+        kind: 'inbox',
+        container: 'inbox',
+        blobName: 'roads.parquet',
+      }),
+    ]);
+    expect(ids.size).toBe(6);
+  });
+
+  it('never equals the blob-trigger id of the same file', () => {
+    const inbox = { kind: 'inbox' as const, container: 'inbox', blobName: 'a.parquet', etag: '0x1' };
+    expect(matchInstanceIdForRequest('s', inbox)).not.toBe(
+      matchInstanceIdForBlob('inbox', 'a.parquet', '0x1'),
+    );
+  });
+
+  it('requires a storage id', () => {
+    expect(() => matchInstanceIdForRequest('', source)).toThrow(/needs a storage id/);
+  });
+});
+
+describe('outputStemFor', () => {
+  it.each([
+    ['roads/2026/a.parquet', 'roads/2026/a'],
+    ['a.parquet', 'a'],
+    ['traces.csv', 'traces'],
+    ['archive.tar.parquet', 'archive.tar'],
+    ['no-extension', 'no-extension'],
+    ['my roads (v2).parquet', 'my-roads-v2'],
+    ['/leading//double/slash.parquet', 'leading/double/slash'],
+    ['../../etc/passwd', 'etc/passwd'],
+    ['a\\b\\c.parquet', 'a/b/c'],
+    ['.hidden', 'hidden'],
+    ['', 'input'],
+    ['folder/.parquet', 'folder/parquet'],
+  ])('%j → %j', (input, stem) => {
+    expect(outputStemFor(input)).toBe(stem);
+  });
+
+  it('only ever yields safe characters and no dot segments', () => {
+    for (const name of ['ü/ß.parquet', 'a/./b/../c.parquet', '??.csv', 'x y/z%20.parquet']) {
+      const stem = outputStemFor(name);
+      expect(stem).toMatch(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/);
+      expect(stem.split('/')).not.toContain('..');
+    }
+  });
+});
+
+describe('outboxBlobNames', () => {
+  it('derives every outbox document from the stem', () => {
+    expect(outboxBlobNames('roads/a')).toEqual({
+      results: 'roads/a.results.parquet',
+      summary: 'roads/a.summary.json',
+      error: 'roads/a.error.json',
+      validationReport: 'roads/a.validation.json',
+    });
+  });
+});
+
+describe('listStoragesInstanceId', () => {
+  it('is a singleton without a time', () => {
+    expect(listStoragesInstanceId()).toBe(LIST_STORAGES_INSTANCE_ID);
+  });
+
+  it('is the same within a window and changes with the next one', () => {
+    const a = listStoragesInstanceId('2026-02-18T10:31:00Z');
+    expect(a).toBe('list-storages-20260218t1030');
+    expect(listStoragesInstanceId(new Date('2026-02-18T10:44:59Z'))).toBe(a);
+    expect(listStoragesInstanceId('2026-02-18T10:45:00Z')).toBe('list-storages-20260218t1045');
+    expect(listStoragesInstanceId('2026-02-18T10:31:00Z', 60)).toBe('list-storages-20260218t1000');
+  });
+
+  it('rejects an invalid instant', () => {
+    expect(() => listStoragesInstanceId('not a date')).toThrow(InstanceIdError);
+  });
+});

@@ -1,0 +1,128 @@
+import { describe, expect, it } from 'vitest';
+import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../../../shared/workflow/summary.js';
+import type { MatchInput } from '../../../shared/workflow/types.js';
+
+const input: MatchInput = {
+  source: { kind: 'inbox', container: 'inbox', blobName: 'roads/a.parquet', etag: '0x1' },
+  storageId: 'storage-001',
+  jobType: 'ROAD_MATCHING',
+  overtureRelease: '2026-01-21.0',
+  outputStem: 'roads/a',
+  trigger: 'blob',
+  requestedAt: '2026-02-18T10:00:00.000Z',
+};
+
+const context = {
+  input,
+  instanceId: 'match-abc',
+  pdgFilename: 'gemflow/3f2a.parquet',
+  jobId: 123456789,
+  polls: 14,
+  submittedAt: '2026-02-18T10:05:00.000Z',
+  completedAt: '2026-02-18T12:50:30.000Z',
+};
+
+describe('buildSummary', () => {
+  it('records the job, statistics, input, outbox names and timings', () => {
+    const statistics = { num_roads_processed: 397613, roads_matched_ratio: 0.8468 };
+    const summary = buildSummary({
+      ...context,
+      gemStatus: 'SUCCESS',
+      statistics,
+      resultFilename: 'gemflow/3f2a.results.parquet',
+    });
+    expect(summary).toEqual({
+      kind: 'gem-flow.match-summary',
+      version: 1,
+      instanceId: 'match-abc',
+      input: {
+        source: input.source,
+        storageId: 'storage-001',
+        jobType: 'ROAD_MATCHING',
+        overtureRelease: '2026-01-21.0',
+        orbisVersion: null,
+        trigger: 'blob',
+        pdgFilename: 'gemflow/3f2a.parquet',
+      },
+      job: { jobId: 123456789, status: 'SUCCESS' },
+      polls: 14,
+      outcome: 'succeeded',
+      statistics,
+      outputs: {
+        results: 'roads/a.results.parquet',
+        summary: 'roads/a.summary.json',
+        gemResultFilename: 'gemflow/3f2a.results.parquet',
+      },
+      timings: {
+        requestedAt: '2026-02-18T10:00:00.000Z',
+        submittedAt: '2026-02-18T10:05:00.000Z',
+        completedAt: '2026-02-18T12:50:30.000Z',
+        durations: { totalSeconds: 10230, gemSeconds: 9930 },
+      },
+    });
+  });
+
+  it('survives JSON round-tripping unchanged (it is written as a blob and sent as a callback body)', () => {
+    const summary = buildSummary({
+      ...context,
+      gemStatus: 'SUCCESS',
+      statistics: null,
+      resultFilename: null,
+    });
+    expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+  });
+});
+
+describe('buildErrorDocument', () => {
+  it("carries GEM's own message for a FAILED job", () => {
+    const document = buildErrorDocument({
+      ...context,
+      gemStatus: 'FAILED',
+      gemMessage: 'Column id has duplicates',
+    });
+    expect(document).toMatchObject({
+      kind: 'gem-flow.match-error',
+      outcome: 'gem-failed',
+      message: 'Column id has duplicates',
+      job: { jobId: 123456789, status: 'FAILED' },
+      outputs: { error: 'roads/a.error.json' },
+      timings: { deadline: null, durations: { gemSeconds: 9930 } },
+    });
+    expect(document.remedy).toMatch(/LINESTRING/);
+  });
+
+  it('says so when GEM gave no message', () => {
+    const document = buildErrorDocument({ ...context, gemStatus: 'FAILED', gemMessage: '  ' });
+    expect(document.message).toBe('GEM ended job 123456789 as FAILED without a message.');
+  });
+});
+
+describe('buildTimeoutDocument', () => {
+  it('names the deadline and the last status, and says the job may still finish', () => {
+    const document = buildTimeoutDocument({
+      ...context,
+      lastGemStatus: 'IN_PROGRESS',
+      deadline: '2026-02-20T10:05:00.000Z',
+    });
+    expect(document).toMatchObject({
+      outcome: 'timed-out',
+      job: { status: 'IN_PROGRESS' },
+      timings: { deadline: '2026-02-20T10:05:00.000Z' },
+    });
+    expect(document.message).toBe(
+      'GEM job 123456789 did not finish before the monitoring deadline 2026-02-20T10:05:00.000Z (last status IN_PROGRESS).',
+    );
+    expect(document.remedy).toMatch(/may still finish/);
+  });
+
+  it('reports no GEM duration when the job was never submitted', () => {
+    const document = buildTimeoutDocument({
+      ...context,
+      submittedAt: null,
+      lastGemStatus: null,
+      deadline: '2026-02-20T10:05:00.000Z',
+    });
+    expect(document.timings.durations.gemSeconds).toBeNull();
+    expect(document.message).not.toMatch(/last status/);
+  });
+});
