@@ -1,0 +1,230 @@
+/**
+ * Key Vault stand-in (secrets only), speaking the REST shape @azure/keyvault-secrets uses: an unauthenticated
+ * probe gets the 401 challenge naming tenant and resource, then the client retries with a bearer token. The
+ * token is verified like Key Vault does (signature against the identity stand-in's keys, audience
+ * https://vault.azure.net, lifetime). The client must set `disableChallengeResourceVerification`, because a
+ * vault at 127.0.0.1 is not a subdomain of vault.azure.net (reference/azure-standins.md §3).
+ */
+import { randomBytes } from 'node:crypto';
+import https from 'node:https';
+import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose';
+import { closeServer, listen, RouteCounter, readBody, safeHandler, sendJson } from './http-util.js';
+
+export const KEY_VAULT_RESOURCE = 'https://vault.azure.net';
+
+export interface KeyVaultStandInOptions {
+  tls: { cert: string; key: string };
+  /** Keys that sign acceptable tokens (the identity stand-in's `jwks`). */
+  jwks: JSONWebKeySet;
+  /** Tenant named in the challenge. */
+  tenantId: string;
+  /** Secrets present at startup. */
+  secrets?: Record<string, string>;
+  /** When set, only tokens whose `oid` is listed may read or write (403 ForbiddenByRbac otherwise). */
+  allowedObjectIds?: string[];
+  port?: number;
+}
+
+export interface SecretVersion {
+  version: string;
+  value: string;
+  contentType?: string;
+  tags?: Record<string, string>;
+  created: number;
+}
+
+export interface KeyVaultRequest {
+  method: string;
+  path: string;
+  status: number;
+  oid?: string;
+}
+
+export interface KeyVaultStandIn {
+  /** `https://127.0.0.1:<p>`: the value for KEY_VAULT_URL. */
+  url: string;
+  /** Stores a new current version; returns its version id. */
+  setSecret(
+    name: string,
+    value: string,
+    extra?: { contentType?: string; tags?: Record<string, string> },
+  ): SecretVersion;
+  /** Versions oldest first (for assertions; values included, so never log the result). */
+  versions(name: string): SecretVersion[];
+  /** Requests per route: challenge, get, put, unauthorized, forbidden, not-found. */
+  counts(): Record<string, number>;
+  requests(): KeyVaultRequest[];
+  resetCounts(): void;
+  close(): Promise<void>;
+}
+
+const NAME = /^[0-9a-zA-Z-]{1,127}$/;
+
+export async function startKeyVault(options: KeyVaultStandInOptions): Promise<KeyVaultStandIn> {
+  const store = new Map<string, SecretVersion[]>();
+  const keySet = createLocalJWKSet(options.jwks);
+  const counter = new RouteCounter();
+  const log: KeyVaultRequest[] = [];
+  let base = '';
+
+  const setSecret: KeyVaultStandIn['setSecret'] = (name, value, extra = {}) => {
+    if (!NAME.test(name)) {
+      throw new Error(
+        `Key Vault stand-in: secret name '${name}' is invalid; use 1-127 letters, digits and dashes`,
+      );
+    }
+    const v: SecretVersion = {
+      version: randomBytes(16).toString('hex'),
+      value,
+      created: Math.floor(Date.now() / 1000),
+      ...extra,
+    };
+    store.set(name, [...(store.get(name) ?? []), v]);
+    return v;
+  };
+  for (const [name, value] of Object.entries(options.secrets ?? {})) setSecret(name, value);
+
+  const bundle = (name: string, v: SecretVersion) => ({
+    value: v.value,
+    id: `${base}/secrets/${name}/${v.version}`,
+    ...(v.contentType ? { contentType: v.contentType } : {}),
+    ...(v.tags ? { tags: v.tags } : {}),
+    attributes: {
+      enabled: true,
+      created: v.created,
+      updated: v.created,
+      recoveryLevel: 'Recoverable+Purgeable',
+      recoverableDays: 90,
+    },
+  });
+
+  const challenge = {
+    'www-authenticate': `Bearer authorization="https://login.microsoftonline.com/${options.tenantId}", resource="${KEY_VAULT_RESOURCE}"`,
+  };
+
+  /** Returns the caller's oid, or a message saying why the token is not acceptable. */
+  const authenticate = async (header: string | undefined): Promise<{ oid: string } | { problem: string }> => {
+    if (!header?.startsWith('Bearer '))
+      return { problem: 'AKV10000: Request is missing a Bearer or PoP token.' };
+    try {
+      const { payload } = await jwtVerify(header.slice('Bearer '.length), keySet, {
+        audience: [KEY_VAULT_RESOURCE, `${KEY_VAULT_RESOURCE}/`],
+        algorithms: ['RS256'],
+      });
+      if (typeof payload.iss !== 'string' || !payload.iss.startsWith('https://sts.windows.net/')) {
+        return {
+          problem: `Invalid issuer '${String(payload.iss)}'; expected https://sts.windows.net/<tenant>/.`,
+        };
+      }
+      return { oid: typeof payload.oid === 'string' ? payload.oid : '' };
+    } catch (err) {
+      if (err instanceof joseErrors.JWTExpired) return { problem: 'Token is expired; acquire a new token.' };
+      if (err instanceof joseErrors.JWTClaimValidationFailed && err.claim === 'aud') {
+        return { problem: `Invalid audience; expected ${KEY_VAULT_RESOURCE}.` };
+      }
+      return { problem: `Token validation failed: ${err instanceof Error ? err.message : String(err)}` };
+    }
+  };
+
+  const server = https.createServer(
+    { cert: options.tls.cert, key: options.tls.key },
+    safeHandler('key vault', async (req, res) => {
+      const url = new URL(req.url ?? '/', base);
+      const path = url.pathname;
+      const method = req.method ?? 'GET';
+      const body = await readBody(req);
+      const done = (route: string, status: number, oid?: string): void => {
+        counter.hit(route);
+        log.push({ method, path, status, oid });
+        if (log.length > 1000) log.shift();
+      };
+
+      if (path === '/_admin/counts' && method === 'GET') return sendJson(res, 200, counter.snapshot());
+
+      const auth = await authenticate(req.headers.authorization);
+      if ('problem' in auth) {
+        // A request without a token is the SDK's challenge probe; a bad token is a real failure.
+        done(req.headers.authorization ? 'unauthorized' : 'challenge', 401);
+        return sendJson(res, 401, { error: { code: 'Unauthorized', message: auth.problem } }, challenge);
+      }
+      if (options.allowedObjectIds && !options.allowedObjectIds.includes(auth.oid)) {
+        done('forbidden', 403, auth.oid);
+        return sendJson(res, 403, {
+          error: {
+            code: 'Forbidden',
+            message: `Caller is not authorized to perform action on resource. Caller: oid=${auth.oid}. Grant the identity the 'Key Vault Secrets User' role.`,
+            innererror: { code: 'ForbiddenByRbac' },
+          },
+        });
+      }
+
+      // The SDK sends /secrets/{name}/ (trailing slash) when no version is given.
+      const m = path.match(/^\/secrets\/([^/]+)(?:\/([^/]*))?\/?$/);
+      if (!m) {
+        done('not-found', 404, auth.oid);
+        return sendJson(res, 404, {
+          error: { code: 'NotFound', message: `No route for ${method} ${path}.` },
+        });
+      }
+      const name = decodeURIComponent(m[1]!);
+      const version = m[2] ? decodeURIComponent(m[2]) : '';
+
+      if (method === 'PUT' && !version) {
+        let parsed: { value?: unknown; contentType?: string; tags?: Record<string, string> };
+        try {
+          parsed = JSON.parse(body || '{}');
+        } catch {
+          done('bad-request', 400, auth.oid);
+          return sendJson(res, 400, {
+            error: { code: 'BadParameter', message: 'Request body is not valid JSON.' },
+          });
+        }
+        if (typeof parsed.value !== 'string' || !NAME.test(name)) {
+          done('bad-request', 400, auth.oid);
+          return sendJson(res, 400, {
+            error: { code: 'BadParameter', message: 'A secret needs a valid name and a string value.' },
+          });
+        }
+        const v = setSecret(name, parsed.value, { contentType: parsed.contentType, tags: parsed.tags });
+        done('put', 200, auth.oid);
+        return sendJson(res, 200, bundle(name, v));
+      }
+      if (method === 'GET') {
+        const versions = store.get(name);
+        const v = versions && (version ? versions.find((x) => x.version === version) : versions.at(-1));
+        if (!v) {
+          done('not-found', 404, auth.oid);
+          return sendJson(res, 404, {
+            error: {
+              code: 'SecretNotFound',
+              message: version
+                ? `A secret with (name/id) ${name}/${version} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`
+                : `A secret with (name/id) ${name} was not found in this key vault. If you recently deleted this secret you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182`,
+            },
+          });
+        }
+        done('get', 200, auth.oid);
+        return sendJson(res, 200, bundle(name, v));
+      }
+      done('not-found', 405, auth.oid);
+      return sendJson(res, 405, {
+        error: { code: 'MethodNotAllowed', message: `${method} is not served locally.` },
+      });
+    }),
+  );
+  const port = await listen(server, options.port);
+  base = `https://127.0.0.1:${port}`;
+
+  return {
+    url: base,
+    setSecret,
+    versions: (name) => [...(store.get(name) ?? [])],
+    counts: () => counter.snapshot(),
+    requests: () => [...log],
+    resetCounts: () => {
+      counter.reset();
+      log.length = 0;
+    },
+    close: () => closeServer(server),
+  };
+}

@@ -1,0 +1,359 @@
+/**
+ * The whole offline stack in one call: TLS, virtual clock, identity (managed identity + Entra), Key Vault,
+ * Azurite (app account + TomTom PDG storage account) and the TomTom simulator, started in parallel where
+ * their dependencies allow. `npm start` and the vitest global setup both use it; `settings` is exactly the
+ * environment the app and the local Functions host need, and `<dir>/stack.json` describes the running stack
+ * to scripts and tests.
+ */
+import { randomBytes, randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { type AzuriteHandle, DEV_ACCOUNT, startAzurite } from './azurite.js';
+import { clockSettings, createVirtualClock, type VirtualClock } from './clock.js';
+import { type IdentityStandIn, type ManagedIdentity, startIdentity } from './identity.js';
+import { type KeyVaultStandIn, startKeyVault } from './keyvault.js';
+import { type SimulatorHandle, type SimulatorOptions, startSimulator } from './simulator/index.js';
+import { ensureTls, type StackTls, trustInProcess } from './tls.js';
+
+export interface StackOptions {
+  /** Directory for tls/, azurite/ (persistent mode) and stack.json; default `.local`. */
+  dir?: string;
+  /** Keep Azurite data in `<dir>/azurite` (npm start); default false: in memory (tests). */
+  persistent?: boolean;
+  /** Virtual ms per real ms; default 1. */
+  timeScale?: number;
+  /** The TomTom API key to provision; default `gemflow-local-<random>`. */
+  apiKey?: string;
+  /** Write `<dir>/stack.json`; default true. */
+  writeStackJson?: boolean;
+  /** Trust the stack certificate in this process (tls.setDefaultCACertificates); default true. */
+  trustInProcess?: boolean;
+}
+
+export interface PdgStorageInfo {
+  id: string;
+  name: string;
+  region: string;
+  account: string;
+  container: string;
+  /** `https://127.0.0.1:<p>/<account>/default/`, what Vault unwrap returns as data.url. */
+  containerUrl: string;
+  /** SharedKey access to the account, for tests and the simulator (the app uses the service principal). */
+  blobConnectionString: string;
+  servicePrincipal: { tenantId: string; clientId: string; clientSecret: string; objectId: string };
+  allowedObjectIds: string[];
+}
+
+/** Everything a script or test needs to reach the stack. Serialisable: it is stack.json and vitest's provide(). */
+export interface StackInfo {
+  dir: string;
+  simulatorUrl: string;
+  simulatorAdminUrl: string;
+  identityEndpoint: string;
+  identityHeader: string;
+  authorityHost: string;
+  tenantId: string;
+  managedIdentity: { clientId: string; objectId: string };
+  systemIdentity: { clientId: string; objectId: string };
+  keyVaultUrl: string;
+  apiKeySecretName: string;
+  apiKey: string;
+  /** A key with the PDG product only, for "key lacks GEM" (403) cases. */
+  apiKeyWithoutGem: string;
+  storageConnectionString: string;
+  blobUrl: string;
+  tableUrl: string;
+  queueUrl: string;
+  inboxContainer: string;
+  outboxContainer: string;
+  pdgStorageId: string;
+  pdgStorages: PdgStorageInfo[];
+  caFile: string;
+  certFile: string;
+  timeScale: number;
+  epochMs: number;
+  gemAudience: string;
+  settings: Record<string, string>;
+  pids: { stack: number; azurite: number };
+  startedAt: string;
+  startupMs: number;
+}
+
+export interface Stack {
+  settings: Record<string, string>;
+  info: StackInfo;
+  tls: StackTls;
+  clock: VirtualClock;
+  identity: IdentityStandIn;
+  keyVault: KeyVaultStandIn;
+  azurite: AzuriteHandle;
+  simulator: SimulatorHandle;
+  close(): Promise<void>;
+}
+
+export const GEM_AUDIENCE = 'https://gem.core.orbis.tomtom.com';
+export const APP_IDENTITY_CLIENT_ID = 'gemflow-local-identity';
+export const API_KEY_SECRET_NAME = 'tomtom-api-key';
+/** TomTom's Entra tenant, distinct from the app's so cross-tenant mistakes show up locally. */
+export const TOMTOM_TENANT_ID = '374f8026-7b71-4e2d-8d1c-5c0f8e1d0002';
+export const DEFAULT_STORAGE_ID = 'storage-001';
+export const DEFAULT_OVERTURE_RELEASE = '2026-01-21.0';
+export const INBOX_CONTAINER = 'inbox';
+export const OUTBOX_CONTAINER = 'outbox';
+export const TASKHUB_NAME = 'gemflowlocal';
+const PDG_CONTAINER = 'default';
+
+/** `storage-001` → Azurite account `pdgstorage001` (account names allow only lowercase letters and digits). */
+export function pdgAccountName(storageId: string): string {
+  return `pdg${storageId.toLowerCase().replace(/[^a-z0-9]/g, '')}`.slice(0, 24);
+}
+
+export async function startStack(options: StackOptions = {}): Promise<Stack> {
+  const started = performance.now();
+  const dir = resolve(options.dir ?? '.local');
+  mkdirSync(dir, { recursive: true });
+  const clock = createVirtualClock({ scale: options.timeScale ?? 1 });
+  const apiKey = options.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`;
+  const apiKeyWithoutGem = `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`;
+
+  const tls = await ensureTls({ dir });
+  if (options.trustInProcess ?? true) trustInProcess(tls.cert);
+
+  const storageId = DEFAULT_STORAGE_ID;
+  const pdgAccount = { name: pdgAccountName(storageId), key: randomBytes(32).toString('base64') };
+  const servicePrincipal = {
+    tenantId: TOMTOM_TENANT_ID,
+    clientId: randomUUID(),
+    clientSecret: `${randomBytes(3).toString('hex')}~${randomBytes(24).toString('base64url')}`,
+  };
+
+  // Everything started is recorded so a failure part-way closes what is already up.
+  const closers: (() => Promise<void>)[] = [];
+  const closeAll = async (): Promise<void> => {
+    const results = await Promise.allSettled(closers.splice(0).map((c) => c()));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length)
+      throw new AggregateError(
+        failed.map((f) => f.reason),
+        'local stack: some parts failed to close',
+      );
+  };
+  const track = <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> =>
+    p.then((part) => {
+      closers.push(() => part.close());
+      return part;
+    });
+
+  try {
+    const [identity, azurite] = await Promise.all([
+      track(startIdentity({ tls })),
+      track(
+        startAzurite({
+          tls,
+          accounts: [pdgAccount],
+          persistent: options.persistent,
+          location: join(dir, 'azurite'),
+        }),
+      ),
+    ]);
+    const appIdentity = identity.addManagedIdentity({ clientId: APP_IDENTITY_CLIENT_ID });
+    const sp = identity.addServicePrincipal(servicePrincipal);
+    const allowedObjectIds = [appIdentity.objectId, identity.systemAssigned.objectId];
+    const pdgStorage: PdgStorageInfo = {
+      id: storageId,
+      name: 'gemflow-local-storage',
+      region: 'westeurope',
+      account: pdgAccount.name,
+      container: PDG_CONTAINER,
+      containerUrl: `${azurite.blobUrl(pdgAccount.name)}/${PDG_CONTAINER}/`,
+      blobConnectionString: azurite.connectionString(pdgAccount.name),
+      servicePrincipal: sp,
+      allowedObjectIds,
+    };
+
+    const simulatorOptions: SimulatorOptions = {
+      tls: { cert: tls.cert, key: tls.key },
+      clock,
+      jwks: identity.jwks,
+      gemAudience: GEM_AUDIENCE,
+      apiKeys: [
+        { key: apiKey, products: ['pdg', 'gem'] },
+        { key: apiKeyWithoutGem, products: ['pdg'] },
+      ],
+      storages: [
+        {
+          id: pdgStorage.id,
+          name: pdgStorage.name,
+          region: pdgStorage.region,
+          containerUrl: pdgStorage.containerUrl,
+          blobConnectionString: pdgStorage.blobConnectionString,
+          servicePrincipal: {
+            tenantId: sp.tenantId,
+            clientId: sp.clientId,
+            clientSecret: sp.clientSecret,
+          },
+          allowedObjectIds,
+        },
+      ],
+    };
+
+    const [keyVault, simulator] = await Promise.all([
+      track(
+        startKeyVault({
+          tls,
+          jwks: identity.jwks,
+          tenantId: identity.tenantId,
+          secrets: { [API_KEY_SECRET_NAME]: apiKey },
+        }),
+      ),
+      track(startSimulator(simulatorOptions)),
+      createContainers(azurite, [
+        [DEV_ACCOUNT, INBOX_CONTAINER],
+        [DEV_ACCOUNT, OUTBOX_CONTAINER],
+        [pdgAccount.name, PDG_CONTAINER],
+      ]),
+    ]);
+
+    const storageConnectionString = azurite.connectionString(DEV_ACCOUNT);
+    const settings: Record<string, string> = {
+      AzureWebJobsStorage: storageConnectionString,
+      IDENTITY_ENDPOINT: identity.identityEndpoint,
+      IDENTITY_HEADER: identity.identityHeader,
+      AZURE_CLIENT_ID: appIdentity.clientId,
+      KEY_VAULT_URL: keyVault.url,
+      TOMTOM_API_KEY_SECRET_NAME: API_KEY_SECRET_NAME,
+      KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION: 'true',
+      TOMTOM_API_BASE_URL: simulator.url,
+      TOMTOM_VAULT_URL: simulator.url,
+      AZURE_AUTHORITY_HOST: identity.authorityHost,
+      PDG_DISABLE_INSTANCE_DISCOVERY: 'true',
+      TOKEN_CREDENTIAL: 'managed-identity',
+      DEFAULT_STORAGE_ID: storageId,
+      DEFAULT_OVERTURE_RELEASE,
+      INBOX_CONTAINER,
+      OUTBOX_CONTAINER,
+      NODE_EXTRA_CA_CERTS: tls.caFile,
+      ...clockSettings(clock),
+      TASKHUB_NAME,
+      NOTIFY_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+    };
+
+    const info: StackInfo = {
+      dir,
+      simulatorUrl: simulator.url,
+      simulatorAdminUrl: simulator.adminUrl,
+      identityEndpoint: identity.identityEndpoint,
+      identityHeader: identity.identityHeader,
+      authorityHost: identity.authorityHost,
+      tenantId: identity.tenantId,
+      managedIdentity: pick(appIdentity),
+      systemIdentity: pick(identity.systemAssigned),
+      keyVaultUrl: keyVault.url,
+      apiKeySecretName: API_KEY_SECRET_NAME,
+      apiKey,
+      apiKeyWithoutGem,
+      storageConnectionString,
+      blobUrl: azurite.blobUrl(DEV_ACCOUNT),
+      tableUrl: azurite.tableUrl(DEV_ACCOUNT),
+      queueUrl: azurite.queueUrl(DEV_ACCOUNT),
+      inboxContainer: INBOX_CONTAINER,
+      outboxContainer: OUTBOX_CONTAINER,
+      pdgStorageId: storageId,
+      pdgStorages: [pdgStorage],
+      caFile: tls.caFile,
+      certFile: tls.certFile,
+      timeScale: clock.scale,
+      epochMs: clock.epochMs,
+      gemAudience: GEM_AUDIENCE,
+      settings,
+      pids: { stack: process.pid, azurite: azurite.pid },
+      startedAt: new Date().toISOString(),
+      startupMs: Math.round(performance.now() - started),
+    };
+    const writeJson = options.writeStackJson ?? true;
+    if (writeJson) writeJsonAtomic(stackJsonPath(dir), info);
+
+    let closing: Promise<void> | undefined;
+    return {
+      settings,
+      info,
+      tls,
+      clock,
+      identity,
+      keyVault,
+      azurite,
+      simulator,
+      close: () => {
+        closing ??= (async () => {
+          await closeAll();
+          if (writeJson) removeOwnStackJson(dir);
+        })();
+        return closing;
+      },
+    };
+  } catch (err) {
+    await closeAll().catch(() => undefined);
+    throw err;
+  }
+}
+
+export function stackJsonPath(dir = '.local'): string {
+  return join(resolve(dir), 'stack.json');
+}
+
+/** Reads `<dir>/stack.json`, including what launchers added with `updateStackJson`. */
+export function readStackJson<Extra extends object = Record<string, unknown>>(
+  dir = '.local',
+): StackInfo & Partial<Extra> {
+  const file = stackJsonPath(dir);
+  if (!existsSync(file)) {
+    throw new Error(
+      `No local stack described at ${file}; start it with \`npm start\` (or startStack()) first.`,
+    );
+  }
+  return JSON.parse(readFileSync(file, 'utf8')) as StackInfo & Partial<Extra>;
+}
+
+/** Merges `extra` into `<dir>/stack.json` (e.g. functionsBaseUrl, functionKey from the Functions host launcher). */
+export function updateStackJson(
+  dir: string,
+  extra: Record<string, unknown>,
+): StackInfo & Record<string, unknown> {
+  const merged = { ...readStackJson(dir), ...extra };
+  writeJsonAtomic(stackJsonPath(dir), merged);
+  return merged;
+}
+
+async function createContainers(
+  azurite: AzuriteHandle,
+  pairs: [account: string, container: string][],
+): Promise<void> {
+  await Promise.all(
+    pairs.map(([account, container]) =>
+      BlobServiceClient.fromConnectionString(azurite.connectionString(account))
+        .getContainerClient(container)
+        .createIfNotExists(),
+    ),
+  );
+}
+
+function pick(mi: ManagedIdentity): { clientId: string; objectId: string } {
+  return { clientId: mi.clientId, objectId: mi.objectId };
+}
+
+function writeJsonAtomic(file: string, value: unknown): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+}
+
+/** A closed stack's description would mislead readers; remove it unless another process has replaced it. */
+function removeOwnStackJson(dir: string): void {
+  try {
+    const current = readStackJson(dir);
+    if (current.pids?.stack === process.pid) rmSync(stackJsonPath(dir), { force: true });
+  } catch {
+    // Already gone or unreadable: nothing to clean up.
+  }
+}
