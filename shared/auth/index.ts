@@ -1,0 +1,3 @@
+export * from './apiKeyProvider.js';
+export * from './secret.js';
+export * from './tokenCredential.js';

@@ -1,0 +1,347 @@
+import {
+  createDefaultHttpClient,
+  createHttpHeaders,
+  createPipelineFromOptions,
+  createPipelineRequest,
+  type HttpClient,
+  type InternalPipelineOptions,
+  isRestError,
+  type Pipeline,
+  type PipelineRequest,
+  type PipelineResponse,
+} from '@azure/core-rest-pipeline';
+import type { z } from 'zod';
+import packageJson from '../../package.json';
+import type { ApiKeyProvider } from '../auth/apiKeyProvider.js';
+import { SecretValue } from '../auth/secret.js';
+import type { Settings } from '../config.js';
+import { TomTomApiError, TomTomNetworkError, TomTomResponseError, VaultUnwrapError } from './errors.js';
+import {
+  type CredentialHints,
+  classifyFailure,
+  describeResponse,
+  requestIdOf,
+  scrubCredentials,
+} from './failures.js';
+import {
+  type CreateJobRequest,
+  type CredentialType,
+  type GemJob,
+  gemJobSchema,
+  type JobType,
+  listJobsResponseSchema,
+  listStoragesResponseSchema,
+  parseWrappedToken,
+  type StorageDetails,
+  type StorageSummary,
+  storageDetailsSchema,
+  toCreateJobBody,
+  toUnwrappedStorageCredentials,
+  type UnwrappedStorageCredentials,
+} from './models.js';
+import {
+  apiKeyPolicy,
+  type RefreshableCredential,
+  refreshableBearerTokenPolicy,
+  retryByIdempotencyPolicy,
+  setRetryMode,
+  unauthorizedRecoveryPolicy,
+  xVersionPolicy,
+} from './policies.js';
+
+export interface CallOptions {
+  readonly abortSignal?: AbortSignal;
+}
+
+/** PDG, GEM and the Vault unwrap, as the workflows use them. Activities receive this interface. */
+export interface TomTomClient {
+  listStorages(options?: CallOptions): Promise<StorageSummary[]>;
+  getStorage(storageId: string, options?: CallOptions): Promise<StorageDetails>;
+  /** A single-use Vault wrapping token; pass it to `unwrapStorageCredentials` once. */
+  getStorageCredentials(storageId: string, type: CredentialType, options?: CallOptions): Promise<SecretValue>;
+  unwrapStorageCredentials(
+    wrappedToken: SecretValue | string,
+    options?: CallOptions,
+  ): Promise<UnwrappedStorageCredentials>;
+  /** Never retried automatically except after a 429 (the request was refused, so no job exists). */
+  createJob(request: CreateJobRequest, options?: CallOptions): Promise<GemJob>;
+  listJobs(jobType: JobType, options?: CallOptions): Promise<GemJob[]>;
+  getJob(jobId: string | number, options?: CallOptions): Promise<GemJob>;
+}
+
+/** A credential that can be told its cached tokens are no good: `RefreshableTokenCredential`. */
+export interface ForceRefreshableCredential extends RefreshableCredential {
+  forceRefresh(): void;
+}
+
+export interface TomTomClientOptions {
+  readonly settings: Settings;
+  readonly apiKeyProvider: ApiKeyProvider;
+  readonly credential: ForceRefreshableCredential;
+  /** Extra core-rest-pipeline options (retry counts and delays, proxy, TLS, logging allow-list). */
+  readonly pipelineOptions?: InternalPipelineOptions;
+  /** Defaults to core-rest-pipeline's Node HTTP client; tests pass a fake. */
+  readonly httpClient?: HttpClient;
+}
+
+/** Response headers worth seeing in logs; every other header is logged as REDACTED. */
+const LOGGED_HEADERS = ['x-request-id', 'x-correlation-id', 'x-version', 'location'];
+const LOGGED_QUERY_PARAMETERS = ['type', 'job_type'];
+
+export const USER_AGENT_PREFIX = `gem-flow/${packageJson.version}`;
+
+function basePipeline(pipelineOptions: InternalPipelineOptions | undefined): Pipeline {
+  const pipeline = createPipelineFromOptions({
+    ...pipelineOptions,
+    userAgentOptions: { userAgentPrefix: USER_AGENT_PREFIX, ...pipelineOptions?.userAgentOptions },
+    loggingOptions: {
+      ...pipelineOptions?.loggingOptions,
+      additionalAllowedHeaderNames: [
+        ...LOGGED_HEADERS,
+        ...(pipelineOptions?.loggingOptions?.additionalAllowedHeaderNames ?? []),
+      ],
+      additionalAllowedQueryParameters: [
+        ...LOGGED_QUERY_PARAMETERS,
+        ...(pipelineOptions?.loggingOptions?.additionalAllowedQueryParameters ?? []),
+      ],
+    },
+  });
+  // Replaced by a retry policy that knows which requests are safe to repeat.
+  pipeline.removePolicy({ name: 'defaultRetryPolicy' });
+  return pipeline;
+}
+
+/** The pipeline for PDG and GEM: API key, bearer token, X-Version, idempotency-aware retries, 401 recovery. */
+export function createTomTomPipeline(options: Omit<TomTomClientOptions, 'httpClient'>): Pipeline {
+  const { settings, apiKeyProvider, credential, pipelineOptions } = options;
+  const pipeline = basePipeline(pipelineOptions);
+  pipeline.addPolicy(retryByIdempotencyPolicy(pipelineOptions?.retryOptions), { phase: 'Retry' });
+  pipeline.addPolicy(
+    unauthorizedRecoveryPolicy({ forceTokenRefresh: () => credential.forceRefresh(), apiKeyProvider }),
+    { phase: 'Retry' },
+  );
+  if (settings.tomtom.sendXVersion) pipeline.addPolicy(xVersionPolicy());
+  pipeline.addPolicy(apiKeyPolicy(apiKeyProvider), { phase: 'Sign' });
+  pipeline.addPolicy(refreshableBearerTokenPolicy({ credential, scopes: settings.auth.gemTokenScope }), {
+    phase: 'Sign',
+  });
+  return pipeline;
+}
+
+/** The pipeline for Vault: no TomTom credentials, and no retries (the wrapped token works once). */
+export function createVaultPipeline(pipelineOptions?: InternalPipelineOptions): Pipeline {
+  return basePipeline(pipelineOptions);
+}
+
+function credentialHints(settings: Settings): CredentialHints {
+  const key = settings.auth.apiKey;
+  const apiKeySource =
+    key.source === 'environment'
+      ? 'setting TOMTOM_API_KEY'
+      : `Key Vault secret "${key.secretName}" in ${key.vaultUrl}, re-read after a refusal`;
+  const tokenSource =
+    settings.auth.tokenCredential === 'managed-identity'
+      ? `managed identity${settings.auth.managedIdentityClientId ? ` ${settings.auth.managedIdentityClientId}` : ''} with scope ${settings.auth.gemTokenScope}; check the identity is registered with TomTom for GEM`
+      : `run "az login", then "az account get-access-token --scope ${settings.auth.gemTokenScope}" to check`;
+  return { apiKeySource, tokenSource };
+}
+
+function parseJsonBody(operation: string, request: PipelineRequest, response: PipelineResponse): unknown {
+  try {
+    return JSON.parse(response.bodyAsText ?? '');
+  } catch (cause) {
+    throw new TomTomResponseError(
+      'The response is not JSON',
+      { ...describeResponse(operation, request, response), serviceMessage: undefined, cause },
+      'Check TOMTOM_API_BASE_URL and the base paths point at the TomTom API.',
+    );
+  }
+}
+
+function validated<T>(
+  operation: string,
+  schema: z.ZodType<T, unknown>,
+  body: unknown,
+  request: PipelineRequest,
+  response: PipelineResponse,
+): T {
+  const result = schema.safeParse(body);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0];
+  throw new TomTomResponseError(
+    `The response does not have the documented shape (${issue?.path.join('.') || 'body'}: ${issue?.message})`,
+    { operation, status: response.status, requestId: requestIdOf(response), cause: result.error },
+    `Check TOMTOM_PDG_BASE_PATH / TOMTOM_GEM_BASE_PATH (e.g. ${request.url.split('?')[0]}).`,
+  );
+}
+
+export function createTomTomClient(options: TomTomClientOptions): TomTomClient {
+  const { settings } = options;
+  const httpClient = options.httpClient ?? createDefaultHttpClient();
+  const tomtomPipeline = createTomTomPipeline(options);
+  const vaultPipeline = createVaultPipeline(options.pipelineOptions);
+  const hints = credentialHints(settings);
+
+  async function send(
+    operation: string,
+    pipeline: Pipeline,
+    request: PipelineRequest,
+    toError: (response: PipelineResponse) => TomTomApiError = (response) =>
+      classifyFailure(operation, request, response, hints),
+  ): Promise<PipelineResponse> {
+    let response: PipelineResponse;
+    try {
+      response = await pipeline.sendRequest(httpClient, request);
+    } catch (error) {
+      if (error instanceof TomTomApiError || (error as Error)?.name === 'AbortError') throw error;
+      const message = error instanceof Error ? scrubCredentials(error.message, request) : 'unknown failure';
+      throw new TomTomNetworkError(
+        `No response (${isRestError(error) && error.code ? `${error.code}: ` : ''}${message})`,
+        { operation, cause: error },
+        'Check network access to the TomTom endpoints; safe requests were already retried.',
+      );
+    }
+    if (response.status >= 400) throw toError(response);
+    return response;
+  }
+
+  function request(
+    method: 'GET' | 'POST',
+    url: string,
+    options: CallOptions | undefined,
+    body?: unknown,
+  ): PipelineRequest {
+    return createPipelineRequest({
+      url,
+      method,
+      abortSignal: options?.abortSignal,
+      headers: createHttpHeaders({
+        Accept: 'application/json',
+        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+      }),
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+  }
+
+  async function getJson<T>(
+    operation: string,
+    url: string,
+    schema: z.ZodType<T, unknown>,
+    options?: CallOptions,
+  ) {
+    const pipelineRequest = request('GET', url, options);
+    const response = await send(operation, tomtomPipeline, pipelineRequest);
+    return validated(
+      operation,
+      schema,
+      parseJsonBody(operation, pipelineRequest, response),
+      pipelineRequest,
+      response,
+    );
+  }
+
+  const pdg = settings.tomtom.pdgBaseUrl;
+  const gem = settings.tomtom.gemBaseUrl;
+  const storagePath = (storageId: string) => `${pdg}/storages/${encodeURIComponent(storageId)}`;
+
+  return {
+    listStorages: (callOptions) =>
+      getJson('PDG list storages', `${pdg}/storages`, listStoragesResponseSchema, callOptions),
+
+    getStorage: (storageId, callOptions) =>
+      getJson(`PDG get storage ${storageId}`, storagePath(storageId), storageDetailsSchema, callOptions),
+
+    async getStorageCredentials(storageId, type, callOptions) {
+      const operation = `PDG get ${type} credentials for storage ${storageId}`;
+      const pipelineRequest = request(
+        'GET',
+        `${storagePath(storageId)}/credentials?type=${type}`,
+        callOptions,
+      );
+      const response = await send(operation, tomtomPipeline, pipelineRequest);
+      const token = parseWrappedToken(response.bodyAsText ?? '');
+      if (!token) {
+        throw new TomTomResponseError('The response holds no wrapped token', {
+          operation,
+          status: response.status,
+          requestId: requestIdOf(response),
+        });
+      }
+      return new SecretValue(token);
+    },
+
+    async unwrapStorageCredentials(wrappedToken, callOptions) {
+      const operation = 'Vault unwrap storage credentials';
+      const token = typeof wrappedToken === 'string' ? wrappedToken : wrappedToken.reveal();
+      const pipelineRequest = request(
+        'POST',
+        `${settings.tomtom.vaultUrl}/v1/sys/wrapping/unwrap`,
+        callOptions,
+      );
+      pipelineRequest.headers.set('X-Vault-Token', token);
+      setRetryMode(pipelineRequest, 'never');
+      const response = await send(operation, vaultPipeline, pipelineRequest, (failed) => {
+        const details = describeResponse(operation, pipelineRequest, failed);
+        return new VaultUnwrapError(
+          failed.status === 400 || failed.status === 403
+            ? 'Vault refused the wrapped token (already used, expired or invalid)'
+            : 'Vault could not unwrap the credentials',
+          details,
+        );
+      });
+      let body: unknown;
+      try {
+        body = JSON.parse(response.bodyAsText ?? '');
+      } catch (cause) {
+        throw new VaultUnwrapError('Vault answered with something other than JSON', {
+          operation,
+          status: response.status,
+          requestId: requestIdOf(response),
+          cause,
+        });
+      }
+      const credentials = toUnwrappedStorageCredentials(body);
+      if (typeof credentials === 'string') {
+        throw new VaultUnwrapError(`The unwrapped payload is unusable: ${credentials}`, {
+          operation,
+          status: response.status,
+          requestId: requestIdOf(response),
+        });
+      }
+      return credentials;
+    },
+
+    async createJob(jobRequest, callOptions) {
+      const body = toCreateJobBody(jobRequest);
+      const operation = `GEM create ${jobRequest.jobType} job for ${jobRequest.storageId}/${jobRequest.filename}`;
+      const pipelineRequest = setRetryMode(
+        request('POST', `${gem}/jobs`, callOptions, body),
+        'refusals-only',
+      );
+      const response = await send(operation, tomtomPipeline, pipelineRequest);
+      return validated(
+        operation,
+        gemJobSchema,
+        parseJsonBody(operation, pipelineRequest, response),
+        pipelineRequest,
+        response,
+      );
+    },
+
+    listJobs: (jobType, callOptions) =>
+      getJson(
+        `GEM list ${jobType} jobs`,
+        `${gem}/jobs?job_type=${encodeURIComponent(jobType)}`,
+        listJobsResponseSchema,
+        callOptions,
+      ),
+
+    getJob: (jobId, callOptions) =>
+      getJson(
+        `GEM get job ${jobId}`,
+        `${gem}/jobs/${encodeURIComponent(String(jobId))}`,
+        gemJobSchema,
+        callOptions,
+      ),
+  };
+}
