@@ -18,7 +18,8 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'],
-          globalSetup: ['test/setup/stack.ts'],
+          // Compile once (child-process tests run dist/), then start the offline stack.
+          globalSetup: ['test/setup/build.ts', 'test/setup/stack.ts'],
           pool: 'forks',
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -1,0 +1,373 @@
+/**
+ * The local Functions host: loads an app exactly as the worker does (core-module shim, then the package.json
+ * `main` entry), and serves its triggers — HTTP (with keys), timers on a virtual clock, Event Grid blob events
+ * and, when the app has durable functions, the durable engine and its HTTP API. Generic: it knows Azure
+ * Functions and Durable, not the app it loads.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
+import type { AddressInfo } from 'node:net';
+import { join, resolve } from 'node:path';
+import { type BlobTriggers, startBlobTriggers } from './blob.js';
+import { type Clock, clockFromEnv } from './clock.js';
+import {
+  coreState,
+  type InvocationLogLine,
+  installCoreShim,
+  runAppHooks,
+  setSystemLog,
+  triggerBinding,
+} from './core.js';
+import type { DurableEngine, DurableEngineOptions } from './durable/index.js';
+import {
+  BodyTooLargeError,
+  collectHttpRoutes,
+  dispatchHttp,
+  findRoute,
+  type HostKeys,
+  keyMatches,
+  loadOrCreateKeys,
+  presentedKey,
+  readBody,
+} from './http.js';
+import { readHostJson } from './settings.js';
+import { startTimerTriggers } from './timers.js';
+
+export interface HostOptions {
+  /** Directory with the app's package.json (whose `main` is the entry) and host.json. */
+  appRoot: string;
+  /** Default: 7071, or the next free port after it. An explicit port must be free (0 = any free port). */
+  port?: number;
+  /** App settings applied to process.env before the app loads (the host's environment is the app's). */
+  env?: Record<string, string>;
+  /** Where keys are kept so restarts keep them; default `<stateDir>/keys.json`, or memory without stateDir. */
+  keysFile?: string;
+  /** Where timer status, blob receipts and poison records are persisted; default: memory only. */
+  stateDir?: string;
+  /** Largest accepted request body; default FUNCTIONS_REQUEST_BODY_SIZE_LIMIT or 100 MB, as in Azure. */
+  maxRequestBodyBytes?: number;
+  blob?: { watch?: boolean; pollIntervalMs?: number; maxAttempts?: number; retryBaseDelayMs?: number };
+  log?: (line: string) => void;
+}
+
+export interface HostedFunction {
+  name: string;
+  /** The trigger binding type, e.g. httpTrigger, timerTrigger, blobTrigger, orchestrationTrigger. */
+  trigger: string;
+}
+
+export interface RunningHost {
+  baseUrl: string;
+  port: number;
+  keys: HostKeys;
+  functions: HostedFunction[];
+  clock: Clock;
+  /** The blob trigger machinery (webhook + watcher); tests await its scans and deliveries. */
+  blobs: BlobTriggers;
+  close(): Promise<void>;
+}
+
+export type { DurableEngine, DurableEngineOptions };
+
+const DURABLE_BINDING_TYPES = [
+  'orchestrationtrigger',
+  'activitytrigger',
+  'entitytrigger',
+  'durableclient',
+  'orchestrationclient',
+];
+const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
+
+/** The app loaded into this process; `require` caches it, so a process hosts one app. */
+let loadedEntry: string | undefined;
+
+export async function startHost(options: HostOptions): Promise<RunningHost> {
+  const startedAt = Date.now();
+  const log = options.log ?? ((line: string) => console.log(line));
+  const invocationLog = (line: InvocationLogLine) => {
+    if (line.level !== 'debug' && line.level !== 'trace') log(`[${line.functionName}] ${line.message}`);
+  };
+  Object.assign(process.env, options.env ?? {});
+  const env = process.env;
+  const appRoot = resolve(options.appRoot);
+  const clock = clockFromEnv(env);
+  const bodyLimit =
+    options.maxRequestBodyBytes ?? (Number(env.FUNCTIONS_REQUEST_BODY_SIZE_LIMIT) || DEFAULT_BODY_LIMIT);
+  const keys = await loadOrCreateKeys(
+    options.keysFile ?? (options.stateDir && join(options.stateDir, 'keys.json')),
+  );
+
+  // Listen first, answering 503 until ready: the port must be known before the app runs (WEBSITE_HOSTNAME).
+  let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  const server = createServer((req, res) => {
+    if (!handler) {
+      res.writeHead(503, { 'retry-after': '1' }).end('The Functions host is starting.');
+      return;
+    }
+    handler(req, res).catch((error: unknown) => {
+      log(`Request ${req.method} ${req.url} failed in the host: ${(error as Error)?.stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  const port = await listen(server, options.port);
+  const baseUrl = `http://localhost:${port}`;
+  const stoppers: (() => Promise<void>)[] = [() => closeServer(server)];
+  const stopAll = async () => {
+    for (const stop of stoppers.reverse().splice(0)) {
+      await stop().catch((error: unknown) => log(`Error while stopping: ${(error as Error).message}`));
+    }
+  };
+
+  try {
+    env.WEBSITE_HOSTNAME = `localhost:${port}`;
+    setSystemLog((level, category, message) => {
+      if (level !== 'debug' && level !== 'trace') log(`[${category}] ${message}`);
+    });
+    installCoreShim();
+    loadApp(appRoot);
+    const hostJson = await readHostJson(appRoot, env);
+    const functions = [...coreState.registrations.values()].map((r) => ({
+      name: r.metadata.name,
+      trigger: triggerBinding(r).type,
+    }));
+    warnAboutOutputBindings(log);
+
+    // Validate everything that can fail before anything runs: routes, schedules, blob connections.
+    const routes = collectHttpRoutes(hostJson.routePrefix);
+    const timers = await startTimerTriggers({
+      clock,
+      env,
+      statusFile: options.stateDir && join(options.stateDir, 'timers.json'),
+      log,
+      invocationLog,
+    });
+    stoppers.push(() => timers.close());
+    const blobs = await startBlobTriggers({
+      env,
+      keys,
+      stateDir: options.stateDir,
+      watch: options.blob?.watch,
+      pollIntervalMs: options.blob?.pollIntervalMs,
+      maxAttempts: options.blob?.maxAttempts,
+      retryBaseDelayMs: options.blob?.retryBaseDelayMs,
+      log,
+      invocationLog,
+    });
+    stoppers.push(() => blobs.close());
+
+    let engine: DurableEngine | undefined;
+    if (needsDurable()) {
+      const storageConnectionString = env[hostJson.durable.connectionName] ?? env.AzureWebJobsStorage;
+      if (!storageConnectionString) {
+        throw new Error(
+          `The app has durable functions, but the setting "${hostJson.durable.connectionName}" (the task hub's storage) is not set; ` +
+            'set it to a storage connection string (e.g. Azurite).',
+        );
+      }
+      engine = await loadDurableEngine({
+        taskHub: hostJson.durable.hubName,
+        storageConnectionString,
+        publicBaseUrl: baseUrl,
+        systemKey: keys.systemKey,
+        clock,
+        maxConcurrentActivityFunctions: hostJson.durable.maxConcurrentActivityFunctions,
+        maxConcurrentOrchestratorFunctions: hostJson.durable.maxConcurrentOrchestratorFunctions,
+        log,
+      });
+      const started = engine;
+      stoppers.push(() => started.close());
+    }
+
+    await runAppHooks('appStart');
+    stoppers.push(() => runAppHooks('appTerminate'));
+
+    handler = async (req, res) => {
+      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `localhost:${port}`}`);
+      let body: Buffer;
+      try {
+        body = await readBody(req, bodyLimit);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) throw error;
+        req.resume(); // discard the rest so the client can read the answer
+        res
+          .writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+          .end(error.message);
+        return;
+      }
+      const path = url.pathname;
+      const lower = path.toLowerCase();
+      if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+        res
+          .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+          .end('Your Functions host is running.\n');
+        return;
+      }
+      if (lower.startsWith('/admin/')) {
+        await handleAdmin(req, res, url, body);
+        return;
+      }
+      if (await blobs.handleHttp(req, res, url, body)) return;
+      if (lower.startsWith('/runtime/webhooks/durabletask')) {
+        if (engine && (await engine.handleHttp(req, res, url, body))) return;
+        res.writeHead(404).end();
+        return;
+      }
+      const matched = findRoute(routes, path, (req.method ?? 'GET').toUpperCase());
+      if (!matched) {
+        res.writeHead(404).end();
+        return;
+      }
+      await dispatchHttp(req, res, url, body, matched, { keys, log, invocationLog });
+    };
+
+    async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) {
+      if (!keyMatches(presentedKey(req, url), keys.masterKey)) {
+        res.writeHead(401).end();
+        return;
+      }
+      const json = (status: number, value: unknown) =>
+        res
+          .writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
+          .end(JSON.stringify(value));
+      const lower = url.pathname.toLowerCase().replace(/\/+$/, '');
+      if (lower === '/admin/host/status' && req.method === 'GET') {
+        json(200, {
+          id: env.WEBSITE_SITE_NAME ?? 'localhost',
+          state: 'Running',
+          version: '4.0.0-local',
+          processUptime: Math.round(process.uptime() * 1000),
+          functions: functions.map((f) => f.name),
+        });
+        return;
+      }
+      if (lower === '/admin/functions' && req.method === 'GET') {
+        json(200, functions);
+        return;
+      }
+      // "Execute Function Now" for non-HTTP functions: POST /admin/functions/<name> {"input": "..."}.
+      const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
+      if (run && req.method === 'POST') {
+        const name = decodeURIComponent(run[1]!);
+        const input = body.length
+          ? (JSON.parse(body.toString('utf8')) as { input?: string }).input
+          : undefined;
+        if (timers.has(name))
+          void timers.runNow(name).catch((e: Error) => log(`Run of '${name}' failed: ${e.message}`));
+        else if (blobs.has(name) && input) await blobs.runNow(name, input);
+        else {
+          json(404, {
+            error: `No timer or blob function '${name}' (blob functions need {"input":"container/blob"}).`,
+          });
+          return;
+        }
+        res.writeHead(202).end();
+        return;
+      }
+      res.writeHead(404).end();
+    }
+
+    log(
+      `Functions host ready in ${Date.now() - startedAt} ms: ${functions.length} function(s), ` +
+        `time scale ${clock.scale}${engine ? ', durable engine running' : ''}.`,
+    );
+    return { baseUrl, port, keys, functions, clock, blobs, close: stopAll };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}
+
+function loadApp(appRoot: string): void {
+  const packageFile = join(appRoot, 'package.json');
+  if (!existsSync(packageFile)) {
+    throw new Error(`No package.json in ${appRoot}; --app must be the function app's root directory.`);
+  }
+  const main = (JSON.parse(readFileSync(packageFile, 'utf8')) as { main?: string }).main ?? 'index.js';
+  const entry = resolve(appRoot, main);
+  if (loadedEntry !== undefined) {
+    if (loadedEntry === entry) return; // already registered in this process (a restart of the same app)
+    throw new Error(`This process already hosts ${loadedEntry}; start another process to host ${entry}.`);
+  }
+  if (!existsSync(entry)) {
+    throw new Error(
+      `The app entry ${entry} (package.json "main") does not exist; build the app first (e.g. npm run build).`,
+    );
+  }
+  try {
+    createRequire(entry)(entry);
+  } catch (error) {
+    const cause = error as Error;
+    throw new Error(`The app entry ${entry} failed to load: ${cause?.message ?? String(cause)}`, { cause });
+  }
+  loadedEntry = entry;
+  if (coreState.registrations.size === 0) {
+    throw new Error(
+      `The app entry ${entry} registered no functions; it must call app.* / df.app.* from @azure/functions (v4 model).`,
+    );
+  }
+}
+
+function needsDurable(): boolean {
+  return [...coreState.registrations.values()].some((r) =>
+    Object.values(r.metadata.bindings).some((b) => DURABLE_BINDING_TYPES.includes(b.type.toLowerCase())),
+  );
+}
+
+function warnAboutOutputBindings(log: (line: string) => void): void {
+  for (const r of coreState.registrations.values()) {
+    for (const b of Object.values(r.metadata.bindings)) {
+      if (b.direction === 'out' && b.type.toLowerCase() !== 'http') {
+        log(
+          `Warning: the ${b.type} output binding of '${r.metadata.name}' is not written by the local host.`,
+        );
+      }
+    }
+  }
+}
+
+async function loadDurableEngine(options: DurableEngineOptions): Promise<DurableEngine> {
+  // Loaded on demand: apps without durable functions never load the engine.
+  const { startDurableEngine } = await import('./durable/index.js');
+  return startDurableEngine(options);
+}
+
+async function listen(server: Server, port: number | undefined): Promise<number> {
+  const tryPort = (p: number) =>
+    new Promise<number>((resolvePort, reject) => {
+      const onError = (error: Error) => {
+        server.off('listening', onListening);
+        reject(error);
+      };
+      const onListening = () => {
+        server.off('error', onError);
+        resolvePort((server.address() as AddressInfo).port);
+      };
+      server.once('error', onError);
+      server.once('listening', onListening);
+      server.listen(p, '127.0.0.1');
+    });
+  if (port !== undefined) {
+    try {
+      return await tryPort(port);
+    } catch (error) {
+      throw new Error(`Cannot listen on port ${port}: ${(error as Error).message}. Choose another --port.`);
+    }
+  }
+  for (let p = 7071; p < 7071 + 50; p++) {
+    try {
+      return await tryPort(p);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+    }
+  }
+  throw new Error('Ports 7071-7120 are all in use; pass an explicit port.');
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolveClose) => {
+    server.close(() => resolveClose());
+    server.closeAllConnections();
+  });
+}

@@ -1,0 +1,247 @@
+/**
+ * Timer triggers as the host runs them: 6-field NCRONTAB (a 5-field schedule is refused at start-up, as in
+ * Azure), `%SETTING%` schedules, UTC, `runOnStartup`, `useMonitor` with a persisted ScheduleStatus that yields
+ * `IsPastDue` after downtime, and no overlapping runs of one timer. Schedules follow the host's virtual clock.
+ *
+ * Schedule status is persisted in `<stateDir>/timers.json` as `{ [functionName]: {Last, Next, LastUpdated} }`
+ * (virtual ISO times), the local counterpart of the `azure-webjobs-hosts/timers/...` status blobs.
+ */
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Cron } from 'croner';
+import type { Clock } from './clock.js';
+import { coreState, type InvocationLogLine, invokeFunction, triggerBinding } from './core.js';
+import { resolveSettingReferences } from './settings.js';
+
+export interface ScheduleStatus {
+  Last: string;
+  Next: string;
+  LastUpdated: string;
+}
+
+export interface TimerTriggerOptions {
+  clock: Clock;
+  env: Record<string, string | undefined>;
+  /** Where the schedule status is kept; undefined keeps it in memory only. */
+  statusFile: string | undefined;
+  log: (line: string) => void;
+  invocationLog: (line: InvocationLogLine) => void;
+}
+
+export interface TimerTriggers {
+  /** Runs the timer function now, as the portal's "Test/Run" does (no schedule status change). */
+  runNow(functionName: string): Promise<void>;
+  has(functionName: string): boolean;
+  close(): Promise<void>;
+}
+
+/** .NET's default(DateTime), which the host reports as `Last` before a timer has ever run. */
+const neverRun = '0001-01-01T00:00:00';
+const MAX_TIMEOUT_MS = 2 ** 31 - 1;
+
+interface TimerJob {
+  name: string;
+  cron: Cron;
+  useMonitor: boolean;
+  running: Promise<void> | undefined;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** Validates every timer's schedule; throws naming the function, before anything starts. */
+export function compileSchedule(
+  functionName: string,
+  rawSchedule: unknown,
+  env: TimerTriggerOptions['env'],
+): Cron {
+  if (typeof rawSchedule !== 'string' || rawSchedule.trim() === '') {
+    throw new Error(`Timer function "${functionName}" has no schedule.`);
+  }
+  const schedule = resolveSettingReferences(
+    rawSchedule,
+    env,
+    `the schedule of timer function "${functionName}"`,
+  );
+  const fields = schedule.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    throw new Error(
+      `The schedule expression '${schedule}' of timer function "${functionName}" was not recognized as a valid ` +
+        `6-field NCRONTAB expression ({second} {minute} {hour} {day} {month} {day-of-week}); it has ${fields.length} fields. ` +
+        `For example, every 5 minutes is '0 */5 * * * *'.`,
+    );
+  }
+  try {
+    // NCRONTAB requires both day-of-month and day-of-week to match (AND), unlike Vixie cron's OR.
+    return new Cron(schedule, { timezone: 'UTC', mode: '6-part', domAndDow: true, paused: true });
+  } catch (error) {
+    throw new Error(
+      `The schedule expression '${schedule}' of timer function "${functionName}" is invalid: ${(error as Error).message}`,
+    );
+  }
+}
+
+/** Prepares all timer functions (validating schedules), then starts them. */
+export async function startTimerTriggers(options: TimerTriggerOptions): Promise<TimerTriggers> {
+  const { clock, log } = options;
+  const jobs = new Map<string, TimerJob>();
+  for (const registration of coreState.registrations.values()) {
+    const trigger = triggerBinding(registration);
+    if (trigger.type.toLowerCase() !== 'timertrigger') continue;
+    const name = registration.metadata.name;
+    jobs.set(name, {
+      name,
+      cron: compileSchedule(name, trigger.schedule, options.env),
+      useMonitor: trigger.useMonitor !== false,
+      running: undefined,
+      timer: undefined,
+    });
+  }
+  const statuses = await readStatuses(options.statusFile);
+  let closed = false;
+  let saving = Promise.resolve();
+  const save = (): Promise<void> => {
+    const file = options.statusFile;
+    if (!file) return Promise.resolve();
+    // Serialised writes through a temp file: a crash never leaves half a JSON document.
+    saving = saving.then(async () => {
+      await mkdir(dirname(file), { recursive: true });
+      await writeFile(`${file}.tmp`, JSON.stringify(statuses, null, 2));
+      await rename(`${file}.tmp`, file);
+    });
+    return saving;
+  };
+
+  const iso = (ms: number): string => new Date(ms).toISOString();
+  const nextAfter = (job: TimerJob, virtualMs: number): number | undefined =>
+    job.cron.nextRun(new Date(virtualMs))?.getTime();
+
+  async function invoke(job: TimerJob, scheduledMs: number, isPastDue: boolean, updateStatus: boolean) {
+    const stored = statuses[job.name];
+    // The function sees the status as stored before this run: Last = previous occurrence, Next = this one.
+    const scheduleStatus = job.useMonitor
+      ? {
+          Last: stored?.Last ?? neverRun,
+          Next: iso(scheduledMs),
+          LastUpdated: stored?.LastUpdated ?? iso(clock.now()),
+        }
+      : null;
+    const payload = {
+      Schedule: { AdjustForDST: true },
+      ScheduleStatus: scheduleStatus,
+      IsPastDue: isPastDue,
+    };
+    const result = await invokeFunction(
+      job.name,
+      { json: JSON.stringify(payload) },
+      { log: options.invocationLog },
+    );
+    if (result.error) {
+      const error = result.error as Error;
+      log(`Executed '${job.name}' (Failed, Id=${result.invocationId}): ${error?.stack ?? String(error)}`);
+    }
+    if (job.useMonitor && updateStatus) {
+      // From the later of the occurrence and now, so a past-due catch-up doesn't leave a past `Next`.
+      const next = nextAfter(job, Math.max(scheduledMs, clock.now()));
+      statuses[job.name] = {
+        Last: iso(scheduledMs),
+        Next: next === undefined ? iso(scheduledMs) : iso(next),
+        LastUpdated: iso(clock.now()),
+      };
+      await save();
+    }
+  }
+
+  /** Starts one run unless the previous run of this timer is still going (then the tick is skipped). */
+  function fire(job: TimerJob, scheduledMs: number, isPastDue: boolean, updateStatus = true): void {
+    if (job.running) {
+      log(
+        `Timer '${job.name}': skipping the occurrence at ${iso(scheduledMs)}; the previous run is still running.`,
+      );
+      return;
+    }
+    job.running = invoke(job, scheduledMs, isPastDue, updateStatus)
+      .catch((error: unknown) => log(`Timer '${job.name}' could not run: ${(error as Error).message}`))
+      .finally(() => {
+        job.running = undefined;
+      });
+  }
+
+  /** Waits (in real time) for the next virtual occurrence after `afterMs`; never loses an occurrence to jitter. */
+  function schedule(job: TimerJob, afterMs: number): void {
+    if (closed) return;
+    let next = nextAfter(job, afterMs);
+    if (next === undefined) return;
+    // After a long stall (e.g. the machine slept), several occurrences may have passed: like the host,
+    // run once for the latest of them, flagged past due, rather than replaying each one.
+    let pastDue = false;
+    for (
+      let later = nextAfter(job, next);
+      later !== undefined && later <= clock.now();
+      later = nextAfter(job, next)
+    ) {
+      next = later;
+      pastDue = true;
+    }
+    const at = next;
+    const arm = (): void => {
+      if (closed) return;
+      const delay = clock.toRealDelayMs(at - clock.now());
+      // setTimeout holds at most ~24.8 days; a yearly schedule re-arms until the occurrence is near.
+      if (delay > MAX_TIMEOUT_MS) {
+        job.timer = setTimeout(arm, MAX_TIMEOUT_MS);
+        return;
+      }
+      job.timer = setTimeout(() => {
+        fire(job, at, pastDue);
+        schedule(job, at);
+      }, delay);
+    };
+    arm();
+  }
+
+  const now = clock.now();
+  for (const job of jobs.values()) {
+    const trigger = triggerBinding(coreState.registrations.get(job.name)!);
+    const stored = statuses[job.name];
+    if (job.useMonitor && stored && Date.parse(stored.Next) < now) {
+      // An occurrence recorded as next passed while the host was down: run it now, past due.
+      log(`Timer '${job.name}' is past due (its next run was ${stored.Next}); running it now.`);
+      fire(job, Date.parse(stored.Next), true);
+    } else if (trigger.runOnStartup === true) {
+      fire(job, now, false, false);
+    }
+    if (job.useMonitor && !stored) {
+      const next = nextAfter(job, now);
+      statuses[job.name] = { Last: neverRun, Next: iso(next ?? now), LastUpdated: iso(now) };
+    }
+    schedule(job, now);
+    log(`Timer '${job.name}': next occurrence ${iso(nextAfter(job, now) ?? now)} (UTC, virtual time).`);
+  }
+  await save();
+
+  return {
+    has: (name) => jobs.has(name),
+    async runNow(name) {
+      const job = jobs.get(name);
+      if (!job) throw new Error(`"${name}" is not a timer function.`);
+      await invoke(job, clock.now(), false, false);
+    },
+    async close() {
+      closed = true;
+      for (const job of jobs.values()) clearTimeout(job.timer);
+      await Promise.all([...jobs.values()].map((job) => job.running));
+      await saving;
+    },
+  };
+}
+
+async function readStatuses(file: string | undefined): Promise<Record<string, ScheduleStatus>> {
+  if (!file) return {};
+  try {
+    return JSON.parse(await readFile(file, 'utf8')) as Record<string, ScheduleStatus>;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    throw new Error(
+      `Cannot read timer status from ${file}: ${(error as Error).message}. Delete the file to reset.`,
+    );
+  }
+}

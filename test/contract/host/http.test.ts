@@ -1,0 +1,160 @@
+// HTTP triggers through the in-process host: registration capture, routing, the request/response
+// round trip through the library's InvocationModel, authLevel with host keys, limits and errors.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { bindingsOfType, coreState } from '../../../local/host/core.js';
+import { type RunningHost, startHost } from '../../../local/host/host.js';
+import { compileRoute, loadOrCreateKeys } from '../../../local/host/http.js';
+import { fixtureApp, records, tempDir } from './helpers.js';
+
+const out = tempDir('http-out');
+const state = tempDir('http-state');
+let host: RunningHost;
+
+beforeAll(async () => {
+  host = await startHost({
+    appRoot: fixtureApp,
+    port: 0,
+    stateDir: state,
+    maxRequestBodyBytes: 1024,
+    env: {
+      FIXTURE_OUT_DIR: out,
+      FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
+      FIXTURE_CONTAINER: 'unused',
+      LOCAL_TIME_SCALE: '1',
+    },
+    blob: { watch: false },
+    log: () => {},
+  });
+});
+afterAll(() => host?.close());
+
+const get = (path: string, headers: Record<string, string> = {}) =>
+  fetch(`${host.baseUrl}${path}`, { headers });
+
+describe('registration capture', () => {
+  it('captures every function of the fixture app with its bindings, found by type', () => {
+    expect(host.functions).toEqual([
+      { name: 'hello', trigger: 'httpTrigger' },
+      { name: 'files', trigger: 'httpTrigger' },
+      { name: 'secure', trigger: 'httpTrigger' },
+      { name: 'adminOnly', trigger: 'httpTrigger' },
+      { name: 'boom', trigger: 'httpTrigger' },
+      { name: 'size', trigger: 'httpTrigger' },
+      { name: 'tick', trigger: 'timerTrigger' },
+      { name: 'yearly', trigger: 'timerTrigger' },
+      { name: 'onUpload', trigger: 'blobTrigger' },
+    ]);
+    const hello = coreState.registrations.get('hello')!;
+    expect(bindingsOfType(hello, 'httpTrigger')[0]).toMatchObject({
+      route: 'hello/{name}/{id:int?}',
+      authLevel: 'anonymous',
+    });
+    expect(bindingsOfType(hello, 'http')[0]).toMatchObject({ direction: 'out' });
+    const upload = coreState.registrations.get('onUpload')!;
+    expect(bindingsOfType(upload, 'blobTrigger')[0]).toMatchObject({
+      path: '%FIXTURE_CONTAINER%/{name}',
+      source: 'EventGrid',
+    });
+  });
+
+  it('ran the appStart hook before serving', () => {
+    expect(records(out, 'hooks.jsonl')).toContainEqual({ hook: 'appStart' });
+  });
+});
+
+describe('HTTP round trip', () => {
+  it('passes method, url, route params, query and headers, and returns status, headers and cookies', async () => {
+    const res = await get('/api/hello/bob/42?x=1&y=two', { 'x-custom': 'yes' });
+    expect(res.status).toBe(200);
+    expect(res.headers.get('x-fixture')).toBe('hello');
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(res.headers.getSetCookie()).toEqual(['seen=bob; Path=/; HttpOnly']);
+    expect(await res.json()).toEqual({
+      method: 'GET',
+      url: `${host.baseUrl}/api/hello/bob/42?x=1&y=two`,
+      params: { name: 'bob', id: '42' },
+      query: { x: '1', y: 'two' },
+      header: 'yes',
+    });
+  });
+
+  it('passes the body of a POST and its status', async () => {
+    const res = await fetch(`${host.baseUrl}/api/hello/ann`, { method: 'POST', body: 'payload ✓' });
+    expect(res.status).toBe(201);
+    expect(await res.json()).toMatchObject({ method: 'POST', params: { name: 'ann' }, body: 'payload ✓' });
+  });
+
+  it('matches catch-all parameters and honours route constraints', async () => {
+    expect(await (await get('/api/files/a/b/c.txt')).json()).toEqual({ rest: 'a/b/c.txt' });
+    expect(await (await get('/api/files')).json()).toEqual({ rest: null });
+    expect((await get('/api/hello/bob/not-a-number')).status).toBe(404);
+  });
+
+  it('answers 404 for unknown routes and for a method the function does not accept (as Azure)', async () => {
+    expect((await get('/api/nothing-here')).status).toBe(404);
+    expect((await fetch(`${host.baseUrl}/api/files/x`, { method: 'DELETE' })).status).toBe(404);
+  });
+
+  it('answers 500 for an unhandled function error without leaking its message', async () => {
+    const res = await get('/api/boom');
+    expect(res.status).toBe(500);
+    expect(await res.text()).not.toContain('secret internal detail');
+  });
+
+  it('refuses a body over the limit with 413 and accepts one under it', async () => {
+    const big = await fetch(`${host.baseUrl}/api/size`, { method: 'POST', body: 'x'.repeat(2048) });
+    expect(big.status).toBe(413);
+    const small = await fetch(`${host.baseUrl}/api/size`, { method: 'POST', body: 'x'.repeat(1000) });
+    expect(await small.json()).toEqual({ bytes: 1000 });
+  });
+
+  it('serves a health page at /', async () => {
+    expect((await get('/')).status).toBe(200);
+  });
+});
+
+describe('authLevel enforcement', () => {
+  it('requires the function key (header or code) or the master key for authLevel function', async () => {
+    expect((await get('/api/secure')).status).toBe(401);
+    expect((await get('/api/secure', { 'x-functions-key': 'wrong' })).status).toBe(401);
+    expect((await get('/api/secure', { 'x-functions-key': host.keys.systemKey })).status).toBe(401);
+    const withHeader = await get('/api/secure', { 'x-functions-key': host.keys.functionKey });
+    expect(withHeader.status).toBe(200);
+    expect(await withHeader.text()).toBe('secure ok');
+    expect((await get(`/api/secure?code=${host.keys.functionKey}`)).status).toBe(200);
+    expect((await get(`/api/secure?code=${host.keys.masterKey}`)).status).toBe(200);
+  });
+
+  it('requires the master key for authLevel admin and for the admin API', async () => {
+    expect((await get('/api/admin-only', { 'x-functions-key': host.keys.functionKey })).status).toBe(401);
+    expect((await get('/api/admin-only', { 'x-functions-key': host.keys.masterKey })).status).toBe(200);
+    expect((await get('/admin/host/status', { 'x-functions-key': host.keys.functionKey })).status).toBe(401);
+    const status = await get('/admin/host/status', { 'x-functions-key': host.keys.masterKey });
+    expect(await status.json()).toMatchObject({ state: 'Running' });
+  });
+
+  it('keeps the keys in the keys file, so a restart reuses them', async () => {
+    const saved = JSON.parse(readFileSync(join(state, 'keys.json'), 'utf8'));
+    expect(saved).toEqual(host.keys);
+    expect(await loadOrCreateKeys(join(state, 'keys.json'))).toEqual(host.keys);
+    expect(new Set(Object.values(host.keys)).size).toBe(3);
+    for (const key of Object.values(host.keys)) expect(key).toMatch(/^[A-Za-z0-9_-]{40}$/);
+  });
+});
+
+describe('route templates', () => {
+  it('compiles optional, constrained, catch-all and mixed segments', () => {
+    const route = compileRoute('api/orders/{id:int}/{action?}');
+    expect(route.match('/api/orders/7')).toEqual({ id: '7' });
+    expect(route.match('/api/ORDERS/7/ship')).toEqual({ id: '7', action: 'ship' });
+    expect(route.match('/api/orders/x')).toBeUndefined();
+    expect(compileRoute('api/doc/{name}.{ext}').match('/api/doc/report.final.pdf')).toEqual({
+      name: 'report',
+      ext: 'final.pdf',
+    });
+    expect(compileRoute('api/a/{code:alpha}').match('/api/a/abc1')).toBeUndefined();
+    expect(() => compileRoute('api/{x:regex(a)}')).toThrow(/can't|cannot|doesn't support/);
+  });
+});
