@@ -93,7 +93,8 @@ export interface Stack {
 }
 
 export const GEM_AUDIENCE = 'https://gem.core.orbis.tomtom.com';
-export const APP_IDENTITY_CLIENT_ID = 'gemflow-local-identity';
+// A fixed GUID, shaped like a real user-assigned identity's client id (the app's settings require one).
+export const APP_IDENTITY_CLIENT_ID = '6f1c2a4e-8b3d-4c57-9e21-0a7d5b9c3f18';
 export const API_KEY_SECRET_NAME = 'tomtom-api-key';
 /** TomTom's Entra tenant, distinct from the app's so cross-tenant mistakes show up locally. */
 export const TOMTOM_TENANT_ID = '374f8026-7b71-4e2d-8d1c-5c0f8e1d0002';

@@ -1,0 +1,170 @@
+/**
+ * The match API: start a match, read one, list them, cancel one. Handlers stay thin: the request contract
+ * (zod schemas, field errors, OpenAPI) lives in shared/api, status mapping in shared/workflow/status.
+ */
+import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
+import type { DurableClient } from 'durable-functions';
+import * as df from 'durable-functions';
+import { conflict, notFound, validationError } from '../../shared/api/errors.js';
+import { listMatchesQuerySchema, parseJsonBody, type StartMatchBody } from '../../shared/api/schemas.js';
+import { getServices } from '../../shared/services.js';
+import { toCompactStatus } from '../../shared/workflow/status.js';
+import { MATCH_ORCHESTRATION } from '../matchFile.js';
+import { startMatch } from '../startMatch.js';
+
+const TERMINAL = ['Completed', 'Failed', 'Terminated', 'Canceled'];
+
+export async function startMatchHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const parsed = parseJsonBody(await request.text());
+  if (!parsed.ok) return validationError(parsed.errors);
+  const body = parsed.value as StartMatchBody;
+
+  let inboxEtag: string | undefined;
+  if (typeof body.inboxBlob === 'string' && body.inboxBlob.length > 0) {
+    const { inbox } = getServices();
+    const properties = await inbox
+      .getBlobClient(body.inboxBlob)
+      .getProperties()
+      .catch((error: { statusCode?: number }) => {
+        if (error.statusCode === 404) return undefined;
+        throw error;
+      });
+    if (!properties) {
+      return validationError([
+        {
+          field: 'inboxBlob',
+          reason: `no blob named "${body.inboxBlob}" in container "${inbox.containerName}"`,
+        },
+      ]);
+    }
+    inboxEtag = (properties.etag ?? '').replaceAll('"', '');
+  }
+
+  const client = df.getClient(context);
+  const outcome = await startMatch(client, body, {
+    trigger: 'http',
+    requestedAt: new Date(),
+    ...(inboxEtag ? { inboxEtag } : {}),
+  });
+  if (outcome.kind === 'rejected') return validationError(outcome.errors);
+  const origin = new URL(request.url).origin;
+  const statusUrl = `${origin}/api/matches/${outcome.instanceId}`;
+  return {
+    status: 202,
+    headers: { location: statusUrl, 'retry-after': '10' },
+    jsonBody: {
+      id: outcome.instanceId,
+      created: outcome.kind === 'started',
+      ...(outcome.kind === 'existing' ? { runtimeStatus: outcome.runtimeStatus } : {}),
+      statusUrl,
+      cancelUrl: `${statusUrl}/cancel`,
+    },
+  };
+}
+
+export async function getMatchHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const status = await findMatch(df.getClient(context), id);
+  if (!status) return notFound(`match "${id}"`);
+  return { status: 200, jsonBody: toCompactStatus(status) };
+}
+
+export async function listMatchesHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const query = listMatchesQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
+  if (!query.success) {
+    return validationError(
+      query.error.issues.map((issue) => ({ field: issue.path.join('.') || 'query', reason: issue.message })),
+    );
+  }
+  const { status, createdFrom, createdTo, top } = query.data;
+  const client = df.getClient(context);
+  const all = await client.getStatusBy({
+    ...(createdFrom ? { createdTimeFrom: new Date(createdFrom) } : {}),
+    ...(createdTo ? { createdTimeTo: new Date(createdTo) } : {}),
+    ...(status ? { runtimeStatus: status as df.OrchestrationRuntimeStatus[] } : {}),
+  });
+  const matches = all
+    .filter((s) => s.name === MATCH_ORCHESTRATION)
+    .sort((a, b) => new Date(b.createdTime).getTime() - new Date(a.createdTime).getTime())
+    .slice(0, top)
+    .map((s) => toCompactStatus(s));
+  return { status: 200, jsonBody: { matches, count: matches.length } };
+}
+
+export async function cancelMatchHandler(
+  request: HttpRequest,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  const id = request.params.id ?? '';
+  const client = df.getClient(context);
+  const status = await findMatch(client, id);
+  if (!status) return notFound(`match "${id}"`);
+  if (TERMINAL.includes(String(status.runtimeStatus))) {
+    return conflict(
+      `match "${id}" has already finished (${status.runtimeStatus}); there is nothing to cancel`,
+    );
+  }
+  await client.terminate(id, 'Cancelled through the gem-flow API');
+  const compact = toCompactStatus(status);
+  return {
+    status: 202,
+    jsonBody: {
+      id,
+      cancelled: true,
+      note:
+        compact.jobId !== null
+          ? `gem-flow stopped following GEM job ${compact.jobId}. GEM has no cancel endpoint, so the job keeps running at TomTom; its results stay in the PDG storage and are not delivered to the outbox.`
+          : 'gem-flow stopped this match before a GEM job was submitted.',
+    },
+  };
+}
+
+async function findMatch(client: DurableClient, id: string) {
+  if (!/^[A-Za-z0-9:_-]{1,100}$/.test(id)) return undefined;
+  try {
+    const status = await client.getStatus(id, { showInput: true });
+    return status && status.name === MATCH_ORCHESTRATION ? status : undefined;
+  } catch (error) {
+    if (error instanceof Error && /could not find any data|404|not found/i.test(error.message))
+      return undefined;
+    throw error;
+  }
+}
+
+app.http('startMatch', {
+  route: 'matches',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: startMatchHandler,
+});
+app.http('listMatches', {
+  route: 'matches',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: listMatchesHandler,
+});
+app.http('getMatch', {
+  route: 'matches/{id}',
+  methods: ['GET'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: getMatchHandler,
+});
+app.http('cancelMatch', {
+  route: 'matches/{id}/cancel',
+  methods: ['POST'],
+  authLevel: 'function',
+  extraInputs: [df.input.durableClient()],
+  handler: cancelMatchHandler,
+});

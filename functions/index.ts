@@ -1,0 +1,13 @@
+/**
+ * The app entry (package.json "main"). Each module registers its functions when imported; the order below is
+ * the order they appear in the host's function list.
+ */
+import './setup.js';
+import './matchFile.js';
+import './listStorages.js';
+import './uploads.js';
+import './sweep.js';
+import './http/matches.js';
+import './http/storages.js';
+import './http/health.js';
+import './http/openapi.js';

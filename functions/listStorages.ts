@@ -1,0 +1,61 @@
+/**
+ * Inventory of the PDG storages the identity can see: list, then fetch each storage's details with a bounded
+ * fan-out. `Task.all` fails fast and drops the other results, so each detail activity reports its own failure
+ * as data and one unreachable storage never costs the whole snapshot.
+ */
+
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import * as df from 'durable-functions';
+import {
+  type InventorySnapshot,
+  inventoryActivities,
+  type StorageDetailsOutcome,
+  type StorageSummaryItem,
+} from '../shared/activities/inventory.js';
+import { ioRetryOptions, registerActivity } from './typedActivity.js';
+
+export const LIST_STORAGES_ORCHESTRATION = 'listStorages';
+
+export interface ListStoragesInput {
+  fanOutLimit: number;
+}
+
+const listStorageSummaries = registerActivity<Record<string, never>, StorageSummaryItem[]>(
+  'listStorageSummaries',
+  () => inventoryActivities().listStorageSummaries(),
+);
+const getStorageDetails = registerActivity<{ storageId: string }, StorageDetailsOutcome>(
+  'getStorageDetails',
+  (input) => inventoryActivities().getStorageDetails(input),
+);
+const writeInventory = registerActivity<InventorySnapshot, { blob: string }>('writeInventory', (snapshot) =>
+  inventoryActivities().writeInventory(snapshot),
+);
+
+export const listStoragesOrchestrator: OrchestrationHandler = function* (
+  context: OrchestrationContext,
+): Generator<Task, InventorySnapshot, unknown> {
+  const { fanOutLimit } = context.df.getInput<ListStoragesInput>();
+  const summaries = yield* listStorageSummaries.call({}, ioRetryOptions());
+
+  const details: StorageDetailsOutcome[] = [];
+  const batchSize = Math.max(1, fanOutLimit);
+  for (let start = 0; start < summaries.length; start += batchSize) {
+    const batch = summaries.slice(start, start + batchSize);
+    context.df.setCustomStatus({ phase: 'fetching-details', done: details.length, total: summaries.length });
+    const tasks = batch.map((summary) => getStorageDetails.task({ storageId: summary.id }));
+    const results = (yield context.df.Task.all(tasks)) as StorageDetailsOutcome[];
+    details.push(...results);
+  }
+
+  const snapshot: InventorySnapshot = {
+    generatedAt: context.df.currentUtcDateTime.toISOString(),
+    storages: summaries.map((summary, index) => ({ ...summary, details: details[index] ?? null })),
+    failures: details.filter((d) => !d.ok).length,
+  };
+  const written = yield* writeInventory.call(snapshot, ioRetryOptions());
+  context.df.setCustomStatus({ phase: 'completed', blob: written.blob, total: summaries.length });
+  return snapshot;
+};
+
+df.app.orchestration(LIST_STORAGES_ORCHESTRATION, listStoragesOrchestrator);

@@ -1,0 +1,236 @@
+/**
+ * One workflow per file: validate → stage → submit → monitor → deliver → notify.
+ * The orchestrator only sequences typed activity calls; every byte of I/O and every secret stays inside the
+ * activities (shared/activities/match.ts), because orchestration inputs, outputs and custom status are stored
+ * in the task hub in plain text.
+ */
+
+import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import * as df from 'durable-functions';
+import { matchActivities } from '../shared/activities/match.js';
+import {
+  deadlineFrom,
+  estimateCompletion,
+  type MonitorPolicy,
+  nextPollDelaySeconds,
+  shouldContinueAsNew,
+} from '../shared/workflow/monitor.js';
+import type {
+  DeliverResultsInput,
+  DeliverResultsResult,
+  MatchCustomStatus,
+  MatchInput,
+  MatchPhase,
+  MatchResult,
+  MonitorState,
+  NotifyInput,
+  NotifyResult,
+  PollJobResult,
+  StageInputResult,
+  SubmitJobInput,
+  SubmitJobResult,
+  ValidateInputResult,
+} from '../shared/workflow/types.js';
+import { ioRetryOptions, registerActivity } from './typedActivity.js';
+
+export const MATCH_ORCHESTRATION = 'matchFile';
+
+/** What each generation of the orchestration receives; `resume` is set by continueAsNew while monitoring. */
+export interface MatchOrchestrationInput {
+  request: MatchInput;
+  policy: MonitorPolicy & { segmentsPerHour: number; permanentErrorLimit: number };
+  resume?: {
+    startedAt: string;
+    monitor: MonitorState;
+    staged: StageInputResult;
+    submitted: SubmitJobResult;
+  };
+}
+
+const validateInput = registerActivity<MatchInput, ValidateInputResult>('validateInput', (input) =>
+  matchActivities().validateInput(input),
+);
+const stageInput = registerActivity<MatchInput, StageInputResult>('stageInput', (input) =>
+  matchActivities().stageInput(input),
+);
+const submitJob = registerActivity<SubmitJobInput, SubmitJobResult>('submitJob', (input) =>
+  matchActivities().submitJob(input),
+);
+const pollJob = registerActivity<{ jobId: number }, PollJobResult>('pollJob', (input) =>
+  matchActivities().pollJob(input),
+);
+const deliverResults = registerActivity<DeliverResultsInput, DeliverResultsResult>(
+  'deliverResults',
+  (input) => matchActivities().deliverResults(input),
+);
+const notify = registerActivity<NotifyInput, NotifyResult>('notify', (input) =>
+  matchActivities().notify(input),
+);
+
+export const matchFileOrchestrator: OrchestrationHandler = function* (
+  context: OrchestrationContext,
+): Generator<Task, MatchResult | undefined, unknown> {
+  const { request, policy, resume } = context.df.getInput<MatchOrchestrationInput>();
+  const now = () => context.df.currentUtcDateTime;
+  const startedAt = resume?.startedAt ?? now().toISOString();
+  let rowCount: number | null = resume?.monitor.rowCount ?? null;
+
+  const report = (phase: MatchPhase, extra: Partial<MatchCustomStatus> = {}) => {
+    const status: MatchCustomStatus = {
+      phase,
+      jobId: null,
+      gemStatus: null,
+      polls: 0,
+      startedAt,
+      estimatedCompletion: null,
+      ...(rowCount !== null ? { rowCount } : {}),
+      ...extra,
+    };
+    context.df.setCustomStatus(status);
+  };
+  const finish = (result: Omit<MatchResult, 'startedAt' | 'finishedAt'>): MatchResult => ({
+    ...result,
+    startedAt,
+    finishedAt: now().toISOString(),
+  });
+
+  let staged: StageInputResult;
+  let submitted: SubmitJobResult;
+  let monitor: MonitorState;
+  if (resume) {
+    ({ staged, submitted, monitor } = resume);
+  } else {
+    report('validating');
+    const validation = yield* validateInput.call(request, ioRetryOptions());
+    // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
+    rowCount = validation.rowCount > 0 ? validation.rowCount : null;
+    if (!validation.valid) {
+      report('invalid-input', { message: validation.summary });
+      return finish({
+        outcome: 'invalid-input',
+        jobId: null,
+        gemStatus: null,
+        statistics: null,
+        outputs: validation.reportBlob ? { validationReport: validation.reportBlob } : {},
+        message: validation.summary,
+        polls: 0,
+      });
+    }
+
+    report('staging');
+    staged = yield* stageInput.call(request, ioRetryOptions());
+
+    report('submitting');
+    // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
+    submitted = yield* submitJob.call(
+      {
+        storageId: request.storageId,
+        filename: staged.pdgFilename,
+        jobType: request.jobType,
+        ...(request.overtureRelease ? { overtureRelease: request.overtureRelease } : {}),
+        ...(request.orbisVersion ? { orbisVersion: request.orbisVersion } : {}),
+      },
+      ioRetryOptions(),
+    );
+    const monitorStart = now().toISOString();
+    monitor = {
+      jobId: submitted.jobId,
+      polls: 0,
+      generation: 0,
+      startedAt: monitorStart,
+      deadline: deadlineFrom(monitorStart, policy).toISOString(),
+      lastGemStatus: submitted.status,
+      consecutiveErrors: 0,
+      rowCount,
+    };
+  }
+
+  const estimated =
+    rowCount !== null ? estimateCompletion(monitor.startedAt, rowCount, policy.segmentsPerHour) : null;
+  const monitoringStatus = (): Partial<MatchCustomStatus> => ({
+    jobId: monitor.jobId,
+    gemStatus: monitor.lastGemStatus,
+    polls: monitor.polls,
+    estimatedCompletion: estimated ? estimated.toISOString() : null,
+  });
+
+  // The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Errors are
+  // caught inside the loop: an uncaught one would end the instance, and continueAsNew could not revive it.
+  let final: PollJobResult | null = null;
+  let failureMessage: string | null = null;
+  while (now() < new Date(monitor.deadline)) {
+    report('monitoring', monitoringStatus());
+    const poll = yield* pollJob.call({ jobId: monitor.jobId });
+    monitor.polls += 1;
+    if (poll.error) {
+      monitor.consecutiveErrors += 1;
+      if (poll.error.permanent && monitor.consecutiveErrors >= policy.permanentErrorLimit) {
+        failureMessage = poll.error.message;
+        break;
+      }
+    } else {
+      monitor.consecutiveErrors = 0;
+      monitor.lastGemStatus = poll.status;
+      if (poll.terminal) {
+        final = poll;
+        break;
+      }
+    }
+    if (shouldContinueAsNew(monitor, policy)) {
+      monitor.generation += 1;
+      const next: MatchOrchestrationInput = {
+        request,
+        policy,
+        resume: { startedAt, monitor, staged, submitted },
+      };
+      context.df.continueAsNew(next);
+      return undefined;
+    }
+    const delaySeconds = nextPollDelaySeconds(monitor.polls, policy, monitor.lastGemStatus ?? undefined);
+    yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
+  }
+
+  if (failureMessage !== null) {
+    report('failed', { ...monitoringStatus(), message: failureMessage });
+    throw new Error(`Job ${monitor.jobId} could not be followed: ${failureMessage}`);
+  }
+
+  report('delivering', monitoringStatus());
+  const delivered = yield* deliverResults.call(
+    {
+      request,
+      jobId: monitor.jobId,
+      poll: final,
+      timedOut: final === null,
+      startedAt,
+      submittedAt: monitor.startedAt,
+      polls: monitor.polls,
+      finishedAt: now().toISOString(),
+    },
+    ioRetryOptions(),
+  );
+
+  let notification: NotifyResult | undefined;
+  if (request.callbackUrl) {
+    report('notifying', monitoringStatus());
+    notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: delivered.summaryBlob });
+  }
+
+  const outcome = delivered.outcome;
+  report(outcome === 'succeeded' ? 'completed' : outcome, {
+    ...monitoringStatus(),
+    ...(delivered.message ? { message: delivered.message } : {}),
+  });
+  return finish({
+    outcome,
+    jobId: monitor.jobId,
+    gemStatus: final?.status ?? monitor.lastGemStatus,
+    statistics: final?.statistics ?? null,
+    outputs: delivered.outputs,
+    ...(delivered.message ? { message: delivered.message } : {}),
+    polls: monitor.polls,
+    ...(notification ? { notification } : {}),
+  });
+};
+
+df.app.orchestration(MATCH_ORCHESTRATION, matchFileOrchestrator);

@@ -1,0 +1,110 @@
+/**
+ * The one way a match starts, whichever door it came through (blob event, HTTP, sweep): resolve the options,
+ * derive the deterministic instance id, and start `matchFile` unless an instance with that id already exists.
+ * Event Grid delivers at least once and the sweep may rediscover a blob, so "already exists" is the normal case
+ * for duplicates; submitJob's find-or-create covers the remaining race between two simultaneous starts.
+ */
+import type { DurableClient } from 'durable-functions';
+import type { FieldError } from '../shared/api/errors.js';
+import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
+import { getSettings, type Settings } from '../shared/config.js';
+import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
+import type { MatchInput } from '../shared/workflow/types.js';
+import { MATCH_ORCHESTRATION, type MatchOrchestrationInput } from './matchFile.js';
+
+export type StartOutcome =
+  | { kind: 'started'; instanceId: string }
+  | { kind: 'existing'; instanceId: string; runtimeStatus: string }
+  | { kind: 'rejected'; errors: FieldError[] };
+
+export interface InboxBlobRef {
+  container: string;
+  name: string;
+  etag: string;
+  /** Blob metadata; per-file options: jobtype, overturerelease, orbisversion, storageid. */
+  metadata?: Record<string, string>;
+}
+
+/** Per-file options travel as blob metadata (lower-case keys, as Azure stores them). */
+export function bodyFromBlobMetadata(blob: InboxBlobRef): StartMatchBody {
+  const metadata = Object.fromEntries(
+    Object.entries(blob.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+  );
+  return {
+    inboxBlob: blob.name,
+    ...(metadata.storageid ? { storageId: metadata.storageid } : {}),
+    ...(metadata.jobtype ? { jobType: metadata.jobtype as StartMatchBody['jobType'] } : {}),
+    ...(metadata.overturerelease ? { overtureRelease: metadata.overturerelease } : {}),
+    ...(metadata.orbisversion ? { orbisVersion: metadata.orbisversion } : {}),
+    ...(metadata.callbackurl ? { callbackUrl: metadata.callbackurl } : {}),
+  };
+}
+
+export function orchestrationInput(
+  request: MatchInput,
+  settings: Settings = getSettings(),
+): MatchOrchestrationInput {
+  const w = settings.workflow;
+  return {
+    request,
+    policy: {
+      initialIntervalSeconds: w.monitorInitialIntervalSeconds,
+      maxIntervalSeconds: w.monitorMaxIntervalSeconds,
+      backoffFactor: w.monitorBackoffFactor,
+      deadlineHours: w.monitorDeadlineHours,
+      pollsPerGeneration: w.monitorPollsPerGeneration,
+      segmentsPerHour: w.gemSegmentsPerHour,
+      permanentErrorLimit: 3,
+    },
+  };
+}
+
+export async function startMatch(
+  client: DurableClient,
+  body: StartMatchBody,
+  options: { trigger: MatchInput['trigger']; requestedAt: Date; inboxEtag?: string },
+): Promise<StartOutcome> {
+  const settings = getSettings();
+  const resolved = resolveStartMatch(body, {
+    storageId: settings.workflow.defaultStorageId,
+    jobType: settings.workflow.defaultJobType,
+    overtureRelease: settings.workflow.defaultOvertureRelease,
+    orbisVersion: settings.workflow.defaultOrbisVersion,
+    inboxContainer: settings.storage.inboxContainer,
+  });
+  if (!resolved.ok) return { kind: 'rejected', errors: resolved.errors };
+
+  const spec = resolved.value;
+  const source: MatchInput['source'] =
+    spec.source.kind === 'inbox'
+      ? { ...spec.source, ...(options.inboxEtag ? { etag: options.inboxEtag } : {}) }
+      : spec.source;
+  const request: MatchInput = {
+    ...spec,
+    source,
+    outputStem: outputStemFor(source.kind === 'inbox' ? source.blobName : source.filename),
+    trigger: options.trigger,
+    requestedAt: options.requestedAt.toISOString(),
+  };
+  const instanceId =
+    source.kind === 'inbox' && source.etag && !body.idempotencyKey
+      ? matchInstanceIdForBlob(source.container, source.blobName, source.etag)
+      : matchInstanceIdForRequest(request.storageId, source, body.idempotencyKey);
+
+  const existing = await tryGetStatus(client, instanceId);
+  if (existing) return { kind: 'existing', instanceId, runtimeStatus: existing };
+  await client.startNew(MATCH_ORCHESTRATION, { instanceId, input: orchestrationInput(request, settings) });
+  return { kind: 'started', instanceId };
+}
+
+/** The runtime status of an instance, or undefined when none exists (DurableClient throws on 404). */
+export async function tryGetStatus(client: DurableClient, instanceId: string): Promise<string | undefined> {
+  try {
+    const status = await client.getStatus(instanceId, { showInput: false });
+    return status?.runtimeStatus ?? undefined;
+  } catch (error) {
+    if (error instanceof Error && /could not find any data|404|not found/i.test(error.message))
+      return undefined;
+    throw error;
+  }
+}

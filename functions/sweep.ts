@@ -1,0 +1,110 @@
+/**
+ * The scheduled reconciliation: refresh the storage inventory, start matches for inbox blobs whose event was
+ * missed, and report instances still running past their deadline. Every step is idempotent (deterministic
+ * instance ids, status checks before starts), so a timer that fires twice — Azure's timer singleton can lose
+ * its lease mid-run — does no harm.
+ */
+import { app, type InvocationContext, type Timer } from '@azure/functions';
+import type { DurableClient } from 'durable-functions';
+import * as df from 'durable-functions';
+import { writeSweepReport } from '../shared/activities/inventory.js';
+import { getSettings } from '../shared/config.js';
+import { getServices } from '../shared/services.js';
+import { listStoragesInstanceId } from '../shared/workflow/ids.js';
+import type { MatchCustomStatus } from '../shared/workflow/types.js';
+import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
+import { MATCH_ORCHESTRATION } from './matchFile.js';
+import { bodyFromBlobMetadata, startMatch, tryGetStatus } from './startMatch.js';
+
+const ACTIVE = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
+
+export interface SweepReport {
+  sweptAt: string;
+  inventory: { instanceId: string; action: 'started' | 'already-running' };
+  inbox: { scanned: number; started: string[]; alreadyKnown: number; rejected: string[] };
+  stuck: { instanceId: string; startedAt: string | null; phase: string | null; deadlineHours: number }[];
+}
+
+export async function sweep(timer: Timer, context: InvocationContext): Promise<SweepReport> {
+  const client = df.getClient(context);
+  const settings = getSettings();
+  const now = new Date();
+  if (timer.isPastDue) context.warn('The sweep is running late (isPastDue); it catches up in this run.');
+
+  const inventory = await refreshInventory(client, now, settings.workflow.storageFanOutLimit);
+  const inbox = await startMissedMatches(client, now);
+  const stuck = await findStuckMatches(client, now, settings.workflow.monitorDeadlineHours);
+  for (const s of stuck) {
+    context.warn(
+      `Match ${s.instanceId} has been running since ${s.startedAt} (phase ${s.phase}), past the ${s.deadlineHours} h deadline.`,
+    );
+  }
+  const report: SweepReport = { sweptAt: now.toISOString(), inventory, inbox, stuck };
+  await writeSweepReport(report);
+  context.log(
+    `Sweep: inventory ${inventory.action}; inbox scanned ${inbox.scanned}, started ${inbox.started.length}; stuck ${stuck.length}.`,
+  );
+  return report;
+}
+
+export async function refreshInventory(
+  client: DurableClient,
+  now: Date,
+  fanOutLimit: number,
+): Promise<SweepReport['inventory']> {
+  const instanceId = listStoragesInstanceId(now);
+  const status = await tryGetStatus(client, instanceId);
+  if (status && ACTIVE.includes(status)) return { instanceId, action: 'already-running' };
+  const input: ListStoragesInput = { fanOutLimit };
+  if (status) await client.purgeInstanceHistory(instanceId);
+  await client.startNew(LIST_STORAGES_ORCHESTRATION, { instanceId, input });
+  return { instanceId, action: 'started' };
+}
+
+async function startMissedMatches(client: DurableClient, now: Date): Promise<SweepReport['inbox']> {
+  const { inbox } = getServices();
+  const result: SweepReport['inbox'] = { scanned: 0, started: [], alreadyKnown: 0, rejected: [] };
+  for await (const item of inbox.listBlobsFlat({ includeMetadata: true })) {
+    result.scanned += 1;
+    const blob = {
+      container: inbox.containerName,
+      name: item.name,
+      etag: (item.properties.etag ?? '').replaceAll('"', ''),
+      metadata: item.metadata ?? {},
+    };
+    const outcome = await startMatch(client, bodyFromBlobMetadata(blob), {
+      trigger: 'sweep',
+      requestedAt: now,
+      inboxEtag: blob.etag,
+    });
+    if (outcome.kind === 'started') result.started.push(outcome.instanceId);
+    else if (outcome.kind === 'existing') result.alreadyKnown += 1;
+    else result.rejected.push(blob.name);
+  }
+  return result;
+}
+
+async function findStuckMatches(
+  client: DurableClient,
+  now: Date,
+  deadlineHours: number,
+): Promise<SweepReport['stuck']> {
+  const active = await client.getStatusBy({ runtimeStatus: ACTIVE as df.OrchestrationRuntimeStatus[] });
+  const deadlineMs = deadlineHours * 3_600_000;
+  return active
+    .filter((s) => s.name === MATCH_ORCHESTRATION)
+    .map((s) => {
+      const custom = (s.customStatus ?? null) as Partial<MatchCustomStatus> | null;
+      const startedAt = custom?.startedAt ?? new Date(s.createdTime).toISOString();
+      return { instanceId: s.instanceId, startedAt, phase: custom?.phase ?? null, deadlineHours };
+    })
+    .filter((s) => now.getTime() - new Date(s.startedAt).getTime() > deadlineMs);
+}
+
+app.timer('sweep', {
+  schedule: getSettings().workflow.sweepSchedule,
+  runOnStartup: false,
+  useMonitor: true,
+  extraInputs: [df.input.durableClient()],
+  handler: sweep,
+});

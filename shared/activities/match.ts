@@ -1,0 +1,336 @@
+/**
+ * The activities of the `matchFile` workflow. Each is idempotent (events arrive at least once, activities may
+ * run twice, hosts crash) and each obtains its own secrets: the API key, tokens and the unwrapped service
+ * principal never leave this module, so they never reach orchestration history.
+ */
+import type { BlobClient } from '@azure/storage-blob';
+import { GemFlowError } from '../errors.js';
+import { readJsonBlob, writeJsonBlob } from '../outbox.js';
+import {
+  blobAsyncBuffer,
+  type ValidationReport,
+  validateLaneLevelCsvHeader,
+  validateLaneLevelInput,
+  validateRoadMatchingInput,
+} from '../parquet/index.js';
+import { getServices, type Services } from '../services.js';
+import { deliverResult, stageInput as stageIntoPdg } from '../staging/index.js';
+import {
+  type GemJob,
+  TomTomApiError,
+  TomTomForbiddenError,
+  TomTomNotFoundError,
+  TomTomUnauthorizedError,
+} from '../tomtom/index.js';
+import { outboxBlobNames } from '../workflow/ids.js';
+import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
+import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
+import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../workflow/summary.js';
+import type {
+  DeliverResultsInput,
+  DeliverResultsResult,
+  MatchInput,
+  NotifyInput,
+  NotifyResult,
+  PollJobInput,
+  PollJobResult,
+  StageInputResult,
+  SubmitJobInput,
+  SubmitJobResult,
+  ValidateInputResult,
+} from '../workflow/types.js';
+
+export interface MatchActivities {
+  validateInput(input: MatchInput): Promise<ValidateInputResult>;
+  stageInput(input: MatchInput): Promise<StageInputResult>;
+  submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
+  pollJob(input: PollJobInput): Promise<PollJobResult>;
+  deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
+  notify(input: NotifyInput): Promise<NotifyResult>;
+}
+
+export class SourceChangedError extends GemFlowError {
+  readonly code = 'SourceChanged';
+}
+
+export class PdgFileMissingError extends GemFlowError {
+  readonly code = 'PdgFileMissing';
+}
+
+let defaultActivities: MatchActivities | undefined;
+
+/** The activities wired to the process-wide services. */
+export function matchActivities(): MatchActivities {
+  defaultActivities ??= createMatchActivities(getServices());
+  return defaultActivities;
+}
+
+export function createMatchActivities(services: Services): MatchActivities {
+  const { tomtom } = services;
+
+  /** The inbox blob the match was started for; fails if it was replaced since (a newer upload has its own match). */
+  async function pinnedSource(input: MatchInput): Promise<{ blob: BlobClient; etag: string; size: number }> {
+    if (input.source.kind !== 'inbox') throw new Error('pinnedSource is for inbox sources');
+    const { container, blobName, etag: expected } = input.source;
+    const blob = services.appBlobs.getContainerClient(container).getBlobClient(blobName);
+    const properties = await blob.getProperties();
+    const etag = properties.etag ?? '';
+    if (expected && etag.replaceAll('"', '') !== expected.replaceAll('"', '')) {
+      throw new SourceChangedError(`${container}/${blobName} was replaced after this match started.`, {
+        remedy: 'Nothing to do: the newer upload is matched by its own run.',
+      });
+    }
+    return { blob, etag, size: properties.contentLength ?? 0 };
+  }
+
+  const writeJson = (blobName: string, document: unknown) =>
+    writeJsonBlob(services.outbox, blobName, document);
+
+  async function pdgContainerFor(storageId: string, type: 'READ_WRITE' | 'READ') {
+    // A wrapped token is single use, so every staging or delivery session unwraps a fresh one.
+    const wrapped = await tomtom.getStorageCredentials(storageId, type);
+    const credentials = await tomtom.unwrapStorageCredentials(wrapped);
+    return { container: services.pdgContainer(credentials), clientSecret: credentials.clientSecret };
+  }
+
+  return {
+    async validateInput(input) {
+      if (input.source.kind === 'pdg') {
+        return {
+          valid: true,
+          rowCount: 0,
+          problemCount: 0,
+          summary: 'The file is already in PDG storage; GEM checks it when the job starts.',
+        };
+      }
+      const { blob, etag, size } = await pinnedSource(input);
+      const file = await blobAsyncBuffer(blob, { etag, size });
+      let report: ValidationReport;
+      if (input.jobType === 'ROAD_MATCHING') {
+        report = await validateRoadMatchingInput(file);
+      } else if (input.source.blobName.toLowerCase().endsWith('.csv')) {
+        const head = await file.slice(0, Math.min(size, 64 * 1024));
+        report = validateLaneLevelCsvHeader(new Uint8Array(head));
+      } else {
+        report = await validateLaneLevelInput(file);
+      }
+      if (report.valid) {
+        return {
+          valid: true,
+          rowCount: report.rowCount,
+          problemCount: 0,
+          summary: 'The file passed validation.',
+        };
+      }
+      const problemCount = Object.values(report.problemCounts).reduce((sum, n) => sum + n, 0);
+      const summary = summarizeProblems(report, problemCount);
+      const reportBlob = await writeJson(outboxBlobNames(input.outputStem).validationReport, {
+        kind: 'gem-flow.validation-report',
+        source: input.source,
+        summary,
+        ...report,
+      });
+      return { valid: false, rowCount: report.rowCount, reportBlob, problemCount, summary };
+    },
+
+    async stageInput(input) {
+      if (input.source.kind === 'pdg') {
+        const filename = input.source.filename;
+        const storage = await tomtom.getStorage(input.storageId);
+        if (storage.files && !storage.files.some((f) => f.name === filename)) {
+          throw new PdgFileMissingError(`Storage ${input.storageId} has no file named ${filename}.`, {
+            remedy: 'Check the file name (with extension) against GET /api/storages?refresh=true.',
+          });
+        }
+        return { pdgFilename: filename, sha256: null, size: null, skipped: true };
+      }
+      const { blob } = await pinnedSource(input);
+      const { container, clientSecret } = await pdgContainerFor(input.storageId, 'READ_WRITE');
+      const staged = await stageIntoPdg({ source: blob, target: container, secrets: [clientSecret] });
+      return {
+        pdgFilename: staged.targetName,
+        sha256: staged.sha256,
+        size: staged.size,
+        skipped: staged.skipped,
+      };
+    },
+
+    async submitJob(input) {
+      // Find-or-create: GEM has no idempotency key, and a duplicate job costs hours. The filename is derived
+      // from the content, so an existing non-FAILED job for it is exactly the job this match wants.
+      const existing = (await tomtom.listJobs(input.jobType))
+        .filter(
+          (job) =>
+            job.storageId === input.storageId &&
+            job.inputFilename === input.filename &&
+            job.status !== 'FAILED' &&
+            sameVersion(job, input),
+        )
+        .sort((a, b) => (b.requestedAt ?? '').localeCompare(a.requestedAt ?? ''));
+      const reusable = existing[0];
+      if (reusable) return { jobId: numericJobId(reusable), reused: true, status: reusable.status };
+      const created = await tomtom.createJob({
+        storageId: input.storageId,
+        filename: input.filename,
+        jobType: input.jobType,
+        ...(input.overtureRelease ? { overtureRelease: input.overtureRelease } : {}),
+        ...(input.orbisVersion ? { orbisVersion: input.orbisVersion } : {}),
+      });
+      return { jobId: numericJobId(created), reused: false, status: created.status };
+    },
+
+    async pollJob({ jobId }) {
+      try {
+        const job = await tomtom.getJob(jobId);
+        return {
+          jobId,
+          status: job.status,
+          terminal: isTerminalGemStatus(job.status),
+          succeeded: isSuccessfulGemStatus(job.status),
+          resultFilename: job.resultFilename,
+          statistics: job.statistics ? { ...job.statistics } : null,
+          message: job.failureMessage ?? null,
+          error: null,
+        };
+      } catch (error) {
+        // Returned, not thrown: the monitor loop decides, and an uncaught failure would end the instance.
+        const permanent =
+          error instanceof TomTomNotFoundError ||
+          error instanceof TomTomForbiddenError ||
+          error instanceof TomTomUnauthorizedError;
+        const message = error instanceof Error ? error.message : String(error);
+        if (!(error instanceof TomTomApiError) && !(error instanceof Error)) throw error;
+        return {
+          jobId,
+          status: 'UNKNOWN',
+          terminal: false,
+          succeeded: false,
+          resultFilename: null,
+          statistics: null,
+          message: null,
+          error: { message, permanent },
+        };
+      }
+    },
+
+    async deliverResults(input) {
+      const names = outboxBlobNames(input.request.outputStem);
+      const context = {
+        input: input.request,
+        jobId: input.jobId,
+        polls: input.polls,
+        submittedAt: input.submittedAt,
+        completedAt: input.finishedAt,
+      };
+      if (input.timedOut || !input.poll) {
+        const document = buildTimeoutDocument({
+          ...context,
+          lastGemStatus: input.poll?.status ?? null,
+          deadline: input.finishedAt,
+        });
+        await writeJson(names.error, document);
+        return {
+          outcome: 'timed-out',
+          outputs: { error: names.error },
+          summaryBlob: names.error,
+          message: document.message,
+        };
+      }
+      if (!input.poll.succeeded) {
+        const document = buildErrorDocument({
+          ...context,
+          gemStatus: input.poll.status,
+          gemMessage: input.poll.message,
+        });
+        await writeJson(names.error, document);
+        return {
+          outcome: 'gem-failed',
+          outputs: { error: names.error },
+          summaryBlob: names.error,
+          message: document.message,
+        };
+      }
+      const resultFilename = input.poll.resultFilename;
+      if (!resultFilename) {
+        throw new MissingResultFileError(
+          `GEM reported job ${input.jobId} as ${input.poll.status} without a result file name.`,
+          { remedy: 'Check the job with GET …/gem/jobs/{id}; the result may appear in the storage listing.' },
+        );
+      }
+      const { container, clientSecret } = await pdgContainerFor(input.request.storageId, 'READ');
+      await deliverResult({
+        source: container.getBlobClient(resultFilename),
+        target: services.outbox.getBlockBlobClient(names.results),
+        secrets: [clientSecret],
+      });
+      await writeJson(
+        names.summary,
+        buildSummary({
+          ...context,
+          gemStatus: input.poll.status,
+          statistics: input.poll.statistics,
+          resultFilename,
+        }),
+      );
+      return {
+        outcome: 'succeeded',
+        outputs: { results: names.results, summary: names.summary },
+        summaryBlob: names.summary,
+      };
+    },
+
+    async notify({ url, summaryBlob }) {
+      try {
+        const summary = await readJsonBlob(services.outbox, summaryBlob);
+        if (summary === undefined) throw new Error(`The outbox has no ${summaryBlob} to send.`);
+        const secret = await services.notifySigningSecret();
+        const request = buildNotificationRequest(summary, secret, new Date());
+        return await sendNotification(url, request, {
+          maxAttempts: services.settings.notify.maxAttempts,
+          retryDelayMs: 1_000,
+        });
+      } catch (error) {
+        // A callback that cannot be sent never fails the match; the outcome is recorded instead.
+        return {
+          delivered: false,
+          attempts: 0,
+          error: error instanceof Error ? error.message : String(error),
+        };
+      }
+    },
+  };
+}
+
+function sameVersion(job: GemJob, input: SubmitJobInput): boolean {
+  if (input.jobType === 'ROAD_MATCHING')
+    return !job.overtureRelease || job.overtureRelease === input.overtureRelease;
+  return !job.orbisVersion || job.orbisVersion === input.orbisVersion;
+}
+
+function numericJobId(job: GemJob): number {
+  const id = Number(job.jobId);
+  if (!Number.isSafeInteger(id)) {
+    throw new UnexpectedJobIdError(`GEM returned a job id gem-flow cannot follow: "${job.jobId}".`, {
+      remedy: 'gem-flow follows GEM jobs with integer ids (the current API); check TOMTOM_GEM_BASE_PATH.',
+    });
+  }
+  return id;
+}
+
+export class MissingResultFileError extends GemFlowError {
+  readonly code = 'MissingResultFile';
+}
+
+export class UnexpectedJobIdError extends GemFlowError {
+  readonly code = 'UnexpectedJobId';
+}
+
+function summarizeProblems(report: ValidationReport, problemCount: number): string {
+  const top = Object.entries(report.problemCounts)
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, 3)
+    .map(([rule, n]) => `${n} × ${rule}`)
+    .join(', ');
+  return `The file failed validation with ${problemCount} problem(s): ${top}. No GEM job was submitted.`;
+}
