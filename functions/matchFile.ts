@@ -199,6 +199,8 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
   const delivered = yield* deliverResults.call(
     {
       request,
+      instanceId: context.df.instanceId,
+      pdgFilename: staged.pdgFilename,
       jobId: monitor.jobId,
       poll: final,
       timedOut: final === null,

@@ -9,7 +9,7 @@ import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { repoRoot } from './app.js';
-import { readStackJson } from './standins/stack.js';
+import { attachToStack } from './standins/stack.js';
 
 const METADATA_OPTIONS = {
   'storage-id': 'storageid',
@@ -30,7 +30,7 @@ async function main(): Promise<void> {
   if (!file)
     throw new Error('Usage: npm run upload -- <file> [--name <blob>] [--storage-id <id>] [--job-type …]');
   const dir = resolve(process.env.GEMFLOW_LOCAL_DIR ?? join(repoRoot, '.local'));
-  const stack = readStackJson(dir);
+  const stack = attachToStack(dir);
   const metadata: Record<string, string> = {};
   for (const [option, key] of Object.entries(METADATA_OPTIONS)) {
     const value = (values as Record<string, string | undefined>)[option];

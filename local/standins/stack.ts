@@ -316,6 +316,18 @@ export function readStackJson<Extra extends object = Record<string, unknown>>(
   return JSON.parse(readFileSync(file, 'utf8')) as StackInfo & Partial<Extra>;
 }
 
+/**
+ * For scripts run beside a running stack (npm run upload, outbox, bench tools): reads `<dir>/stack.json` and
+ * trusts the stack's self-signed certificate in this process, which was not started with NODE_EXTRA_CA_CERTS.
+ */
+export function attachToStack<Extra extends object = Record<string, unknown>>(
+  dir = '.local',
+): StackInfo & Partial<Extra> {
+  const info = readStackJson<Extra>(dir);
+  trustInProcess(readFileSync(join(dir, 'tls', 'cert.pem'), 'utf8'));
+  return info;
+}
+
 /** Merges `extra` into `<dir>/stack.json` (e.g. functionsBaseUrl, functionKey from the Functions host launcher). */
 export function updateStackJson(
   dir: string,

@@ -217,6 +217,8 @@ export function createMatchActivities(services: Services): MatchActivities {
       const names = outboxBlobNames(input.request.outputStem);
       const context = {
         input: input.request,
+        instanceId: input.instanceId,
+        pdgFilename: input.pdgFilename,
         jobId: input.jobId,
         polls: input.polls,
         submittedAt: input.submittedAt,

@@ -193,6 +193,10 @@ export interface PollJobResult {
 /** Input of `deliverResults`: everything needed to write the outbox documents. */
 export interface DeliverResultsInput {
   request: MatchInput;
+  /** The orchestration instance, recorded in the outbox documents so a reader can find the run. */
+  instanceId: string;
+  /** The file GEM matched, inside the PDG storage. */
+  pdgFilename: string;
   jobId: number;
   /** The terminal poll, or null when the deadline passed first. */
   poll: PollJobResult | null;

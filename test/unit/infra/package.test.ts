@@ -59,7 +59,7 @@ describe('deployment package: a fake project with the real .funcignore', () => {
       'bench/run.ts',
       'infra/main.bicep',
       'scripts/package.js',
-      'docs/deploy.md',
+      'docs/guide.md',
       'local.settings.json',
       'README.md',
       'node_modules/prod-a/index.js',
