@@ -5,7 +5,7 @@
  */
 import { z } from 'zod';
 import { callbackUrlProblem } from '../workflow/notify.js';
-import { JOB_TYPES, type JobType, type MatchSource } from '../workflow/types.js';
+import { JOB_TYPES, type JobType, MATCH_PHASES, type MatchSource } from '../workflow/types.js';
 import { BODY_FIELD, type FieldError, fieldErrorsFromZod } from './errors.js';
 
 export type { FieldError } from './errors.js';
@@ -301,21 +301,7 @@ export const matchStatusSchema = z.object({
   runtimeStatus: z
     .string()
     .describe('Durable runtime status: Pending, Running, Completed, Failed, Terminated, …'),
-  phase: z
-    .enum([
-      'validating',
-      'staging',
-      'submitting',
-      'monitoring',
-      'delivering',
-      'notifying',
-      'completed',
-      'gem-failed',
-      'invalid-input',
-      'timed-out',
-      'failed',
-    ])
-    .nullable(),
+  phase: z.enum(MATCH_PHASES).nullable(),
   outcome: z.enum(['succeeded', 'gem-failed', 'invalid-input', 'timed-out']).nullable(),
   jobId: z.number().int().nullable(),
   gemStatus: z.string().nullable().describe('REQUESTED, IN_PROGRESS, SUCCESS, FAILED, or a newer GEM value.'),

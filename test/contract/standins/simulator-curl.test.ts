@@ -7,9 +7,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type SimulatorHandle, startSimulator } from '../../../local/standins/simulator/index.js';
+import { ensureTls } from '../../../local/standins/tls.js';
 
 const run = promisify(execFile);
 const AUD = 'https://gem.core.orbis.tomtom.com';
@@ -49,30 +49,13 @@ async function curl(
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'gem-sim-curl-'));
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048,
-    algorithm: 'sha256',
-    notBeforeDate: new Date(Date.now() - 60_000),
-    extensions: [
-      { name: 'basicConstraints', cA: false },
-      { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-      { name: 'extKeyUsage', serverAuth: true },
-      {
-        name: 'subjectAltName',
-        altNames: [
-          { type: 2, value: 'localhost' },
-          { type: 7, ip: '127.0.0.1' },
-        ],
-      },
-    ],
-  });
-  certFile = join(dir, 'cert.pem');
-  writeFileSync(certFile, pems.cert);
+  const pems = await ensureTls({ dir });
+  certFile = pems.certFile;
   const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid: 'curl', alg: 'RS256', use: 'sig' };
   sign = (c) => new SignJWT(c).setProtectedHeader({ alg: 'RS256', kid: 'curl', typ: 'JWT' }).sign(privateKey);
   sim = await startSimulator({
-    tls: { cert: pems.cert, key: pems.private },
+    tls: { cert: pems.cert, key: pems.key },
     clock: { now: () => Date.now(), toRealDelayMs: (v) => v },
     jwks: { keys: [jwk] },
     gemAudience: AUD,
