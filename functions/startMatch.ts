@@ -93,7 +93,15 @@ export async function startMatch(
 
   const existing = await tryGetStatus(client, instanceId);
   if (existing) return { kind: 'existing', instanceId, runtimeStatus: existing };
-  await client.startNew(MATCH_ORCHESTRATION, { instanceId, input: orchestrationInput(request, settings) });
+  try {
+    await client.startNew(MATCH_ORCHESTRATION, { instanceId, input: orchestrationInput(request, settings) });
+  } catch (error) {
+    // A simultaneous duplicate (two deliveries of one event) started the same id between the check and the
+    // start, so the task hub refused this start: that instance is the match.
+    const raced = await tryGetStatus(client, instanceId).catch(() => undefined);
+    if (raced) return { kind: 'existing', instanceId, runtimeStatus: raced };
+    throw error;
+  }
   return { kind: 'started', instanceId };
 }
 

@@ -5,8 +5,13 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
-import { conflict, notFound, validationError } from '../../shared/api/errors.js';
-import { listMatchesQuerySchema, parseJsonBody, type StartMatchBody } from '../../shared/api/schemas.js';
+import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../shared/api/errors.js';
+import {
+  listMatchesQuerySchema,
+  parseJsonBody,
+  type StartMatchBody,
+  startMatchRequestSchema,
+} from '../../shared/api/schemas.js';
 import { getServices } from '../../shared/services.js';
 import { toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
@@ -21,6 +26,9 @@ export async function startMatchHandler(
   const parsed = parseJsonBody(await request.text());
   if (!parsed.ok) return validationError(parsed.errors);
   const body = parsed.value as StartMatchBody;
+  // The request's own rules first: a malformed request is answered for what is wrong with it, before any lookup.
+  const shape = startMatchRequestSchema.safeParse(body, { reportInput: true });
+  if (!shape.success) return validationError(fieldErrorsFromZod(shape.error.issues));
 
   let inboxEtag: string | undefined;
   if (typeof body.inboxBlob === 'string' && body.inboxBlob.length > 0) {

@@ -7,6 +7,8 @@
  *
  * There is no Event Grid locally, so a watcher plays its part: it lists the triggers' containers every
  * `pollIntervalMs` and turns every blob whose ETag it has no receipt for into the same BlobCreated event.
+ * The app setting LOCAL_BLOB_WATCH=false turns the watcher off (only webhook events are delivered then), for
+ * tests that post their own events or need an upload whose event was "lost".
  *
  * State in `stateDir`:
  *  - `blob-receipts.json`: `{ "<function>|<account>/<container>/<blob>": "<etag>" }`. One upload (one ETag)

@@ -159,11 +159,16 @@ const UNSUPPORTED: Record<number, string> = {
 
 export class DurableEngineCore {
   readonly instances = new Map<string, Live>();
+  /** The latest pending `create` per instance id (see `create`). */
+  readonly #creating = new Map<string, Promise<void>>();
   readonly #store: DurableStore;
   readonly #clock: EngineOptions['clock'];
   readonly #log: (line: string) => void;
   readonly #activities: Semaphore;
   readonly #orchestrators: Semaphore;
+  readonly #activityLimit: number;
+  /** Activity invocations running right now, the most at once, and how many have run. */
+  readonly #activityGauge = { running: 0, peak: 0, invocations: 0 };
   #closed = false;
 
   constructor(options: EngineOptions) {
@@ -171,11 +176,20 @@ export class DurableEngineCore {
     this.#clock = options.clock;
     this.#log = options.log;
     this.#activities = new Semaphore(options.maxConcurrentActivityFunctions);
+    this.#activityLimit = options.maxConcurrentActivityFunctions;
     this.#orchestrators = new Semaphore(options.maxConcurrentOrchestratorFunctions);
   }
 
   get store(): DurableStore {
     return this.#store;
+  }
+
+  /**
+   * Activity concurrency as measured around the function invocations themselves (not the semaphore), so it
+   * shows what really ran at once against `maxConcurrentActivityFunctions`.
+   */
+  activityStats(): { limit: number; running: number; peak: number; invocations: number } {
+    return { limit: this.#activityLimit, ...this.#activityGauge };
   }
 
   now(): number {
@@ -696,11 +710,20 @@ export class DurableEngineCore {
       };
     }
     // The host hands the activity its input as a string; the worker's tryJsonParse decodes it.
-    const result = await invokeFunction(
-      name,
-      { string: scheduled.Input ?? 'null' },
-      { log: this.#invocationLog },
-    );
+    const gauge = this.#activityGauge;
+    gauge.running++;
+    gauge.invocations++;
+    gauge.peak = Math.max(gauge.peak, gauge.running);
+    let result: Awaited<ReturnType<typeof invokeFunction>>;
+    try {
+      result = await invokeFunction(
+        name,
+        { string: scheduled.Input ?? 'null' },
+        { log: this.#invocationLog },
+      );
+    } finally {
+      gauge.running--;
+    }
     const timestamp = isoNow(this.#clock.now());
     if (result.error !== undefined) {
       const { message, stack } = errorText(result.error);
@@ -882,43 +905,57 @@ export class DurableEngineCore {
         400,
       );
     }
-    const existing = this.instances.get(instanceId);
-    const work = async () => {
-      if (existing && !existing.gone && !TERMINAL.has(existing.record.runtimeStatus)) {
-        throw new OrchestrationError(
-          `An Orchestration instance with the status ${existing.record.runtimeStatus} already exists ` +
-            `(instance '${instanceId}'). Wait for it to finish or terminate it before starting the ID again.`,
-          409,
-        );
-      }
-      if (existing) {
-        existing.gone = true;
-        existing.clearTimers();
-        await this.#store.purge(instanceId);
-      }
-      const now = this.#clock.now();
-      const record: InstanceRecord = {
-        instanceId,
-        name,
-        executionId: newExecutionId(),
-        runtimeStatus: 'Pending',
-        input: input === undefined ? null : input,
-        output: null,
-        customStatus: null,
-        createdTime: isoNow(now),
-        lastUpdatedTime: isoNow(now),
-        parent,
-        version,
-        episodes: 0,
+    // Creates of one id run one at a time: two simultaneous starts (a duplicated event) must not both pass
+    // the "already exists" check, which only sees instances whose creation has finished.
+    const createNow = async () => {
+      const existing = this.instances.get(instanceId);
+      const work = async () => {
+        if (existing && !existing.gone && !TERMINAL.has(existing.record.runtimeStatus)) {
+          throw new OrchestrationError(
+            `An Orchestration instance with the status ${existing.record.runtimeStatus} already exists ` +
+              `(instance '${instanceId}'). Wait for it to finish or terminate it before starting the ID again.`,
+            409,
+          );
+        }
+        if (existing) {
+          existing.gone = true;
+          existing.clearTimers();
+          await this.#store.purge(instanceId);
+        }
+        const now = this.#clock.now();
+        const record: InstanceRecord = {
+          instanceId,
+          name,
+          executionId: newExecutionId(),
+          runtimeStatus: 'Pending',
+          input: input === undefined ? null : input,
+          output: null,
+          customStatus: null,
+          createdTime: isoNow(now),
+          lastUpdatedTime: isoNow(now),
+          parent,
+          version,
+          episodes: 0,
+        };
+        const startedMessage = this.#executionStarted(record, now);
+        const [key] = await this.#store.commit({ record, addMessages: [startedMessage] });
+        const live = new Live(record);
+        live.inbox.push({ key, ...startedMessage });
+        this.instances.set(instanceId, live);
+        this.#pump(live);
       };
-      const startedMessage = this.#executionStarted(record, now);
-      const [key] = await this.#store.commit({ record, addMessages: [startedMessage] });
-      const live = new Live(record);
-      live.inbox.push({ key, ...startedMessage });
-      this.instances.set(instanceId, live);
-      this.#pump(live);
+      await (existing ? this.#withLock(existing, work) : work());
     };
-    await (existing ? this.#withLock(existing, work) : work());
+    const attempt = (this.#creating.get(instanceId) ?? Promise.resolve()).then(createNow);
+    const settled = attempt.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#creating.set(instanceId, settled);
+    void settled.then(() => {
+      if (this.#creating.get(instanceId) === settled) this.#creating.delete(instanceId);
+    });
+    await attempt;
   }
 
   orchestrationNames(): string[] {

@@ -1,5 +1,5 @@
 // Fault injection: rules added through the admin API that make matching requests slow down and/or
-// fail with a chosen status before any authentication runs.
+// fail with a chosen status before any authentication runs, or lose their response after running.
 import { z } from 'zod';
 import type { SimResponse } from './responses.js';
 
@@ -15,6 +15,11 @@ export const faultRuleSchema = z.strictObject({
   times: z.number().int().min(1).optional(),
   probability: z.number().min(0).max(1).optional(),
   body: z.record(z.string(), z.unknown()).optional(),
+  /**
+   * What happens after the request was handled: 'drop-connection' lets it execute (a job is created, say)
+   * and then destroys the socket instead of answering, as a connection lost mid-response does.
+   */
+  afterHandler: z.enum(['drop-connection']).optional(),
 });
 export type FaultRuleInput = z.infer<typeof faultRuleSchema>;
 export interface FaultRule extends FaultRuleInput {

@@ -82,12 +82,22 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
     req: IncomingMessage,
     url: URL,
     raw: string,
-  ): Promise<{ response: SimResponse; subject?: string; faultId?: number }> {
+  ): Promise<{ response: SimResponse; subject?: string; faultId?: number; drop?: boolean }> {
     const fault = faults.match(route.key, req.method ?? 'GET');
     if (fault && fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-    if (fault?.response) return { response: fault.response, faultId: fault.rule.id };
-    const faultId = fault?.rule.id;
+    const drop = fault?.rule.afterHandler === 'drop-connection';
+    if (fault?.response) return { response: fault.response, faultId: fault.rule.id, drop };
+    return { ...(await authorizeAndDispatch(route, req, url, raw, fault?.rule.id)), drop };
+  }
 
+  /** Authentication, version check and the route's handler. */
+  async function authorizeAndDispatch(
+    route: MatchedRoute,
+    req: IncomingMessage,
+    url: URL,
+    raw: string,
+    faultId: number | undefined,
+  ): Promise<{ response: SimResponse; subject?: string; faultId?: number }> {
     if (route.name === 'unwrap') {
       return {
         response: handleUnwrap(wrapped, storages, header(req, 'x-vault-token'), raw, clock.now()),
@@ -135,9 +145,24 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
       );
     }
 
+    const done = log.begin();
+    try {
+      await answerAndSend(req, res, method, url, raw);
+    } finally {
+      done();
+    }
+  }
+
+  async function answerAndSend(
+    req: IncomingMessage,
+    res: ServerResponse,
+    method: string,
+    url: URL,
+    raw: string,
+  ): Promise<void> {
     const matched = matchRoute(method, url.pathname);
     let routeKey = 'unknown';
-    let result: { response: SimResponse; subject?: string; faultId?: number };
+    let result: { response: SimResponse; subject?: string; faultId?: number; drop?: boolean };
     if (matched.kind === 'not-found') {
       result = { response: tomtomError(404, 'NotFound', 'Resource not found.') };
     } else if (matched.kind === 'method-not-allowed') {
@@ -180,6 +205,8 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
       ...(result.subject ? { subject: result.subject } : {}),
       ...(result.faultId !== undefined ? { faultId: result.faultId } : {}),
     });
+    // The request ran (its effects stay), but the caller never sees an answer: a network error for it.
+    if (result.drop) return void req.socket.destroy();
     send(res, result.response);
   }
 

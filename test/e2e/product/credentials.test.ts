@@ -1,0 +1,97 @@
+// Credentials changing under a running match: TomTom revokes the bearer tokens it issued, and the API key is
+// rotated (new key in Key Vault, old key revoked at TomTom). The client's 401 handling (fresh token, re-read
+// key) must carry the match to completion with no help.
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roadMatchingSample } from '../../../local/standins/samples.js';
+import {
+  type CompactMatchStatus,
+  readOutbox,
+  simulatorAdmin,
+  startApp,
+  type TestApp,
+  uploadInbox,
+  waitForMatch,
+} from '../harness.js';
+
+let app: TestApp;
+
+beforeAll(async () => {
+  // A slower clock than the other files, so "while the job runs" lasts seconds: a GEM job is at least six
+  // virtual minutes (three real seconds), and polls are at most one virtual minute apart.
+  app = await startApp({
+    name: 'credentials',
+    timeScale: 120,
+    // No sweep: its inventory refresh would add TomTom calls of its own to the request log read below.
+    env: {
+      MONITOR_INITIAL_INTERVAL_SECONDS: '20',
+      MONITOR_MAX_INTERVAL_SECONDS: '60',
+      SWEEP_SCHEDULE: '0 0 0 1 1 *',
+    },
+  });
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+const runningJob = (s: CompactMatchStatus) =>
+  s.phase === 'monitoring' &&
+  s.jobId !== null &&
+  (s.gemStatus === 'REQUESTED' || s.gemStatus === 'IN_PROGRESS');
+
+describe('credentials changing mid-run', () => {
+  it('completes after TomTom expires every token it issued', async () => {
+    const admin = simulatorAdmin(app);
+    const upload = await uploadInbox(
+      app,
+      'tokens.parquet',
+      roadMatchingSample('valid', { rows: 30, seed: 31 }),
+    );
+    await waitForMatch(app, upload.matchId, { until: runningJob });
+
+    const expiredAt = new Date().toISOString();
+    await admin.action({ action: 'expire-tokens' });
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
+    expect(await readOutbox(app, 'tokens.results.parquet')).toBeDefined();
+
+    // The expiry was noticed (a 401 after it) and recovered from (successful TomTom calls after that 401).
+    const after = (await admin.requests()).recent.filter((r) => r.time >= expiredAt);
+    const firstRefused = after.findIndex((r) => r.status === 401);
+    expect(firstRefused, 'a request after the expiry was refused').toBeGreaterThanOrEqual(0);
+    expect(after.slice(firstRefused + 1).some((r) => r.status === 200)).toBe(true);
+  });
+
+  it('completes when the API key is rotated in Key Vault and the old key is revoked', async () => {
+    const admin = simulatorAdmin(app);
+    const oldKey = app.stack.info.apiKey;
+    const newKey = `rotated-${randomBytes(16).toString('hex')}`;
+    const upload = await uploadInbox(
+      app,
+      'rotation.parquet',
+      roadMatchingSample('valid', { rows: 30, seed: 32 }),
+    );
+    await waitForMatch(app, upload.matchId, { until: runningJob });
+
+    await admin.addKey(newKey, ['pdg', 'gem']);
+    app.stack.keyVault.setSecret(app.stack.info.apiKeySecretName, newKey);
+    const revokedAt = new Date().toISOString();
+    await admin.revokeKey(oldKey);
+
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
+    expect(await readOutbox(app, 'rotation.results.parquet')).toBeDefined();
+
+    const after = (await admin.requests()).recent.filter((r) => r.time >= revokedAt);
+    const oldPrefix = `${oldKey.slice(0, 4)}…`;
+    const newPrefix = `${newKey.slice(0, 4)}…`;
+    expect(oldPrefix).not.toBe(newPrefix);
+    // The old key was tried and refused once, then the new key (read again from Key Vault) did the rest.
+    const refused = after.findIndex((r) => r.status === 401 && r.apiKey?.startsWith(oldPrefix));
+    expect(refused, 'the revoked key was refused').toBeGreaterThanOrEqual(0);
+    const later = after.slice(refused + 1).filter((r) => r.apiKey !== undefined);
+    expect(later.some((r) => r.status === 200 && r.apiKey!.startsWith(newPrefix))).toBe(true);
+    expect(later.at(-1)!.apiKey!.startsWith(newPrefix), 'the last TomTom call used the new key').toBe(true);
+  });
+});

@@ -1,0 +1,233 @@
+// One file's journey end to end, through the unmodified app on the local host: a valid upload is matched and
+// delivered, invalid uploads are reported without any GEM job, a GEM failure is reported in GEM's words, and the
+// optional signed callback reaches its receiver (or fails without failing the match).
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
+import { SIGNATURE_HEADER, verifySignature } from '../../../shared/workflow/notify.js';
+import {
+  durableInstance,
+  readOutbox,
+  readOutboxJson,
+  readParquet,
+  readPdgFile,
+  routeCount,
+  simulatorAdmin,
+  startApp,
+  type TestApp,
+  uploadInbox,
+  waitForMatch,
+} from '../harness.js';
+
+let app: TestApp;
+
+beforeAll(async () => {
+  // Two callback attempts keep the failing-receiver case short (the retry delay is real time).
+  app = await startApp({ name: 'pipeline', timeScale: 600, env: { NOTIFY_MAX_ATTEMPTS: '2' } });
+});
+
+afterAll(async () => {
+  await app?.close();
+});
+
+interface Received {
+  headers: IncomingHttpHeaders;
+  body: string;
+}
+
+/** A callback receiver on loopback answering every POST with `status`. */
+async function callbackServer(
+  status: number,
+): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(status, { 'content-type': 'application/json' }).end('{}');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks/gem`, received, server };
+}
+
+describe('a valid upload', () => {
+  it('delivers the results and a summary that agree with the GEM job', async () => {
+    const rows = 40;
+    const upload = await uploadInbox(
+      app,
+      'valid-roads.parquet',
+      roadMatchingSample('valid', { rows, seed: 7 }),
+    );
+
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ id: upload.matchId, runtimeStatus: 'Completed', phase: 'completed' });
+    expect(status.outcome).toBe('succeeded');
+    expect(status.jobId).toEqual(expect.any(Number));
+
+    const job = (await simulatorAdmin(app).jobs()).find((j) => j.job_id === status.jobId);
+    expect(job, 'the status names a job the simulator holds').toBeDefined();
+    expect(job!.status).toBe('SUCCESS');
+    expect(job!.result_filename).toEqual(expect.any(String));
+
+    const summary = await readOutboxJson<{ statistics: unknown; instanceId: string; job: unknown }>(
+      app,
+      'valid-roads.summary.json',
+    );
+    expect(summary, 'outbox/valid-roads.summary.json').toBeDefined();
+    expect(summary!.statistics).toEqual(job!.statistics);
+    expect(job!.statistics).toMatchObject({ num_roads_processed: rows });
+    expect(summary).toMatchObject({
+      kind: 'gem-flow.match-summary',
+      instanceId: upload.matchId,
+      job: { jobId: status.jobId, status: 'SUCCESS' },
+      outputs: { gemResultFilename: job!.result_filename },
+    });
+    expect(status.statistics).toEqual(job!.statistics);
+
+    const delivered = await readOutbox(app, 'valid-roads.results.parquet');
+    const original = await readPdgFile(app, job!.result_filename!);
+    expect(delivered, 'outbox/valid-roads.results.parquet').toBeDefined();
+    expect(original, 'the result file in the PDG storage').toBeDefined();
+    expect(Buffer.compare(delivered!, original!)).toBe(0);
+    const resultRows = await readParquet(delivered!);
+    expect(resultRows.length).toBeGreaterThan(0);
+    const inputIds = new Set(
+      (await readParquet(roadMatchingSample('valid', { rows, seed: 7 }))).map((r) => String(r.id)),
+    );
+    // Every result row refers to a road of the uploaded file.
+    for (const row of resultRows) expect(inputIds.has(String(row.id))).toBe(true);
+    expect(status.outputs).toMatchObject({
+      results: { blob: 'valid-roads.results.parquet' },
+      summary: { blob: 'valid-roads.summary.json' },
+    });
+  });
+});
+
+describe('an invalid upload', () => {
+  it.each([
+    ['duplicate-ids', 'id-unique'],
+    ['not-a-linestring', 'geometry-wkt-linestring'],
+  ] as const)('%s → a validation report naming rows and rules, and no GEM job', async (kind, rule) => {
+    const admin = simulatorAdmin(app);
+    const before = await admin.requests(0);
+    const jobsBefore = (await admin.jobs()).length;
+    const name = `bad-${kind}.parquet`;
+    const upload = await uploadInbox(app, name, roadMatchingSample(kind, { rows: 30, seed: 3 }));
+
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({
+      runtimeStatus: 'Completed',
+      phase: 'invalid-input',
+      outcome: 'invalid-input',
+    });
+    expect(status.jobId).toBeNull();
+
+    const report = await readOutboxJson<{
+      valid: boolean;
+      problems: { row?: number; rule: string; message: string }[];
+      problemCounts: Record<string, number>;
+    }>(app, `bad-${kind}.validation.json`);
+    expect(report, `outbox/bad-${kind}.validation.json`).toBeDefined();
+    expect(report!.valid).toBe(false);
+    const { defectRows } = roadMatchingRecords(kind, { rows: 30, seed: 3 });
+    expect(defectRows.length).toBeGreaterThan(0);
+    const flagged = report!.problems.filter((p) => p.rule === rule).map((p) => p.row);
+    expect(flagged.sort()).toEqual([...defectRows].sort());
+    expect(report!.problems.every((p) => p.rule === rule)).toBe(true);
+    expect(await readOutbox(app, `bad-${kind}.results.parquet`)).toBeUndefined();
+
+    const after = await admin.requests(0);
+    expect(routeCount(after, 'POST /jobs') - routeCount(before, 'POST /jobs')).toBe(0);
+    expect(
+      routeCount(after, 'GET /storages/{id}/credentials') -
+        routeCount(before, 'GET /storages/{id}/credentials'),
+      'nothing was staged',
+    ).toBe(0);
+    expect((await admin.jobs()).length).toBe(jobsBefore);
+  });
+});
+
+describe('a job that GEM fails', () => {
+  it('writes the error document with GEM message and reports phase gem-failed', async () => {
+    const message = 'Road segment 5000000039 has a self-intersecting geometry; the job was aborted.';
+    await simulatorAdmin(app).action({ action: 'fail-job', message });
+    const upload = await uploadInbox(
+      app,
+      'failing.parquet',
+      roadMatchingSample('valid', { rows: 20, seed: 11 }),
+    );
+
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'gem-failed', outcome: 'gem-failed' });
+    const job = (await simulatorAdmin(app).jobs()).find((j) => j.job_id === status.jobId);
+    expect(job).toMatchObject({ status: 'FAILED', message });
+
+    const error = await readOutboxJson<{ outcome: string; message: string }>(app, 'failing.error.json');
+    expect(error).toMatchObject({ outcome: 'gem-failed' });
+    expect(error!.message).toContain(message);
+    expect(await readOutbox(app, 'failing.results.parquet')).toBeUndefined();
+    expect(await readOutbox(app, 'failing.summary.json')).toBeUndefined();
+  });
+});
+
+describe('the completion callback', () => {
+  it('POSTs the summary signed with the notification secret', async () => {
+    const receiver = await callbackServer(200);
+    try {
+      // Per-file options travel as blob metadata; the upload's own event starts the match.
+      const upload = await uploadInbox(
+        app,
+        'callback-ok.parquet',
+        roadMatchingSample('valid', { rows: 12, seed: 5 }),
+        { callbackurl: receiver.url },
+      );
+      const status = await waitForMatch(app, upload.matchId);
+      expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed' });
+
+      expect(receiver.received).toHaveLength(1);
+      const [call] = receiver.received;
+      const signature = String(call!.headers[SIGNATURE_HEADER] ?? '');
+      expect(signature).toMatch(/^t=\d+,v1=[0-9a-f]{64}$/);
+      const secret = app.stack.settings.NOTIFY_SIGNING_SECRET!;
+      expect(verifySignature(call!.body, signature, secret, { now: new Date() })).toBe(true);
+      expect(verifySignature(call!.body, signature, `${secret}x`, { now: new Date() })).toBe(false);
+      expect(verifySignature(`${call!.body} `, signature, secret, { now: new Date() })).toBe(false);
+
+      const sent = JSON.parse(call!.body) as { job: { jobId: number } };
+      const summary = await readOutboxJson(app, 'callback-ok.summary.json');
+      expect(sent).toEqual(summary);
+      expect(sent.job.jobId).toBe(status.jobId);
+      const instance = await durableInstance<{ notification: unknown }>(app, upload.matchId);
+      expect(instance.output.notification).toMatchObject({ delivered: true, status: 200, attempts: 1 });
+    } finally {
+      receiver.server.close();
+    }
+  });
+
+  it('a receiver answering 500 does not fail the match; the outcome is recorded', async () => {
+    const receiver = await callbackServer(500);
+    try {
+      // Per-file options travel as blob metadata; the upload's own event starts the match.
+      const upload = await uploadInbox(
+        app,
+        'callback-down.parquet',
+        roadMatchingSample('valid', { rows: 12, seed: 6 }),
+        { callbackurl: receiver.url },
+      );
+      const status = await waitForMatch(app, upload.matchId);
+      expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
+      expect(await readOutbox(app, 'callback-down.results.parquet')).toBeDefined();
+
+      // NOTIFY_MAX_ATTEMPTS=2 for this app.
+      expect(receiver.received).toHaveLength(2);
+      const instance = await durableInstance<{ notification: unknown }>(app, upload.matchId);
+      expect(instance.output.notification).toMatchObject({ delivered: false, status: 500, attempts: 2 });
+    } finally {
+      receiver.server.close();
+    }
+  });
+});
