@@ -7,7 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
-import { type Stack, startStack, updateStackJson } from './standins/stack.js';
+import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
 
 export const repoRoot = resolve(__dirname, '..', '..');
 
@@ -49,6 +49,8 @@ export interface LocalAppOptions {
   onHostLine?: (line: string, stream: 'stdout' | 'stderr') => void;
   /** How many host lines `hostLog` keeps (oldest dropped first). */
   keepLogLines?: number;
+  /** GEM job durations for the simulator (virtual time); default the simulator's. */
+  jobDurations?: StackOptions['jobDurations'];
 }
 
 export interface LocalApp {
@@ -92,6 +94,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     persistent: options.persistent ?? false,
     timeScale,
     writeStackJson: options.writeStackJson ?? true,
+    ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
   });
   // The stack's settings win over local.settings.json: they point at the stand-ins running now.
   // NODE_EXTRA_CA_CERTS is among them and must be in the child's environment when it starts.

@@ -47,6 +47,7 @@ export interface HostOptions {
   stateDir?: string;
   /** Largest accepted request body; default FUNCTIONS_REQUEST_BODY_SIZE_LIMIT or 100 MB, as in Azure. */
   maxRequestBodyBytes?: number;
+  /** `watch` defaults to the LOCAL_BLOB_WATCH setting (anything but "false" watches). */
   blob?: { watch?: boolean; pollIntervalMs?: number; maxAttempts?: number; retryBaseDelayMs?: number };
   log?: (line: string) => void;
 }
@@ -148,7 +149,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       env,
       keys,
       stateDir: options.stateDir,
-      watch: options.blob?.watch,
+      // LOCAL_BLOB_WATCH=false: only events posted to the webhook are delivered (tests that post their own).
+      watch: options.blob?.watch ?? env.LOCAL_BLOB_WATCH?.trim().toLowerCase() !== 'false',
       pollIntervalMs: options.blob?.pollIntervalMs,
       maxAttempts: options.blob?.maxAttempts,
       retryBaseDelayMs: options.blob?.retryBaseDelayMs,
@@ -239,6 +241,8 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
           version: '4.0.0-local',
           processUptime: Math.round(process.uptime() * 1000),
           functions: functions.map((f) => f.name),
+          // Local addition: the durable engine's activity concurrency gauge, for load tests.
+          ...(engine ? { durable: engine.stats() } : {}),
         });
         return;
       }

@@ -88,6 +88,11 @@ export interface IdentityStandIn {
   ): ServicePrincipal;
   /** Signs a token with the stand-in key; for tests (expired, wrong audience, foreign oid, …). */
   issueToken(claims: TokenClaims, options?: { lifetimeSec?: number }): Promise<string>;
+  /**
+   * Every access token this stand-in has signed (newest last, at most the last 10,000), so a test can search
+   * stored state and logs for the exact strings. In-process only: no HTTP route returns them.
+   */
+  issuedTokens(): string[];
   /** Requests per endpoint: mi, imds, openid-configuration, token, jwks (and `<endpoint>:<status>` for errors). */
   counts(): Record<string, number>;
   /** Request log without secrets or tokens. */
@@ -103,6 +108,8 @@ const DEFAULT_LIFETIME_SEC = 3600;
  * minutes keeps caching meaningful (reference/azure-standins-service-principal.md §4).
  */
 const MIN_LIFETIME_SEC = 600;
+/** Bound on `issuedTokens()` memory in long-running stacks. */
+const MAX_REMEMBERED_TOKENS = 10_000;
 
 /** A stable object id for a client id, so settings and allow-lists can be computed before startup. */
 export function deriveObjectId(clientId: string): string {
@@ -150,6 +157,8 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
 
   const counter = new RouteCounter();
   const log: IssuedRequest[] = [];
+  /** Every token signed here, in this process's memory only (for leak scans; never served over HTTP). */
+  const issued: string[] = [];
   const record = (entry: IssuedRequest): void => {
     counter.hit(entry.endpoint);
     if (entry.status >= 400) counter.hit(`${entry.endpoint}:${entry.status}`);
@@ -414,8 +423,14 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
   const kid = await calculateJwkThumbprint(publicJwk);
   jwks = { keys: [{ ...publicJwk, kid, use: 'sig', alg: 'RS256' }] };
   signer = {
-    sign: (claims) =>
-      new SignJWT(claims).setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid }).sign(keys.privateKey),
+    sign: async (claims) => {
+      const token = await new SignJWT(claims)
+        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
+        .sign(keys.privateKey);
+      issued.push(token);
+      if (issued.length > MAX_REMEMBERED_TOKENS) issued.shift();
+      return token;
+    },
   };
 
   const url = `https://127.0.0.1:${port}`;
@@ -432,6 +447,7 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
     addManagedIdentity,
     addServicePrincipal,
     issueToken,
+    issuedTokens: () => [...issued],
     counts: () => counter.snapshot(),
     requests: () => [...log],
     resetCounts: () => {

@@ -13,7 +13,12 @@ import { type AzuriteHandle, DEV_ACCOUNT, startAzurite } from './azurite.js';
 import { clockSettings, createVirtualClock, type VirtualClock } from './clock.js';
 import { type IdentityStandIn, type ManagedIdentity, startIdentity } from './identity.js';
 import { type KeyVaultStandIn, startKeyVault } from './keyvault.js';
-import { type SimulatorHandle, type SimulatorOptions, startSimulator } from './simulator/index.js';
+import {
+  type JobDurations,
+  type SimulatorHandle,
+  type SimulatorOptions,
+  startSimulator,
+} from './simulator/index.js';
 import { ensureTls, type StackTls, trustInProcess } from './tls.js';
 
 export interface StackOptions {
@@ -29,6 +34,8 @@ export interface StackOptions {
   writeStackJson?: boolean;
   /** Trust the stack certificate in this process (tls.setDefaultCACertificates); default true. */
   trustInProcess?: boolean;
+  /** GEM job durations in virtual time (queue, per segment, minimum run); default the simulator's. */
+  jobDurations?: JobDurations;
 }
 
 export interface PdgStorageInfo {
@@ -197,6 +204,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           allowedObjectIds,
         },
       ],
+      ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
     };
 
     const [keyVault, simulator] = await Promise.all([

@@ -43,6 +43,8 @@ export interface DurableEngine {
   clientBinding(mode?: 'rpc' | 'webhook'): ClientBindingData;
   /** Committed history of an instance's current execution, as stored (for tests and diagnostics). */
   history(instanceId: string): Promise<HistoryEvent[]>;
+  /** Activity concurrency: the configured limit, invocations running now, the peak, and the total run. */
+  stats(): { activities: { limit: number; running: number; peak: number; invocations: number } };
 }
 
 const RPC_PREFIX = '/durabletask/';
@@ -110,6 +112,7 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
     },
     clientBinding: (mode = 'rpc') => api.clientBinding(mode === 'rpc' ? rpcBaseUrl : undefined),
     history: (instanceId) => core.history(instanceId),
+    stats: () => ({ activities: core.activityStats() }),
     async close() {
       await new Promise<void>((resolve) => {
         rpc.close(() => resolve());

@@ -65,6 +65,8 @@ export async function handleAdmin(
     }
     case 'GET /jobs':
       return json(200, { jobs: await deps.jobs.list(undefined) });
+    case 'GET /jobs/timeline':
+      return json(200, { jobs: await deps.jobs.timeline() });
     case 'GET /faults':
       return json(200, { faults: deps.faults.list() });
     case 'DELETE /faults':

@@ -240,6 +240,30 @@ export class JobStore {
   }
 
   /**
+   * Admin view of when each job starts and ends in virtual time (ISO), which the public job object does not
+   * carry: `completes_at` is null until the job has started (its duration depends on the input).
+   */
+  async timeline(): Promise<
+    {
+      job_id: number;
+      status: PublicJob['status'];
+      requested_at: string;
+      starts_at: string;
+      completes_at: string | null;
+    }[]
+  > {
+    const recs = [...this.jobs.values()];
+    await Promise.all(recs.map((r) => this.advance(r)));
+    return recs.map((r) => ({
+      job_id: r.job.job_id,
+      status: r.job.status,
+      requested_at: r.job.requested_at,
+      starts_at: isoMicros(r.startAt),
+      completes_at: r.completeAt === undefined ? null : isoMicros(r.completeAt),
+    }));
+  }
+
+  /**
    * Admin "fail-job": with an id, that job ends FAILED (at once if running, at its start if still
    * queued); without one, the next created job does. Returns false for an unknown or finished job.
    */

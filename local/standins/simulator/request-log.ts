@@ -29,6 +29,11 @@ export interface RequestSummary {
   byStatus: Record<string, number>;
   byCredential: Record<string, number>;
   byRouteAndStatus: Record<string, Record<string, number>>;
+  /**
+   * TomTom/Vault requests being answered right now, and the most at once since the last reset: a gauge of
+   * client concurrency (admin requests are not counted).
+   */
+  inFlight: { now: number; max: number };
   recent: RequestRecord[];
 }
 
@@ -61,9 +66,11 @@ export function credentialKind(headers: {
 export class RequestLog {
   private counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} } as Omit<
     RequestSummary,
-    'recent'
+    'recent' | 'inFlight'
   >;
   private recent: RequestRecord[] = [];
+  private inFlightNow = 0;
+  private inFlightMax = 0;
 
   constructor(private readonly capacity = 200) {}
 
@@ -83,12 +90,30 @@ export class RequestLog {
     if (this.recent.length > this.capacity) this.recent.splice(0, this.recent.length - this.capacity);
   }
 
+  /** A TomTom/Vault request has arrived; call the returned function once it has been answered. */
+  begin(): () => void {
+    this.inFlightNow++;
+    this.inFlightMax = Math.max(this.inFlightMax, this.inFlightNow);
+    let ended = false;
+    return () => {
+      if (ended) return;
+      ended = true;
+      this.inFlightNow--;
+    };
+  }
+
   summary(limit = this.capacity): RequestSummary {
-    return structuredClone({ ...this.counts, recent: limit <= 0 ? [] : this.recent.slice(-limit) });
+    return structuredClone({
+      ...this.counts,
+      inFlight: { now: this.inFlightNow, max: this.inFlightMax },
+      recent: limit <= 0 ? [] : this.recent.slice(-limit),
+    });
   }
 
   reset(): void {
     this.counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} };
     this.recent = [];
+    // Requests still being answered stay counted; the high-water mark restarts from them.
+    this.inFlightMax = this.inFlightNow;
   }
 }
