@@ -12,7 +12,7 @@ import {
   deadlineFrom,
   estimateCompletion,
   type MonitorPolicy,
-  nextPollDelaySeconds,
+  scheduledPollDelaySeconds,
   shouldContinueAsNew,
 } from '../shared/workflow/monitor.js';
 import type {
@@ -186,7 +186,13 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       context.df.continueAsNew(next);
       return undefined;
     }
-    const delaySeconds = nextPollDelaySeconds(monitor.polls, policy, monitor.lastGemStatus ?? undefined);
+    const delaySeconds = scheduledPollDelaySeconds(
+      monitor.polls,
+      policy,
+      monitor.lastGemStatus ?? undefined,
+      now(),
+      estimated,
+    );
     yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
   }
 

@@ -100,6 +100,37 @@ export function nextPollDelaySeconds(polls: number, policy: MonitorPolicy, gemSt
   return Math.max(1, Math.round(Math.min(grown, cap)));
 }
 
+/** Once a job is overdue, the next poll comes after this fraction of the time it is overdue. */
+export const OVERDUE_POLL_FRACTION = 0.25;
+
+/**
+ * The backoff of `nextPollDelaySeconds`, steered by the completion estimate so a finished job is noticed soon:
+ * before the estimate, a wait never runs past it (the job is most likely done right then); after it, the
+ * job is overdue and polls come at `OVERDUE_POLL_FRACTION` of the time overdue, between the initial and the
+ * maximum interval — early overruns are checked often, long ones settle back to the cap. Without an estimate,
+ * or while the job has not started, it is the plain backoff.
+ */
+export function scheduledPollDelaySeconds(
+  polls: number,
+  policy: MonitorPolicy,
+  gemStatus: string | undefined,
+  now: string | Date,
+  estimatedCompletion: string | Date | null,
+): number {
+  const backoff = nextPollDelaySeconds(polls, policy, gemStatus);
+  if (!estimatedCompletion || isNotStarted(gemStatus)) return backoff;
+  const untilEstimate =
+    (toDate(estimatedCompletion, 'estimatedCompletion').getTime() - toDate(now, 'now').getTime()) / 1000;
+  const delay =
+    untilEstimate > 0
+      ? Math.min(backoff, Math.max(policy.initialIntervalSeconds, untilEstimate))
+      : Math.min(
+          policy.maxIntervalSeconds,
+          Math.max(policy.initialIntervalSeconds, -untilEstimate * OVERDUE_POLL_FRACTION),
+        );
+  return Math.max(1, Math.round(delay));
+}
+
 function toDate(instant: string | Date, what: string): Date {
   const date = typeof instant === 'string' ? new Date(instant) : instant;
   if (Number.isNaN(date.getTime())) {

@@ -11,6 +11,8 @@ import {
   MonitorPolicyError,
   monitorPolicyFrom,
   nextPollDelaySeconds,
+  OVERDUE_POLL_FRACTION,
+  scheduledPollDelaySeconds,
   shouldContinueAsNew,
 } from '../../../shared/workflow/monitor.js';
 
@@ -153,5 +155,56 @@ describe('GEM statuses', () => {
     expect(isTerminalGemStatus(null)).toBe(false);
     expect(isTerminalGemStatus(undefined)).toBe(false);
     expect(isSuccessfulGemStatus(null)).toBe(false);
+  });
+});
+
+describe('scheduledPollDelaySeconds', () => {
+  const estimate = new Date('2026-03-01T12:00:00Z');
+  const at = (offsetSeconds: number) => new Date(estimate.getTime() + offsetSeconds * 1000);
+
+  it('is the plain backoff while the estimate is far away', () => {
+    for (const polls of [1, 3, 10]) {
+      expect(scheduledPollDelaySeconds(polls, policy, 'IN_PROGRESS', at(-7200), estimate)).toBe(
+        nextPollDelaySeconds(polls, policy, 'IN_PROGRESS'),
+      );
+    }
+  });
+
+  it('never sleeps past the estimated completion', () => {
+    // The backoff alone would wait 600 s; the estimate is 100 s away.
+    expect(nextPollDelaySeconds(10, policy, 'IN_PROGRESS')).toBe(600);
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(-100), estimate)).toBe(100);
+    // …but not more often than the initial interval.
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(-5), estimate)).toBe(30);
+  });
+
+  it('polls an overdue job at a fraction of the time overdue, within the configured bounds', () => {
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(0), estimate)).toBe(30);
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(800), estimate)).toBe(
+      Math.round(800 * OVERDUE_POLL_FRACTION),
+    );
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(36_000), estimate)).toBe(600);
+  });
+
+  it('keeps the plain backoff without an estimate or before the job has started', () => {
+    expect(scheduledPollDelaySeconds(10, policy, 'IN_PROGRESS', at(800), null)).toBe(600);
+    expect(scheduledPollDelaySeconds(10, policy, 'REQUESTED', at(-100), estimate)).toBe(60);
+  });
+
+  it('notices a job that finishes at its estimate within one initial interval, where the backoff could wait the cap', () => {
+    // Replays the loop: poll times from monitoring start until the first poll at or after completion.
+    const start = at(-3 * 3600);
+    const firstPollAfter = (schedule: (polls: number, now: Date) => number) => {
+      let now = start;
+      for (let polls = 1; now < estimate; polls++)
+        now = new Date(now.getTime() + schedule(polls, now) * 1000);
+      return (now.getTime() - estimate.getTime()) / 1000;
+    };
+    const steered = firstPollAfter((polls, now) =>
+      scheduledPollDelaySeconds(polls, policy, 'IN_PROGRESS', now, estimate),
+    );
+    const plain = firstPollAfter((polls) => nextPollDelaySeconds(polls, policy, 'IN_PROGRESS'));
+    expect(steered).toBeLessThanOrEqual(policy.initialIntervalSeconds);
+    expect(plain).toBeGreaterThan(steered);
   });
 });
