@@ -5,11 +5,22 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
 
-export const repoRoot = resolve(__dirname, '..', '..');
+/** The project root, whether this module runs compiled (dist/local) or from source (local/, under vitest). */
+export const repoRoot = findProjectRoot(__dirname);
+
+/** The host always runs compiled: it is a separate Node process that loads the app's compiled entry. */
+const hostCli = join(repoRoot, 'dist', 'local', 'host', 'cli.js');
+
+function findProjectRoot(from: string): string {
+  for (let dir = from; ; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'host.json'))) return dir;
+    if (dirname(dir) === dir) throw new Error(`No project root (package.json + host.json) above ${from}.`);
+  }
+}
 
 /** Settings a fresh clone needs when there is no local.settings.json (the stack supplies the rest). */
 const DEFAULT_VALUES: Record<string, string> = {
@@ -185,7 +196,7 @@ function startHostChild(
   port: number | undefined,
   onLine: (line: string, stream: 'stdout' | 'stderr') => void,
 ): Promise<{ child: ChildProcess; ready: HostReady }> {
-  const args = [join(__dirname, 'host', 'cli.js'), '--app', appRoot, '--state-dir', stateDir];
+  const args = [hostCli, '--app', appRoot, '--state-dir', stateDir];
   if (port !== undefined) args.push('--port', String(port));
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolveReady, reject) => {
