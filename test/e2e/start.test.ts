@@ -4,11 +4,10 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixtureApp, tempDir, waitFor } from '../contract/host/helpers.js';
+import { tempDir, waitFor } from '../contract/host/helpers.js';
 
 const repoRoot = resolve(__dirname, '../..');
 const localDir = tempDir('start');
-let realApp = false;
 
 interface StackJson {
   functionsBaseUrl?: string;
@@ -35,19 +34,9 @@ const alive = (pid: number) => {
 };
 
 beforeAll(async () => {
-  realApp = existsSync(join(repoRoot, 'dist/functions/index.js'));
-  // Without the built app, the launcher runs the host's fixture app, so everything but the app part is tested.
-  const appEnv = realApp
-    ? {}
-    : {
-        GEMFLOW_APP_ROOT: fixtureApp,
-        FIXTURE_OUT_DIR: localDir,
-        FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
-        FIXTURE_CONTAINER: 'inbox',
-      };
   child = spawn(process.execPath, [join(repoRoot, 'dist/local/start.js')], {
     cwd: repoRoot,
-    env: { ...process.env, GEMFLOW_LOCAL_DIR: localDir, GEMFLOW_TIME_SCALE: '60', ...appEnv },
+    env: { ...process.env, GEMFLOW_LOCAL_DIR: localDir, GEMFLOW_TIME_SCALE: '60' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -96,14 +85,22 @@ describe('npm start', () => {
     expect(await status.json()).toMatchObject({ state: 'Running' });
   });
 
-  it('serves the app: listing matches needs the function key', async (context) => {
-    if (!realApp)
-      context.skip('dist/functions/index.js is not built yet; the fixture app stood in for the app');
+  it('serves the app: health is anonymous, matches need the function key and get field errors', async () => {
+    const health = await fetch(`${stack.functionsBaseUrl}/api/health`);
+    expect(health.status).toBe(200);
+    expect(await health.json()).toMatchObject({ status: 'ok' });
     expect((await fetch(`${stack.functionsBaseUrl}/api/matches`)).status).toBe(401);
     const list = await fetch(`${stack.functionsBaseUrl}/api/matches`, {
       headers: { 'x-functions-key': stack.functionKey },
     });
     expect(list.status).toBe(200);
+    const start = await fetch(`${stack.functionsBaseUrl}/api/matches`, {
+      method: 'POST',
+      headers: { 'x-functions-key': stack.functionKey, 'content-type': 'application/json' },
+      body: JSON.stringify({ inboxBlob: 'not-uploaded.parquet' }),
+    });
+    expect(start.status).toBe(400);
+    expect(JSON.stringify(await start.json())).toContain('inboxBlob');
   });
 
   it('stops the host and the stack on SIGINT, leaving no process behind', async () => {
