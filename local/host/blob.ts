@@ -216,7 +216,15 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
     fn.parameterNames.forEach((name, i) => {
       params[name] = captures[i + 1]!;
     });
-    const work = deliver(fn, blob.blobName, params).finally(() => inFlight.delete(work));
+    const work = deliver(fn, blob.blobName, params)
+      // Nobody awaits a delivery (the webhook already answered 202): a failure such as an unwritable state
+      // file must be logged here, or it becomes an unhandled rejection that ends the host.
+      .catch((error: unknown) =>
+        log(
+          `Blob function '${fn.name}' (${fn.container}/${blob.blobName}): ${(error as Error)?.message ?? error}`,
+        ),
+      )
+      .finally(() => inFlight.delete(work));
     inFlight.add(work);
     return true;
   }

@@ -233,6 +233,21 @@ export async function invokeFunction(
     },
   };
 
+  try {
+    return await runInvocation(model, registration, coreContext, invocationId);
+  } catch (error) {
+    // As the worker's InvocationHandler: a failure in the model, a hook or the response conversion (e.g. a
+    // circular return value) is a failed invocation, never an exception the caller may forget to handle.
+    return { invocationId, outputData: [], error };
+  }
+}
+
+async function runInvocation(
+  model: ProgrammingModel,
+  registration: Registration,
+  coreContext: Record<string, unknown>,
+  invocationId: string,
+): Promise<InvocationResult> {
   const invocationModel = await model.getInvocationModel(coreContext);
   const hookData: Record<string, unknown> = {};
   const args = await invocationModel.getArguments();

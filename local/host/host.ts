@@ -173,6 +173,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         storageConnectionString,
         publicBaseUrl: baseUrl,
         systemKey: keys.systemKey,
+        masterKey: keys.masterKey,
         clock,
         maxConcurrentActivityFunctions: hostJson.durable.maxConcurrentActivityFunctions,
         maxConcurrentOrchestratorFunctions: hostJson.durable.maxConcurrentOrchestratorFunctions,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type DurableEngineCore, OrchestrationError } from './engine.js';
 import { EventType, eventTypeName, type HistoryEvent } from './history.js';
-import { type InstanceRecord, type RuntimeStatus, TERMINAL } from './store.js';
+import { type InstanceRecord, PayloadTooLargeError, type RuntimeStatus, TERMINAL } from './store.js';
 
 export const WEBHOOK_PATH = '/runtime/webhooks/durabletask';
 const CONNECTION_NAME = 'Storage';
@@ -18,6 +18,8 @@ export interface ApiOptions {
   systemKey: string;
   /** Page size of `GET instances` without `top` (the extension's default is 100). */
   defaultPageSize: number;
+  /** Where unexpected failures are logged with their stack (the response carries no stack). */
+  log: (line: string) => void;
 }
 
 export interface ManagementUrls {
@@ -104,8 +106,13 @@ export class DurableApi {
       await this.#route(req, res, url, path, body);
     } catch (error) {
       if (error instanceof OrchestrationError) return send(res, error.status, { message: error.message });
+      if (error instanceof PayloadTooLargeError) return send(res, 413, { message: error.message });
+      const id = randomUUID();
       const text = error instanceof Error ? (error.stack ?? error.message) : String(error);
-      send(res, 500, { message: `The local durable engine failed: ${text}` });
+      this.#options.log(`[durable] ${req.method} ${path} failed (error ${id}): ${text}`);
+      // The stack goes to the host log only: an HTTP answer never reveals the host's internals.
+      if (!res.headersSent)
+        send(res, 500, { message: `The local durable engine failed (error ${id}); see the host log.` });
     }
   }
 

@@ -29,6 +29,7 @@ import {
   type InboxMessage,
   type InstanceRecord,
   type ParentLink,
+  PayloadTooLargeError,
   type StoredMessage,
   TERMINAL,
 } from './store.js';
@@ -543,26 +544,38 @@ export class DurableEngineCore {
         runtimeStatus: 'Running',
       };
       const startedMessage = this.#executionStarted(restarted, now);
-      const [key] = await this.#store.commit({
-        record: restarted,
-        addMessages: [startedMessage],
-        deleteMessages: [message.key],
-      });
+      let key: string | undefined;
+      try {
+        [key] = await this.#store.commit({
+          record: restarted,
+          addMessages: [startedMessage],
+          deleteMessages: [message.key],
+        });
+      } catch (error) {
+        if (!(error instanceof PayloadTooLargeError)) throw error;
+        return this.#failTooLarge(live, message, started, now, error);
+      }
       live.record = restarted;
       live.reset();
       live.inbox = live.inbox.filter((m) => m !== message);
-      live.inbox.unshift({ key, ...startedMessage });
+      live.inbox.unshift({ key: key ?? '', ...startedMessage });
       sortInbox(live);
       const stale = (await this.#store.loadPartition(record.instanceId)).staleKeys;
       await this.#store.deleteRows(record.instanceId, stale);
       return;
     }
 
-    await this.#store.commit({
-      record: next,
-      episode: { index: next.episodes, row: { events, actions: committed, canceledTimers } },
-      deleteMessages: [message.key],
-    });
+    try {
+      await this.#store.commit({
+        record: next,
+        episode: { index: next.episodes, row: { events, actions: committed, canceledTimers } },
+        deleteMessages: [message.key],
+      });
+    } catch (error) {
+      // Retrying cannot shrink the row: fail the instance instead of retrying it forever.
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      return this.#failTooLarge(live, message, started, now, error);
+    }
     // Committed: now (and only now) apply to memory and start side effects.
     live.record = next;
     live.absorb(events);
@@ -590,12 +603,72 @@ export class DurableEngineCore {
       }
     } else {
       live.clearTimers();
-      afterCommit.push(() => void this.#notifyParent(next, failureDetails));
+      afterCommit.push(() => this.#notifyParentReliably(next, failureDetails));
       if (outcome === 'failed') {
         this.#log(`[durable] ${next.name} (${next.instanceId}) failed: ${next.output as string}`);
       }
     }
     for (const effect of afterCommit) effect();
+  }
+
+  /**
+   * Fails the instance when an episode's row would not fit in a Table entity (a large output, custom status or
+   * continueAsNew input): the event that caused the episode is consumed, nothing new is scheduled.
+   */
+  async #failTooLarge(
+    live: Live,
+    message: StoredMessage,
+    started: HistoryEvent,
+    now: number,
+    error: PayloadTooLargeError,
+  ): Promise<void> {
+    const record = live.record;
+    const next: InstanceRecord = {
+      ...record,
+      runtimeStatus: 'Failed',
+      output: `Orchestrator function '${record.name}' failed: ${error.message}`,
+      lastUpdatedTime: isoNow(now),
+      episodes: record.episodes + 1,
+    };
+    const events: HistoryEvent[] = [
+      started,
+      {
+        EventType: EventType.ExecutionCompleted,
+        EventId: -1,
+        IsPlayed: false,
+        Timestamp: isoNow(now),
+        OrchestrationStatus: 'Failed',
+        Result: JSON.stringify(next.output),
+      },
+      { EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: isoNow(now) },
+    ];
+    await this.#store.commit({
+      record: next,
+      episode: { index: next.episodes, row: { events, actions: [], canceledTimers: [] } },
+      deleteMessages: [message.key],
+    });
+    live.record = next;
+    live.absorb(events);
+    live.clearTimers();
+    live.inbox = live.inbox.filter((m) => m !== message);
+    this.#log(`[durable] ${next.name} (${next.instanceId}) failed: ${next.output as string}`);
+    this.#notifyParentReliably(next, error.stack ?? error.message);
+  }
+
+  /** Delivers the child's outcome; a storage error is retried, never left as an unhandled rejection. */
+  #notifyParentReliably(child: InstanceRecord, details: string): void {
+    this.#notifyParent(child, details).catch((error: unknown) => {
+      if (this.#closed) return;
+      if (error instanceof PayloadTooLargeError) {
+        // The output fitted the child's record but not the parent's event: the parent sees a (short) failure.
+        const output = `Orchestrator function '${child.name}' failed: ${error.message}`;
+        return this.#notifyParentReliably({ ...child, runtimeStatus: 'Failed', output }, details);
+      }
+      this.#log(
+        `[durable] reporting ${child.instanceId} to its parent failed: ${errorText(error).message}; retrying in 1 s`,
+      );
+      setTimeout(() => this.#notifyParentReliably(child, details), 1000).unref();
+    });
   }
 
   /** DTFx compares the committed (kind, lower(name)) of each position with what the code does now. */
@@ -686,7 +759,25 @@ export class DurableEngineCore {
         if (this.#closed || live.gone || live.record.executionId !== executionId) return;
         if (TERMINAL.has(live.record.runtimeStatus)) return;
         const completion = await this.#runActivity(name, scheduled);
-        await this.#deliver(live, { executionId, event: completion });
+        try {
+          await this.#deliver(live, { executionId, event: completion });
+        } catch (error) {
+          // A result too large to store fails the task (the orchestrator can handle that), rather than
+          // leaving the orchestration waiting for a completion that can never be written.
+          if (!(error instanceof PayloadTooLargeError)) throw error;
+          await this.#deliver(live, {
+            executionId,
+            event: {
+              EventType: EventType.TaskFailed,
+              EventId: -1,
+              IsPlayed: false,
+              Timestamp: isoNow(this.#clock.now()),
+              TaskScheduledId: scheduled.EventId,
+              Reason: `Activity function '${name}' failed: ${error.message}`,
+              Details: error.stack ?? error.message,
+            },
+          });
+        }
       })
       .catch((error) =>
         this.#log(`[durable] activity ${name} of ${live.record.instanceId}: ${errorText(error).stack}`),
@@ -1028,7 +1119,7 @@ export class DurableEngineCore {
       live.inbox = [];
       live.clearTimers();
       // DTFx reports a terminated child to its parent as a failed sub-orchestration.
-      void this.#notifyParent(next, '');
+      this.#notifyParentReliably(next, '');
     });
   }
 

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setInputProvider } from '../core.js';
+import { keyMatches, presentedKey } from '../http.js';
 import { type ClientBindingData, DurableApi, WEBHOOK_PATH } from './api.js';
 import { DurableEngineCore } from './engine.js';
 import type { HistoryEvent } from './history.js';
@@ -23,8 +24,10 @@ export interface DurableEngineOptions {
   storageConnectionString: string;
   /** e.g. http://localhost:7071 (the host sets WEBSITE_HOSTNAME accordingly). */
   publicBaseUrl: string;
-  /** Required as ?code= on /runtime/webhooks/durabletask/*. */
+  /** Required as ?code= (or x-functions-key) on /runtime/webhooks/durabletask/*. */
   systemKey: string;
+  /** The host's master key, which Azure accepts on every extension webhook as well. */
+  masterKey?: string;
   clock: { now(): number; toRealDelayMs(virtualMs: number): number };
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
@@ -63,6 +66,7 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
     publicBaseUrl: options.publicBaseUrl,
     systemKey: options.systemKey,
     defaultPageSize: options.listPageSize ?? 100,
+    log: options.log,
   });
 
   const rpc = http.createServer((req, res) => {
@@ -95,8 +99,9 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
     async handleHttp(req, res, url, body) {
       const path = url.pathname;
       if (path !== WEBHOOK_PATH && !path.startsWith(`${WEBHOOK_PATH}/`)) return false;
-      const code = url.searchParams.get('code') ?? req.headers['x-functions-key'];
-      if (code !== options.systemKey) {
+      // Constant-time comparison, as for function keys: the key must not leak through response timing.
+      const accepted = options.masterKey ? [options.systemKey, options.masterKey] : [options.systemKey];
+      if (!keyMatches(presentedKey(req, url), ...accepted)) {
         res.writeHead(401, { 'Content-Type': 'application/json; charset=utf-8' });
         res.end(
           JSON.stringify({

@@ -80,10 +80,13 @@ const CHUNK = 30_000; // UTF-16 chars per string property (64 KiB limit)
 const MAX_CHUNKS = 15; // keeps an entity under the 1 MiB limit
 const RECORD_KEY = '$instance';
 
+/** A row would exceed what one Table entity holds: deterministic, so retrying the write can never succeed. */
+export class PayloadTooLargeError extends Error {}
+
 function pack(json: string, what: string): Record<string, string | number> {
   const chunks = Math.max(1, Math.ceil(json.length / CHUNK));
   if (chunks > MAX_CHUNKS) {
-    throw new Error(
+    throw new PayloadTooLargeError(
       `${what} is ${json.length} characters of JSON; the local durable store holds at most ${CHUNK * MAX_CHUNKS} per ` +
         'row. Pass large payloads by reference (e.g. a blob name) instead of as orchestration data.',
     );

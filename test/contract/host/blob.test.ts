@@ -2,7 +2,7 @@
 // handshake, BlobCreated notifications, system key), retries then poison, and the local watcher that turns
 // an upload into exactly one event — across a restart too. Storage is the stack's Azurite (https).
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -204,6 +204,27 @@ describe('Event Grid webhook (watcher off)', () => {
         blob: `${containerName}/${name}`,
         attempts: 5,
         error: `refusing ${name}`,
+      }),
+    );
+  });
+
+  it('counts a failing preInvocation hook as a failed attempt: retries, then poison (no crash)', async () => {
+    const name = `hook-${randomUUID()}.txt`;
+    await container.getBlockBlobClient(name).upload('hook-fail', 9);
+    await post(webhook, 'Notification', [await blobCreatedEvent(name)]);
+    await waitFor(() => {
+      const file = join(state, 'blob-poison.json');
+      if (!existsSync(file)) return undefined;
+      const poison = JSON.parse(readFileSync(file, 'utf8')) as { blob: string }[];
+      return poison.find((p) => p.blob === `${containerName}/${name}`);
+    }, 'a poison record');
+    await host.blobs.settled();
+    expect(uploadsOf(name)).toHaveLength(0); // the handler itself never ran
+    const poison = JSON.parse(readFileSync(join(state, 'blob-poison.json'), 'utf8'));
+    expect(poison).toContainEqual(
+      expect.objectContaining({
+        blob: `${containerName}/${name}`,
+        error: 'the preInvocation hook refused this blob',
       }),
     );
   });

@@ -107,6 +107,8 @@ export interface HarnessOptions {
   maxConcurrentActivityFunctions?: number;
   maxConcurrentOrchestratorFunctions?: number;
   listPageSize?: number;
+  /** Passed to the engine as the host's master key (accepted on the webhook like the system key). */
+  masterKey?: string;
 }
 
 /** The engine mounted on a public server, as the host mounts it; WEBSITE_HOSTNAME points the client at it. */
@@ -133,6 +135,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     storageConnectionString: options.storage.connectionString,
     publicBaseUrl,
     systemKey,
+    masterKey: options.masterKey,
     clock: createClock({ scale: options.scale ?? 1000 }),
     maxConcurrentActivityFunctions: options.maxConcurrentActivityFunctions ?? 10,
     maxConcurrentOrchestratorFunctions: options.maxConcurrentOrchestratorFunctions ?? 10,
