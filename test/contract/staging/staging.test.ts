@@ -7,7 +7,6 @@ import {
   deliverResult,
   pdgContainerClient,
   StagingError,
-  sha256OfBlob,
   stageInput,
 } from '../../../shared/staging/index.js';
 

@@ -2,7 +2,7 @@
 // self-signed certificate and a locally minted JWKS, so the test checks the wire format a shell user
 // sees, independent of Node's HTTP stack.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
