@@ -70,7 +70,7 @@ const notify = registerActivity<NotifyInput, NotifyResult>('notify', (input) =>
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
 ): Generator<Task, MatchResult | undefined, unknown> {
-  const { request, policy, resume } = context.df.getInput<MatchOrchestrationInput>();
+  const { request, policy, resume } = orchestrationInputOf(context);
   const now = () => context.df.currentUtcDateTime;
   const startedAt = resume?.startedAt ?? now().toISOString();
   let rowCount: number | null = resume?.monitor.rowCount ?? null;
@@ -152,13 +152,15 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     gemStatus: monitor.lastGemStatus,
     polls: monitor.polls,
     estimatedCompletion: estimated ? estimated.toISOString() : null,
+    deadline: monitor.deadline,
   });
 
   // The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Errors are
   // caught inside the loop: an uncaught one would end the instance, and continueAsNew could not revive it.
+  const deadline = new Date(monitor.deadline);
   let final: PollJobResult | null = null;
   let failureMessage: string | null = null;
-  while (now() < new Date(monitor.deadline)) {
+  for (;;) {
     report('monitoring', monitoringStatus());
     const poll = yield* pollJob.call({ jobId: monitor.jobId });
     monitor.polls += 1;
@@ -176,6 +178,16 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
         break;
       }
     }
+    // No wait runs past the deadline, and the job gets one last poll when it arrives: a job that finishes
+    // during the final wait is delivered, not reported as timed out.
+    const secondsLeft = (deadline.getTime() - now().getTime()) / 1000;
+    if (secondsLeft <= 0) break;
+    const delaySeconds = Math.min(
+      secondsLeft,
+      scheduledPollDelaySeconds(monitor.polls, policy, monitor.lastGemStatus ?? undefined, now(), estimated),
+    );
+    yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
+    // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
     if (shouldContinueAsNew(monitor, policy)) {
       monitor.generation += 1;
       const next: MatchOrchestrationInput = {
@@ -186,14 +198,6 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       context.df.continueAsNew(next);
       return undefined;
     }
-    const delaySeconds = scheduledPollDelaySeconds(
-      monitor.polls,
-      policy,
-      monitor.lastGemStatus ?? undefined,
-      now(),
-      estimated,
-    );
-    yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
   }
 
   if (failureMessage !== null) {
@@ -210,6 +214,8 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       jobId: monitor.jobId,
       poll: final,
       timedOut: final === null,
+      lastGemStatus: monitor.lastGemStatus,
+      deadline: monitor.deadline,
       startedAt,
       submittedAt: monitor.startedAt,
       polls: monitor.polls,
@@ -240,5 +246,23 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     ...(notification ? { notification } : {}),
   });
 };
+
+/**
+ * The input, checked before the first yield. An instance started by hand (Durable HTTP API, portal) with the
+ * wrong input would otherwise fail with a bare TypeError about destructuring, saying nothing of what it lacks.
+ */
+function orchestrationInputOf(context: OrchestrationContext): MatchOrchestrationInput {
+  const input = context.df.getInput<Partial<MatchOrchestrationInput> | null | undefined>();
+  const missing = (['request', 'policy'] as const).filter(
+    (key) => !input?.[key] || typeof input[key] !== 'object',
+  );
+  if (!input || missing.length > 0) {
+    throw new Error(
+      `matchFile needs an input { request, policy } but ${missing.join(' and ')} ${missing.length > 1 ? 'are' : 'is'} missing. ` +
+        'Start matches with POST /api/matches, an upload to the inbox or the sweep, which build that input.',
+    );
+  }
+  return input as MatchOrchestrationInput;
+}
 
 df.app.orchestration(MATCH_ORCHESTRATION, matchFileOrchestrator);

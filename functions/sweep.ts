@@ -10,7 +10,7 @@ import * as df from 'durable-functions';
 import { writeSweepReport } from '../shared/activities/inventory.js';
 import { getSettings } from '../shared/config.js';
 import { getServices } from '../shared/services.js';
-import { listStoragesInstanceId } from '../shared/workflow/ids.js';
+import { LIST_STORAGES_INSTANCE_ID } from '../shared/workflow/ids.js';
 import type { MatchCustomStatus } from '../shared/workflow/types.js';
 import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
@@ -31,7 +31,7 @@ export async function sweep(timer: Timer, context: InvocationContext): Promise<S
   const now = new Date();
   if (timer.isPastDue) context.warn('The sweep is running late (isPastDue); it catches up in this run.');
 
-  const inventory = await refreshInventory(client, now, settings.workflow.storageFanOutLimit);
+  const inventory = await refreshInventory(client, settings.workflow.storageFanOutLimit);
   const inbox = await startMissedMatches(client, now);
   const stuck = await findStuckMatches(client, now, settings.workflow.monitorDeadlineHours);
   for (const s of stuck) {
@@ -47,15 +47,16 @@ export async function sweep(timer: Timer, context: InvocationContext): Promise<S
   return report;
 }
 
+/** Starts the inventory refresh, or joins the one already running (the sweep and `?refresh=true` share it). */
 export async function refreshInventory(
   client: DurableClient,
-  now: Date,
   fanOutLimit: number,
 ): Promise<SweepReport['inventory']> {
-  const instanceId = listStoragesInstanceId(now);
+  const instanceId = LIST_STORAGES_INSTANCE_ID;
   const status = await tryGetStatus(client, instanceId);
   if (status && ACTIVE.includes(status)) return { instanceId, action: 'already-running' };
   const input: ListStoragesInput = { fanOutLimit };
+  // The finished run is replaced: its snapshot is already in the outbox, and only one run is ever kept.
   if (status) await client.purgeInstanceHistory(instanceId);
   await client.startNew(LIST_STORAGES_ORCHESTRATION, { instanceId, input });
   return { instanceId, action: 'started' };
@@ -84,7 +85,12 @@ async function startMissedMatches(client: DurableClient, now: Date): Promise<Swe
   return result;
 }
 
-async function findStuckMatches(
+/**
+ * Matches still active past their deadline. The deadline runs from the job's submission, so a match that
+ * spent an hour staging a large file is not stuck an hour early: the deadline the orchestrator publishes in
+ * its custom status wins, and only a match not yet monitoring is measured from its start.
+ */
+export async function findStuckMatches(
   client: DurableClient,
   now: Date,
   deadlineHours: number,
@@ -93,12 +99,14 @@ async function findStuckMatches(
   const deadlineMs = deadlineHours * 3_600_000;
   return active
     .filter((s) => s.name === MATCH_ORCHESTRATION)
-    .map((s) => {
+    .flatMap((s) => {
       const custom = (s.customStatus ?? null) as Partial<MatchCustomStatus> | null;
       const startedAt = custom?.startedAt ?? new Date(s.createdTime).toISOString();
-      return { instanceId: s.instanceId, startedAt, phase: custom?.phase ?? null, deadlineHours };
-    })
-    .filter((s) => now.getTime() - new Date(s.startedAt).getTime() > deadlineMs);
+      const published = custom?.deadline ? Date.parse(custom.deadline) : Number.NaN;
+      const deadline = Number.isNaN(published) ? Date.parse(startedAt) + deadlineMs : published;
+      if (!(now.getTime() > deadline)) return [];
+      return [{ instanceId: s.instanceId, startedAt, phase: custom?.phase ?? null, deadlineHours }];
+    });
 }
 
 app.timer('sweep', {

@@ -7,8 +7,8 @@ import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
 import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../shared/api/errors.js';
 import {
-  listMatchesQuerySchema,
   parseJsonBody,
+  parseListMatchesQuery,
   type StartMatchBody,
   startMatchRequestSchema,
 } from '../../shared/api/schemas.js';
@@ -87,13 +87,9 @@ export async function listMatchesHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const query = listMatchesQuerySchema.safeParse(Object.fromEntries(request.query.entries()));
-  if (!query.success) {
-    return validationError(
-      query.error.issues.map((issue) => ({ field: issue.path.join('.') || 'query', reason: issue.message })),
-    );
-  }
-  const { status, createdFrom, createdTo, top } = query.data;
+  const query = parseListMatchesQuery(request.query);
+  if (!query.ok) return validationError(query.errors);
+  const { status, createdFrom, createdTo, top } = query.value;
   const client = df.getClient(context);
   const all = await client.getStatusBy({
     ...(createdFrom ? { createdTimeFrom: new Date(createdFrom) } : {}),

@@ -5,7 +5,8 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { readInventory } from '../../shared/activities/inventory.js';
-import { notFound } from '../../shared/api/errors.js';
+import { notFound, validationError } from '../../shared/api/errors.js';
+import { parseListStoragesQuery } from '../../shared/api/schemas.js';
 import { getSettings } from '../../shared/config.js';
 import { refreshInventory } from '../sweep.js';
 
@@ -15,10 +16,12 @@ export async function getStoragesHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  if (request.query.get('refresh') === 'true') {
+  // The same schema the OpenAPI document publishes: `1` refreshes like `true`, and `yes` is a 400, not a snapshot.
+  const query = parseListStoragesQuery(request.query);
+  if (!query.ok) return validationError(query.errors);
+  if (query.value.refresh) {
     const client = df.getClient(context);
-    const now = new Date();
-    const { instanceId } = await refreshInventory(client, now, getSettings().workflow.storageFanOutLimit);
+    const { instanceId } = await refreshInventory(client, getSettings().workflow.storageFanOutLimit);
     const response = await client.waitForCompletionOrCreateCheckStatusResponse(request, instanceId, {
       timeoutInMilliseconds: REFRESH_WAIT_MS,
       retryIntervalInMilliseconds: 500,

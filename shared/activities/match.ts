@@ -227,8 +227,9 @@ export function createMatchActivities(services: Services): MatchActivities {
       if (input.timedOut || !input.poll) {
         const document = buildTimeoutDocument({
           ...context,
-          lastGemStatus: input.poll?.status ?? null,
-          deadline: input.finishedAt,
+          // Inputs scheduled before these fields existed lack them; the finish time is the nearest stand-in.
+          lastGemStatus: input.poll?.status ?? input.lastGemStatus ?? null,
+          deadline: input.deadline ?? input.finishedAt,
         });
         await writeJson(names.error, document);
         return {

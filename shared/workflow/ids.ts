@@ -12,7 +12,11 @@ import type { MatchSource } from './types.js';
 /** Prefix of every `matchFile` instance id, so listings can filter on it. */
 export const MATCH_INSTANCE_PREFIX = 'match-';
 
-/** The singleton id of the storage inventory refresh (`listStorages`). */
+/**
+ * The one id of the storage inventory refresh (`listStorages`). A singleton, so a refresh requested while one
+ * runs joins it, and each new refresh replaces the last finished one instead of leaving an instance per run
+ * in the task hub.
+ */
 export const LIST_STORAGES_INSTANCE_ID = 'list-storages';
 
 const ID_HASH_HEX_CHARS = 32;
@@ -114,27 +118,4 @@ export function outboxBlobNames(stem: string): {
     error: `${stem}.error.json`,
     validationReport: `${stem}.validation.json`,
   };
-}
-
-/**
- * The storage inventory refresh id. Without `now` it is the singleton `list-storages`, so concurrent
- * refresh requests share one instance. With `now` it is per UTC window of `windowMinutes`
- * (`list-storages-20260218t1030`), for callers that want a fresh run once the window has passed while a
- * finished instance of the previous window is left alone.
- */
-export function listStoragesInstanceId(now?: Date | string, windowMinutes = 15): string {
-  if (now === undefined) return LIST_STORAGES_INSTANCE_ID;
-  const instant = typeof now === 'string' ? new Date(now) : now;
-  if (Number.isNaN(instant.getTime()) || !(windowMinutes > 0)) {
-    throw new InstanceIdError(
-      `Cannot derive a storage refresh id from now=${String(now)}, window=${windowMinutes}.`,
-      {
-        remedy: 'Pass a valid instant and a positive window in minutes.',
-      },
-    );
-  }
-  const windowMs = windowMinutes * 60_000;
-  const windowStart = new Date(Math.floor(instant.getTime() / windowMs) * windowMs);
-  const compact = windowStart.toISOString().slice(0, 16).replace(/[-:]/g, '').toLowerCase();
-  return `${LIST_STORAGES_INSTANCE_ID}-${compact}`;
 }

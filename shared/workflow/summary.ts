@@ -151,7 +151,7 @@ export function buildTimeoutDocument(
     outcome: 'timed-out',
     message: `GEM job ${context.jobId} did not finish before the monitoring deadline ${context.deadline}${last}.`,
     remedy:
-      'The job may still finish at TomTom: start the match again for the same file (the existing job is reused), or raise the monitoring deadline.',
+      'The job may still finish at TomTom. This match is over, so asking for it again returns it unchanged: upload the file again, or POST /api/matches with a new idempotencyKey, and the new run follows the existing GEM job instead of submitting another. Raise MONITOR_DEADLINE_HOURS if jobs this size need longer.',
     outputs: { error: outboxBlobNames(context.input.outputStem).error },
     timings: { ...timings(context), deadline: context.deadline },
   };

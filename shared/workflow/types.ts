@@ -70,6 +70,8 @@ export interface MatchCustomStatus {
   polls: number;
   startedAt: string;
   estimatedCompletion: string | null;
+  /** When monitoring gives up (ISO); set once the job is submitted. The sweep reports matches past it. */
+  deadline?: string;
   rowCount?: number;
   message?: string;
 }
@@ -201,6 +203,10 @@ export interface DeliverResultsInput {
   /** The terminal poll, or null when the deadline passed first. */
   poll: PollJobResult | null;
   timedOut: boolean;
+  /** The GEM status the last successful poll read; what a timed-out job was last seen doing. */
+  lastGemStatus: string | null;
+  /** The monitoring deadline (ISO). */
+  deadline: string;
   /** When the orchestration started (ISO). */
   startedAt: string;
   /** When the GEM job was submitted (ISO). */

@@ -182,6 +182,14 @@ describe('storages, health and OpenAPI', () => {
     expect(refreshed.status).toBe(200);
     expect(refreshed.body.source).toBe('refreshed');
     expect(refreshed.body.snapshot.storages.map((s: { id: string }) => s.id)).toContain('storage-001');
+
+    // The query the OpenAPI document publishes: `1` means `true`; anything else is a field-level 400.
+    const one = await client.get('/api/storages?refresh=1');
+    expect(one.status).toBe(200);
+    expect(one.body.source).toBe('refreshed');
+    const bad = await client.get<ErrorBody>('/api/storages?refresh=yes');
+    expect(bad.status).toBe(400);
+    expect(fieldsOf(bad.body)).toEqual(['refresh']);
   });
 
   it('GET /api/health is anonymous, ok, and shows no secret', async () => {

@@ -2,8 +2,6 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
   InstanceIdError,
-  LIST_STORAGES_INSTANCE_ID,
-  listStoragesInstanceId,
   matchInstanceIdForBlob,
   matchInstanceIdForRequest,
   outboxBlobNames,
@@ -120,23 +118,5 @@ describe('outboxBlobNames', () => {
       error: 'roads/a.error.json',
       validationReport: 'roads/a.validation.json',
     });
-  });
-});
-
-describe('listStoragesInstanceId', () => {
-  it('is a singleton without a time', () => {
-    expect(listStoragesInstanceId()).toBe(LIST_STORAGES_INSTANCE_ID);
-  });
-
-  it('is the same within a window and changes with the next one', () => {
-    const a = listStoragesInstanceId('2026-02-18T10:31:00Z');
-    expect(a).toBe('list-storages-20260218t1030');
-    expect(listStoragesInstanceId(new Date('2026-02-18T10:44:59Z'))).toBe(a);
-    expect(listStoragesInstanceId('2026-02-18T10:45:00Z')).toBe('list-storages-20260218t1045');
-    expect(listStoragesInstanceId('2026-02-18T10:31:00Z', 60)).toBe('list-storages-20260218t1000');
-  });
-
-  it('rejects an invalid instant', () => {
-    expect(() => listStoragesInstanceId('not a date')).toThrow(InstanceIdError);
   });
 });

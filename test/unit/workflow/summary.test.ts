@@ -113,6 +113,9 @@ describe('buildTimeoutDocument', () => {
       'GEM job 123456789 did not finish before the monitoring deadline 2026-02-20T10:05:00.000Z (last status IN_PROGRESS).',
     );
     expect(document.remedy).toMatch(/may still finish/);
+    // Starting "the same match" again lands on this finished instance; a new run needs a new upload or key.
+    expect(document.remedy).toMatch(/upload the file again|idempotencyKey/);
+    expect(document.remedy).toMatch(/MONITOR_DEADLINE_HOURS/);
   });
 
   it('reports no GEM duration when the job was never submitted', () => {

@@ -1,0 +1,64 @@
+// The matchFile activities against fake services: what they write to the outbox.
+import { describe, expect, it } from 'vitest';
+import { createMatchActivities } from '../../../shared/activities/match.js';
+import type { Services } from '../../../shared/services.js';
+import type { DeliverResultsInput } from '../../../shared/workflow/types.js';
+
+function fakeOutbox() {
+  const blobs = new Map<string, string>();
+  const container = {
+    containerName: 'outbox',
+    getBlockBlobClient: (name: string) => ({
+      upload: async (body: string) => {
+        blobs.set(name, body);
+        return {};
+      },
+    }),
+  };
+  return { blobs, services: { outbox: container, tomtom: {} } as unknown as Services };
+}
+
+const timedOut: DeliverResultsInput = {
+  request: {
+    source: { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' },
+    storageId: 'storage-001',
+    jobType: 'ROAD_MATCHING',
+    overtureRelease: '2026-01-21.0',
+    outputStem: 'roads',
+    trigger: 'blob',
+    requestedAt: '2026-02-18T09:59:00Z',
+  },
+  instanceId: 'match-1',
+  pdgFilename: 'roads-abc.parquet',
+  jobId: 7,
+  poll: null,
+  timedOut: true,
+  lastGemStatus: 'IN_PROGRESS',
+  deadline: '2026-02-20T10:00:00Z',
+  startedAt: '2026-02-18T09:59:00Z',
+  submittedAt: '2026-02-18T10:00:00Z',
+  polls: 300,
+  finishedAt: '2026-02-20T10:00:07Z',
+};
+
+describe('deliverResults', () => {
+  it('a timed-out match: the error document names the monitoring deadline and the last GEM status', async () => {
+    const { blobs, services } = fakeOutbox();
+    const result = await createMatchActivities(services).deliverResults(timedOut);
+    expect(result).toMatchObject({ outcome: 'timed-out', summaryBlob: 'roads.error.json' });
+    const document = JSON.parse(blobs.get('roads.error.json') ?? '{}');
+    expect(document.timings.deadline).toBe('2026-02-20T10:00:00Z');
+    expect(document.job.status).toBe('IN_PROGRESS');
+    expect(document.message).toContain('deadline 2026-02-20T10:00:00Z (last status IN_PROGRESS)');
+    expect(result.message).toBe(document.message);
+  });
+
+  it('running twice writes the same document (at-least-once delivery)', async () => {
+    const { blobs, services } = fakeOutbox();
+    const activities = createMatchActivities(services);
+    await activities.deliverResults(timedOut);
+    const first = blobs.get('roads.error.json');
+    await activities.deliverResults(timedOut);
+    expect(blobs.get('roads.error.json')).toBe(first);
+  });
+});

@@ -1,0 +1,187 @@
+// The matchFile orchestrator stepped by hand with fake activities and a virtual clock: the monitor loop's
+// timing, its deadline, and what carries over a continueAsNew.
+import { describe, expect, it } from 'vitest';
+import { type MatchOrchestrationInput, matchFileOrchestrator } from '../../../functions/matchFile.js';
+import type {
+  DeliverResultsInput,
+  MatchCustomStatus,
+  PollJobResult,
+} from '../../../shared/workflow/types.js';
+import { type DriverResult, driveOrchestrator, type Step } from './orchestrationDriver.js';
+
+const START = new Date('2026-02-18T10:00:00Z');
+
+function orchestrationInput(
+  policy: Partial<MatchOrchestrationInput['policy']> = {},
+): MatchOrchestrationInput {
+  return {
+    request: {
+      source: { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' },
+      storageId: 'storage-001',
+      jobType: 'ROAD_MATCHING',
+      overtureRelease: '2026-01-21.0',
+      outputStem: 'roads',
+      trigger: 'blob',
+      requestedAt: START.toISOString(),
+    },
+    policy: {
+      initialIntervalSeconds: 30,
+      maxIntervalSeconds: 600,
+      backoffFactor: 1.5,
+      deadlineHours: 1,
+      pollsPerGeneration: 1_000,
+      segmentsPerHour: 100_000,
+      permanentErrorLimit: 3,
+      ...policy,
+    },
+  };
+}
+
+/** A GEM job that runs until `finishesAt` (never, when null) and then succeeds. */
+function activities(finishesAt: Date | null) {
+  return (name: string, input: unknown, now: Date): unknown => {
+    switch (name) {
+      case 'validateInput':
+        return { valid: true, rowCount: 1_000, problemCount: 0, summary: 'ok' };
+      case 'stageInput':
+        return { pdgFilename: 'roads-abc.parquet', sha256: 'abc', size: 10, skipped: false };
+      case 'submitJob':
+        return { jobId: 7, reused: false, status: 'REQUESTED' };
+      case 'pollJob': {
+        const done = finishesAt !== null && now >= finishesAt;
+        const poll: PollJobResult = {
+          jobId: 7,
+          status: done ? 'SUCCESS' : 'IN_PROGRESS',
+          terminal: done,
+          succeeded: done,
+          resultFilename: done ? 'roads-abc_result.parquet' : null,
+          statistics: null,
+          message: null,
+          error: null,
+        };
+        return poll;
+      }
+      case 'deliverResults': {
+        const deliver = input as DeliverResultsInput;
+        return deliver.timedOut
+          ? { outcome: 'timed-out', outputs: { error: 'roads.error.json' }, summaryBlob: 'roads.error.json' }
+          : {
+              outcome: 'succeeded',
+              outputs: { results: 'roads.results.parquet', summary: 'roads.summary.json' },
+              summaryBlob: 'roads.summary.json',
+            };
+      }
+      default:
+        throw new Error(`unexpected activity ${name}`);
+    }
+  };
+}
+
+const polls = (steps: Step[]) => steps.filter((s) => s.kind === 'activity' && s.name === 'pollJob');
+const deliverInput = (run: DriverResult) =>
+  run.steps.find((s) => s.kind === 'activity' && s.name === 'deliverResults') as
+    | { input: DeliverResultsInput }
+    | undefined;
+
+/** Runs generations until the instance completes, the way continueAsNew restarts it. */
+function runToCompletion(input: MatchOrchestrationInput, finishesAt: Date | null) {
+  const generations: DriverResult[] = [];
+  let next: unknown = input;
+  let clock = START;
+  for (let i = 0; i < 20; i++) {
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: next,
+      start: clock,
+      activity: activities(finishesAt),
+    });
+    generations.push(run);
+    if (run.error) throw run.error;
+    if (run.continuedAsNew === undefined) return generations;
+    next = run.continuedAsNew;
+    clock = run.now;
+  }
+  throw new Error('the orchestration never completed');
+}
+
+describe('matchFile monitor loop', () => {
+  it('waits on a durable timer between every two polls, across continueAsNew', () => {
+    const generations = runToCompletion(
+      orchestrationInput({ pollsPerGeneration: 3 }),
+      new Date(START.getTime() + 40 * 60_000),
+    );
+    expect(generations.length).toBeGreaterThan(2);
+    const steps = generations.flatMap((g) => g.steps);
+    const kinds = steps
+      .filter((s) => s.kind === 'timer' || s.name === 'pollJob')
+      .map((s) => (s.kind === 'timer' ? 'timer' : 'poll'));
+    for (let i = 1; i < kinds.length; i++) {
+      expect(`${kinds[i - 1]} → ${kinds[i]} (step ${i})`).not.toBe(`poll → poll (step ${i})`);
+    }
+    const last = generations.at(-1)!;
+    expect(last.output).toMatchObject({ outcome: 'succeeded', jobId: 7 });
+  });
+
+  it('carries startedAt, rowCount and the completion estimate over continueAsNew', () => {
+    const generations = runToCompletion(
+      orchestrationInput({ pollsPerGeneration: 2 }),
+      new Date(START.getTime() + 30 * 60_000),
+    );
+    const monitoring = generations.map(
+      (g) =>
+        g.customStatuses.find((s) => (s as MatchCustomStatus).phase === 'monitoring') as MatchCustomStatus,
+    );
+    expect(monitoring.length).toBeGreaterThan(2);
+    for (const status of monitoring) {
+      expect(status).toMatchObject({
+        startedAt: START.toISOString(),
+        rowCount: 1_000,
+        estimatedCompletion: monitoring[0]!.estimatedCompletion,
+      });
+    }
+    expect(monitoring[0]!.estimatedCompletion).not.toBeNull();
+    expect(generations.at(-1)!.output).toMatchObject({ startedAt: START.toISOString() });
+  });
+
+  it('a job still running at the deadline is polled at the deadline, then delivered as timed-out with its last status and the deadline', () => {
+    const generations = runToCompletion(orchestrationInput({ deadlineHours: 1 }), null);
+    const last = generations.at(-1)!;
+    const allPolls = generations.flatMap((g) => polls(g.steps));
+    const deadline = new Date(START.getTime() + 3_600_000);
+    // No wait runs past the deadline, and the last look at the job is at the deadline.
+    for (const step of generations.flatMap((g) => g.steps)) {
+      if (step.kind === 'timer') expect(step.fireAt.getTime()).toBeLessThanOrEqual(deadline.getTime());
+    }
+    expect(allPolls.at(-1)!.at.toISOString()).toBe(deadline.toISOString());
+    const deliver = deliverInput(last);
+    expect(deliver?.input).toMatchObject({
+      timedOut: true,
+      poll: null,
+      lastGemStatus: 'IN_PROGRESS',
+      deadline: deadline.toISOString(),
+    });
+    expect(last.output).toMatchObject({ outcome: 'timed-out', gemStatus: 'IN_PROGRESS' });
+  });
+
+  it('a job that finishes during the last wait before the deadline is delivered, not timed out', () => {
+    const deadline = new Date(START.getTime() + 3_600_000);
+    const generations = runToCompletion(
+      orchestrationInput({ deadlineHours: 1 }),
+      new Date(deadline.getTime() - 1_000),
+    );
+    expect(generations.at(-1)!.output).toMatchObject({ outcome: 'succeeded', gemStatus: 'SUCCESS' });
+  });
+
+  it('started without its input, it fails before any task with a message that says what is missing', () => {
+    for (const input of [undefined, {}, { request: orchestrationInput().request }]) {
+      const run = driveOrchestrator(matchFileOrchestrator, {
+        input,
+        start: START,
+        activity: activities(null),
+      });
+      expect(run.steps).toEqual([]);
+      expect(String((run.error as Error)?.message)).toMatch(
+        /matchFile needs an input \{ request, policy \}.*POST \/api\/matches/,
+      );
+    }
+  });
+});
