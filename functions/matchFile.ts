@@ -26,6 +26,8 @@ import type {
   NotifyInput,
   NotifyResult,
   PollJobResult,
+  RecordFailureInput,
+  RecordFailureResult,
   StageInputResult,
   SubmitJobInput,
   SubmitJobResult,
@@ -67,6 +69,10 @@ const notify = registerActivity<NotifyInput, NotifyResult>('notify', (input) =>
   matchActivities().notify(input),
 );
 
+const recordFailure = registerActivity<RecordFailureInput, RecordFailureResult>('recordFailure', (input) =>
+  matchActivities().recordFailure(input),
+);
+
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
 ): Generator<Task, MatchResult | undefined, unknown> {
@@ -75,7 +81,18 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
   const startedAt = resume?.startedAt ?? now().toISOString();
   let rowCount: number | null = resume?.monitor.rowCount ?? null;
 
+  let currentPhase: MatchPhase = resume ? 'monitoring' : 'validating';
+  // What the failure path needs to record; the custom status runs one poll behind, so it is kept here.
+  const progress = {
+    jobId: resume?.monitor.jobId ?? null,
+    polls: resume?.monitor.polls ?? 0,
+    lastGemStatus: resume?.monitor.lastGemStatus ?? null,
+    submittedAt: resume?.monitor.startedAt ?? null,
+  };
+  let lastStatus: Partial<MatchCustomStatus> = {};
   const report = (phase: MatchPhase, extra: Partial<MatchCustomStatus> = {}) => {
+    currentPhase = phase;
+    lastStatus = extra;
     const status: MatchCustomStatus = {
       phase,
       jobId: null,
@@ -94,157 +111,195 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     finishedAt: now().toISOString(),
   });
 
-  let staged: StageInputResult;
-  let submitted: SubmitJobResult;
-  let monitor: MonitorState;
-  if (resume) {
-    ({ staged, submitted, monitor } = resume);
-  } else {
-    report('validating');
-    const validation = yield* validateInput.call(request, ioRetryOptions());
-    // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
-    rowCount = validation.rowCount > 0 ? validation.rowCount : null;
-    if (!validation.valid) {
-      report('invalid-input', { message: validation.summary });
-      return finish({
-        outcome: 'invalid-input',
-        jobId: null,
-        gemStatus: null,
-        statistics: null,
-        outputs: validation.reportBlob ? { validationReport: validation.reportBlob } : {},
-        message: validation.summary,
-        polls: 0,
+  // Once the input is known, a failure must leave a trace: an error document in the outbox and the callback,
+  // not just a Failed instance. Secrets cannot be in the message: typed errors never carry them.
+  try {
+    let staged: StageInputResult;
+    let submitted: SubmitJobResult;
+    let monitor: MonitorState;
+    if (resume) {
+      ({ staged, submitted, monitor } = resume);
+    } else {
+      report('validating');
+      const validation = yield* validateInput.call(request, ioRetryOptions());
+      // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
+      rowCount = validation.rowCount > 0 ? validation.rowCount : null;
+      if (!validation.valid) {
+        report('invalid-input', { message: validation.summary });
+        return finish({
+          outcome: 'invalid-input',
+          jobId: null,
+          gemStatus: null,
+          statistics: null,
+          outputs: validation.reportBlob ? { validationReport: validation.reportBlob } : {},
+          message: validation.summary,
+          polls: 0,
+        });
+      }
+
+      report('staging');
+      staged = yield* stageInput.call(request, ioRetryOptions());
+
+      report('submitting');
+      // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
+      submitted = yield* submitJob.call(
+        {
+          storageId: request.storageId,
+          filename: staged.pdgFilename,
+          jobType: request.jobType,
+          ...(request.overtureRelease ? { overtureRelease: request.overtureRelease } : {}),
+          ...(request.orbisVersion ? { orbisVersion: request.orbisVersion } : {}),
+        },
+        ioRetryOptions(),
+      );
+      const monitorStart = now().toISOString();
+      Object.assign(progress, {
+        jobId: submitted.jobId,
+        lastGemStatus: submitted.status,
+        submittedAt: monitorStart,
       });
+      monitor = {
+        jobId: submitted.jobId,
+        polls: 0,
+        generation: 0,
+        startedAt: monitorStart,
+        deadline: deadlineFrom(monitorStart, policy).toISOString(),
+        lastGemStatus: submitted.status,
+        consecutiveErrors: 0,
+        rowCount,
+      };
     }
 
-    report('staging');
-    staged = yield* stageInput.call(request, ioRetryOptions());
+    const estimated =
+      rowCount !== null ? estimateCompletion(monitor.startedAt, rowCount, policy.segmentsPerHour) : null;
+    const monitoringStatus = (): Partial<MatchCustomStatus> => ({
+      jobId: monitor.jobId,
+      gemStatus: monitor.lastGemStatus,
+      polls: monitor.polls,
+      estimatedCompletion: estimated ? estimated.toISOString() : null,
+      deadline: monitor.deadline,
+    });
 
-    report('submitting');
-    // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
-    submitted = yield* submitJob.call(
+    // The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Errors are
+    // caught inside the loop: an uncaught one would end the instance, and continueAsNew could not revive it.
+    const deadline = new Date(monitor.deadline);
+    let final: PollJobResult | null = null;
+    let failureMessage: string | null = null;
+    for (;;) {
+      report('monitoring', monitoringStatus());
+      const poll = yield* pollJob.call({ jobId: monitor.jobId });
+      monitor.polls += 1;
+      progress.polls = monitor.polls;
+      if (poll.error) {
+        monitor.consecutiveErrors += 1;
+        if (poll.error.permanent && monitor.consecutiveErrors >= policy.permanentErrorLimit) {
+          failureMessage = poll.error.message;
+          break;
+        }
+      } else {
+        monitor.consecutiveErrors = 0;
+        monitor.lastGemStatus = poll.status;
+        progress.lastGemStatus = poll.status;
+        if (poll.terminal) {
+          final = poll;
+          break;
+        }
+      }
+      // No wait runs past the deadline, and the job gets one last poll when it arrives: a job that finishes
+      // during the final wait is delivered, not reported as timed out.
+      const secondsLeft = (deadline.getTime() - now().getTime()) / 1000;
+      if (secondsLeft <= 0) break;
+      const delaySeconds = Math.min(
+        secondsLeft,
+        scheduledPollDelaySeconds(
+          monitor.polls,
+          policy,
+          monitor.lastGemStatus ?? undefined,
+          now(),
+          estimated,
+        ),
+      );
+      yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
+      // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
+      if (shouldContinueAsNew(monitor, policy)) {
+        monitor.generation += 1;
+        const next: MatchOrchestrationInput = {
+          request,
+          policy,
+          resume: { startedAt, monitor, staged, submitted },
+        };
+        context.df.continueAsNew(next);
+        return undefined;
+      }
+    }
+
+    if (failureMessage !== null) {
+      throw new Error(`Job ${monitor.jobId} could not be followed: ${failureMessage}`);
+    }
+
+    report('delivering', monitoringStatus());
+    const delivered = yield* deliverResults.call(
       {
-        storageId: request.storageId,
-        filename: staged.pdgFilename,
-        jobType: request.jobType,
-        ...(request.overtureRelease ? { overtureRelease: request.overtureRelease } : {}),
-        ...(request.orbisVersion ? { orbisVersion: request.orbisVersion } : {}),
+        request,
+        instanceId: context.df.instanceId,
+        pdgFilename: staged.pdgFilename,
+        jobId: monitor.jobId,
+        poll: final,
+        timedOut: final === null,
+        lastGemStatus: monitor.lastGemStatus,
+        deadline: monitor.deadline,
+        startedAt,
+        submittedAt: monitor.startedAt,
+        polls: monitor.polls,
+        finishedAt: now().toISOString(),
       },
       ioRetryOptions(),
     );
-    const monitorStart = now().toISOString();
-    monitor = {
-      jobId: submitted.jobId,
-      polls: 0,
-      generation: 0,
-      startedAt: monitorStart,
-      deadline: deadlineFrom(monitorStart, policy).toISOString(),
-      lastGemStatus: submitted.status,
-      consecutiveErrors: 0,
-      rowCount,
-    };
-  }
 
-  const estimated =
-    rowCount !== null ? estimateCompletion(monitor.startedAt, rowCount, policy.segmentsPerHour) : null;
-  const monitoringStatus = (): Partial<MatchCustomStatus> => ({
-    jobId: monitor.jobId,
-    gemStatus: monitor.lastGemStatus,
-    polls: monitor.polls,
-    estimatedCompletion: estimated ? estimated.toISOString() : null,
-    deadline: monitor.deadline,
-  });
-
-  // The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Errors are
-  // caught inside the loop: an uncaught one would end the instance, and continueAsNew could not revive it.
-  const deadline = new Date(monitor.deadline);
-  let final: PollJobResult | null = null;
-  let failureMessage: string | null = null;
-  for (;;) {
-    report('monitoring', monitoringStatus());
-    const poll = yield* pollJob.call({ jobId: monitor.jobId });
-    monitor.polls += 1;
-    if (poll.error) {
-      monitor.consecutiveErrors += 1;
-      if (poll.error.permanent && monitor.consecutiveErrors >= policy.permanentErrorLimit) {
-        failureMessage = poll.error.message;
-        break;
-      }
-    } else {
-      monitor.consecutiveErrors = 0;
-      monitor.lastGemStatus = poll.status;
-      if (poll.terminal) {
-        final = poll;
-        break;
-      }
+    let notification: NotifyResult | undefined;
+    if (request.callbackUrl) {
+      report('notifying', monitoringStatus());
+      notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: delivered.summaryBlob });
     }
-    // No wait runs past the deadline, and the job gets one last poll when it arrives: a job that finishes
-    // during the final wait is delivered, not reported as timed out.
-    const secondsLeft = (deadline.getTime() - now().getTime()) / 1000;
-    if (secondsLeft <= 0) break;
-    const delaySeconds = Math.min(
-      secondsLeft,
-      scheduledPollDelaySeconds(monitor.polls, policy, monitor.lastGemStatus ?? undefined, now(), estimated),
-    );
-    yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
-    // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
-    if (shouldContinueAsNew(monitor, policy)) {
-      monitor.generation += 1;
-      const next: MatchOrchestrationInput = {
-        request,
-        policy,
-        resume: { startedAt, monitor, staged, submitted },
-      };
-      context.df.continueAsNew(next);
-      return undefined;
-    }
-  }
 
-  if (failureMessage !== null) {
-    report('failed', { ...monitoringStatus(), message: failureMessage });
-    throw new Error(`Job ${monitor.jobId} could not be followed: ${failureMessage}`);
-  }
-
-  report('delivering', monitoringStatus());
-  const delivered = yield* deliverResults.call(
-    {
-      request,
-      instanceId: context.df.instanceId,
-      pdgFilename: staged.pdgFilename,
+    const outcome = delivered.outcome;
+    report(outcome === 'succeeded' ? 'completed' : outcome, {
+      ...monitoringStatus(),
+      ...(delivered.message ? { message: delivered.message } : {}),
+    });
+    return finish({
+      outcome,
       jobId: monitor.jobId,
-      poll: final,
-      timedOut: final === null,
-      lastGemStatus: monitor.lastGemStatus,
-      deadline: monitor.deadline,
-      startedAt,
-      submittedAt: monitor.startedAt,
+      gemStatus: final?.status ?? monitor.lastGemStatus,
+      statistics: final?.statistics ?? null,
+      outputs: delivered.outputs,
+      ...(delivered.message ? { message: delivered.message } : {}),
       polls: monitor.polls,
-      finishedAt: now().toISOString(),
-    },
-    ioRetryOptions(),
-  );
-
-  let notification: NotifyResult | undefined;
-  if (request.callbackUrl) {
-    report('notifying', monitoringStatus());
-    notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: delivered.summaryBlob });
+      ...(notification ? { notification } : {}),
+    });
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    const failedIn = currentPhase;
+    report('failed', { ...lastStatus, message });
+    const recorded = yield* recordFailure.call(
+      {
+        request,
+        instanceId: context.df.instanceId,
+        phase: failedIn,
+        message,
+        jobId: progress.jobId,
+        lastGemStatus: progress.lastGemStatus,
+        submittedAt: progress.submittedAt,
+        polls: progress.polls,
+        finishedAt: now().toISOString(),
+      },
+      ioRetryOptions(),
+    );
+    if (request.callbackUrl) {
+      yield* notify.call({ url: request.callbackUrl, summaryBlob: recorded.errorBlob });
+    }
+    throw error;
   }
-
-  const outcome = delivered.outcome;
-  report(outcome === 'succeeded' ? 'completed' : outcome, {
-    ...monitoringStatus(),
-    ...(delivered.message ? { message: delivered.message } : {}),
-  });
-  return finish({
-    outcome,
-    jobId: monitor.jobId,
-    gemStatus: final?.status ?? monitor.lastGemStatus,
-    statistics: final?.statistics ?? null,
-    outputs: delivered.outputs,
-    ...(delivered.message ? { message: delivered.message } : {}),
-    polls: monitor.polls,
-    ...(notification ? { notification } : {}),
-  });
 };
 
 /**

@@ -25,7 +25,12 @@ import {
 import { outboxBlobNames } from '../workflow/ids.js';
 import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
 import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
-import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../workflow/summary.js';
+import {
+  buildErrorDocument,
+  buildFailureDocument,
+  buildSummary,
+  buildTimeoutDocument,
+} from '../workflow/summary.js';
 import type {
   DeliverResultsInput,
   DeliverResultsResult,
@@ -34,6 +39,8 @@ import type {
   NotifyResult,
   PollJobInput,
   PollJobResult,
+  RecordFailureInput,
+  RecordFailureResult,
   StageInputResult,
   SubmitJobInput,
   SubmitJobResult,
@@ -47,6 +54,7 @@ export interface MatchActivities {
   pollJob(input: PollJobInput): Promise<PollJobResult>;
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
   notify(input: NotifyInput): Promise<NotifyResult>;
+  recordFailure(input: RecordFailureInput): Promise<RecordFailureResult>;
 }
 
 export class SourceChangedError extends GemFlowError {
@@ -280,6 +288,26 @@ export function createMatchActivities(services: Services): MatchActivities {
         outputs: { results: names.results, summary: names.summary },
         summaryBlob: names.summary,
       };
+    },
+
+    async recordFailure(input) {
+      const errorBlob = outboxBlobNames(input.request.outputStem).error;
+      // Same input, same document: running twice rewrites identical bytes.
+      await writeJson(
+        errorBlob,
+        buildFailureDocument({
+          input: input.request,
+          instanceId: input.instanceId,
+          jobId: input.jobId,
+          polls: input.polls,
+          submittedAt: input.submittedAt,
+          completedAt: input.finishedAt,
+          phase: input.phase,
+          message: input.message,
+          lastGemStatus: input.lastGemStatus,
+        }),
+      );
+      return { errorBlob };
     },
 
     async notify({ url, summaryBlob }) {

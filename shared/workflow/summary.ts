@@ -48,7 +48,7 @@ export interface SummaryDocument extends DocumentBase {
 
 export interface ErrorDocument extends DocumentBase {
   kind: 'gem-flow.match-error';
-  outcome: 'gem-failed' | 'timed-out';
+  outcome: 'gem-failed' | 'timed-out' | 'failed';
   /** GEM's own message for a FAILED job, or why monitoring stopped. */
   message: string;
   /** What the reader can do about it. */
@@ -135,6 +135,28 @@ export function buildErrorDocument(
       `GEM ended job ${context.jobId} as ${context.gemStatus} without a message.`,
     remedy:
       'Fix the input file as the message says (id unique, geometry a WKT LINESTRING in WGS84, is_navigable boolean) and upload it again.',
+    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    timings: { ...timings(context), deadline: null },
+  };
+}
+
+/**
+ * gem-flow itself could not finish the match: an activity ran out of retries or the job could no longer be
+ * read. Written so the outbox (and the callback) say what happened instead of going silent.
+ */
+export function buildFailureDocument(
+  context: DocumentContext & { phase: string; message: string; lastGemStatus: string | null },
+): ErrorDocument {
+  const job =
+    context.jobId !== null
+      ? ` GEM job ${context.jobId} was submitted and may still finish at TomTom; its result stays in the PDG storage.`
+      : '';
+  return {
+    kind: 'gem-flow.match-error',
+    ...base(context, context.lastGemStatus),
+    outcome: 'failed',
+    message: `The match failed while ${context.phase}: ${context.message}`,
+    remedy: `Fix the cause named in the message, then upload the file again or POST /api/matches with a new idempotencyKey.${job}`,
     outputs: { error: outboxBlobNames(context.input.outputStem).error },
     timings: { ...timings(context), deadline: null },
   };

@@ -232,3 +232,23 @@ export interface NotifyInput {
 
 /** Result of `notify`; a failed delivery never fails the match. */
 export type NotifyResult = NotificationOutcome;
+
+/** Input of `recordFailure`: the match could not be finished; the activity writes `<stem>.error.json`. */
+export interface RecordFailureInput {
+  request: MatchInput;
+  instanceId: string;
+  /** The phase the match was in when it failed. */
+  phase: MatchPhase;
+  /** The failure, as the orchestrator saw it (typed errors carry no secrets). */
+  message: string;
+  jobId: number | null;
+  lastGemStatus: string | null;
+  submittedAt: string | null;
+  polls: number;
+  finishedAt: string;
+}
+
+/** Result of `recordFailure`. */
+export interface RecordFailureResult {
+  errorBlob: string;
+}

@@ -174,6 +174,33 @@ describe('a job that GEM fails', () => {
   });
 });
 
+describe('a match gem-flow cannot finish', () => {
+  it('leaves an error document naming the phase and the cause, and fails the instance', async () => {
+    const admin = simulatorAdmin(app);
+    // Every attempt of stageInput (the activity is retried) is refused the storage credentials.
+    await admin.addFault({ route: 'GET /storages/{id}/credentials', status: 403, times: 8 });
+    const jobsBefore = routeCount(await admin.requests(), 'POST /jobs');
+    try {
+      const upload = await uploadInbox(
+        app,
+        'refused.parquet',
+        roadMatchingSample('valid', { rows: 20, seed: 12 }),
+      );
+      const status = await waitForMatch(app, upload.matchId);
+      expect(status).toMatchObject({ runtimeStatus: 'Failed', phase: 'failed' });
+      const error = await readOutboxJson<{ outcome: string; message: string; remedy: string }>(
+        app,
+        'refused.error.json',
+      );
+      expect(error).toMatchObject({ outcome: 'failed' });
+      expect(error!.message).toMatch(/^The match failed while staging: .*403/s);
+      expect(routeCount(await admin.requests(), 'POST /jobs')).toBe(jobsBefore);
+    } finally {
+      await admin.clearFaults();
+    }
+  });
+});
+
 describe('the completion callback', () => {
   it('POSTs the summary signed with the notification secret', async () => {
     const receiver = await callbackServer(200);

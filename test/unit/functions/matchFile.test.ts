@@ -185,3 +185,68 @@ describe('matchFile monitor loop', () => {
     }
   });
 });
+
+describe('matchFile failures', () => {
+  /** Fake activities where `failing` throws, and everything else behaves as a job that never finishes. */
+  function failingActivities(failing: string, options: { pollError?: boolean } = {}) {
+    const normal = activities(null);
+    return (name: string, input: unknown, now: Date): unknown => {
+      if (name === failing) throw new Error(`${name} exhausted its retries: storage said 403`);
+      if (options.pollError && name === 'pollJob') {
+        return {
+          jobId: 7,
+          status: 'UNKNOWN',
+          terminal: false,
+          succeeded: false,
+          resultFilename: null,
+          statistics: null,
+          message: null,
+          error: { message: 'GEM job 7 was not found', permanent: true },
+        } satisfies PollJobResult;
+      }
+      if (name === 'recordFailure') return { errorBlob: 'roads.error.json' };
+      if (name === 'notify') return { delivered: true, attempts: 1, status: 200 };
+      return normal(name, input, now);
+    };
+  }
+  const activityCalls = (run: DriverResult, name: string) =>
+    run.steps.filter(
+      (s): s is Extract<Step, { kind: 'activity' }> => s.kind === 'activity' && s.name === name,
+    );
+
+  it('records the phase and the message in the outbox, tells the callback, then fails the instance', () => {
+    const input = orchestrationInput();
+    input.request.callbackUrl = 'https://example.test/done';
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input,
+      start: START,
+      activity: failingActivities('stageInput'),
+    });
+    expect(String(run.error)).toMatch(/stageInput exhausted its retries/);
+    const [recorded] = activityCalls(run, 'recordFailure');
+    expect(recorded?.input).toMatchObject({
+      phase: 'staging',
+      message: expect.stringMatching(/stageInput exhausted its retries/),
+      jobId: null,
+      instanceId: 'match-test',
+    });
+    expect(activityCalls(run, 'notify').map((s) => s.input)).toEqual([
+      { url: 'https://example.test/done', summaryBlob: 'roads.error.json' },
+    ]);
+    expect((run.customStatuses.at(-1) as MatchCustomStatus).phase).toBe('failed');
+    expect(activityCalls(run, 'submitJob')).toHaveLength(0);
+  });
+
+  it('a job that can no longer be read ends in the monitoring phase with the job id recorded', () => {
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: orchestrationInput(),
+      start: START,
+      activity: failingActivities('none', { pollError: true }),
+    });
+    expect(String(run.error)).toMatch(/could not be followed: GEM job 7 was not found/);
+    expect(activityCalls(run, 'pollJob')).toHaveLength(3); // permanentErrorLimit
+    const [recorded] = activityCalls(run, 'recordFailure');
+    expect(recorded?.input).toMatchObject({ phase: 'monitoring', jobId: 7, polls: 3 });
+    expect(activityCalls(run, 'notify')).toHaveLength(0); // no callback was asked for
+  });
+});
