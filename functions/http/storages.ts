@@ -1,6 +1,7 @@
 /**
  * `GET /api/storages`: the latest inventory snapshot; `?refresh=true` runs `listStorages` now and waits a
- * bounded time for it, falling back to the standard 202 check-status response when TomTom is slow.
+ * bounded time for it. When TomTom is slow the answer is a 202 pointing back here — deliberately not Durable's
+ * check-status payload, whose URLs carry the system key that can terminate or purge any instance.
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
@@ -22,14 +23,36 @@ export async function getStoragesHandler(
   if (query.value.refresh) {
     const client = df.getClient(context);
     const { instanceId } = await refreshInventory(client, getSettings().workflow.storageFanOutLimit);
-    const response = await client.waitForCompletionOrCreateCheckStatusResponse(request, instanceId, {
-      timeoutInMilliseconds: REFRESH_WAIT_MS,
-      retryIntervalInMilliseconds: 500,
-    });
-    if (response.status !== 200) return response;
-    const status = await client.getStatus(instanceId);
-    if (status.runtimeStatus !== 'Completed') return response;
-    return { status: 200, jsonBody: { source: 'refreshed', snapshot: status.output } };
+    const deadline = Date.now() + REFRESH_WAIT_MS;
+    for (;;) {
+      const status = await client.getStatus(instanceId);
+      if (status.runtimeStatus === 'Completed') {
+        return { status: 200, jsonBody: { source: 'refreshed', snapshot: status.output } };
+      }
+      if (status.runtimeStatus === 'Failed' || status.runtimeStatus === 'Terminated') {
+        return {
+          status: 502,
+          jsonBody: {
+            error: {
+              code: 'InventoryRefreshFailed',
+              message: `Reading the storages from TomTom failed (${status.runtimeStatus}); GET /api/health shows which dependency is failing.`,
+            },
+          },
+        };
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    const retryUrl = `${new URL(request.url).origin}/api/storages`;
+    return {
+      status: 202,
+      headers: { location: retryUrl, 'retry-after': '10' },
+      jsonBody: {
+        refreshing: true,
+        retryUrl,
+        note: 'The refresh continues; GET /api/storages serves it when done.',
+      },
+    };
   }
   const snapshot = await readInventory();
   if (!snapshot) return notFound('storage inventory (none taken yet; call GET /api/storages?refresh=true)');

@@ -197,8 +197,9 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
             '200': json('StoragesResponse', 'The latest inventory, or a fresh one with refresh=true.'),
             '202': {
               description:
-                'refresh=true and TomTom is slow: the refresh continues; poll the Durable check-status URLs in the body.',
+                'refresh=true and TomTom is slow: the refresh continues; GET /api/storages (the Location) serves it when done.',
             },
+            '502': errorResponse('refresh=true and reading the storages from TomTom failed.'),
             '401': unauthorizedResponse,
             '404': errorResponse('No inventory has been taken yet; call again with refresh=true.'),
           },
