@@ -35,11 +35,19 @@ const writeInventory = registerActivity<InventorySnapshot, { blob: string }>('wr
 export const listStoragesOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
 ): Generator<Task, InventorySnapshot, unknown> {
-  const { fanOutLimit } = context.df.getInput<ListStoragesInput>();
+  const input = context.df.getInput<Partial<ListStoragesInput> | null>();
+  const fanOutLimit = input?.fanOutLimit;
+  if (typeof fanOutLimit !== 'number' || !Number.isInteger(fanOutLimit) || fanOutLimit < 1) {
+    // Checked before the first yield: a NaN batch size would silently write a snapshot without details.
+    throw new Error(
+      `listStorages needs an input { fanOutLimit: a whole number ≥ 1 } (got ${JSON.stringify(input)}); ` +
+        'start it through GET /api/storages?refresh=true or the sweep, which pass STORAGE_FANOUT_LIMIT.',
+    );
+  }
   const summaries = yield* listStorageSummaries.call({}, ioRetryOptions());
 
   const details: StorageDetailsOutcome[] = [];
-  const batchSize = Math.max(1, fanOutLimit);
+  const batchSize = fanOutLimit;
   for (let start = 0; start < summaries.length; start += batchSize) {
     const batch = summaries.slice(start, start + batchSize);
     context.df.setCustomStatus({ phase: 'fetching-details', done: details.length, total: summaries.length });

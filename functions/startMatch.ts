@@ -4,7 +4,7 @@
  * Event Grid delivers at least once and the sweep may rediscover a blob, so "already exists" is the normal case
  * for duplicates; submitJob's find-or-create covers the remaining race between two simultaneous starts.
  */
-import type { DurableClient } from 'durable-functions';
+import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { FieldError } from '../shared/api/errors.js';
 import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
 import { getSettings, type Settings } from '../shared/config.js';
@@ -105,14 +105,22 @@ export async function startMatch(
   return { kind: 'started', instanceId };
 }
 
-/** The runtime status of an instance, or undefined when none exists (DurableClient throws on 404). */
-export async function tryGetStatus(client: DurableClient, instanceId: string): Promise<string | undefined> {
+/** An instance's status, or undefined when none exists (DurableClient throws on 404 rather than returning). */
+export async function findInstance(
+  client: DurableClient,
+  instanceId: string,
+  options: { showInput?: boolean } = {},
+): Promise<DurableOrchestrationStatus | undefined> {
   try {
-    const status = await client.getStatus(instanceId, { showInput: false });
-    return status?.runtimeStatus ?? undefined;
+    return (await client.getStatus(instanceId, { showInput: options.showInput ?? false })) ?? undefined;
   } catch (error) {
     if (error instanceof Error && /could not find any data|404|not found/i.test(error.message))
       return undefined;
     throw error;
   }
+}
+
+/** The runtime status of an instance, or undefined when none exists. */
+export async function tryGetStatus(client: DurableClient, instanceId: string): Promise<string | undefined> {
+  return (await findInstance(client, instanceId))?.runtimeStatus ?? undefined;
 }

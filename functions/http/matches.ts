@@ -15,7 +15,10 @@ import {
 import { getServices } from '../../shared/services.js';
 import { toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
-import { startMatch } from '../startMatch.js';
+import { findInstance, startMatch } from '../startMatch.js';
+
+/** Matches listed when the request names no `top`. */
+const DEFAULT_PAGE_SIZE = 50;
 
 const TERMINAL = ['Completed', 'Failed', 'Terminated', 'Canceled'];
 
@@ -99,7 +102,7 @@ export async function listMatchesHandler(
   const matches = all
     .filter((s) => s.name === MATCH_ORCHESTRATION)
     .sort((a, b) => new Date(b.createdTime).getTime() - new Date(a.createdTime).getTime())
-    .slice(0, top)
+    .slice(0, top ?? DEFAULT_PAGE_SIZE)
     .map((s) => toCompactStatus(s));
   return { status: 200, jsonBody: { matches, count: matches.length } };
 }
@@ -118,6 +121,12 @@ export async function cancelMatchHandler(
     );
   }
   await client.terminate(id, 'Cancelled through the gem-flow API');
+  // A match finishing between the read above and the terminate is not cancelled (the task hub answers 410,
+  // which the client accepts silently), so the outcome is read back.
+  const after = await findInstance(client, id);
+  if (after && after.runtimeStatus !== 'Terminated' && TERMINAL.includes(String(after.runtimeStatus))) {
+    return conflict(`match "${id}" finished (${after.runtimeStatus}) before it could be cancelled`);
+  }
   const compact = toCompactStatus(status);
   return {
     status: 202,
@@ -134,14 +143,8 @@ export async function cancelMatchHandler(
 
 async function findMatch(client: DurableClient, id: string) {
   if (!/^[A-Za-z0-9:_-]{1,100}$/.test(id)) return undefined;
-  try {
-    const status = await client.getStatus(id, { showInput: true });
-    return status && status.name === MATCH_ORCHESTRATION ? status : undefined;
-  } catch (error) {
-    if (error instanceof Error && /could not find any data|404|not found/i.test(error.message))
-      return undefined;
-    throw error;
-  }
+  const status = await findInstance(client, id);
+  return status?.name === MATCH_ORCHESTRATION ? status : undefined;
 }
 
 app.http('startMatch', {

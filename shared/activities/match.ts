@@ -202,12 +202,15 @@ export function createMatchActivities(services: Services): MatchActivities {
         };
       } catch (error) {
         // Returned, not thrown: the monitor loop decides, and an uncaught failure would end the instance.
+        // Transient: throttling, 5xx, network. Permanent: the job is gone or access was withdrawn (after the
+        // client's own refresh-and-retry), and anything that is not a TomTom API error at all — a defect that
+        // polling for 48 hours would not cure.
         const permanent =
+          !(error instanceof TomTomApiError) ||
           error instanceof TomTomNotFoundError ||
           error instanceof TomTomForbiddenError ||
           error instanceof TomTomUnauthorizedError;
         const message = error instanceof Error ? error.message : String(error);
-        if (!(error instanceof TomTomApiError) && !(error instanceof Error)) throw error;
         return {
           jobId,
           status: 'UNKNOWN',

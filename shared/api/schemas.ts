@@ -241,8 +241,13 @@ export const listMatchesQuerySchema = z
     createdTo: z.iso
       .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z' })
       .optional(),
-    top: z.coerce.number().int().min(1).max(100).optional().describe('Page size, 1–100.'),
-    continuationToken: z.string().min(1).max(4096).optional().describe('From the previous page.'),
+    top: z.coerce
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .optional()
+      .describe('How many matches, newest first (1–100; default 50).'),
   })
   .superRefine((query, context) => {
     if (query.createdFrom && query.createdTo && Date.parse(query.createdFrom) > Date.parse(query.createdTo)) {
@@ -335,7 +340,6 @@ export const startMatchAcceptedSchema = z.object({
 export const listMatchesResponseSchema = z.object({
   matches: z.array(matchStatusSchema).describe('Newest first.'),
   count: z.number().int(),
-  continuationToken: z.string().optional().describe('Present when more matches are available.'),
 });
 
 export const cancelMatchResponseSchema = z.object({

@@ -2,6 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { createMatchActivities } from '../../../shared/activities/match.js';
 import type { Services } from '../../../shared/services.js';
+import { TomTomNetworkError, TomTomNotFoundError, TomTomServiceError } from '../../../shared/tomtom/index.js';
 import type { DeliverResultsInput } from '../../../shared/workflow/types.js';
 
 function fakeOutbox() {
@@ -60,5 +61,36 @@ describe('deliverResults', () => {
     const first = blobs.get('roads.error.json');
     await activities.deliverResults(timedOut);
     expect(blobs.get('roads.error.json')).toBe(first);
+  });
+});
+
+describe('pollJob', () => {
+  const pollWith = (failure: unknown) =>
+    createMatchActivities({
+      tomtom: {
+        getJob: async () => {
+          throw failure;
+        },
+      },
+    } as unknown as Services).pollJob({ jobId: 7 });
+  const details = (status: number) => ({ operation: 'GET job 7', status });
+
+  it('reports a throttled, failing or unreachable service as transient, so the loop keeps polling', async () => {
+    for (const failure of [
+      new TomTomServiceError('GEM answered 503', details(503)),
+      new TomTomNetworkError('no response', details(0)),
+    ]) {
+      expect(await pollWith(failure)).toMatchObject({ terminal: false, error: { permanent: false } });
+    }
+  });
+
+  it('reports a vanished job, a defect or refused access as permanent, so the loop stops', async () => {
+    for (const failure of [
+      new TomTomNotFoundError('no such job', details(404)),
+      new TypeError("Cannot read properties of undefined (reading 'status')"),
+    ]) {
+      const poll = await pollWith(failure);
+      expect(poll.error).toMatchObject({ permanent: true, message: (failure as Error).message });
+    }
   });
 });

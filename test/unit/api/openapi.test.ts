@@ -96,7 +96,7 @@ describe('buildOpenApiDocument', () => {
   it('documents the list filters from the query schema', () => {
     const list = document.paths['/api/matches']?.get as { parameters: { name: string; in: string }[] };
     expect(list.parameters.map((parameter) => parameter.name).sort()).toEqual(
-      ['continuationToken', 'createdFrom', 'createdTo', 'status', 'top'].sort(),
+      ['createdFrom', 'createdTo', 'status', 'top'].sort(),
     );
     expect(list.parameters.every((parameter) => parameter.in === 'query')).toBe(true);
   });
