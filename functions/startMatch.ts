@@ -9,6 +9,7 @@ import type { FieldError } from '../shared/api/errors.js';
 import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
 import { getSettings, type Settings } from '../shared/config.js';
 import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
+import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
 import type { MatchInput } from '../shared/workflow/types.js';
 import { MATCH_ORCHESTRATION, type MatchOrchestrationInput } from './matchFile.js';
 
@@ -45,14 +46,18 @@ export function orchestrationInput(
   settings: Settings = getSettings(),
 ): MatchOrchestrationInput {
   const w = settings.workflow;
+  // Checked again here: a bad policy would make every orchestration poll in a tight loop.
+  const monitor = monitorPolicyFrom({
+    initialIntervalSeconds: w.monitorInitialIntervalSeconds,
+    maxIntervalSeconds: w.monitorMaxIntervalSeconds,
+    backoffFactor: w.monitorBackoffFactor,
+    deadlineHours: w.monitorDeadlineHours,
+    pollsPerGeneration: w.monitorPollsPerGeneration,
+  });
   return {
     request,
     policy: {
-      initialIntervalSeconds: w.monitorInitialIntervalSeconds,
-      maxIntervalSeconds: w.monitorMaxIntervalSeconds,
-      backoffFactor: w.monitorBackoffFactor,
-      deadlineHours: w.monitorDeadlineHours,
-      pollsPerGeneration: w.monitorPollsPerGeneration,
+      ...monitor,
       segmentsPerHour: w.gemSegmentsPerHour,
       permanentErrorLimit: 3,
     },

@@ -11,12 +11,11 @@ import { writeSweepReport } from '../shared/activities/inventory.js';
 import { getSettings } from '../shared/config.js';
 import { getServices } from '../shared/services.js';
 import { LIST_STORAGES_INSTANCE_ID } from '../shared/workflow/ids.js';
+import { ACTIVE_RUNTIME_STATUSES, isActiveRuntimeStatus } from '../shared/workflow/status.js';
 import type { MatchCustomStatus } from '../shared/workflow/types.js';
 import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
 import { bodyFromBlobMetadata, startMatch, tryGetStatus } from './startMatch.js';
-
-const ACTIVE = ['Running', 'Pending', 'ContinuedAsNew', 'Suspended'];
 
 export interface SweepReport {
   sweptAt: string;
@@ -54,7 +53,7 @@ export async function refreshInventory(
 ): Promise<SweepReport['inventory']> {
   const instanceId = LIST_STORAGES_INSTANCE_ID;
   const status = await tryGetStatus(client, instanceId);
-  if (status && ACTIVE.includes(status)) return { instanceId, action: 'already-running' };
+  if (status && isActiveRuntimeStatus(status)) return { instanceId, action: 'already-running' };
   const input: ListStoragesInput = { fanOutLimit };
   // The finished run is replaced: its snapshot is already in the outbox, and only one run is ever kept.
   if (status) await client.purgeInstanceHistory(instanceId);
@@ -95,7 +94,9 @@ export async function findStuckMatches(
   now: Date,
   deadlineHours: number,
 ): Promise<SweepReport['stuck']> {
-  const active = await client.getStatusBy({ runtimeStatus: ACTIVE as df.OrchestrationRuntimeStatus[] });
+  const active = await client.getStatusBy({
+    runtimeStatus: [...ACTIVE_RUNTIME_STATUSES] as df.OrchestrationRuntimeStatus[],
+  });
   const deadlineMs = deadlineHours * 3_600_000;
   return active
     .filter((s) => s.name === MATCH_ORCHESTRATION)

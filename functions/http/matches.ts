@@ -13,14 +13,12 @@ import {
   startMatchRequestSchema,
 } from '../../shared/api/schemas.js';
 import { getServices } from '../../shared/services.js';
-import { toCompactStatus } from '../../shared/workflow/status.js';
+import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
 import { findInstance, startMatch } from '../startMatch.js';
 
 /** Matches listed when the request names no `top`. */
 const DEFAULT_PAGE_SIZE = 50;
-
-const TERMINAL = ['Completed', 'Failed', 'Terminated', 'Canceled'];
 
 export async function startMatchHandler(
   request: HttpRequest,
@@ -115,7 +113,7 @@ export async function cancelMatchHandler(
   const client = df.getClient(context);
   const status = await findMatch(client, id);
   if (!status) return notFound(`match "${id}"`);
-  if (TERMINAL.includes(String(status.runtimeStatus))) {
+  if (!isActiveRuntimeStatus(status.runtimeStatus)) {
     return conflict(
       `match "${id}" has already finished (${status.runtimeStatus}); there is nothing to cancel`,
     );
@@ -124,7 +122,7 @@ export async function cancelMatchHandler(
   // A match finishing between the read above and the terminate is not cancelled (the task hub answers 410,
   // which the client accepts silently), so the outcome is read back.
   const after = await findInstance(client, id);
-  if (after && after.runtimeStatus !== 'Terminated' && TERMINAL.includes(String(after.runtimeStatus))) {
+  if (after && after.runtimeStatus !== 'Terminated' && !isActiveRuntimeStatus(after.runtimeStatus)) {
     return conflict(`match "${id}" finished (${after.runtimeStatus}) before it could be cancelled`);
   }
   const compact = toCompactStatus(status);

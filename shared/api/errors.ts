@@ -54,24 +54,6 @@ export function conflict(message: string, details?: FieldError[]): ApiErrorRespo
   return envelope(409, 'Conflict', message, details);
 }
 
-/** 401 Unauthorized: the function key is missing or wrong. Normally the host answers this itself. */
-export function unauthorized(): ApiErrorResponse {
-  return envelope(
-    401,
-    'Unauthorized',
-    'A valid function key is required: send it in the x-functions-key header or the code query parameter.',
-  );
-}
-
-/** 500 InternalError without internals; `reference` (an invocation id) lets operators find the logs. */
-export function internalError(reference: string): ApiErrorResponse {
-  return envelope(
-    500,
-    'InternalError',
-    `The request failed unexpectedly. Quote reference ${reference} when reporting it.`,
-  );
-}
-
 /** `['status', 1]` → `status[1]`; `['source', 'blobName']` → `source.blobName`; `[]` → `(body)`. */
 export function fieldPath(path: readonly PropertyKey[]): string {
   if (path.length === 0) return BODY_FIELD;

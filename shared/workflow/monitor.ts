@@ -25,14 +25,6 @@ export const GEM_SEGMENTS_PER_HOUR = 100_000;
 /** No estimate is shorter than this: queueing and start-up take time even for a ten-row file. */
 export const MINIMUM_ESTIMATE_MINUTES = 10;
 
-export const DEFAULT_MONITOR_POLICY: MonitorPolicy = {
-  initialIntervalSeconds: 30,
-  maxIntervalSeconds: 600,
-  backoffFactor: 1.5,
-  deadlineHours: 48,
-  pollsPerGeneration: 50,
-};
-
 export class MonitorPolicyError extends GemFlowError {
   readonly code = 'MonitorPolicyInvalid';
 }
@@ -144,11 +136,6 @@ function toDate(instant: string | Date, what: string): Date {
 /** The instant monitoring gives up: `startedAt + deadlineHours`. */
 export function deadlineFrom(startedAt: string | Date, policy: MonitorPolicy): Date {
   return new Date(toDate(startedAt, 'startedAt').getTime() + policy.deadlineHours * 3_600_000);
-}
-
-/** True once `now` has reached the state's deadline. */
-export function isPastDeadline(state: Pick<MonitorState, 'deadline'>, now: string | Date): boolean {
-  return toDate(now, 'now').getTime() >= toDate(state.deadline, 'deadline').getTime();
 }
 
 /**

@@ -118,7 +118,12 @@ function outputRef(blob: string | undefined, baseUrl: string | undefined): Outpu
   return { blob, url: base + blob.split('/').map(encodeURIComponent).join('/') };
 }
 
-const ACTIVE_RUNTIME_STATUSES: readonly string[] = ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'];
+/** Durable runtime statuses of an instance that has not finished; every other status is final. */
+export const ACTIVE_RUNTIME_STATUSES = ['Pending', 'Running', 'ContinuedAsNew', 'Suspended'] as const;
+
+export function isActiveRuntimeStatus(status: string | null | undefined): boolean {
+  return (ACTIVE_RUNTIME_STATUSES as readonly string[]).includes(String(status));
+}
 
 const PHASE_FOR_OUTCOME: Record<MatchOutcome, MatchPhase> = {
   succeeded: 'completed',
@@ -163,7 +168,7 @@ export function toCompactStatus(
     polls: result?.polls ?? custom.polls ?? 0,
     // An estimate only means something while the job may still be running.
     estimatedCompletion:
-      ACTIVE_RUNTIME_STATUSES.includes(status.runtimeStatus) && !isTerminalGemStatus(gemStatus)
+      isActiveRuntimeStatus(status.runtimeStatus) && !isTerminalGemStatus(gemStatus)
         ? (custom.estimatedCompletion ?? null)
         : null,
     statistics: result?.statistics ?? null,
