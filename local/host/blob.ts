@@ -14,12 +14,16 @@
  *  - `blob-receipts.json`: `{ "<function>|<account>/<container>/<blob>": "<etag>" }`. One upload (one ETag)
  *    produces exactly one event, across restarts too. On start, blobs without a receipt DO fire: Event Grid
  *    would have delivered their events (it retries for up to 24 h) while the host was down.
+ *    A receipt is written only once its delivery is over (invoked successfully, or recorded as poison), as the
+ *    extension completes its queue message only then: a host stopped or killed mid-delivery delivers the blob
+ *    again after the restart (at least once). While a delivery runs, an in-memory set keeps the watcher from
+ *    raising a second event for the same blob.
  *  - `blob-poison.json`: an array of `{functionName, blob, etag, attempts, error, at}`. The real extension
  *    writes to the `webjobs-blobtrigger-poison` queue; no queue SDK is installed here, so it is a file.
  *
  * Events posted to the webhook are delivered as received (Event Grid is at-least-once; a duplicate event
- * runs the function again). A webhook delivery also records a receipt, so the watcher won't add a second
- * event for the same upload.
+ * runs the function again). A finished webhook delivery also records a receipt (and a running one counts as
+ * in flight), so the watcher won't add a second event for the same upload.
  */
 import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
@@ -188,15 +192,18 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
     `${fn.name}|${fn.accountName}/${fn.container}/${blobName}`;
 
   const inFlight = new Set<Promise<void>>();
+  /** Deliveries running per receipt key: the watcher raises no event for a blob that is being delivered. */
+  const delivering = new Map<string, number>();
   let closed = false;
-  const sleepers = new Set<NodeJS.Timeout>();
+  /** Pending retry delays; close() cuts them short so a delivery waiting to retry ends (without a receipt). */
+  const sleepers = new Map<NodeJS.Timeout, () => void>();
   const sleep = (ms: number) =>
     new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         sleepers.delete(timer);
         resolve();
       }, ms);
-      sleepers.add(timer);
+      sleepers.set(timer, resolve);
     });
 
   /** Parses `/blobServices/default/containers/<c>/blobs/<name>`. */
@@ -216,7 +223,9 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
     fn.parameterNames.forEach((name, i) => {
       params[name] = captures[i + 1]!;
     });
-    const work = deliver(fn, blob.blobName, params)
+    const key = receiptKey(fn, blob.blobName);
+    delivering.set(key, (delivering.get(key) ?? 0) + 1);
+    const work = deliver(fn, blob.blobName, params, bareEtag(event.data?.eTag))
       // Nobody awaits a delivery (the webhook already answered 202): a failure such as an unwritable state
       // file must be logged here, or it becomes an unhandled rejection that ends the host.
       .catch((error: unknown) =>
@@ -224,15 +233,37 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
           `Blob function '${fn.name}' (${fn.container}/${blob.blobName}): ${(error as Error)?.message ?? error}`,
         ),
       )
-      .finally(() => inFlight.delete(work));
+      .finally(() => {
+        inFlight.delete(work);
+        const left = (delivering.get(key) ?? 1) - 1;
+        if (left > 0) delivering.set(key, left);
+        else delivering.delete(key);
+      });
     inFlight.add(work);
     return true;
   }
 
-  async function deliver(fn: BlobFunction, blobName: string, params: Record<string, string>): Promise<void> {
+  /**
+   * Delivers one event: up to `maxAttempts` invocations, then poison. The receipt is written only when the
+   * delivery is over, never before the invocation: a stop (or crash) in between leaves the blob to be delivered
+   * again after the restart, as Azure redelivers a queue message that was never completed.
+   */
+  async function deliver(
+    fn: BlobFunction,
+    blobName: string,
+    params: Record<string, string>,
+    eventEtag: string,
+  ): Promise<void> {
     const blobPath = `${fn.container}/${blobName}`;
     let lastError = '';
     let etag = '';
+    const saveReceipt = async (): Promise<void> => {
+      // The version invoked; if no download ever succeeded (poison), the version the event announced.
+      const version = etag || eventEtag;
+      if (!version || receipts[receiptKey(fn, blobName)] === version) return;
+      receipts[receiptKey(fn, blobName)] = version;
+      await persist(receiptsFile, receipts);
+    };
     for (let attempt = 1; attempt <= maxAttempts && !closed; attempt++) {
       if (attempt > 1) await sleep(retryBaseDelayMs * 2 ** (attempt - 2));
       if (closed) return;
@@ -249,16 +280,15 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
         continue;
       }
       etag = bareEtag(download.etag);
-      if (receipts[receiptKey(fn, blobName)] !== etag) {
-        receipts[receiptKey(fn, blobName)] = etag;
-        await persist(receiptsFile, receipts);
-      }
       const result = await invokeFunction(
         fn.name,
         { bytes: new Uint8Array(download.content) },
         { triggerMetadata: download.triggerMetadata(params), log: options.invocationLog },
       );
-      if (!result.error) return;
+      if (!result.error) {
+        await saveReceipt();
+        return;
+      }
       const error = result.error as Error;
       lastError = error?.message ?? String(error);
       log(
@@ -278,6 +308,7 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
       at: new Date().toISOString(),
     });
     await persist(poisonFile, poison);
+    await saveReceipt();
   }
 
   async function downloadBlob(fn: BlobFunction, blobName: string) {
@@ -399,11 +430,10 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
             .listBlobsFlat({ includeMetadata: false })) {
             if (closed) return;
             const etag = bareEtag(item.properties.etag);
-            if (!etag || receipts[receiptKey(fn, item.name)] === etag || !fn.blobPattern.test(item.name))
+            const key = receiptKey(fn, item.name);
+            if (!etag || receipts[key] === etag || delivering.has(key) || !fn.blobPattern.test(item.name))
               continue;
-            // Receipt first, then the event: the event is then owned by the delivery (with its retries).
-            receipts[receiptKey(fn, item.name)] = etag;
-            await persist(receiptsFile, receipts);
+            // The delivery (with its retries) now owns the event; it writes the receipt when it is over.
             accept(fn, syntheticEvent(fn, item.name, item.properties));
           }
         } catch (error) {
@@ -493,7 +523,12 @@ export async function startBlobTriggers(options: BlobTriggerOptions): Promise<Bl
     async close() {
       closed = true;
       clearTimeout(watchTimer);
-      for (const timer of sleepers) clearTimeout(timer);
+      // Wake deliveries waiting to retry: they see `closed` and end without a receipt.
+      for (const [timer, wake] of sleepers) {
+        clearTimeout(timer);
+        wake();
+      }
+      sleepers.clear();
       await currentScan;
       await Promise.allSettled([...inFlight]);
       await writes;

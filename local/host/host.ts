@@ -114,9 +114,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   });
   const port = await listen(server, options.port);
   const baseUrl = `http://localhost:${port}`;
+  // Run in the order pushed: stop accepting HTTP first (nothing new reaches the app), then the triggers
+  // (waiting for their runs), then the durable engine those runs may still call, and appTerminate last.
   const stoppers: (() => Promise<void>)[] = [() => closeServer(server)];
   const stopAll = async () => {
-    for (const stop of stoppers.reverse().splice(0)) {
+    for (const stop of stoppers.splice(0)) {
       await stop().catch((error: unknown) => log(`Error while stopping: ${(error as Error).message}`));
     }
   };
@@ -177,6 +179,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         clock,
         maxConcurrentActivityFunctions: hostJson.durable.maxConcurrentActivityFunctions,
         maxConcurrentOrchestratorFunctions: hostJson.durable.maxConcurrentOrchestratorFunctions,
+        maxRequestBodyBytes: bodyLimit,
         log,
       });
       const started = engine;
@@ -255,9 +258,14 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
       if (run && req.method === 'POST') {
         const name = decodeURIComponent(run[1]!);
-        const input = body.length
-          ? (JSON.parse(body.toString('utf8')) as { input?: string }).input
-          : undefined;
+        let input: string | undefined;
+        try {
+          const parsed = body.length ? (JSON.parse(body.toString('utf8')) as { input?: unknown }) : undefined;
+          input = typeof parsed?.input === 'string' ? parsed.input : undefined;
+        } catch {
+          json(400, { error: 'The body is not valid JSON; send {"input": "..."} or no body.' });
+          return;
+        }
         if (timers.has(name))
           void timers.runNow(name).catch((e: Error) => log(`Run of '${name}' failed: ${e.message}`));
         else if (blobs.has(name) && input) await blobs.runNow(name, input);

@@ -1,7 +1,9 @@
 /**
  * Timer triggers as the host runs them: 6-field NCRONTAB (a 5-field schedule is refused at start-up, as in
  * Azure), `%SETTING%` schedules, UTC, `runOnStartup`, `useMonitor` with a persisted ScheduleStatus that yields
- * `IsPastDue` after downtime, and no overlapping runs of one timer. Schedules follow the host's virtual clock.
+ * `IsPastDue` after downtime (default: on for schedules that recur every minute or less often, off for more
+ * frequent ones, as in Azure), and no overlapping runs of one timer, "Run now" included (Azure runs a timer
+ * function as a singleton). Schedules follow the host's virtual clock.
  *
  * Schedule status is persisted in `<stateDir>/timers.json` as `{ [functionName]: {Last, Next, LastUpdated} }`
  * (virtual ISO times), the local counterpart of the `azure-webjobs-hosts/timers/...` status blobs.
@@ -87,10 +89,12 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
     const trigger = triggerBinding(registration);
     if (trigger.type.toLowerCase() !== 'timertrigger') continue;
     const name = registration.metadata.name;
+    const compiled = compileSchedule(name, trigger.schedule, options.env);
     jobs.set(name, {
       name,
-      cron: compileSchedule(name, trigger.schedule, options.env),
-      useMonitor: trigger.useMonitor !== false,
+      cron: compiled,
+      useMonitor:
+        typeof trigger.useMonitor === 'boolean' ? trigger.useMonitor : shortestIntervalMs(compiled) >= 60_000,
       running: undefined,
       timer: undefined,
     });
@@ -223,7 +227,16 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
     async runNow(name) {
       const job = jobs.get(name);
       if (!job) throw new Error(`"${name}" is not a timer function.`);
-      await invoke(job, clock.now(), false, false);
+      // Singleton: wait for a run in progress (scheduled or manual), then hold the timer for this run, so a
+      // scheduled occurrence falling inside it is skipped as for any overlapping run.
+      while (job.running) await job.running;
+      const run = invoke(job, clock.now(), false, false);
+      job.running = run
+        .catch(() => undefined) // reported to the caller by `await run`
+        .finally(() => {
+          job.running = undefined;
+        });
+      await run;
     },
     async close() {
       closed = true;
@@ -232,6 +245,22 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
       await saving;
     },
   };
+}
+
+/**
+ * The shortest gap between the next few occurrences (from now, real time; only the schedule's shape matters).
+ * Azure turns `useMonitor` off by default when a schedule recurs more often than once a minute.
+ */
+function shortestIntervalMs(cron: Cron): number {
+  let shortest = Number.POSITIVE_INFINITY;
+  let previous = cron.nextRun();
+  for (let i = 0; i < 10 && previous; i++) {
+    const next = cron.nextRun(previous);
+    if (!next) break;
+    shortest = Math.min(shortest, next.getTime() - previous.getTime());
+    previous = next;
+  }
+  return shortest;
 }
 
 async function readStatuses(file: string | undefined): Promise<Record<string, ScheduleStatus>> {

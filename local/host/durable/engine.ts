@@ -756,33 +756,67 @@ export class DurableEngineCore {
     const name = scheduled.Name ?? '';
     void this.#activities
       .run(async () => {
-        if (this.#closed || live.gone || live.record.executionId !== executionId) return;
-        if (TERMINAL.has(live.record.runtimeStatus)) return;
-        const completion = await this.#runActivity(name, scheduled);
+        if (this.#closed || live.gone || live.record.executionId !== executionId) return undefined;
+        if (TERMINAL.has(live.record.runtimeStatus)) return undefined;
+        return this.#runActivity(name, scheduled);
+      })
+      // Stored outside the concurrency slot: retrying a storage error must not hold up other activities.
+      .then(async (completion) => {
+        if (!completion) return;
         try {
-          await this.#deliver(live, { executionId, event: completion });
+          await this.#deliverCompletion(live, { executionId, event: completion }, name);
         } catch (error) {
           // A result too large to store fails the task (the orchestrator can handle that), rather than
           // leaving the orchestration waiting for a completion that can never be written.
           if (!(error instanceof PayloadTooLargeError)) throw error;
-          await this.#deliver(live, {
-            executionId,
-            event: {
-              EventType: EventType.TaskFailed,
-              EventId: -1,
-              IsPlayed: false,
-              Timestamp: isoNow(this.#clock.now()),
-              TaskScheduledId: scheduled.EventId,
-              Reason: `Activity function '${name}' failed: ${error.message}`,
-              Details: error.stack ?? error.message,
-            },
-          });
+          const failed: HistoryEvent = {
+            EventType: EventType.TaskFailed,
+            EventId: -1,
+            IsPlayed: false,
+            Timestamp: isoNow(this.#clock.now()),
+            TaskScheduledId: scheduled.EventId,
+            Reason: `Activity function '${name}' failed: ${error.message}`,
+            Details: error.stack ?? error.message,
+          };
+          await this.#deliverCompletion(live, { executionId, event: failed }, name);
         }
       })
       .catch((error) =>
         this.#log(`[durable] activity ${name} of ${live.record.instanceId}: ${errorText(error).stack}`),
       )
       .finally(() => live.dispatched.delete(key));
+  }
+
+  /**
+   * Writes an activity's completion, retrying transient storage errors with backoff (0.25 s doubling, 7 tries,
+   * about 16 s in all) so the orchestration goes on without a restart. A completion that still cannot be
+   * written is given up: its TaskScheduled has no completion in history or inbox, so the next start's
+   * recovery (`#rearm`) runs the activity again (at least once, as in Azure). A result too large for the
+   * store is not transient: it is thrown at once for the caller to turn into a task failure.
+   */
+  async #deliverCompletion(live: Live, message: InboxMessage, activity: string): Promise<void> {
+    const attempts = 7;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.#deliver(live, message);
+        return;
+      } catch (error) {
+        if (error instanceof PayloadTooLargeError || this.#closed) throw error;
+        const { message: text } = errorText(error);
+        if (attempt >= attempts) {
+          throw new Error(
+            `the completion of activity '${activity}' could not be stored after ${attempts} attempts (${text}); ` +
+              'the activity runs again when the host next starts',
+          );
+        }
+        const delayMs = 250 * 2 ** (attempt - 1);
+        this.#log(
+          `[durable] storing the completion of activity '${activity}' of ${live.record.instanceId} failed ` +
+            `(attempt ${attempt}/${attempts}): ${text}; retrying in ${delayMs} ms`,
+        );
+        await new Promise((resolve) => setTimeout(resolve, delayMs).unref());
+      }
+    }
   }
 
   async #runActivity(name: string, scheduled: HistoryEvent): Promise<HistoryEvent> {

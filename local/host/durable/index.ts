@@ -7,7 +7,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setInputProvider } from '../core.js';
-import { keyMatches, presentedKey } from '../http.js';
+import { BodyTooLargeError, keyMatches, presentedKey, readBody } from '../http.js';
 import { type ClientBindingData, DurableApi, WEBHOOK_PATH } from './api.js';
 import { DurableEngineCore } from './engine.js';
 import type { HistoryEvent } from './history.js';
@@ -34,6 +34,10 @@ export interface DurableEngineOptions {
   log: (line: string) => void;
   /** Page size of `GET instances` without `top`; the extension's default is 100. */
   listPageSize?: number;
+  /** Largest body the loopback rpc listener accepts (413 above); the host passes its public limit. */
+  maxRequestBodyBytes?: number;
+  /** Tests only: wraps the table store, e.g. to inject transient storage errors. */
+  wrapStore?: (store: DurableStore) => DurableStore;
 }
 
 export interface DurableEngine {
@@ -51,9 +55,13 @@ export interface DurableEngine {
 }
 
 const RPC_PREFIX = '/durabletask/';
+/** The Functions host's default request body limit (FUNCTIONS_REQUEST_BODY_SIZE_LIMIT), 100 MB. */
+const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
 
 export async function startDurableEngine(options: DurableEngineOptions): Promise<DurableEngine> {
-  const store = await DurableStore.open(options.storageConnectionString, options.taskHub || 'TestHubName');
+  const opened = await DurableStore.open(options.storageConnectionString, options.taskHub || 'TestHubName');
+  const store = options.wrapStore ? options.wrapStore(opened) : opened;
+  const bodyLimit = options.maxRequestBodyBytes ?? DEFAULT_BODY_LIMIT;
   const core = new DurableEngineCore({
     store,
     clock: options.clock,
@@ -70,17 +78,41 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
   });
 
   const rpc = http.createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c: Buffer) => chunks.push(c));
-    req.on('end', () => {
+    void (async () => {
+      let body: Buffer;
+      try {
+        // The same limit as the public server: the loopback port must not buffer an unbounded body either.
+        body = await readBody(req, bodyLimit);
+      } catch (error) {
+        if (!(error instanceof BodyTooLargeError)) {
+          res.destroy();
+          return;
+        }
+        req.resume(); // discard the rest so the client can read the answer
+        res
+          .writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
+          .end(error.message);
+        return;
+      }
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
       if (!url.pathname.startsWith(RPC_PREFIX)) {
         res.writeHead(404).end();
         return;
       }
-      void api.handle(req, res, url, url.pathname.slice(RPC_PREFIX.length), Buffer.concat(chunks));
+      await api.handle(req, res, url, url.pathname.slice(RPC_PREFIX.length), body);
+    })().catch((error: unknown) => {
+      options.log(
+        `[durable] rpc ${req.method} ${req.url} failed: ${(error as Error)?.stack ?? String(error)}`,
+      );
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
     });
   });
+  const closeRpc = () =>
+    new Promise<void>((resolve) => {
+      rpc.close(() => resolve());
+      rpc.closeAllConnections();
+    });
   await new Promise<void>((resolve, reject) => {
     rpc.once('error', reject);
     rpc.listen(0, '127.0.0.1', () => resolve());
@@ -92,7 +124,13 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
   setInputProvider('durableClient', provider);
   setInputProvider('orchestrationClient', provider);
 
-  await core.start();
+  try {
+    await core.start();
+  } catch (error) {
+    // Start-up failed (e.g. the task hub's tables are unreachable): release the port opened above.
+    await closeRpc();
+    throw error;
+  }
 
   return {
     rpcBaseUrl,
@@ -119,10 +157,7 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
     history: (instanceId) => core.history(instanceId),
     stats: () => ({ activities: core.activityStats() }),
     async close() {
-      await new Promise<void>((resolve) => {
-        rpc.close(() => resolve());
-        rpc.closeAllConnections();
-      });
+      await closeRpc();
       await core.close();
     },
   };

@@ -274,3 +274,65 @@ describe('blob watcher (stands in for Event Grid)', () => {
     }
   });
 });
+
+describe('blob receipts are written when a delivery is over (at least once across a stop)', () => {
+  it('delivers a blob again after a restart when the host stopped while its delivery was still retrying', async () => {
+    // A container and state of its own: the receipts of the tests above play no part.
+    const ownState = tempDir('blob-stop-state');
+    const ownContainer = `fixture-stop-${randomUUID().slice(0, 8)}`;
+    const ownEnv = { ...env, FIXTURE_CONTAINER: ownContainer };
+    const client = BlobServiceClient.fromConnectionString(storageConnectionString()).getContainerClient(
+      ownContainer,
+    );
+    await client.createIfNotExists();
+    const receipts = (): Record<string, string> => {
+      const file = join(ownState, 'blob-receipts.json');
+      return existsSync(file) ? JSON.parse(readFileSync(file, 'utf8')) : {};
+    };
+    const start = (blob: { maxAttempts?: number; retryBaseDelayMs?: number }) =>
+      startHost({
+        appRoot: fixtureApp,
+        port: 0,
+        stateDir: ownState,
+        env: ownEnv,
+        blob: { pollIntervalMs: 50, ...blob },
+        log: () => {},
+      });
+
+    const name = `stopped-${randomUUID()}.txt`;
+    await client.getBlockBlobClient(name).upload('fail until poison', 17);
+    // The first attempt fails; the retry waits a minute, so the host is stopped mid-delivery.
+    let host = await start({ retryBaseDelayMs: 60_000 });
+    try {
+      await waitFor(() => (uploadsOf(name).length === 1 ? true : undefined), 'the first attempt');
+      // While the delivery is pending, the watcher raises no second event and no receipt is written.
+      await host.blobs.whenScanned(3);
+      expect(uploadsOf(name)).toHaveLength(1);
+      expect(Object.keys(receipts()).filter((k) => k.endsWith(`/${name}`))).toEqual([]);
+    } finally {
+      await host.close();
+    }
+    expect(Object.keys(receipts()).filter((k) => k.endsWith(`/${name}`))).toEqual([]);
+
+    // After the restart the upload is delivered again; one attempt only, so it ends as poison, with a receipt.
+    host = await start({ maxAttempts: 1 });
+    try {
+      await waitFor(() => (uploadsOf(name).length === 2 ? true : undefined), 'the redelivery after restart');
+      await host.blobs.settled();
+      await host.blobs.whenScanned(2);
+      expect(Object.keys(receipts()).filter((k) => k.endsWith(`/${name}`))).toHaveLength(1);
+    } finally {
+      await host.close();
+    }
+
+    // Its delivery is over (poison): a further restart delivers it no more.
+    host = await start({ maxAttempts: 1 });
+    try {
+      await host.blobs.whenScanned(2);
+      await host.blobs.settled();
+      expect(uploadsOf(name)).toHaveLength(2);
+    } finally {
+      await host.close();
+    }
+  });
+});

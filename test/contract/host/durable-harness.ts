@@ -12,7 +12,11 @@ import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { createClock } from '../../../local/host/clock.js';
 import { installCoreShim } from '../../../local/host/core.js';
-import { type DurableEngine, startDurableEngine } from '../../../local/host/durable/index.js';
+import {
+  type DurableEngine,
+  type DurableEngineOptions,
+  startDurableEngine,
+} from '../../../local/host/durable/index.js';
 
 export const repoRoot = path.resolve(__dirname, '../../..');
 export const fixtureDir = path.join(repoRoot, 'test/fixtures/durable-app');
@@ -109,6 +113,12 @@ export interface HarnessOptions {
   listPageSize?: number;
   /** Passed to the engine as the host's master key (accepted on the webhook like the system key). */
   masterKey?: string;
+  /** The rpc listener's body limit (default: the engine's, 100 MB). */
+  maxRequestBodyBytes?: number;
+  /** Wraps the engine's table store, to inject storage faults. */
+  wrapStore?: DurableEngineOptions['wrapStore'];
+  /** Receives the engine's log lines (default: kept in memory). */
+  log?: (line: string) => void;
 }
 
 /** The engine mounted on a public server, as the host mounts it; WEBSITE_HOSTNAME points the client at it. */
@@ -139,8 +149,10 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     clock: createClock({ scale: options.scale ?? 1000 }),
     maxConcurrentActivityFunctions: options.maxConcurrentActivityFunctions ?? 10,
     maxConcurrentOrchestratorFunctions: options.maxConcurrentOrchestratorFunctions ?? 10,
-    log: (line) => logs.push(line),
+    log: options.log ?? ((line) => logs.push(line)),
     listPageSize: options.listPageSize,
+    maxRequestBodyBytes: options.maxRequestBodyBytes,
+    wrapStore: options.wrapStore,
   });
   const started = engine;
   return {

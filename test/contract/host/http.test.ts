@@ -135,6 +135,16 @@ describe('authLevel enforcement', () => {
     expect(await status.json()).toMatchObject({ state: 'Running' });
   });
 
+  it('answers an admin "run now" whose body is not JSON with 400, not 500', async () => {
+    const res = await fetch(`${host.baseUrl}/admin/functions/onUpload`, {
+      method: 'POST',
+      headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' },
+      body: '{"input": "inbox/a.txt"',
+    });
+    expect(res.status).toBe(400);
+    expect(await res.json()).toMatchObject({ error: expect.stringMatching(/not valid JSON/) });
+  });
+
   it('keeps the keys in the keys file, so a restart reuses them', async () => {
     const saved = JSON.parse(readFileSync(join(state, 'keys.json'), 'utf8'));
     expect(saved).toEqual(host.keys);
