@@ -15,6 +15,7 @@ import {
   scheduledPollDelaySeconds,
   shouldContinueAsNew,
 } from '../shared/workflow/monitor.js';
+import { caughtFailureMessage } from '../shared/workflow/status.js';
 import type {
   DeliverResultsInput,
   DeliverResultsResult,
@@ -278,7 +279,7 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       ...(notification ? { notification } : {}),
     });
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = caughtFailureMessage(error);
     const failedIn = currentPhase;
     report('failed', { ...lastStatus, message });
     const recorded = yield* recordFailure.call(

@@ -105,6 +105,18 @@ export function failureMessageOf(output: unknown): string {
   return message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : message;
 }
 
+/**
+ * The message of a failure an orchestrator caught, fit for a document a customer reads. durable-functions
+ * rebuilds an activity's failure as `<Reason> \n <Details>`: Reason is "Activity function 'x' failed:
+ * <message>", Details the activity's stack (which repeats the message and names source files). Only the
+ * Reason is kept.
+ */
+export function caughtFailureMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const reason = text.split(/\s*\r?\n/)[0]?.trim() ?? '';
+  return reason || failureMessageOf(text);
+}
+
 function toIso(value: string | Date): string {
   if (value instanceof Date) return value.toISOString();
   const parsed = new Date(value);

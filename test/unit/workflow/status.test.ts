@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  caughtFailureMessage,
   type DurableStatusLike,
   failureMessageOf,
   toCompactStatus,
@@ -169,5 +170,21 @@ describe('failureMessageOf', () => {
     const message = failureMessageOf('x'.repeat(5000));
     expect(message.length).toBe(2001);
     expect(message.endsWith('…')).toBe(true);
+  });
+});
+
+describe('caughtFailureMessage', () => {
+  it('keeps the Reason line of an activity failure and drops the stack durable-functions appends', () => {
+    const reason = "Activity function 'stageInput' failed: PDG credentials refused (HTTP 403)";
+    const details =
+      'ResourceAccessDeniedError: PDG credentials refused (HTTP 403)\n    at send (/app/dist/shared/tomtom/client.js:102:19)';
+    expect(caughtFailureMessage(new Error(`${reason} \n ${details}`))).toBe(reason);
+  });
+
+  it('keeps a single-line message as it is, and says something for an empty one', () => {
+    expect(caughtFailureMessage(new Error('Job 7 could not be followed: not found'))).toBe(
+      'Job 7 could not be followed: not found',
+    );
+    expect(caughtFailureMessage(new Error(''))).toMatch(/without a message/);
   });
 });
