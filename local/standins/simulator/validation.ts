@@ -136,12 +136,12 @@ export function parseLineString(value: unknown): LineParse {
 
 const readable = (e: unknown) => (e instanceof Error ? e.message : String(e));
 
-/** Runs the ROAD_MATCHING checks in order over a whole file. */
-export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<ValidationResult<Road>> {
-  const file = toArrayBuffer(bytes);
-  let schema: SchemaElement[];
+/** GEM's first check, shared by both job types: the file must be readable Parquet. */
+function readSchema(
+  file: ArrayBuffer,
+): { ok: true; schema: SchemaElement[] } | { ok: false; check: 'parquet-readable'; reason: string } {
   try {
-    schema = parquetMetadata(file).schema;
+    return { ok: true, schema: parquetMetadata(file).schema };
   } catch (e) {
     return {
       ok: false,
@@ -149,6 +149,14 @@ export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<Vali
       reason: `the file is not a readable Parquet file (${readable(e)}).`,
     };
   }
+}
+
+/** Runs the ROAD_MATCHING checks in order over a whole file. */
+export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<ValidationResult<Road>> {
+  const file = toArrayBuffer(bytes);
+  const read = readSchema(file);
+  if (!read.ok) return read;
+  const schema = read.schema;
   const columns = new Map(parquetSchema({ schema }).children.map((c) => [c.element.name, c.element]));
   const found = [...columns.keys()].join(', ') || 'none';
   if (!columns.has('id')) {
@@ -259,16 +267,9 @@ export interface Trace {
 /** LANE_LEVEL_MATCHING: a structural check only (Parquet readable, `id` and `points` present). */
 export async function validateLaneLevelInput(bytes: Uint8Array): Promise<ValidationResult<Trace>> {
   const file = toArrayBuffer(bytes);
-  let schema: SchemaElement[];
-  try {
-    schema = parquetMetadata(file).schema;
-  } catch (e) {
-    return {
-      ok: false,
-      check: 'parquet-readable',
-      reason: `the file is not a readable Parquet file (${readable(e)}).`,
-    };
-  }
+  const read = readSchema(file);
+  if (!read.ok) return read;
+  const schema = read.schema;
   const names = parquetSchema({ schema }).children.map((c) => c.element.name);
   for (const col of ['id', 'points']) {
     if (!names.includes(col)) {
