@@ -10,7 +10,7 @@ import * as df from 'durable-functions';
 import { writeSweepReport } from '../shared/activities/inventory.js';
 import { getSettings } from '../shared/config.js';
 import { getServices } from '../shared/services.js';
-import { LIST_STORAGES_INSTANCE_ID } from '../shared/workflow/ids.js';
+import { LIST_STORAGES_INSTANCE_ID, normaliseEtag } from '../shared/workflow/ids.js';
 import { ACTIVE_RUNTIME_STATUSES, isActiveRuntimeStatus } from '../shared/workflow/status.js';
 import type { MatchCustomStatus } from '../shared/workflow/types.js';
 import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
@@ -69,7 +69,7 @@ async function startMissedMatches(client: DurableClient, now: Date): Promise<Swe
     const blob = {
       container: inbox.containerName,
       name: item.name,
-      etag: (item.properties.etag ?? '').replaceAll('"', ''),
+      etag: normaliseEtag(item.properties.etag ?? ''),
       metadata: item.metadata ?? {},
     };
     const outcome = await startMatch(client, bodyFromBlobMetadata(blob), {

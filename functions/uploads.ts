@@ -6,6 +6,7 @@
 import { app, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { getSettings } from '../shared/config.js';
+import { normaliseEtag } from '../shared/workflow/ids.js';
 import { writeRejection } from './rejections.js';
 import { bodyFromBlobMetadata, type InboxBlobRef, startMatch } from './startMatch.js';
 
@@ -43,7 +44,7 @@ export function inboxBlobFromTrigger(context: InvocationContext, inboxContainer:
   const path = String(meta.blobTrigger ?? '');
   const name = typeof meta.name === 'string' ? meta.name : path.slice(path.indexOf('/') + 1);
   const properties = (meta.properties ?? {}) as Record<string, unknown>;
-  const etag = String(properties.eTag ?? properties.ETag ?? properties.etag ?? '').replaceAll('"', '');
+  const etag = normaliseEtag(String(properties.eTag ?? properties.ETag ?? properties.etag ?? ''));
   if (!name || !etag) {
     throw new Error(
       `The blob trigger did not supply the blob name and etag (got name="${name}", etag="${etag}"); ` +

@@ -13,6 +13,7 @@ import {
   startMatchRequestSchema,
 } from '../../shared/api/schemas.js';
 import { getServices } from '../../shared/services.js';
+import { normaliseEtag } from '../../shared/workflow/ids.js';
 import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
 import { findInstance, startMatch } from '../startMatch.js';
@@ -49,7 +50,7 @@ export async function startMatchHandler(
         },
       ]);
     }
-    inboxEtag = (properties.etag ?? '').replaceAll('"', '');
+    inboxEtag = normaliseEtag(properties.etag ?? '');
   }
 
   const client = df.getClient(context);

@@ -22,7 +22,7 @@ import {
   TomTomNotFoundError,
   TomTomUnauthorizedError,
 } from '../tomtom/index.js';
-import { outboxBlobNames } from '../workflow/ids.js';
+import { normaliseEtag, outboxBlobNames } from '../workflow/ids.js';
 import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
 import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
 import {
@@ -83,7 +83,7 @@ export function createMatchActivities(services: Services): MatchActivities {
     const blob = services.appBlobs.getContainerClient(container).getBlobClient(blobName);
     const properties = await blob.getProperties();
     const etag = properties.etag ?? '';
-    if (expected && etag.replaceAll('"', '') !== expected.replaceAll('"', '')) {
+    if (expected && normaliseEtag(etag) !== normaliseEtag(expected)) {
       throw new SourceChangedError(`${container}/${blobName} was replaced after this match started.`, {
         remedy: 'Nothing to do: the newer upload is matched by its own run.',
       });

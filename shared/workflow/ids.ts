@@ -37,7 +37,7 @@ function digest(domain: string, parts: readonly string[]): string {
 }
 
 /** ETags arrive quoted from some APIs (`"0x8DC…"`) and bare from others; both mean the same version. */
-function normaliseEtag(etag: string): string {
+export function normaliseEtag(etag: string): string {
   return etag
     .trim()
     .replace(/^W\//, '')
