@@ -297,7 +297,9 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       ioRetryOptions(),
     );
     if (request.callbackUrl) {
-      yield* notify.call({ url: request.callbackUrl, summaryBlob: recorded.errorBlob });
+      const notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: recorded.errorBlob });
+      // A failed instance has no output, so the callback's outcome travels in the custom status.
+      report('failed', { ...lastStatus, message, notification });
     }
     throw error;
   }

@@ -8,6 +8,12 @@ import type { DurableClient, DurableOrchestrationStatus } from 'durable-function
 import type { FieldError } from '../shared/api/errors.js';
 import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
 import { getSettings, type Settings } from '../shared/config.js';
+import {
+  ALLOWED_HOSTS_SETTING,
+  type CallbackAllowList,
+  isListedCallbackHost,
+  parseAllowList,
+} from '../shared/workflow/callbackTarget.js';
 import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
 import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
 import type { MatchInput } from '../shared/workflow/types.js';
@@ -22,11 +28,14 @@ export interface InboxBlobRef {
   container: string;
   name: string;
   etag: string;
-  /** Blob metadata; per-file options: jobtype, overturerelease, orbisversion, storageid. */
+  /** Blob metadata; per-file options: jobtype, overturerelease, orbisversion, storageid, callbackurl. */
   metadata?: Record<string, string>;
 }
 
-/** Per-file options travel as blob metadata (lower-case keys, as Azure stores them). */
+/**
+ * Per-file options travel as blob metadata (lower-case keys, as Azure stores them). `callbackurl` is honoured
+ * only for hosts on the callback allow-list (see `metadataCallbackProblem`).
+ */
 export function bodyFromBlobMetadata(blob: InboxBlobRef): StartMatchBody {
   const metadata = Object.fromEntries(
     Object.entries(blob.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
@@ -38,6 +47,31 @@ export function bodyFromBlobMetadata(blob: InboxBlobRef): StartMatchBody {
     ...(metadata.overturerelease ? { overtureRelease: metadata.overturerelease } : {}),
     ...(metadata.orbisversion ? { orbisVersion: metadata.orbisversion } : {}),
     ...(metadata.callbackurl ? { callbackUrl: metadata.callbackurl } : {}),
+  };
+}
+
+/**
+ * Which doors read their options from blob metadata. Anyone who may write to the inbox can set metadata,
+ * without the function key, so a callback named there may only go to a host the operator listed.
+ */
+const OPTIONS_FROM_METADATA: Record<MatchInput['trigger'], boolean> = {
+  http: false,
+  blob: true,
+  sweep: true,
+};
+
+export function metadataCallbackProblem(
+  body: StartMatchBody,
+  trigger: MatchInput['trigger'],
+  allowList: CallbackAllowList,
+): FieldError | null {
+  if (!OPTIONS_FROM_METADATA[trigger] || body.callbackUrl === undefined) return null;
+  if (isListedCallbackHost(body.callbackUrl, allowList)) return null;
+  return {
+    field: 'callbackUrl',
+    reason:
+      `comes from the blob metadata key callbackurl, which may name only a host listed in ${ALLOWED_HOSTS_SETTING} ` +
+      '(anyone who can write to the inbox can set it); remove the key, or start the match with POST /api/matches',
   };
 }
 
@@ -70,12 +104,16 @@ export async function startMatch(
   options: { trigger: MatchInput['trigger']; requestedAt: Date; inboxEtag?: string },
 ): Promise<StartOutcome> {
   const settings = getSettings();
+  const { allowList } = parseAllowList(settings.notify.allowedHosts);
+  const fromMetadata = metadataCallbackProblem(body, options.trigger, allowList);
+  if (fromMetadata) return { kind: 'rejected', errors: [fromMetadata] };
   const resolved = resolveStartMatch(body, {
     storageId: settings.workflow.defaultStorageId,
     jobType: settings.workflow.defaultJobType,
     overtureRelease: settings.workflow.defaultOvertureRelease,
     orbisVersion: settings.workflow.defaultOrbisVersion,
     inboxContainer: settings.storage.inboxContainer,
+    callbackAllowList: allowList,
   });
   if (!resolved.ok) return { kind: 'rejected', errors: resolved.errors };
 

@@ -26,6 +26,9 @@ function findProjectRoot(from: string): string {
 const DEFAULT_VALUES: Record<string, string> = {
   FUNCTIONS_WORKER_RUNTIME: 'node',
   AzureWebJobsFeatureFlags: 'EnableWorkerIndexing',
+  // Callback receivers on this machine (the tests' and the README's, on 127.0.0.1) are admitted, and nothing
+  // else on loopback: not localhost, ::1 or 127.0.0.2, and no private range. local.settings.json may change it.
+  NOTIFY_ALLOWED_HOSTS: '127.0.0.1',
 };
 
 export interface HostReady {

@@ -1,8 +1,8 @@
 /**
  * `npm run upload -- <file> [--name <blob>] [--storage-id <id>] [--job-type <type>] [--overture-release <r>]
- * [--orbis-version <v>]`: puts a local file into the running stack's inbox (Azurite), with per-file options
- * as blob metadata, exactly as an Azure user would upload to the inbox container. The host's blob watcher
- * turns the upload into a BlobCreated event, which starts a match.
+ * [--orbis-version <v>] [--callback-url <url>]`: puts a local file into the running stack's inbox (Azurite),
+ * with per-file options as blob metadata, exactly as an Azure user would upload to the inbox container. The
+ * host's blob watcher turns the upload into a BlobCreated event, which starts a match.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
@@ -16,6 +16,8 @@ const METADATA_OPTIONS = {
   'job-type': 'jobtype',
   'overture-release': 'overturerelease',
   'orbis-version': 'orbisversion',
+  // Honoured only for a host on NOTIFY_ALLOWED_HOSTS (the stack lists 127.0.0.1).
+  'callback-url': 'callbackurl',
 } as const;
 
 async function main(): Promise<void> {

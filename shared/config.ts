@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { SecretValue } from './auth/secret.js';
 import { GemFlowError } from './errors.js';
+import { allowListEntries, parseAllowList } from './workflow/callbackTarget.js';
 
 /**
  * Every setting gem-flow reads, validated once. This module is the only reader of `process.env` in the app:
@@ -106,6 +107,15 @@ const ncrontab = z.string().superRefine((value, ctx) => {
     });
   }
 });
+
+/** `NOTIFY_ALLOWED_HOSTS`: checked here with the same parser the callback rules use, kept as the entries. */
+const allowedHosts = z
+  .string()
+  .superRefine((value, ctx) => {
+    const { problems } = parseAllowList(value);
+    if (problems.length > 0) ctx.addIssue({ code: 'custom', message: problems.join('; ') });
+  })
+  .transform(allowListEntries);
 
 const jobTypes = ['ROAD_MATCHING', 'LANE_LEVEL_MATCHING'] as const;
 
@@ -338,6 +348,12 @@ const definitions = {
     default: '5',
     schema: integer(1, 20),
   }),
+  NOTIFY_ALLOWED_HOSTS: define({
+    description:
+      'Callback hosts admitted beyond the public internet: host names, IP addresses or CIDR ranges, comma-separated. A listed host may be called over http and at private addresses, and may be named in blob metadata (callbackurl). Empty: https to public addresses only.',
+    example: '127.0.0.1',
+    schema: allowedHosts,
+  }),
 } as const;
 
 export type SettingName = keyof typeof definitions;
@@ -422,6 +438,8 @@ export interface Settings {
   readonly notify: {
     readonly signingSecret: SigningSecretSource;
     readonly maxAttempts: number;
+    /** `NOTIFY_ALLOWED_HOSTS` entries, as written; `parseAllowList` turns them into the rules' allow-list. */
+    readonly allowedHosts: readonly string[];
   };
 }
 
@@ -619,7 +637,11 @@ export function loadSettings(env: Environment = process.env): Settings {
       sweepSchedule: values.SWEEP_SCHEDULE,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
     },
-    notify: { signingSecret, maxAttempts: values.NOTIFY_MAX_ATTEMPTS },
+    notify: {
+      signingSecret,
+      maxAttempts: values.NOTIFY_MAX_ATTEMPTS,
+      allowedHosts: values.NOTIFY_ALLOWED_HOSTS ?? [],
+    },
   });
 }
 

@@ -57,6 +57,9 @@ var appSettings = {
   KEY_VAULT_URL: keyVaultUri
   TOMTOM_API_KEY_SECRET_NAME: tomtomApiKeySecretName
   NOTIFY_SIGNING_SECRET_NAME: notifySigningSecretName
+  // Empty: callbacks reach https receivers on public addresses only. List a receiver inside your network
+  // (host name, IP or CIDR) here to admit it; never loopback, where the platform's own endpoints listen.
+  NOTIFY_ALLOWED_HOSTS: ''
   TOMTOM_API_BASE_URL: tomtomApiBaseUrl
 }
 // Set only when the deployer gave a value (an empty app setting would not mean "unset" to the app).

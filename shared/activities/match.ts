@@ -22,6 +22,7 @@ import {
   TomTomNotFoundError,
   TomTomUnauthorizedError,
 } from '../tomtom/index.js';
+import { callbackTargetProblem, parseAllowList } from '../workflow/callbackTarget.js';
 import { normaliseEtag, outboxBlobNames } from '../workflow/ids.js';
 import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
 import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
@@ -314,6 +315,11 @@ export function createMatchActivities(services: Services): MatchActivities {
     },
 
     async notify({ url, summaryBlob }) {
+      // Checked again here whatever path the URL came by (an instance started by hand, or before an upgrade).
+      const { allowList } = parseAllowList(services.settings.notify.allowedHosts);
+      const refusal = callbackTargetProblem(url, allowList);
+      if (refusal)
+        return { delivered: false, refused: true, attempts: 0, error: `The callback URL ${refusal}.` };
       try {
         const summary = await readJsonBlob(services.outbox, summaryBlob);
         if (summary === undefined) throw new Error(`The outbox has no ${summaryBlob} to send.`);
@@ -322,6 +328,7 @@ export function createMatchActivities(services: Services): MatchActivities {
         return await sendNotification(url, request, {
           maxAttempts: services.settings.notify.maxAttempts,
           retryDelayMs: 1_000,
+          allowList,
         });
       } catch (error) {
         // A callback that cannot be sent never fails the match; the outcome is recorded instead.

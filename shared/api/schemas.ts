@@ -4,7 +4,11 @@
  * default storage, job type and versions) live in `resolveStartMatch`, not in the schema.
  */
 import { z } from 'zod';
-import { callbackUrlProblem } from '../workflow/notify.js';
+import {
+  type CallbackAllowList,
+  callbackTargetProblem,
+  callbackUrlSyntaxProblem,
+} from '../workflow/callbackTarget.js';
 import { JOB_TYPES, type JobType, MATCH_PHASES, type MatchSource } from '../workflow/types.js';
 import { BODY_FIELD, type FieldError, fieldErrorsFromZod } from './errors.js';
 
@@ -24,11 +28,12 @@ export const STORAGE_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 // biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are exactly what it rejects
 export const BLOB_NAME_PATTERN = /^(?!\/)(?!(?:.*\/)?\.{1,2}(?:\/|$))[^\\\u0000-\u001f]+$/;
 /**
- * https, or http to a loopback host for local development, with no user info in the authority: the
- * `callbackUrlProblem` rule spelled as a JSON Schema pattern for the OpenAPI document.
+ * https with no user info in the authority: what the OpenAPI document can say of a callback URL. The address
+ * rules (public hosts only) and the operator's allow-list, which also admits http, are enforced by
+ * `callbackTargetProblem` and stated in the field's description.
  */
-export const CALLBACK_URL_PATTERN =
-  /^(?:https:\/\/[^/?#@\s]+|http:\/\/(?:localhost|127\.0\.0\.1|\[::1\])(?::\d+)?)(?:[/?#]|$)/;
+export const CALLBACK_URL_MAX_LENGTH = 2048;
+export const CALLBACK_URL_PATTERN = /^https:\/\/[^/?#@\s]+(?:[/?#]|$)/;
 
 export const RUNTIME_STATUSES = [
   'Pending',
@@ -91,14 +96,20 @@ export const startMatchRequestSchema = z
       ),
     callbackUrl: z
       .string()
-      .max(2048)
-      .refine((url) => callbackUrlProblem(url) === null, {
-        error: (issue) => callbackUrlProblem(String(issue.input)) ?? 'is not a valid callback URL',
+      .max(CALLBACK_URL_MAX_LENGTH)
+      // The URL's form only; where it may point depends on the allow-list setting (resolveStartMatch).
+      .refine((url) => callbackUrlSyntaxProblem(url) === null, {
+        error: (issue) => callbackUrlSyntaxProblem(String(issue.input)) ?? 'is not a valid callback URL',
       })
-      // The refine is the rule; the pattern publishes it to OpenAPI readers (a contract test keeps them equal).
       .meta({ format: 'uri', pattern: CALLBACK_URL_PATTERN.source })
       .optional()
-      .describe('Receives a signed POST (x-gemflow-signature) when the match ends.'),
+      .describe(
+        'Receives a signed POST (x-gemflow-signature) when the match ends. Must be https to a public host: ' +
+          'loopback, private, link-local, unique-local, CGNAT, multicast, reserved and IPv4-embedding IPv6 ' +
+          'addresses are refused, in any numeric form, and so are names such as localhost or *.internal; the ' +
+          'host is checked again after DNS when the callback is sent. Hosts the operator lists in ' +
+          'NOTIFY_ALLOWED_HOSTS are exempt and may use http.',
+      ),
     idempotencyKey: z
       .string()
       .min(1)
@@ -144,6 +155,8 @@ export interface StartMatchDefaults {
   orbisVersion?: string;
   /** The inbox container that `inboxBlob` names a blob in. */
   inboxContainer: string;
+  /** Callback hosts admitted beyond the public internet (`NOTIFY_ALLOWED_HOSTS`); default none. */
+  callbackAllowList?: CallbackAllowList;
 }
 
 /** A resolved request: everything of `MatchInput` except what the handler adds (outputStem, trigger, time). */
@@ -171,9 +184,14 @@ function parsed<T>(result: z.ZodSafeParseResult<T>): Resolution<T> {
  */
 export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): Resolution<StartMatchSpec> {
   const result = parsed(startMatchRequestSchema.safeParse(body, { reportInput: true }));
-  if (!result.ok) return result;
+  const callback = callbackTargetError(body, defaults.callbackAllowList);
+  if (!result.ok) {
+    // The schema alone cannot judge the target (it depends on the allow-list); report it with the rest.
+    const named = result.errors.some((error) => error.field === 'callbackUrl');
+    return callback && !named ? { ok: false, errors: [...result.errors, callback] } : result;
+  }
   const request = result.value;
-  const errors: FieldError[] = [];
+  const errors: FieldError[] = callback ? [callback] : [];
 
   const storageId = request.storageId ?? defaults.storageId;
   if (!storageId) {
@@ -222,6 +240,20 @@ export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): 
   else versionRule('orbisVersion', ORBIS_VERSION_PATTERN, '123456.1', 'overtureRelease');
 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: spec };
+}
+
+/** Where the body's callbackUrl points, judged against the allow-list, when it is a well-formed URL. */
+function callbackTargetError(body: unknown, allowList: CallbackAllowList | undefined): FieldError | null {
+  const url =
+    typeof body === 'object' && body !== null ? (body as { callbackUrl?: unknown }).callbackUrl : undefined;
+  if (
+    typeof url !== 'string' ||
+    url.length > CALLBACK_URL_MAX_LENGTH ||
+    callbackUrlSyntaxProblem(url) !== null
+  )
+    return null;
+  const problem = callbackTargetProblem(url, allowList);
+  return problem ? { field: 'callbackUrl', reason: problem } : null;
 }
 
 /** `GET /api/matches` query. Unknown parameters (such as the function key `code`) are ignored. */
@@ -320,6 +352,18 @@ export const matchStatusSchema = z.object({
     validationReport: outputRefSchema,
   }),
   error: z.object({ message: z.string() }).nullable(),
+  notification: z
+    .object({
+      delivered: z.boolean(),
+      refused: z
+        .boolean()
+        .describe('The callback target rules refused the URL (before or after DNS); nothing was sent.'),
+      attempts: z.int().describe('Requests sent to the receiver.'),
+      lastStatus: z.int().nullable().describe('The HTTP status of the last answer, if one arrived.'),
+      error: z.string().nullable().describe('Why it was not delivered.'),
+    })
+    .nullable()
+    .describe('What became of the callback; null when the match has none or has not sent it yet.'),
   createdTime: z.string(),
   lastUpdatedTime: z.string(),
 });

@@ -11,8 +11,13 @@
  *
  * Signing and verifying are pure. `sendNotification` does network I/O and belongs in an activity; it never
  * throws for HTTP failures, because a receiver being down must not fail a match whose results are delivered.
+ * It sends only to a target `checkCallbackTarget` accepts, over a connection pinned to the checked addresses,
+ * never follows a redirect and never reads the receiver's response body (only its status counts).
  */
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import https from 'node:https';
+import type { Readable } from 'node:stream';
 import {
   createDefaultHttpClient,
   createHttpHeaders,
@@ -27,53 +32,21 @@ import {
   retryPolicy,
 } from '@azure/core-rest-pipeline';
 import { GemFlowError } from '../errors.js';
+import {
+  type CallbackAllowList,
+  checkCallbackTarget,
+  EMPTY_ALLOW_LIST,
+  type HostResolver,
+  pinnedLookup,
+} from './callbackTarget.js';
 import type { NotificationOutcome } from './types.js';
 
 export const SIGNATURE_HEADER = 'x-gemflow-signature';
 export const DELIVERY_HEADER = 'x-gemflow-delivery';
 export const DEFAULT_SIGNATURE_TOLERANCE_SECONDS = 300;
 
-export class CallbackUrlError extends GemFlowError {
-  readonly code = 'CallbackUrlInvalid';
-}
-
 export class NotificationSecretError extends GemFlowError {
   readonly code = 'NotificationSecretMissing';
-}
-
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
-
-/**
- * Why `url` cannot be used as a callback, or null when it can. https is required; plain http is allowed only
- * for loopback hosts so a receiver on a developer machine works. Credentials in the URL are refused because
- * the URL is stored in plain text in the orchestration input.
- */
-export function callbackUrlProblem(url: string): string | null {
-  let parsed: URL;
-  try {
-    parsed = new URL(url);
-  } catch {
-    return 'must be an absolute URL such as https://example.com/hooks/gem';
-  }
-  if (parsed.username || parsed.password) {
-    return 'must not contain a user name or password (it is stored in plain text); authenticate with the signature header instead';
-  }
-  if (parsed.protocol === 'https:') return null;
-  if (parsed.protocol === 'http:' && LOOPBACK_HOSTS.has(parsed.hostname)) return null;
-  if (parsed.protocol === 'http:')
-    return 'must use https (http is accepted only for localhost and 127.0.0.1)';
-  return `must use https (got ${parsed.protocol.replace(/:$/, '')})`;
-}
-
-/** Returns the parsed URL or throws `CallbackUrlError` explaining what to change. */
-export function assertCallbackUrl(url: string): URL {
-  const problem = callbackUrlProblem(url);
-  if (problem) {
-    throw new CallbackUrlError(`The callback URL ${problem}.`, {
-      remedy: 'Pass an https callbackUrl when starting the match.',
-    });
-  }
-  return new URL(url);
 }
 
 function requireSecret(secret: string): void {
@@ -167,8 +140,14 @@ export interface SendNotificationOptions {
   retryDelayMs: number;
   /** Longest wait between tries. Default 60 s. */
   maxRetryDelayMs?: number;
-  /** Per-try timeout. Default 30 s, so a silent receiver cannot hold an activity for long. */
+  /** Per-try timeout, and the limit for resolving the host. Default 30 s, so a silent receiver cannot hold an activity for long. */
   timeoutMs?: number;
+  /** Hosts the operator admitted beyond the public internet (`NOTIFY_ALLOWED_HOSTS`). Default none. */
+  allowList?: CallbackAllowList;
+  /** Resolves the callback host; default the system resolver. Tests inject answers here. */
+  resolve?: HostResolver;
+  /** Trust only this CA for the receiver's certificate (tests); default the platform's trust store. */
+  trustedCa?: string;
   /** Transport; tests pass a fake, production uses the SDK's default client. */
   httpClient?: HttpClient;
 }
@@ -181,8 +160,9 @@ interface AttemptLog {
 const BUDGET_EXHAUSTED = 'GEMFLOW_ATTEMPT_BUDGET_EXHAUSTED';
 
 /**
- * Innermost policy: counts real sends, enforces the total budget across both retry policies, and turns a
- * per-try timeout (an AbortError from the HTTP client) into a retriable system error.
+ * Innermost policy: counts real sends, enforces the total budget across both retry policies, turns a
+ * per-try timeout (an AbortError from the HTTP client) into a retriable system error, and discards the
+ * response body unread, so a receiver cannot make the app buffer what it sends back.
  */
 function attemptBudgetPolicy(log: AttemptLog, maxAttempts: number): PipelinePolicy {
   return {
@@ -194,6 +174,8 @@ function attemptBudgetPolicy(log: AttemptLog, maxAttempts: number): PipelinePoli
       log.attempts += 1;
       try {
         const response = await next(request);
+        // In Node the stream is the IncomingMessage itself.
+        (response.readableStreamBody as Readable | undefined)?.destroy();
         log.lastStatus = response.status;
         return response;
       } catch (error) {
@@ -227,29 +209,15 @@ function tooManyRequestsStrategy(retryDelayMs: number, maxRetryDelayMs: number):
   };
 }
 
-/**
- * POSTs a signed notification. Retries 5xx, 408, 429 and network errors with exponential backoff (honouring
- * Retry-After on 429/503) up to `maxAttempts` sends in total; any other 4xx, and 3xx, is final. Redirects are
- * not followed, so a signed body is only ever sent to the URL the caller gave.
- */
-export async function sendNotification(
-  url: string,
-  request: NotificationRequest,
-  options: SendNotificationOptions,
-): Promise<NotificationOutcome> {
-  const problem = callbackUrlProblem(url);
-  if (problem) return { delivered: false, attempts: 0, error: `The callback URL ${problem}.` };
-
-  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts));
+function notificationPipeline(options: SendNotificationOptions, log: AttemptLog, maxAttempts: number) {
   const maxRetryDelayMs = options.maxRetryDelayMs ?? 60_000;
-  const log: AttemptLog = { attempts: 0, lastStatus: undefined };
-
   const pipeline = createPipelineFromOptions({
     retryOptions: {
       maxRetries: maxAttempts - 1,
       retryDelayInMs: options.retryDelayMs,
       maxRetryDelayInMs: maxRetryDelayMs,
     },
+    // Redirects are never followed: the signed body goes only to the URL that was checked.
     redirectOptions: { maxRetries: 0 },
     userAgentOptions: { userAgentPrefix: 'gem-flow' },
   });
@@ -260,15 +228,59 @@ export async function sendNotification(
     { phase: 'Retry' },
   );
   pipeline.addPolicy(attemptBudgetPolicy(log, maxAttempts), { phase: 'Sign' });
+  return pipeline;
+}
 
+/**
+ * An agent whose connections reach only the checked addresses. It also keeps the SDK's proxy policy out
+ * (that policy leaves a request's own agent alone), because a proxy would resolve the name again itself.
+ * Keep-alive is off: nothing outlives the send.
+ */
+function pinnedAgent(url: URL, addresses: Parameters<typeof pinnedLookup>[1], trustedCa?: string) {
+  const lookup = pinnedLookup(url.hostname, addresses);
+  if (url.protocol === 'http:') return new http.Agent({ keepAlive: false, lookup });
+  return new https.Agent({ keepAlive: false, lookup, ...(trustedCa ? { ca: trustedCa } : {}) });
+}
+
+/**
+ * POSTs a signed notification. Retries 5xx, 408, 429 and network errors with exponential backoff (honouring
+ * Retry-After on 429/503) up to `maxAttempts` sends in total; any other 4xx, and 3xx, is final. A target the
+ * callback rules refuse, before or after DNS, is an outcome with `refused: true` and nothing is sent.
+ */
+export async function sendNotification(
+  url: string,
+  request: NotificationRequest,
+  options: SendNotificationOptions,
+): Promise<NotificationOutcome> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const target = await checkCallbackTarget(url, options.allowList ?? EMPTY_ALLOW_LIST, {
+    timeoutMs,
+    ...(options.resolve ? { resolve: options.resolve } : {}),
+  });
+  if (!target.ok) {
+    return {
+      delivered: false,
+      attempts: 0,
+      error: target.reason,
+      ...(target.refused ? { refused: true } : {}),
+    };
+  }
+
+  const maxAttempts = Math.max(1, Math.floor(options.maxAttempts));
+  const log: AttemptLog = { attempts: 0, lastStatus: undefined };
+  const pipeline = notificationPipeline(options, log, maxAttempts);
   const pipelineRequest = createPipelineRequest({
     url,
     method: 'POST',
     body: request.body,
     headers: createHttpHeaders({ ...request.headers }),
-    timeout: options.timeoutMs ?? 30_000,
-    allowInsecureConnection: new URL(url).protocol === 'http:',
+    timeout: timeoutMs,
+    allowInsecureConnection: target.url.protocol === 'http:',
+    // Every status is streamed, so the body can be dropped unread (attemptBudgetPolicy).
+    streamResponseStatusCodes: new Set([Number.POSITIVE_INFINITY]),
   });
+  // Assigned, not passed to createPipelineRequest: its options type has `agent` but the constructor drops it.
+  pipelineRequest.agent = pinnedAgent(target.url, target.addresses, options.trustedCa);
 
   const httpClient = options.httpClient ?? createDefaultHttpClient();
   try {
@@ -283,21 +295,25 @@ export async function sendNotification(
       error: `The callback answered HTTP ${response.status}.`,
     };
   } catch (error) {
-    const lastStatus = log.lastStatus !== undefined ? { status: log.lastStatus } : {};
-    if (isRestError(error) && error.code === BUDGET_EXHAUSTED) {
-      return {
-        delivered: false,
-        attempts: log.attempts,
-        ...lastStatus,
-        error: `Gave up after ${log.attempts} attempts${log.lastStatus !== undefined ? `; last answer HTTP ${log.lastStatus}` : ''}.`,
-      };
-    }
-    const message = error instanceof Error ? error.message : String(error);
+    return failedOutcome(error, log);
+  }
+}
+
+function failedOutcome(error: unknown, log: AttemptLog): NotificationOutcome {
+  const lastStatus = log.lastStatus !== undefined ? { status: log.lastStatus } : {};
+  if (isRestError(error) && error.code === BUDGET_EXHAUSTED) {
     return {
       delivered: false,
       attempts: log.attempts,
       ...lastStatus,
-      error: `The callback could not be reached: ${message}`,
+      error: `Gave up after ${log.attempts} attempts${log.lastStatus !== undefined ? `; last answer HTTP ${log.lastStatus}` : ''}.`,
     };
   }
+  const message = error instanceof Error ? error.message : String(error);
+  return {
+    delivered: false,
+    attempts: log.attempts,
+    ...lastStatus,
+    error: `The callback could not be reached: ${message}`,
+  };
 }

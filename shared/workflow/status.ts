@@ -10,6 +10,7 @@ import {
   type MatchOutputs,
   type MatchPhase,
   type MatchResult,
+  type NotificationOutcome,
 } from './types.js';
 
 /** The fields of a Durable orchestration status this mapping reads. */
@@ -47,8 +48,18 @@ export interface CompactMatchStatus {
     validationReport: OutputRef | null;
   };
   error: { message: string } | null;
+  notification: NotificationView | null;
   createdTime: string;
   lastUpdatedTime: string;
+}
+
+/** The callback's outcome as the status API shows it. */
+export interface NotificationView {
+  delivered: boolean;
+  refused: boolean;
+  attempts: number;
+  lastStatus: number | null;
+  error: string | null;
 }
 
 export interface StatusViewOptions {
@@ -75,6 +86,22 @@ function asCustomStatus(value: unknown): Partial<MatchCustomStatus> {
       ? { estimatedCompletion: value.estimatedCompletion }
       : {}),
     ...(typeof value.message === 'string' ? { message: value.message } : {}),
+    ...(isNotificationOutcome(value.notification) ? { notification: value.notification } : {}),
+  };
+}
+
+function isNotificationOutcome(value: unknown): value is NotificationOutcome {
+  return isRecord(value) && typeof value.delivered === 'boolean' && typeof value.attempts === 'number';
+}
+
+function notificationView(outcome: unknown): NotificationView | null {
+  if (!isNotificationOutcome(outcome)) return null;
+  return {
+    delivered: outcome.delivered,
+    refused: outcome.refused === true,
+    attempts: outcome.attempts,
+    lastStatus: typeof outcome.status === 'number' ? outcome.status : null,
+    error: typeof outcome.error === 'string' ? outcome.error : null,
   };
 }
 
@@ -191,6 +218,8 @@ export function toCompactStatus(
       validationReport: outputRef(outputs.validationReport, options.outputBaseUrl),
     },
     error,
+    // A completed match records it in its output; a failed one, which has no output, in its custom status.
+    notification: notificationView(result?.notification ?? custom.notification),
     createdTime: toIso(status.createdTime),
     lastUpdatedTime: toIso(status.lastUpdatedTime),
   };

@@ -74,6 +74,8 @@ export interface MatchCustomStatus {
   deadline?: string;
   rowCount?: number;
   message?: string;
+  /** Set once a failed match has sent (or tried to send) its callback; a completed match has it in its output. */
+  notification?: NotificationOutcome;
 }
 
 /** The monitor loop's state; carried across `continueAsNew` generations. */
@@ -102,12 +104,17 @@ export interface MatchOutputs {
   validationReport?: string;
 }
 
+/** What became of a result callback; recorded in the orchestration output and shown in the match status. */
 export interface NotificationOutcome {
   delivered: boolean;
+  /** Requests sent to the receiver; 0 when the target was refused or could not be resolved. */
   attempts: number;
   /** The last HTTP status received, when any response arrived. */
   status?: number;
+  /** Why it was not delivered. */
   error?: string;
+  /** The callback target rules refused the URL (before or after DNS): nothing was sent. */
+  refused?: boolean;
 }
 
 /** Orchestration output of `matchFile`. */

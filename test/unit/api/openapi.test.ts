@@ -175,9 +175,9 @@ describe('StartMatchRequest schema agrees with resolveStartMatch', () => {
     ],
     ['lane job with version', { ...inbox, jobType: 'LANE_LEVEL_MATCHING', orbisVersion: '123456.1' }, true],
     ['lane job with default version', { ...inbox, jobType: 'LANE_LEVEL_MATCHING' }, true],
-    ['callback to localhost over http', { ...inbox, callbackUrl: 'http://localhost:7071/hook' }, true],
-    ['callback to 127.0.0.1 over http', { ...inbox, callbackUrl: 'http://127.0.0.1/hook' }, true],
-    ['callback to [::1] over http', { ...inbox, callbackUrl: 'http://[::1]:8080' }, true],
+    ['callback to localhost over http', { ...inbox, callbackUrl: 'http://localhost:7071/hook' }, false],
+    ['callback to 127.0.0.1 over http', { ...inbox, callbackUrl: 'http://127.0.0.1/hook' }, false],
+    ['callback to [::1] over http', { ...inbox, callbackUrl: 'http://[::1]:8080' }, false],
     ['64-character idempotency key', { ...inbox, idempotencyKey: 'k'.repeat(64) }, true],
     ['1024-character blob name', { inboxBlob: 'b'.repeat(1024) }, true],
     ['blob name with spaces and unicode', { inboxBlob: 'Straßen 2026/a b.parquet' }, true],
@@ -240,5 +240,30 @@ describe('StartMatchRequest schema agrees with resolveStartMatch', () => {
     const server = resolveStartMatch(body, defaults);
     const client = schemaProblems(schema, body, root);
     expect({ server: server.ok, client: client.length === 0 }).toEqual({ server: valid, client: valid });
+  });
+
+  // Where a callback may point (public addresses only, in any numeric form, and names checked after DNS)
+  // is beyond a JSON Schema pattern: the field's description states it, and only the server enforces it.
+  it.each([
+    'https://10.0.0.1/hook',
+    'https://2130706433/hook',
+    'https://[::1]/hook',
+    'https://localhost/hook',
+  ])('server-only rule: %s is refused by the server and described in the document', (callbackUrl) => {
+    const body = { ...inbox, callbackUrl };
+    expect(resolveStartMatch(body, defaults)).toMatchObject({
+      ok: false,
+      errors: [{ field: 'callbackUrl' }],
+    });
+    expect(schemaProblems(schema, body, root)).toEqual([]);
+  });
+
+  it('describes the target rules and the allow-list on the callbackUrl field', () => {
+    const request = document.components.schemas.StartMatchRequest as {
+      properties: { callbackUrl: { description: string } };
+    };
+    expect(request.properties.callbackUrl.description).toMatch(
+      /public host.*loopback, private.*NOTIFY_ALLOWED_HOSTS/s,
+    );
   });
 });

@@ -6,6 +6,7 @@ import {
   resolveStartMatch,
   type StartMatchDefaults,
 } from '../../../shared/api/schemas.js';
+import { parseAllowList } from '../../../shared/workflow/callbackTarget.js';
 
 const defaults: StartMatchDefaults = {
   storageId: 'storage-001',
@@ -157,6 +158,47 @@ describe('resolveStartMatch', () => {
       defaults,
     );
     expect(result).toMatchObject({ ok: false, errors: [{ field: 'callbackUrl' }] });
+  });
+
+  it('refuses each callback target inside the network with a 400 reason naming the field and why', () => {
+    const cases: [string, RegExp][] = [
+      ['https://10.0.0.1/hook', /10\.0\.0\.1 is a private address \(RFC 1918\)/],
+      ['https://169.254.169.254/metadata/identity/oauth2/token', /169\.254\.169\.254 is a link-local/],
+      ['https://127.0.0.1/', /127\.0\.0\.1 is a loopback address/],
+      ['https://[::1]/', /::1 is a loopback address/],
+      ['https://[fe80::1]/', /fe80::1 is a link-local address/],
+      ['https://0.0.0.0/', /0\.0\.0\.0 is the unspecified address/],
+      ['https://2130706433/', /127\.0\.0\.1 is a loopback address/],
+      ['https://0x7f000001/', /127\.0\.0\.1 is a loopback address/],
+      ['https://localhost./', /localhost\. is a special-use name/],
+      [
+        'http://127.0.0.1:9000/done',
+        /must use https \(http is accepted only for hosts listed in NOTIFY_ALLOWED_HOSTS\)/,
+      ],
+    ];
+    for (const [callbackUrl, reason] of cases) {
+      const result = resolveStartMatch({ inboxBlob: 'a.parquet', callbackUrl }, defaults);
+      expect(result, callbackUrl).toEqual({
+        ok: false,
+        errors: [{ field: 'callbackUrl', reason: expect.stringMatching(reason) }],
+      });
+    }
+  });
+
+  it('admits the hosts of the allow-list, http included', () => {
+    const local = { ...defaults, callbackAllowList: parseAllowList('127.0.0.1').allowList };
+    expect(
+      resolveStartMatch({ inboxBlob: 'a', callbackUrl: 'http://127.0.0.1:9000/done' }, local),
+    ).toMatchObject({
+      ok: true,
+      value: { callbackUrl: 'http://127.0.0.1:9000/done' },
+    });
+    expect(
+      resolveStartMatch({ inboxBlob: 'a', callbackUrl: 'http://localhost:9000/done' }, local),
+    ).toMatchObject({
+      ok: false,
+      errors: [{ field: 'callbackUrl' }],
+    });
   });
 
   it('rejects a body that is not an object', () => {

@@ -42,7 +42,7 @@ describe('loadSettings', () => {
       sweepSchedule: '0 */15 * * * *',
       storageFanOutLimit: 4,
     });
-    expect(settings.notify).toEqual({ signingSecret: { source: 'none' }, maxAttempts: 5 });
+    expect(settings.notify).toEqual({ signingSecret: { source: 'none' }, maxAttempts: 5, allowedHosts: [] });
   });
 
   it('accepts the alternative PDG path and treats empty strings as unset', () => {

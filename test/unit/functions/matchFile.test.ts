@@ -233,7 +233,11 @@ describe('matchFile failures', () => {
     expect(activityCalls(run, 'notify').map((s) => s.input)).toEqual([
       { url: 'https://example.test/done', summaryBlob: 'roads.error.json' },
     ]);
-    expect((run.customStatuses.at(-1) as MatchCustomStatus).phase).toBe('failed');
+    const last = run.customStatuses.at(-1) as MatchCustomStatus;
+    expect(last.phase).toBe('failed');
+    // A failed instance has no output: the callback's outcome is published in the custom status.
+    expect(last.notification).toEqual({ delivered: true, attempts: 1, status: 200 });
+    expect(last.message).toMatch(/stageInput exhausted its retries/);
     expect(activityCalls(run, 'submitJob')).toHaveLength(0);
   });
 

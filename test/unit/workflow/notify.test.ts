@@ -6,11 +6,9 @@ import {
   RestError,
 } from '@azure/core-rest-pipeline';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { parseAllowList } from '../../../shared/workflow/callbackTarget.js';
 import {
-  assertCallbackUrl,
   buildNotificationRequest,
-  CallbackUrlError,
-  callbackUrlProblem,
   DELIVERY_HEADER,
   NotificationSecretError,
   SIGNATURE_HEADER,
@@ -88,32 +86,6 @@ describe('buildNotificationRequest', () => {
   });
 });
 
-describe('callback URL rules', () => {
-  it.each([
-    ['https://example.com/hooks/gem', null],
-    ['https://example.com:8443/x?y=1', null],
-    ['http://localhost:7071/hook', null],
-    ['http://127.0.0.1/hook', null],
-    ['http://[::1]:3000/hook', null],
-    ['http://example.com/hook', /must use https/],
-    ['http://localhost.example.com/hook', /must use https/],
-    ['ftp://example.com/x', /must use https \(got ftp\)/],
-    ['https://user:pass@example.com/x', /must not contain a user name or password/],
-    ['/relative/path', /absolute URL/],
-    ['not a url', /absolute URL/],
-  ])('%s', (url, problem) => {
-    const found = callbackUrlProblem(url);
-    if (problem === null) expect(found).toBeNull();
-    else expect(found).toMatch(problem);
-  });
-
-  it('assertCallbackUrl throws a typed error with the fix', () => {
-    expect(() => assertCallbackUrl('http://example.com')).toThrow(CallbackUrlError);
-    expect(() => assertCallbackUrl('http://example.com')).toThrow(/Pass an https callbackUrl/);
-    expect(assertCallbackUrl('https://example.com/a').pathname).toBe('/a');
-  });
-});
-
 type Reply = { status: number; headers?: Record<string, string> } | { error: Error };
 
 /** A transport that answers from a script and records what it was sent. */
@@ -135,6 +107,9 @@ function scriptedClient(replies: Reply[]): HttpClient & { sent: PipelineRequest[
   };
 }
 
+/** The receiver's name resolves to one public address; the scripted transport never connects to it. */
+const publicReceiver = async () => [{ address: '93.184.215.14', family: 4 }];
+
 describe('sendNotification', () => {
   const url = 'https://receiver.example.com/hooks/gem';
   const notification = buildNotificationRequest({ outcome: 'succeeded' }, SECRET, NOW);
@@ -151,6 +126,7 @@ describe('sendNotification', () => {
       httpClient: client,
       maxAttempts,
       retryDelayMs: 1000,
+      resolve: publicReceiver,
     });
     await vi.runAllTimersAsync();
     return pending;
@@ -214,6 +190,7 @@ describe('sendNotification', () => {
       httpClient: client,
       maxAttempts: 3,
       retryDelayMs: 1000,
+      resolve: publicReceiver,
     });
     await vi.advanceTimersByTimeAsync(6_900);
     expect(client.sent).toHaveLength(1);
@@ -228,6 +205,7 @@ describe('sendNotification', () => {
       httpClient: client,
       maxAttempts: 3,
       retryDelayMs: 1000,
+      resolve: publicReceiver,
     });
     await vi.advanceTimersByTimeAsync(29_000);
     expect(client.sent).toHaveLength(1);
@@ -260,20 +238,25 @@ describe('sendNotification', () => {
       httpClient: client,
       maxAttempts: 3,
       retryDelayMs: 10,
+      resolve: publicReceiver,
     });
-    expect(outcome).toMatchObject({ delivered: false, attempts: 0 });
+    expect(outcome).toMatchObject({ delivered: false, refused: true, attempts: 0 });
     expect(outcome.error).toMatch(/must use https/);
     expect(client.sent).toHaveLength(0);
   });
 
-  it('may post to a loopback http receiver during local development', async () => {
+  it('posts over http to a loopback receiver the allow-list names', async () => {
     const client = scriptedClient([{ status: 200 }]);
     const outcome = await sendNotification('http://127.0.0.1:7777/hook', notification, {
       httpClient: client,
       maxAttempts: 1,
       retryDelayMs: 10,
+      allowList: parseAllowList('127.0.0.1').allowList,
     });
     expect(outcome).toEqual({ delivered: true, attempts: 1, status: 200 });
     expect(client.sent[0]?.allowInsecureConnection).toBe(true);
+    // Streamed, so the transport never buffers the receiver's body; pinned, by its own agent.
+    expect(client.sent[0]?.streamResponseStatusCodes?.has(Number.POSITIVE_INFINITY)).toBe(true);
+    expect(client.sent[0]?.agent).toBeDefined();
   });
 });

@@ -59,6 +59,7 @@ describe('toCompactStatus', () => {
       statistics: null,
       outputs: { results: null, summary: null, error: null, validationReport: null },
       error: null,
+      notification: null,
       createdTime: '2026-02-18T10:00:00.000Z',
       lastUpdatedTime: '2026-02-18T11:00:00.000Z',
     });
@@ -104,6 +105,52 @@ describe('toCompactStatus', () => {
     });
     expect(view.outputs.summary?.blob).toBe('roads/a.summary.json');
     expect(view.outputs.error).toBeNull();
+  });
+
+  it('shows the callback outcome of a completed match, from its output', () => {
+    const output: MatchResult = {
+      ...succeeded,
+      notification: { delivered: false, attempts: 3, status: 503, error: 'Gave up after 3 attempts.' },
+    };
+    const view = toCompactStatus(status({ runtimeStatus: 'Completed', output }));
+    expect(view.notification).toEqual({
+      delivered: false,
+      refused: false,
+      attempts: 3,
+      lastStatus: 503,
+      error: 'Gave up after 3 attempts.',
+    });
+    expect(
+      toCompactStatus(status({ runtimeStatus: 'Completed', output: succeeded })).notification,
+    ).toBeNull();
+  });
+
+  it('shows the refused callback of a failed match, from its custom status', () => {
+    const refused = {
+      delivered: false,
+      refused: true,
+      attempts: 0,
+      error: 'The callback URL must reach the public internet, but its host 10.0.0.1 is a private address.',
+    };
+    const view = toCompactStatus(
+      status({
+        runtimeStatus: 'Failed',
+        customStatus: { ...monitoring, phase: 'failed', notification: refused },
+        output: 'Orchestrator function failed: boom',
+      }),
+    );
+    expect(view.notification).toEqual({
+      delivered: false,
+      refused: true,
+      attempts: 0,
+      lastStatus: null,
+      error: refused.error,
+    });
+    // A notification of the wrong shape is not passed through.
+    const odd = toCompactStatus(
+      status({ customStatus: { ...monitoring, notification: { delivered: 'yes' } } }),
+    );
+    expect(odd.notification).toBeNull();
   });
 
   it('encodes blob names in URLs segment by segment', () => {
