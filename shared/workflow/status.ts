@@ -113,35 +113,64 @@ function asMatchResult(value: unknown): MatchResult | null {
 }
 
 /**
- * The message of a failed orchestration without its stack trace. The host stores failures as text like
- * `Orchestrator function 'matchFile' failed: <message>\n    at …`; only the message lines are kept.
+ * Where durable-functions joins a failure's Reason to its Details (TaskOrchestrationExecutor.setTaskValue:
+ * `new Error(`${Reason} \n ${Details}`)`), recognised by how the Durable extension writes Details: the serialised
+ * .NET exception of an activity (TaskActivityShim.cs → `{"$type":"System.Exception, …`) or an orchestrator's
+ * `Message: …, StackTrace: …` (OutOfProcOrchestrationShim.cs).
  */
-export function failureMessageOf(output: unknown): string {
-  let text: string;
-  if (typeof output === 'string') text = output;
-  else if (isRecord(output) && typeof output.message === 'string') text = output.message;
-  else if (isRecord(output) && isRecord(output.failureDetails))
-    text = String(output.failureDetails.errorMessage ?? '');
-  else text = '';
-  const messageLines = text
+const DETAILS_START = / \n (?=\{"\$type":|Message: )/;
+/** The prefixes the extension puts before a failed function's own message; a sub-orchestration nests them. */
+const FAILED_FUNCTION_PREFIX = /^(?:Activity|Orchestrator) function '[^'\n]*' failed:\s*/;
+/** A JavaScript stack frame line (`    at fn (/app/x.js:1:2)`), not a message line that starts with "at". */
+const STACK_FRAME = /^\s*at\s.*(?::\d+:\d+\)?|\((?:<anonymous>|native)\))$/;
+
+/**
+ * The exception's own message out of the text Azure stores for a failure. An activity that throws
+ * `new Error('PDG refused')` reaches the orchestrator as
+ * `Activity function 'stageInput' failed:  PDG refused \n {"$type":"System.Exception, …","InnerException":{…
+ * "Message":"Result: Failure\nException: PDG refused\nStack: Error: PDG refused\n    at …"}}` and a failed
+ * orchestration's output is `Orchestrator function 'matchFile' failed: <that text>`. The function prefixes,
+ * the Details (with the host's RpcException text and the stack) and stray stack lines are dropped; the lines
+ * of a multi-line message are joined.
+ */
+function ownMessage(text: string): string {
+  let rest = text.trim();
+  for (let match = FAILED_FUNCTION_PREFIX.exec(rest); match; match = FAILED_FUNCTION_PREFIX.exec(rest)) {
+    rest = rest.slice(match[0].length);
+  }
+  const message = (rest.split(DETAILS_START)[0] ?? '')
     .split(/\r?\n/)
-    .filter((line) => !/^\s*at\s/.test(line) && line.trim() !== '')
-    .map((line) => line.trim());
-  const message = messageLines.join(' ').trim();
+    .filter((line) => !STACK_FRAME.test(line) && line.trim() !== '')
+    .map((line) => line.trim())
+    .join(' ');
   if (!message) return 'The orchestration failed without a message; see the function logs for this instance.';
   return message.length > MAX_ERROR_MESSAGE_CHARS ? `${message.slice(0, MAX_ERROR_MESSAGE_CHARS)}…` : message;
 }
 
+/** The message of a failed orchestration (its `output`, or a failure-details object), without stack or Details. */
+export function failureMessageOf(output: unknown): string {
+  if (typeof output === 'string') return ownMessage(output);
+  if (isRecord(output) && typeof output.message === 'string') return ownMessage(output.message);
+  if (isRecord(output) && isRecord(output.failureDetails)) {
+    return ownMessage(String(output.failureDetails.errorMessage ?? ''));
+  }
+  return ownMessage('');
+}
+
 /**
- * The message of a failure an orchestrator caught, fit for a document a customer reads. durable-functions
- * rebuilds an activity's failure as `<Reason> \n <Details>`: Reason is "Activity function 'x' failed:
- * <message>", Details the activity's stack (which repeats the message and names source files). Only the
- * Reason is kept.
+ * The message of a failure an orchestrator caught, fit for a document a customer reads: what the activity (or
+ * sub-orchestration) threw, as `failureMessageOf` reads it. A `TaskFailedError` (durable-functions, when the
+ * extension sends FailureDetails) carries the message in `failureDetails.errorMessage`.
  */
 export function caughtFailureMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  const reason = text.split(/\s*\r?\n/)[0]?.trim() ?? '';
-  return reason || failureMessageOf(text);
+  if (
+    isRecord(error) &&
+    isRecord(error.failureDetails) &&
+    typeof error.failureDetails.errorMessage === 'string'
+  ) {
+    return ownMessage(error.failureDetails.errorMessage);
+  }
+  return ownMessage(error instanceof Error ? error.message : String(error));
 }
 
 function toIso(value: string | Date): string {

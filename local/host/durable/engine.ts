@@ -11,6 +11,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { coreState, hostValue, type InvocationLogLine, invokeFunction, triggerBinding } from '../core.js';
+import { activityFailure, orchestratorFailure } from './failures.js';
 import {
   type Action,
   ActionType,
@@ -362,7 +363,8 @@ export class DurableEngineCore {
       const at = text.indexOf(OUT_OF_PROC);
       if (at >= 0) {
         state = JSON.parse(text.slice(at + OUT_OF_PROC.length)) as OrchestratorState;
-        failure = { message: state.error ?? text.slice(0, at).trim(), details: stack };
+        const error = state.error ?? text.slice(0, at).trim();
+        failure = { message: error, details: orchestratorFailure(record.name, error).Details };
       } else {
         failure = { message: text, details: stack };
       }
@@ -495,7 +497,7 @@ export class DurableEngineCore {
     if (nondeterminism || failure) {
       outcome = 'failed';
       next.runtimeStatus = 'Failed';
-      next.output = nondeterminism ?? `Orchestrator function '${record.name}' failed: ${failure?.message}`;
+      next.output = nondeterminism ?? orchestratorFailure(record.name, failure?.message ?? '').Reason;
       failureDetails = failure?.details ?? '';
       // A failed instance schedules nothing: drop this episode's new work from its history.
       events.splice(2, events.length - 2);
@@ -775,8 +777,7 @@ export class DurableEngineCore {
             IsPlayed: false,
             Timestamp: isoNow(this.#clock.now()),
             TaskScheduledId: scheduled.EventId,
-            Reason: `Activity function '${name}' failed: ${error.message}`,
-            Details: error.stack ?? error.message,
+            ...activityFailure(name, error),
           };
           await this.#deliverCompletion(live, { executionId, event: failed }, name);
         }
@@ -851,13 +852,12 @@ export class DurableEngineCore {
     }
     const timestamp = isoNow(this.#clock.now());
     if (result.error !== undefined) {
-      const { message, stack } = errorText(result.error);
+      // As the worker, the host and the extension's TaskActivityShim report it on Azure (failures.ts).
       return {
         ...base,
         EventType: EventType.TaskFailed,
         Timestamp: timestamp,
-        Reason: `Activity function '${name}' failed: ${message}`,
-        Details: stack,
+        ...activityFailure(name, result.error),
       };
     }
     return {

@@ -15,6 +15,9 @@ import { installCoreShim } from '../../../local/host/core.js';
 import {
   type DurableEngine,
   type DurableEngineOptions,
+  EventType,
+  eventTypeName,
+  type HistoryEvent,
   startDurableEngine,
 } from '../../../local/host/durable/index.js';
 
@@ -196,4 +199,28 @@ export function uniqueHub(prefix: string): string {
     /[^A-Za-z0-9]/g,
     '',
   );
+}
+
+const SCHEDULING: ReadonlySet<number> = new Set([
+  EventType.TaskScheduled,
+  EventType.TimerCreated,
+  EventType.SubOrchestrationInstanceCreated,
+]);
+
+/** `TaskScheduled#0`, `TaskFailed(0)`… for the id-bearing events, in history order. */
+export function idSequence(history: HistoryEvent[]): string[] {
+  return history.flatMap((e) => {
+    const name = eventTypeName[e.EventType];
+    if (SCHEDULING.has(e.EventType)) return [`${name}#${e.EventId}`];
+    const ref = e.TaskScheduledId ?? e.TimerId;
+    return ref === undefined ? [] : [`${name}(${ref})`];
+  });
+}
+
+/** The OrchestratorStarted time (the orchestration's current time) of the episode an event was written in. */
+export function episodeTime(history: HistoryEvent[], event: HistoryEvent): number {
+  const started = history
+    .slice(0, history.indexOf(event))
+    .findLast((e) => e.EventType === EventType.OrchestratorStarted);
+  return Date.parse(started?.Timestamp ?? '');
 }

@@ -179,19 +179,24 @@ describe('toCompactStatus', () => {
     expect(view.outputs.error).toEqual({ blob: 'roads/a.error.json' });
   });
 
-  it('exposes the failure message of a failed orchestration without its stack trace', () => {
+  it('exposes the message a failed orchestration threw, without the Azure prefixes, Details or stack', () => {
+    // A failed instance's output on Azure: OutOfProcOrchestrationShim.cs's Reason around the error the
+    // orchestrator threw (here a caught activity failure it rethrew, see azureActivityFailure below).
+    const output = `Orchestrator function 'matchFile' failed: ${azureActivityFailure}`;
+    const view = toCompactStatus(status({ runtimeStatus: 'Failed', customStatus: monitoring, output }));
+    expect(view.phase).toBe('failed');
+    expect(view.error?.message).toBe(ACTIVITY_MESSAGE);
+    expect(view.estimatedCompletion).toBeNull();
+    expect(view.jobId).toBe(123456789);
+  });
+
+  it('drops a JavaScript stack a failure text carries', () => {
     const output =
       "Orchestrator function 'matchFile' failed: Job 42 could not be followed: 403 user lacks storage access\n" +
       '    at matchFileOrchestrator (/home/site/wwwroot/dist/functions/matchFile.js:120:11)\n' +
       '    at Generator.next (<anonymous>)';
     const view = toCompactStatus(status({ runtimeStatus: 'Failed', customStatus: monitoring, output }));
-    expect(view.phase).toBe('failed');
-    expect(view.error?.message).toBe(
-      "Orchestrator function 'matchFile' failed: Job 42 could not be followed: 403 user lacks storage access",
-    );
-    expect(view.error?.message).not.toMatch(/matchFile\.js|Generator/);
-    expect(view.estimatedCompletion).toBeNull();
-    expect(view.jobId).toBe(123456789);
+    expect(view.error?.message).toBe('Job 42 could not be followed: 403 user lacks storage access');
   });
 
   it('says a terminated match was cancelled', () => {
@@ -220,17 +225,88 @@ describe('failureMessageOf', () => {
   });
 });
 
+/**
+ * Literal failure texts in the format Azure stores, from the sources of each hop: the Node worker reports
+ * `{message: error.message, stackTrace: error.stack}` (azure-functions-nodejs-worker src/setupEventStream.ts);
+ * the host wraps it as `Result: Failure\nException: <message>\nStack: <stack>` (azure-functions-host
+ * src/WebJobs.Script/Workers/Rpc/RpcException.cs); the Durable extension's TaskActivityShim.cs cuts the message
+ * out again (OutOfProcExceptionHelpers.TryGetExceptionWithFriendlyMessage, keeping the space after the label),
+ * makes it the Reason `Activity function '<name>' failed: <message>` and serialises the .NET exception, with the
+ * RpcException inside, as Details (the shape a TaskFailed recorded on Azure shows,
+ * Azure/azure-functions-durable-extension#3049); durable-functions 3.5.0 throws `new Error(`${Reason} \n
+ * ${Details}`)` into the orchestrator (TaskOrchestrationExecutor.setTaskValue).
+ */
+const ACTIVITY_MESSAGE =
+  'PDG credentials refused (HTTP 403): the API key lacks the Orbis Private Data Gateway API product';
+const ACTIVITY_STACK =
+  `ResourceAccessDeniedError: ${ACTIVITY_MESSAGE}\\n` +
+  '    at send (/home/site/wwwroot/dist/shared/tomtom/client.js:102:19)\\n' +
+  '    at async stageInput (/home/site/wwwroot/dist/shared/activities/match.js:88:5)';
+const azureActivityDetails =
+  '{"$type":"System.Exception, System.Private.CoreLib","ClassName":"System.Exception",' +
+  `"Message":" ${ACTIVITY_MESSAGE}","Data":null,"InnerException":{"$type":` +
+  '"Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script",' +
+  `"IsUserException":false,"RemoteStackTrace":"${ACTIVITY_STACK}","RemoteMessage":"${ACTIVITY_MESSAGE}",` +
+  `"RemoteTypeName":null,"Message":"Result: Failure\\nException: ${ACTIVITY_MESSAGE}\\nStack: ${ACTIVITY_STACK}",` +
+  '"Data":{},"InnerException":null,"HelpLink":null,"Source":null,"HResult":-2146233088,"StackTrace":null},' +
+  '"HelpURL":null,"StackTraceString":null,"RemoteStackTraceString":null,"RemoteStackIndex":0,' +
+  '"ExceptionMethod":null,"HResult":-2146233088,"Source":null,"WatsonBuckets":null}';
+const azureActivityFailure = `Activity function 'stageInput' failed:  ${ACTIVITY_MESSAGE} \n ${azureActivityDetails}`;
+
 describe('caughtFailureMessage', () => {
-  it('keeps the Reason line of an activity failure and drops the stack durable-functions appends', () => {
-    const reason = "Activity function 'stageInput' failed: PDG credentials refused (HTTP 403)";
-    const details =
-      'ResourceAccessDeniedError: PDG credentials refused (HTTP 403)\n    at send (/app/dist/shared/tomtom/client.js:102:19)';
-    expect(caughtFailureMessage(new Error(`${reason} \n ${details}`))).toBe(reason);
+  it('reads the own message of an activity failure in the format Azure stores', () => {
+    expect(JSON.parse(azureActivityDetails).InnerException.Message).toMatch(
+      /^Result: Failure\nException: PDG/,
+    );
+    expect(caughtFailureMessage(new Error(azureActivityFailure))).toBe(ACTIVITY_MESSAGE);
+    expect(caughtFailureMessage(new Error(azureActivityFailure))).not.toMatch(
+      /Result: Failure|client\.js|\$type/,
+    );
   });
 
-  it('keeps a single-line message as it is, and says something for an empty one', () => {
+  it('keeps every line of a multi-line message, joined, and nothing of the Details', () => {
+    // A message with a newline stays whole in Reason (the friendly message runs up to "\nStack:").
+    const message = 'Row 3: id is missing\nRow 9: geometry is not a LINESTRING';
+    const caught = `Activity function 'validateInput' failed:  ${message} \n {"$type":"System.Exception, System.Private.CoreLib"}`;
+    expect(caughtFailureMessage(new Error(caught))).toBe(
+      'Row 3: id is missing Row 9: geometry is not a LINESTRING',
+    );
+  });
+
+  it('reads a failed sub-orchestration, whose Details are the extension\'s "Message: …, StackTrace: …"', () => {
+    // Reason: OutOfProcOrchestrationShim.cs ScheduleDurableTaskEvents; Details: its exceptionDetails, passed on
+    // by DTFx TaskOrchestrationDispatcher as the parent's SubOrchestrationInstanceFailed.
+    const caught =
+      "Orchestrator function 'stagePart' failed: Part 2 has no rows \n Message: Part 2 has no rows, StackTrace:    at " +
+      'Microsoft.Azure.WebJobs.Extensions.DurableTask.TaskOrchestrationShim.InvokeUserCodeAndHandleResults()';
+    expect(caughtFailureMessage(new Error(caught))).toBe('Part 2 has no rows');
+    // A child that rethrew an activity failure nests both prefixes and both Details.
+    const nested = `Orchestrator function 'stagePart' failed: ${azureActivityFailure} \n Message: ${azureActivityFailure}, StackTrace: `;
+    expect(caughtFailureMessage(new Error(nested))).toBe(ACTIVITY_MESSAGE);
+  });
+
+  it('keeps what the Functions host hid as it is: the sanitised message is what Azure has', () => {
+    // Sanitizer.cs replaces from a credential token to the next quote: the rest of the message is gone on Azure.
+    const caught = `Activity function 'deliverResults' failed:  Upload to https://acct.blob.core.windows.net/outbox/a?sv=2024[Hidden Credential] \n ${azureActivityDetails}`;
+    expect(caughtFailureMessage(new Error(caught))).toBe(
+      'Upload to https://acct.blob.core.windows.net/outbox/a?sv=2024[Hidden Credential]',
+    );
+  });
+
+  it('reads FailureDetails when durable-functions throws a TaskFailedError', () => {
+    // durable-functions 3.5.0 src/error/TaskFailedError.ts: message `${errorType}: ${errorMessage}`.
+    const error = Object.assign(new Error(`Error: ${ACTIVITY_MESSAGE}`), {
+      failureDetails: { errorType: 'Error', errorMessage: ACTIVITY_MESSAGE },
+    });
+    expect(caughtFailureMessage(error)).toBe(ACTIVITY_MESSAGE);
+  });
+
+  it('keeps a message of the orchestrator\'s own as it is, a line starting with "at" included', () => {
     expect(caughtFailureMessage(new Error('Job 7 could not be followed: not found'))).toBe(
       'Job 7 could not be followed: not found',
+    );
+    expect(caughtFailureMessage(new Error('The file is too small\nat least 3 rows are needed'))).toBe(
+      'The file is too small at least 3 rows are needed',
     );
     expect(caughtFailureMessage(new Error(''))).toMatch(/without a message/);
   });

@@ -1,0 +1,112 @@
+/**
+ * Where the local engine must behave as the Durable extension does on Azure, each case against the source it
+ * follows: failure texts (the Node worker, the host's RpcException, the extension's TaskActivityShim /
+ * OutOfProcOrchestrationShim).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventType } from '../../../local/host/durable/index.js';
+import { caughtFailureMessage, failureMessageOf } from '../../../shared/workflow/status.js';
+import {
+  type Harness,
+  type Storage,
+  startHarness,
+  startStorage,
+  uniqueHub,
+  waitForStatus,
+} from './durable-harness.js';
+
+let storage: Storage;
+let h: Harness;
+
+beforeAll(async () => {
+  storage = await startStorage();
+  h = await startHarness({ storage, taskHub: uniqueHub('Parity'), scale: 1000 });
+});
+afterAll(async () => {
+  await h?.close();
+  await storage?.stop();
+});
+
+describe('activity and orchestrator failures as Azure stores them', () => {
+  // Node worker src/setupEventStream.ts (message, stack) → host Workers/Rpc/RpcException.cs ("Result: Failure\n
+  // Exception: …\nStack: …", message through Sanitizer.cs) → extension Listener/TaskActivityShim.cs (Reason with
+  // OutOfProcExceptionHelpers' friendly message, Details = the serialised exception) → durable-functions 3.5.0
+  // TaskOrchestrationExecutor: `new Error(`${Reason} \n ${Details}`)`.
+  it('writes TaskFailed as the extension does and the app reads the exception’s own message from it', async () => {
+    const client = h.client();
+    const message = 'PDG credentials refused (HTTP 403): the key lacks the Orbis Private Data Gateway API';
+    const id = await client.startNew('ActivityFailureProbe', {
+      input: { activity: 'Throw', input: { message } },
+    });
+    const status = await waitForStatus(client, id);
+    const failed = (await h.engine.history(id)).find((e) => e.EventType === EventType.TaskFailed);
+    expect(failed?.Reason).toBe(`Activity function 'Throw' failed:  ${message}`);
+    const details = JSON.parse(failed?.Details ?? '');
+    expect(details).toMatchObject({
+      $type: 'System.Exception, System.Private.CoreLib',
+      Message: ` ${message}`,
+      InnerException: {
+        $type: 'Microsoft.Azure.WebJobs.Script.Workers.Rpc.RpcException, Microsoft.Azure.WebJobs.Script',
+        RemoteMessage: message,
+      },
+    });
+    expect(details.InnerException.Message).toMatch(
+      new RegExp(
+        `^Result: Failure\\nException: ${escapeRegExp(message)}\\nStack: Error: ${escapeRegExp(message)}\\n {4}at `,
+      ),
+    );
+    const caught = (status.output as { message: string }).message;
+    expect(caught).toBe(`${failed?.Reason} \n ${failed?.Details}`);
+    expect(caughtFailureMessage(new Error(caught))).toBe(message);
+  });
+
+  it('sanitises the message as the Functions host does, and reports a thrown non-Error as the worker does', async () => {
+    const client = h.client();
+    const secret = await client.startNew('ActivityFailureProbe', {
+      input: { activity: 'Throw', input: { message: 'GET https://api.example/x?code=abc123 answered 500' } },
+    });
+    const raw = await client.startNew('ActivityFailureProbe', {
+      input: { activity: 'Throw', input: { raw: true, message: 'a bare string' } },
+    });
+    await Promise.all([waitForStatus(client, secret), waitForStatus(client, raw)]);
+    const reason = async (id: string) =>
+      (await h.engine.history(id)).find((e) => e.EventType === EventType.TaskFailed)?.Reason;
+    // Sanitizer.cs hides from "?code=" to the next quote or '<' — here to the end of the message.
+    expect(await reason(secret)).toBe(
+      "Activity function 'Throw' failed:  GET https://api.example/x[Hidden Credential]",
+    );
+    // errors.ts ensureErrorType: a string becomes the message of a new Error.
+    expect(await reason(raw)).toBe("Activity function 'Throw' failed:  a bare string");
+  });
+
+  it('fails an instance that does not catch, with the output the app shows as the exception’s own message', async () => {
+    const client = h.client();
+    const id = await client.startNew('CallUncaught', {
+      input: { activity: 'Throw', input: { message: 'boom' } },
+    });
+    const status = await waitForStatus(client, id);
+    expect(status.runtimeStatus).toBe('Failed');
+    // OutOfProcOrchestrationShim.cs: "Orchestrator function '<name>' failed: <the error the SDK reports>".
+    expect(status.output).toMatch(
+      /^Orchestrator function 'CallUncaught' failed: Activity function 'Throw' failed: {2}boom \n \{"\$type":/,
+    );
+    expect(failureMessageOf(status.output)).toBe('boom');
+  });
+
+  it('reports a failed sub-orchestration with the Reason and Details the parent gets on Azure', async () => {
+    const client = h.client();
+    const id = await client.startNew('ParentOfFailing');
+    const status = await waitForStatus(client, id);
+    // Reason: the child's output; Details: OutOfProcOrchestrationShim's "Message: …, StackTrace: …", passed on by
+    // DTFx TaskOrchestrationDispatcher (IncludeDetails is on: DurableTaskExtension.cs).
+    const caught = (status.output as { message: string }).message;
+    expect(caught).toMatch(
+      /^Orchestrator function 'FailingChild' failed: child exploded \n Message: child exploded, StackTrace: $/,
+    );
+    expect(caughtFailureMessage(new Error(caught))).toBe('child exploded');
+  });
+});
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
