@@ -22,8 +22,14 @@ import {
   isoNow,
   type LocalRetry,
   type OrchestratorState,
-  retryDelayMs,
 } from './history.js';
+import {
+  firstPieceFireAt,
+  LONG_RUNNING_TIMER_INTERVAL_DURATION,
+  MAXIMUM_SHORT_TIMER_DURATION,
+  nextPieceFireAt,
+} from './longTimers.js';
+import { nextRetry } from './retry.js';
 import {
   type CommittedAction,
   type DurableStore,
@@ -335,7 +341,7 @@ export class DurableEngineCore {
       Timestamp: isoNow(now),
     };
     let nextSeq = live.nextSeq;
-    const retryEvents = this.#retryEvents(live, newEvent, now, () => nextSeq++);
+    const retryEvents = this.#followUpEvents(live, newEvent, now, () => nextSeq++);
 
     const payload = {
       history: [...live.history, started, newEvent],
@@ -345,8 +351,9 @@ export class DurableEngineCore {
       parentInstanceId: record.parent?.instanceId ?? null,
       upperSchemaVersion: 1,
       upperSchemaVersionNew: 2,
-      longRunningTimerIntervalDuration: '3.00:00:00',
-      maximumShortTimerDuration: '36500.00:00:00',
+      // The Azure Storage provider's limits, so long timers take the same path as on Azure (longTimers.ts).
+      longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL_DURATION,
+      maximumShortTimerDuration: MAXIMUM_SHORT_TIMER_DURATION,
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
     };
     const result = await this.#orchestrators
@@ -392,7 +399,8 @@ export class DurableEngineCore {
         flat.slice(0, live.committed.length).forEach((action, i) => {
           const timerId = live.committed[i].id;
           if (action.actionType === ActionType.CreateTimer && action.isCanceled && timerId !== undefined) {
-            if (!live.canceledTimers.has(timerId)) canceledTimers.push(timerId);
+            const piece = currentTimerPiece(live, timerId, retryEvents);
+            if (!live.canceledTimers.has(piece)) canceledTimers.push(piece);
           }
         });
         for (const action of flat.slice(live.committed.length)) {
@@ -410,7 +418,7 @@ export class DurableEngineCore {
                 Name: action.functionName,
                 Input: input,
                 ...(action.retryOptions
-                  ? { LocalRetry: retryInfo(action, 'activity', input, undefined, action.retryOptions) }
+                  ? { LocalRetry: retryInfo(action, 'activity', input, undefined, action.retryOptions, now) }
                   : {}),
               };
               events.push(scheduled);
@@ -437,6 +445,7 @@ export class DurableEngineCore {
                         input,
                         action.instanceId || undefined,
                         action.retryOptions,
+                        now,
                       ),
                     }
                   : {}),
@@ -447,13 +456,7 @@ export class DurableEngineCore {
             }
             case ActionType.CreateTimer: {
               const seq = nextSeq++;
-              events.push({
-                EventType: EventType.TimerCreated,
-                EventId: seq,
-                IsPlayed: false,
-                Timestamp: isoNow(now),
-                FireAt: new Date(action.fireAt ?? now).toISOString(),
-              });
+              events.push(timerCreated(seq, now, Date.parse(action.fireAt ?? '') || now));
               committed.push({ sig, id: seq });
               if (action.isCanceled) canceledTimers.push(seq);
               break;
@@ -537,6 +540,9 @@ export class DurableEngineCore {
       const raw = continueAsNew?.input;
       const input = typeof raw === 'string' ? safeParse(raw) : (raw ?? null);
       const executionId = newExecutionId();
+      // The Azure Storage provider's instance row takes CreatedTime from the new generation's
+      // ExecutionStarted (DurableTask.AzureStorage AzureTableTrackingStore.UpdateStateAsync), and DTFx stamps
+      // that event when it continues the instance as new (TaskOrchestrationDispatcher).
       const restarted: InstanceRecord = {
         ...next,
         executionId,
@@ -690,58 +696,33 @@ export class DurableEngineCore {
     return undefined;
   }
 
-  /** The SDK allocates ids for retries itself; the engine writes the matching TimerCreated / re-attempt. */
-  #retryEvents(live: Live, event: HistoryEvent, now: number, allocate: () => number): HistoryEvent[] {
+  /**
+   * What the extension schedules by itself in reply to the episode's event, taking the next id as the SDK expects:
+   * the timer after a failed attempt and the next attempt once it fires (retry.ts), the next piece of a long
+   * timer (longTimers.ts).
+   */
+  #followUpEvents(live: Live, event: HistoryEvent, now: number, allocate: () => number): HistoryEvent[] {
     if (
       event.EventType === EventType.TaskFailed ||
       event.EventType === EventType.SubOrchestrationInstanceFailed
     ) {
       const retry = live.scheduled.get(event.TaskScheduledId ?? -1)?.LocalRetry as RetryInfo | undefined;
       if (!retry) return [];
-      // Also after the last attempt: the SDK waits for this timer before it surfaces the failure.
-      return [
-        {
-          EventType: EventType.TimerCreated,
-          EventId: allocate(),
-          IsPlayed: false,
-          Timestamp: isoNow(now),
-          FireAt: isoNow(now + retryDelayMs(retry.options, retry.attempt)),
-          LocalRetry: retry,
-        },
-      ];
+      const firstAttemptAt = retry.firstAttemptAt ? Date.parse(retry.firstAttemptAt) : undefined;
+      const decision = nextRetry(retry.options, retry.attempt, firstAttemptAt, now);
+      if (decision.kind === 'give-up') return [];
+      return [{ ...timerEvent(allocate(), now, decision.fireAt), LocalRetry: retry }];
     }
-    if (event.EventType === EventType.TimerFired) {
-      const retry = live.scheduled.get(event.TimerId ?? -1)?.LocalRetry as RetryInfo | undefined;
-      if (!retry || retry.attempt >= retry.options.maxNumberOfAttempts) return [];
-      const seq = allocate();
-      const again: RetryInfo = { ...retry, attempt: retry.attempt + 1 };
-      if (retry.kind === 'activity') {
-        return [
-          {
-            EventType: EventType.TaskScheduled,
-            EventId: seq,
-            IsPlayed: false,
-            Timestamp: isoNow(now),
-            Name: retry.name,
-            Input: retry.input,
-            LocalRetry: again,
-          },
-        ];
-      }
-      return [
-        {
-          EventType: EventType.SubOrchestrationInstanceCreated,
-          EventId: seq,
-          IsPlayed: false,
-          Timestamp: isoNow(now),
-          Name: retry.name,
-          InstanceId: retry.instanceId ?? `${live.record.executionId}:${seq}`,
-          Input: retry.input,
-          LocalRetry: again,
-        },
-      ];
+    if (event.EventType !== EventType.TimerFired) return [];
+    const created = live.scheduled.get(event.TimerId ?? -1);
+    if (created?.LongTimer) {
+      const fireAt = nextPieceFireAt(Date.parse(created.LongTimer.fireAt), now);
+      if (fireAt === undefined) return [];
+      return [{ ...timerEvent(allocate(), now, fireAt), LongTimer: created.LongTimer }];
     }
-    return [];
+    const retry = created?.LocalRetry as RetryInfo | undefined;
+    if (!retry || retry.attempt >= retry.options.maxNumberOfAttempts) return [];
+    return [reattempt(live.record.executionId, retry, allocate(), now)];
   }
 
   #invocationLog = (line: InvocationLogLine): void => {
@@ -1241,8 +1222,55 @@ function retryInfo(
   input: string | null,
   instanceId: string | undefined,
   options: NonNullable<Action['retryOptions']>,
+  now: number,
 ): RetryInfo {
-  return { options, attempt: 1, kind, name: action.functionName ?? '', input, instanceId };
+  const name = action.functionName ?? '';
+  return { options, attempt: 1, firstAttemptAt: isoNow(now), kind, name, input, instanceId };
+}
+
+/** The next attempt of a retried call, scheduled when its retry timer fires. */
+function reattempt(executionId: string, retry: RetryInfo, seq: number, now: number): HistoryEvent {
+  const base = {
+    EventId: seq,
+    IsPlayed: false,
+    Timestamp: isoNow(now),
+    Name: retry.name,
+    Input: retry.input,
+  };
+  const again: RetryInfo = { ...retry, attempt: retry.attempt + 1 };
+  if (retry.kind === 'activity') return { ...base, EventType: EventType.TaskScheduled, LocalRetry: again };
+  return {
+    ...base,
+    EventType: EventType.SubOrchestrationInstanceCreated,
+    InstanceId: retry.instanceId ?? `${executionId}:${seq}`,
+    LocalRetry: again,
+  };
+}
+
+function timerEvent(seq: number, now: number, fireAt: number): HistoryEvent {
+  return {
+    EventType: EventType.TimerCreated,
+    EventId: seq,
+    IsPlayed: false,
+    Timestamp: isoNow(now),
+    FireAt: isoNow(fireAt),
+  };
+}
+
+/** A CreateTimer action's TimerCreated: the whole timer, or the first piece of a long one. */
+function timerCreated(seq: number, now: number, fireAt: number): HistoryEvent {
+  const first = firstPieceFireAt(fireAt, now);
+  const event = timerEvent(seq, now, first.fireAt);
+  return first.long ? { ...event, LongTimer: { fireAt: isoNow(fireAt), rootId: seq } } : event;
+}
+
+/** The piece a cancelled CreateTimer action stands for now: a long timer's latest piece, else the timer. */
+function currentTimerPiece(live: Live, timerId: number, scheduledNow: HistoryEvent[]): number {
+  let piece = timerId;
+  for (const event of [...live.scheduled.values(), ...scheduledNow]) {
+    if (event.LongTimer?.rootId === timerId && event.EventId > piece) piece = event.EventId;
+  }
+  return piece;
 }
 
 /** Activity input as the host hands it over: strings as they are (already JSON-encoded by the SDK). */

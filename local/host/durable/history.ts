@@ -2,6 +2,7 @@
  * The Durable Task history and action vocabulary as durable-functions 3.x reads and writes it (DTFx
  * HistoryEvent objects, Newtonsoft PascalCase; OrchestratorState actions, camelCase).
  */
+import type { LongTimer } from './longTimers.js';
 
 export const EventType = {
   ExecutionStarted: 0,
@@ -36,6 +37,8 @@ export interface LocalRetry {
   options: RetryOptions;
   /** 1-based attempt this event belongs to (for a retry timer: the attempt that just failed). */
   attempt: number;
+  /** When the first attempt was scheduled (the retry timeout counts from it); absent in older history. */
+  firstAttemptAt?: string;
 }
 
 export interface HistoryEvent {
@@ -57,6 +60,8 @@ export interface HistoryEvent {
   OrchestrationInstance?: { InstanceId: string; ExecutionId: string };
   ParentInstance?: { Name: string; TaskScheduleId: number; OrchestrationInstance: { InstanceId: string } };
   LocalRetry?: LocalRetry;
+  /** On each piece of a timer longer than the provider's maximum (see longTimers.ts). */
+  LongTimer?: LongTimer;
 }
 
 export const ActionType = {
@@ -139,13 +144,6 @@ export function actionSignature(action: Action): string {
     default:
       return `action${action.actionType}`;
   }
-}
-
-/** Delay before the retry after `attempt` failed: first × coeff^(attempt−1), capped by maxRetryInterval. */
-export function retryDelayMs(options: RetryOptions, attempt: number): number {
-  const delay = options.firstRetryIntervalInMilliseconds * (options.backoffCoefficient ?? 1) ** (attempt - 1);
-  const cap = options.maxRetryIntervalInMilliseconds;
-  return cap !== undefined && cap > 0 && delay > cap ? cap : delay;
 }
 
 export function isoNow(ms: number): string {

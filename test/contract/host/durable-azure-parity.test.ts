@@ -1,13 +1,15 @@
 /**
- * Where the local engine must behave as the Durable extension does on Azure, each case against the source it
- * follows: failure texts (the Node worker, the host's RpcException, the extension's TaskActivityShim /
- * OutOfProcOrchestrationShim).
+ * Where the local engine must behave as the Durable extension and the Durable Task Framework do on Azure, each
+ * case against the source it follows: failure texts (the Node worker, the host's RpcException, the extension's
+ * TaskActivityShim / OutOfProcOrchestrationShim) and retries (DTFx RetryInterceptor).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { EventType } from '../../../local/host/durable/index.js';
+import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
 import { caughtFailureMessage, failureMessageOf } from '../../../shared/workflow/status.js';
 import {
+  episodeTime,
   type Harness,
+  idSequence,
   type Storage,
   startHarness,
   startStorage,
@@ -26,6 +28,14 @@ afterAll(async () => {
   await h?.close();
   await storage?.stop();
 });
+
+async function historyUntil(id: string, done: (history: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
+  for (;;) {
+    const history = await h.engine.history(id);
+    if (done(history)) return history;
+    await new Promise((resolve) => setTimeout(resolve, 15));
+  }
+}
 
 describe('activity and orchestrator failures as Azure stores them', () => {
   // Node worker src/setupEventStream.ts (message, stack) → host Workers/Rpc/RpcException.cs ("Result: Failure\n
@@ -104,6 +114,70 @@ describe('activity and orchestrator failures as Azure stores them', () => {
       /^Orchestrator function 'FailingChild' failed: child exploded \n Message: child exploded, StackTrace: $/,
     );
     expect(caughtFailureMessage(new Error(caught))).toBe('child exploded');
+  });
+});
+
+describe('retries as DTFx RetryInterceptor runs them', () => {
+  // RetryInterceptor.cs Invoke: after the last attempt, CreateTimer(CurrentUtcDateTime, "Dummy timer for
+  // back-compat") — a timer due at once — then the failure; durable-functions' RetryableTask waits for it.
+  it('follows the last failed attempt with a timer due at once, then surfaces the failure', async () => {
+    const client = h.client();
+    const id = await client.startNew('RetryOnly', { input: { failTimes: 5, attempts: 2 } });
+    const status = await waitForStatus(client, id);
+    expect(status.output).toEqual({ caught: "Activity function 'Flaky' failed:  flaky failure 2 of 5 " });
+    const history = await h.engine.history(id);
+    expect(idSequence(history)).toEqual([
+      'TaskScheduled#0',
+      'TaskFailed(0)',
+      'TimerCreated#1',
+      'TimerFired(1)',
+      'TaskScheduled#2',
+      'TaskFailed(2)',
+      'TimerCreated#3',
+      'TimerFired(3)',
+    ]);
+    const timers = history.filter((e) => e.EventType === EventType.TimerCreated);
+    expect(timers.map((t) => Date.parse(t.FireAt ?? '') - episodeTime(history, t))).toEqual([1000, 0]);
+  });
+
+  // RetryInterceptor.ComputeNextDelay: no delay once CurrentUtcDateTime reaches firstAttempt + RetryTimeout,
+  // and then no timer at all. durable-functions still waits for one, so the orchestration stops without an
+  // error it could catch (Azure/azure-functions-durable-js#629) — this is what Azure does.
+  it('stops retrying once retryTimeoutInMilliseconds has passed, leaving the orchestration waiting', async () => {
+    const client = h.client();
+    // 100 s, then 400 s (coefficient 4): the third attempt fails after the 400 s timeout.
+    const options = {
+      first: 100_000,
+      attempts: 5,
+      backoffCoefficient: 4,
+      retryTimeoutInMilliseconds: 400_000,
+    };
+    const id = await client.startNew('RetryWithOptions', { input: { options, failTimes: 10 } });
+    const history = await historyUntil(
+      id,
+      (events) => events.filter((e) => e.EventType === EventType.TaskFailed).length === 3,
+    );
+    expect(idSequence(history)).toEqual([
+      'TaskScheduled#0',
+      'TaskFailed(0)',
+      'TimerCreated#1',
+      'TimerFired(1)',
+      'TaskScheduled#2',
+      'TaskFailed(2)',
+      'TimerCreated#3',
+      'TimerFired(3)',
+      'TaskScheduled#4',
+      'TaskFailed(4)',
+    ]);
+    const timers = history.filter((e) => e.EventType === EventType.TimerCreated);
+    expect(timers.map((t) => Date.parse(t.FireAt ?? '') - episodeTime(history, t))).toEqual([
+      100_000, 400_000,
+    ]);
+    // Nothing follows (the episode that took the failure scheduled nothing), and the instance keeps running.
+    await new Promise((resolve) => setTimeout(resolve, 500));
+    expect(idSequence(await h.engine.history(id))).toHaveLength(10);
+    expect((await client.getStatus(id)).runtimeStatus).toBe('Running');
+    await client.terminate(id, 'test done');
   });
 });
 

@@ -95,23 +95,6 @@ describe('durable engine replay contract', () => {
     expect(typeof failed?.Details).toBe('string');
   });
 
-  it('surfaces the failure only after the retry timer that follows the last attempt', async () => {
-    const client = h.client();
-    const id = await client.startNew('RetryOnly', { input: { failTimes: 5, attempts: 2 } });
-    const status = await waitForStatus(client, id);
-    expect(status.output).toEqual({ caught: "Activity function 'Flaky' failed:  flaky failure 2 of 5 " });
-    expect(idSequence(await h.engine.history(id))).toEqual([
-      'TaskScheduled#0',
-      'TaskFailed(0)',
-      'TimerCreated#1',
-      'TimerFired(1)',
-      'TaskScheduled#2',
-      'TaskFailed(2)',
-      'TimerCreated#3',
-      'TimerFired(3)',
-    ]);
-  });
-
   it('hands activities their input and takes their output as the Functions host does', async () => {
     const client = h.client();
     const id = await client.startNew('EncodingProbe');
