@@ -130,7 +130,7 @@ export class DurableApi {
     const q = url.searchParams;
 
     if (area === 'orchestrators' && first && method === 'POST' && parts.length <= 3) {
-      return this.#start(res, first, second, body, q.get('version') ?? '');
+      return this.#start(res, url, first, second, body, q.get('version') ?? '');
     }
     if (area === 'instances') {
       if (!first) {
@@ -161,7 +161,7 @@ export class DurableApi {
               await this.#engine.resume(first, reason);
               return send(res, 202);
             case 'restart':
-              return this.#restart(res, first, q.get('restartWithNewInstanceId') !== 'false');
+              return this.#restart(res, url, first, q.get('restartWithNewInstanceId') !== 'false');
             case 'rewind':
               return send(res, 501, {
                 message: 'Rewind is not supported by the local host; start a new instance instead.',
@@ -180,6 +180,7 @@ export class DurableApi {
 
   async #start(
     res: ServerResponse,
+    url: URL,
     name: string,
     instanceId: string | undefined,
     body: Buffer,
@@ -196,7 +197,40 @@ export class DurableApi {
     }
     const id = instanceId || randomUUID().replace(/-/g, '');
     await this.#engine.create(name, id, input, null, version);
-    this.#checkStatus(res, id);
+    await this.#answerStarted(res, url, id);
+  }
+
+  /**
+   * The answer to a start or restart (HttpApiHandler.cs HandleStartOrchestratorRequestAsync). With both
+   * `timeout` and `pollingInterval` (seconds, double.TryParse) the extension polls the new instance
+   * (WaitForCompletionOrCreateCheckStatusResponseAsync; the Azure Storage provider has no poll-free wait): 200
+   * with the output once Completed; the status response (200, even for Failed) once Failed, Terminated or
+   * Canceled; the 202 check-status response when the timeout passes first. With one of them or none, the 202 at
+   * once. An interval longer than the timeout is a 400, after the instance was started.
+   */
+  async #answerStarted(res: ServerResponse, url: URL, id: string): Promise<void> {
+    const timeout = secondsParameter(url.searchParams.get('timeout'));
+    const interval = secondsParameter(url.searchParams.get('pollingInterval'));
+    if (timeout === undefined || interval === undefined) return this.#checkStatus(res, id);
+    if (interval > timeout) {
+      return send(res, 400, {
+        message:
+          'One or more of the arguments submitted is incorrect: ' +
+          `Total timeout ${timeout} should be bigger than retry timeout ${interval}`,
+      });
+    }
+    const started = Date.now();
+    for (;;) {
+      const record = this.#engine.instances.get(id)?.record;
+      if (record?.runtimeStatus === 'Completed') return send(res, 200, record.output ?? null);
+      if (record && TERMINAL.has(record.runtimeStatus))
+        return this.#status(res, url, id, url.searchParams, false);
+      const remaining = timeout * 1000 - (Date.now() - started);
+      if (res.destroyed) return; // the caller gave up waiting
+      if (remaining <= 0) return this.#checkStatus(res, id);
+      const delay = Math.min(remaining, interval * 1000, 2 ** 31 - 1); // setTimeout holds ~24.8 days
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 
   #checkStatus(res: ServerResponse, id: string): void {
@@ -205,12 +239,12 @@ export class DurableApi {
     send(res, 202, { id, ...links }, { Location: urls.statusQueryGetUri, 'Retry-After': '10' });
   }
 
-  async #restart(res: ServerResponse, instanceId: string, newId: boolean): Promise<void> {
+  async #restart(res: ServerResponse, url: URL, instanceId: string, newId: boolean): Promise<void> {
     const live = this.#engine.instances.get(instanceId);
     if (!live) return send(res, 404, { message: `No instance with ID '${instanceId}' found.` });
     const id = newId ? randomUUID().replace(/-/g, '') : instanceId;
     await this.#engine.create(live.record.name, id, live.record.input, null, live.record.version);
-    this.#checkStatus(res, id);
+    await this.#answerStarted(res, url, id);
   }
 
   async #raise(
@@ -238,7 +272,14 @@ export class DurableApi {
     send(res, 202);
   }
 
-  async #status(res: ServerResponse, url: URL, id: string, q: URLSearchParams): Promise<void> {
+  /** `serverErrorOnFailure` overrides the query's returnInternalServerErrorOnFailure (the wait passes false). */
+  async #status(
+    res: ServerResponse,
+    url: URL,
+    id: string,
+    q: URLSearchParams,
+    serverErrorOnFailure = q.get('returnInternalServerErrorOnFailure') === 'true',
+  ): Promise<void> {
     const live = this.#engine.instances.get(id);
     if (!live || live.gone) return send(res, 404, { message: `No instance with ID '${id}' found.` });
     const record = live.record;
@@ -253,7 +294,7 @@ export class DurableApi {
     if (!TERMINAL.has(status)) {
       return send(res, 202, body, { Location: url.href, 'Retry-After': '5' });
     }
-    const code = status === 'Failed' && q.get('returnInternalServerErrorOnFailure') === 'true' ? 500 : 200;
+    const code = status === 'Failed' && serverErrorOnFailure ? 500 : 200;
     send(res, code, body);
   }
 
@@ -327,6 +368,13 @@ export class DurableApi {
     if (deleted === 0) return send(res, 404, { message: 'No instances matched the filter.' });
     send(res, 200, { instancesDeleted: deleted });
   }
+}
+
+/** A TimeSpan query parameter in seconds, as HttpApiHandler.TryGetTimeSpanQueryParameterValue reads it. */
+function secondsParameter(value: string | null): number | undefined {
+  if (value === null || !/^\s*[+-]?(\d+\.?\d*|\.\d+)(e[+-]?\d+)?\s*$/i.test(value)) return undefined;
+  const seconds = Number(value);
+  return Number.isFinite(seconds) ? seconds : undefined;
 }
 
 /** "yyyy-MM-ddTHH:mm:ssZ", as the extension formats instance times. */

@@ -550,6 +550,7 @@ export class DurableEngineCore {
         output: null,
         episodes: 0,
         runtimeStatus: 'Running',
+        createdTime: isoNow(now),
       };
       const startedMessage = this.#executionStarted(restarted, now);
       let key: string | undefined;

@@ -1,7 +1,8 @@
 /**
  * Where the local engine must behave as the Durable extension and the Durable Task Framework do on Azure, each
  * case against the source it follows: failure texts (the Node worker, the host's RpcException, the extension's
- * TaskActivityShim / OutOfProcOrchestrationShim) and retries (DTFx RetryInterceptor).
+ * TaskActivityShim / OutOfProcOrchestrationShim), retries (DTFx RetryInterceptor), the start API's wait
+ * (HttpApiHandler) and continue-as-new (DurableTask.AzureStorage's instance table).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
@@ -178,6 +179,94 @@ describe('retries as DTFx RetryInterceptor runs them', () => {
     expect(idSequence(await h.engine.history(id))).toHaveLength(10);
     expect((await client.getStatus(id)).runtimeStatus).toBe('Running');
     await client.terminate(id, 'test done');
+  });
+});
+
+describe('the Durable HTTP start API with ?timeout=&pollingInterval=', () => {
+  // HttpApiHandler.cs HandleStartOrchestratorRequestAsync → WaitForCompletionOrCreateCheckStatusResponseAsync.
+  const start = (name: string, query: string, body: unknown = null) =>
+    fetch(
+      `${h.publicBaseUrl}/runtime/webhooks/durabletask/orchestrators/${name}?${query}&code=${encodeURIComponent(h.systemKey)}`,
+      { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) },
+    );
+
+  it('answers 200 with the output when the instance completes within the timeout', async () => {
+    const res = await start('EncodingProbe', 'timeout=10&pollingInterval=0.05');
+    expect(res.status).toBe(200);
+    expect(await res.json()).toEqual([
+      { type: 'string', value: 'Tokyo' },
+      { type: 'string', value: 'true' },
+      { type: 'number', value: 42 },
+      { type: 'object', value: { a: 1 } },
+      { type: 'object', value: null },
+    ]);
+  });
+
+  it('answers with the status (200, even when asked for 500 on failure) when the instance fails', async () => {
+    const res = await start(
+      'CallUncaught',
+      'timeout=10&pollingInterval=0.05&returnInternalServerErrorOnFailure=true',
+      { activity: 'Throw', input: { message: 'no' } },
+    );
+    expect(res.status).toBe(200);
+    expect(res.headers.get('location')).toBeNull();
+    expect(await res.json()).toMatchObject({ name: 'CallUncaught', runtimeStatus: 'Failed' });
+  });
+
+  it('answers 202 with the check-status links once the timeout passes', async () => {
+    const before = Date.now();
+    const res = await start('Waiter', 'timeout=0.3&pollingInterval=0.1', { n: 1 });
+    expect(Date.now() - before).toBeGreaterThanOrEqual(300);
+    expect(res.status).toBe(202);
+    expect(res.headers.get('retry-after')).toBe('10');
+    const body = (await res.json()) as { id: string; statusQueryGetUri: string };
+    expect(res.headers.get('location')).toBe(body.statusQueryGetUri);
+    expect(Object.keys(body)).toEqual([
+      'id',
+      'statusQueryGetUri',
+      'sendEventPostUri',
+      'terminatePostUri',
+      'purgeHistoryDeleteUri',
+      'restartPostUri',
+      'suspendPostUri',
+      'resumePostUri',
+    ]);
+    await h.client().terminate(body.id, 'test done');
+  });
+
+  it('does not wait without both parameters, and refuses an interval longer than the timeout after starting', async () => {
+    const before = Date.now();
+    const onlyTimeout = await start('Waiter', 'timeout=30');
+    expect(onlyTimeout.status).toBe(202);
+    expect(Date.now() - before).toBeLessThan(10_000);
+    await h.client().terminate(((await onlyTimeout.json()) as { id: string }).id, 'test done');
+
+    const id = `refused-${Date.now()}`;
+    const res = await start(`Waiter/${id}`, 'timeout=1&pollingInterval=2');
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { message: string }).message).toBe(
+      'One or more of the arguments submitted is incorrect: Total timeout 1 should be bigger than retry timeout 2',
+    );
+    // The extension started the instance before it checked the wait's arguments.
+    expect((await h.client().getStatus(id)).name).toBe('Waiter');
+    await h.client().terminate(id, 'test done');
+  });
+});
+
+describe('continue-as-new', () => {
+  // DurableTask.AzureStorage Tracking/AzureTableTrackingStore.cs UpdateStateAsync: the instance row's
+  // CreatedTime is the new generation's ExecutionStarted timestamp, which DTFx TaskOrchestrationDispatcher
+  // stamps when it continues the instance as new.
+  it('reports the latest generation’s start as createdTime', async () => {
+    const client = h.client();
+    const id = await client.startNew('StringGrow', { input: 'a' });
+    const first = (await client.getStatus(id)).createdTime;
+    const status = await waitForStatus(client, id);
+    expect(status.output).toBe('aaa');
+    const started = (await h.engine.history(id)).find((e) => e.EventType === EventType.ExecutionStarted);
+    const seconds = (iso: string) => Math.floor(Date.parse(iso) / 1000) * 1000;
+    expect(new Date(status.createdTime).getTime()).toBe(seconds(started?.Timestamp ?? ''));
+    expect(new Date(status.createdTime).getTime()).toBeGreaterThan(new Date(first).getTime());
   });
 });
 
