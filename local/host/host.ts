@@ -9,6 +9,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
+import globby from 'globby';
 import { type BlobTriggers, startBlobTriggers } from './blob.js';
 import { type Clock, clockFromEnv } from './clock.js';
 import {
@@ -81,7 +82,7 @@ const DURABLE_BINDING_TYPES = [
 const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
 
 /** The app loaded into this process; `require` caches it, so a process hosts one app. */
-let loadedEntry: string | undefined;
+let loadedApp: string | undefined;
 
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const startedAt = Date.now();
@@ -129,7 +130,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (level !== 'debug' && level !== 'trace') log(`[${category}] ${message}`);
     });
     installCoreShim();
-    loadApp(appRoot);
+    await loadApp(appRoot);
     const hostJson = await readHostJson(appRoot, env);
     const functions = [...coreState.registrations.values()].map((r) => ({
       name: r.metadata.name,
@@ -292,32 +293,49 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   }
 }
 
-function loadApp(appRoot: string): void {
+/**
+ * Loads the app as the Node worker does (azure-functions-nodejs-worker src/startApp.ts loadEntryPointFile):
+ * package.json `main` is a glob pattern, matched with the worker's own globby (11) relative to the app root, and
+ * every file it matches is loaded, in the order globby returns them. No match fails the app ("File does not
+ * exist", or "Found zero files matching the supplied pattern" for a pattern with magic), as does a file that
+ * throws while loading ("Worker was unable to load entry point …", which blocks the app from Node 20 on).
+ */
+async function loadApp(appRoot: string): Promise<void> {
   const packageFile = join(appRoot, 'package.json');
   if (!existsSync(packageFile)) {
     throw new Error(`No package.json in ${appRoot}; --app must be the function app's root directory.`);
   }
-  const main = (JSON.parse(readFileSync(packageFile, 'utf8')) as { main?: string }).main ?? 'index.js';
-  const entry = resolve(appRoot, main);
-  if (loadedEntry !== undefined) {
-    if (loadedEntry === entry) return; // already registered in this process (a restart of the same app)
-    throw new Error(`This process already hosts ${loadedEntry}; start another process to host ${entry}.`);
+  const pattern = (JSON.parse(readFileSync(packageFile, 'utf8')) as { main?: string }).main ?? 'index.js';
+  const app = `${resolve(appRoot)} (main "${pattern}")`;
+  if (loadedApp !== undefined) {
+    if (loadedApp === app) return; // already registered in this process (a restart of the same app)
+    throw new Error(`This process already hosts ${loadedApp}; start another process to host ${app}.`);
   }
-  if (!existsSync(entry)) {
+  const files = await globby(pattern, { cwd: appRoot });
+  if (files.length === 0) {
+    const reason = globby.hasMagic(pattern, { cwd: appRoot })
+      ? 'Found zero files matching the supplied pattern'
+      : 'File does not exist';
     throw new Error(
-      `The app entry ${entry} (package.json "main") does not exist; build the app first (e.g. npm run build).`,
+      `Worker was unable to load entry point "${pattern}": ${reason} (in ${resolve(appRoot)}); ` +
+        'build the app first (e.g. npm run build) or fix package.json "main".',
     );
   }
-  try {
-    createRequire(entry)(entry);
-  } catch (error) {
-    const cause = error as Error;
-    throw new Error(`The app entry ${entry} failed to load: ${cause?.message ?? String(cause)}`, { cause });
+  for (const file of files) {
+    const entry = join(appRoot, file);
+    try {
+      createRequire(entry)(entry);
+    } catch (error) {
+      const cause = error as Error;
+      throw new Error(`Worker was unable to load entry point "${file}": ${cause?.message ?? String(cause)}`, {
+        cause,
+      });
+    }
   }
-  loadedEntry = entry;
+  loadedApp = app;
   if (coreState.registrations.size === 0) {
     throw new Error(
-      `The app entry ${entry} registered no functions; it must call app.* / df.app.* from @azure/functions (v4 model).`,
+      `The app ${app} registered no functions; it must call app.* / df.app.* from @azure/functions (v4 model).`,
     );
   }
 }
