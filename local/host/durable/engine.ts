@@ -6,7 +6,9 @@
  * ONE new completion event per episode: `OrchestratorStarted(now)` + exactly one event. With that rule the
  * engine allocates sequence ids exactly as the SDK does (new actions take the next ids in flattened order; a
  * retryable failure takes the next id for its retry timer; a retry timer firing with attempts left takes the
- * next id for the re-attempt). DTFx batches messages instead; the outcome is the same for deterministic code.
+ * next id for the re-attempt; a piece of a long timer firing takes the next id for the next piece). DTFx
+ * batches messages instead; the outcome is the same for deterministic code. Where DTFx itself schedules
+ * nothing (a retry whose timeout has passed), the engine schedules nothing either, as on Azure.
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';

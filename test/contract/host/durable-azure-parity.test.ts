@@ -141,6 +141,28 @@ describe('retries as DTFx RetryInterceptor runs them', () => {
     expect(timers.map((t) => Date.parse(t.FireAt ?? '') - episodeTime(history, t))).toEqual([1000, 0]);
   });
 
+  it('retries a failing sub-orchestration the same way, the same child id each attempt', async () => {
+    const client = h.client();
+    const id = await client.startNew('ParentRetriesChild');
+    const status = await waitForStatus(client, id);
+    expect(status.output).toEqual({ caught: "Orchestrator function 'FailingChild' failed: child exploded " });
+    const history = await h.engine.history(id);
+    expect(idSequence(history)).toEqual([
+      'SubOrchestrationInstanceCreated#0',
+      'SubOrchestrationInstanceFailed(0)',
+      'TimerCreated#1',
+      'TimerFired(1)',
+      'SubOrchestrationInstanceCreated#2',
+      'SubOrchestrationInstanceFailed(2)',
+      'TimerCreated#3',
+      'TimerFired(3)',
+    ]);
+    const timers = history.filter((e) => e.EventType === EventType.TimerCreated);
+    expect(timers.map((t) => Date.parse(t.FireAt ?? '') - episodeTime(history, t))).toEqual([1000, 0]);
+    const children = history.filter((e) => e.EventType === EventType.SubOrchestrationInstanceCreated);
+    expect(children.map((c) => c.InstanceId)).toEqual([`${id}-c`, `${id}-c`]);
+  });
+
   // RetryInterceptor.ComputeNextDelay: no delay once CurrentUtcDateTime reaches firstAttempt + RetryTimeout,
   // and then no timer at all. durable-functions still waits for one, so the orchestration stops without an
   // error it could catch (Azure/azure-functions-durable-js#629) — this is what Azure does.
