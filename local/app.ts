@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
+import { appSubscriptions } from './subscriptions.js';
 
 /** The project root, whether this module runs compiled (dist/local) or from source (local/, under vitest). */
 export const repoRoot = findProjectRoot(__dirname);
@@ -43,6 +44,8 @@ export interface HostKeys {
   functionKey: string;
   systemKey: string;
   masterKey: string;
+  /** Extension system keys by Azure name: `durabletask_extension`, `eventgrid_extension`. */
+  systemKeys: Record<string, string>;
 }
 
 export interface LocalAppOptions {
@@ -117,6 +120,8 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.useLocalSettings ? localSettingsValues(appRoot) : DEFAULT_VALUES),
     ...stack.settings,
     LOCAL_TIME_SCALE: String(timeScale),
+    // The subscriptions the postdeploy hook creates on Azure, for the host's Event Grid stand-in.
+    LOCAL_EVENTGRID_SUBSCRIPTIONS: JSON.stringify(appSubscriptions),
     ...options.env,
   };
 
@@ -153,6 +158,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       functionsBaseUrl: firstReady.baseUrl,
       functionKey: keys.functionKey,
       systemKey: keys.systemKey,
+      eventGridKey: keys.systemKeys.eventgrid_extension,
       masterKey: keys.masterKey,
       hostPid: firstReady.pid,
       timeScale,

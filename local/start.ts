@@ -60,7 +60,7 @@ gem-flow is running locally (ready in ${ms} ms)
   Stack details    ${join(dir, 'stack.json')}
 
 Try:
-  # make a sample ROAD_MATCHING file and upload it to the inbox (the blob event starts a match)
+  # make a sample ROAD_MATCHING file and upload it to the inbox (its BlobCreated event starts a match)
   npm run sample -- valid roads.parquet 500
   npm run upload -- roads.parquet
   # list matches, then read one by its id

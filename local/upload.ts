@@ -1,8 +1,8 @@
 /**
  * `npm run upload -- <file> [--name <blob>] [--storage-id <id>] [--job-type <type>] [--overture-release <r>]
- * [--orbis-version <v>] [--callback-url <url>]`: puts a local file into the running stack's inbox (Azurite),
- * with per-file options as blob metadata, exactly as an Azure user would upload to the inbox container. The
- * host's blob watcher turns the upload into a BlobCreated event, which starts a match.
+ * [--orbis-version <v>] [--callback-url <url>]`: puts a local file into the running stack's inbox (Azurite), with per-file options
+ * as blob metadata, exactly as an Azure user would upload to the inbox container. The host's Event Grid
+ * stand-in publishes the upload's BlobCreated event to onInboxUpload, which starts a match.
  */
 import { readFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';

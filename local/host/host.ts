@@ -1,8 +1,10 @@
 /**
  * The local Functions host: loads an app exactly as the worker does (core-module shim, then the package.json
- * `main` entry), and serves its triggers — HTTP (with keys), timers on a virtual clock, Event Grid blob events
- * and, when the app has durable functions, the durable engine and its HTTP API. Generic: it knows Azure
- * Functions and Durable, not the app it loads.
+ * `main` entry), and serves its triggers — HTTP (with keys), timers on a virtual clock, Event Grid (the
+ * extension's webhook, plus a stand-in for Storage's system topic and the subscriptions it is given) and, when
+ * the app has durable functions, the durable engine and its HTTP API. Generic: it knows Azure Functions, Event
+ * Grid and Durable, not the app it loads. Blob triggers are not run: the app is expected to use an Event Grid
+ * trigger on BlobCreated instead, which never downloads the blob (the blob trigger does, into host and worker).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -10,7 +12,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import globby from 'globby';
-import { type BlobTriggers, startBlobTriggers } from './blob.js';
 import { type Clock, clockFromEnv } from './clock.js';
 import {
   coreState,
@@ -21,10 +22,18 @@ import {
   triggerBinding,
 } from './core.js';
 import type { DurableEngine, DurableEngineOptions } from './durable/index.js';
+import { startEventGridTriggers } from './eventgrid.js';
+import {
+  type EventGridPublisher,
+  type EventGridSubscription,
+  startEventGridPublisher,
+  subscriptionsFromSetting,
+} from './eventgrid-publisher.js';
 import {
   BodyTooLargeError,
   collectHttpRoutes,
   dispatchHttp,
+  extensionKeyName,
   findRoute,
   type HostKeys,
   keyMatches,
@@ -44,18 +53,21 @@ export interface HostOptions {
   env?: Record<string, string>;
   /** Where keys are kept so restarts keep them; default `<stateDir>/keys.json`, or memory without stateDir. */
   keysFile?: string;
-  /** Where timer status, blob receipts and poison records are persisted; default: memory only. */
+  /** Where timer status and Event Grid receipts are persisted; default: memory only. */
   stateDir?: string;
   /** Largest accepted request body; default FUNCTIONS_REQUEST_BODY_SIZE_LIMIT or 100 MB, as in Azure. */
   maxRequestBodyBytes?: number;
-  /** `watch` defaults to the LOCAL_BLOB_WATCH setting (anything but "false" watches). */
-  blob?: { watch?: boolean; pollIntervalMs?: number; maxAttempts?: number; retryBaseDelayMs?: number };
+  /**
+   * The local Event Grid: `subscriptions` default to the LOCAL_EVENTGRID_SUBSCRIPTIONS setting (a JSON array),
+   * `watch` to the LOCAL_BLOB_WATCH setting (anything but "false" publishes new blobs).
+   */
+  eventGrid?: { watch?: boolean; pollIntervalMs?: number; subscriptions?: EventGridSubscription[] };
   log?: (line: string) => void;
 }
 
 export interface HostedFunction {
   name: string;
-  /** The trigger binding type, e.g. httpTrigger, timerTrigger, blobTrigger, orchestrationTrigger. */
+  /** The trigger binding type, e.g. httpTrigger, timerTrigger, eventGridTrigger, orchestrationTrigger. */
   trigger: string;
 }
 
@@ -65,8 +77,8 @@ export interface RunningHost {
   keys: HostKeys;
   functions: HostedFunction[];
   clock: Clock;
-  /** The blob trigger machinery (webhook + watcher); tests await its scans and deliveries. */
-  blobs: BlobTriggers;
+  /** The local Event Grid (watcher + deliveries); tests await its scans and deliveries. */
+  eventGrid: EventGridPublisher;
   close(): Promise<void>;
 }
 
@@ -137,8 +149,11 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       trigger: triggerBinding(r).type,
     }));
     warnAboutOutputBindings(log);
+    warnAboutBlobTriggers(log);
+    const subscriptions =
+      options.eventGrid?.subscriptions ?? subscriptionsFromSetting(env.LOCAL_EVENTGRID_SUBSCRIPTIONS);
 
-    // Validate everything that can fail before anything runs: routes, schedules, blob connections.
+    // Validate everything that can fail before anything runs: routes, schedules, subscriptions.
     const routes = collectHttpRoutes(hostJson.routePrefix);
     const timers = await startTimerTriggers({
       clock,
@@ -148,19 +163,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       invocationLog,
     });
     stoppers.push(() => timers.close());
-    const blobs = await startBlobTriggers({
-      env,
-      keys,
-      stateDir: options.stateDir,
-      // LOCAL_BLOB_WATCH=false: only events posted to the webhook are delivered (tests that post their own).
-      watch: options.blob?.watch ?? env.LOCAL_BLOB_WATCH?.trim().toLowerCase() !== 'false',
-      pollIntervalMs: options.blob?.pollIntervalMs,
-      maxAttempts: options.blob?.maxAttempts,
-      retryBaseDelayMs: options.blob?.retryBaseDelayMs,
-      log,
-      invocationLog,
-    });
-    stoppers.push(() => blobs.close());
+    const eventGridTriggers = startEventGridTriggers({ keys, log, invocationLog });
 
     let engine: DurableEngine | undefined;
     if (needsDurable()) {
@@ -215,7 +218,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         await handleAdmin(req, res, url, body);
         return;
       }
-      if (await blobs.handleHttp(req, res, url, body)) return;
+      if (await eventGridTriggers.handleHttp(req, res, url, body)) return;
       if (lower.startsWith('/runtime/webhooks/durabletask')) {
         if (engine && (await engine.handleHttp(req, res, url, body))) return;
         res.writeHead(404).end();
@@ -269,10 +272,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         }
         if (timers.has(name))
           void timers.runNow(name).catch((e: Error) => log(`Run of '${name}' failed: ${e.message}`));
-        else if (blobs.has(name) && input) await blobs.runNow(name, input);
+        else if (eventGridTriggers.has(name) && input) await eventGridTriggers.runNow(name, input);
         else {
           json(404, {
-            error: `No timer or blob function '${name}' (blob functions need {"input":"container/blob"}).`,
+            error: `No timer or Event Grid function '${name}' (Event Grid functions need {"input":"<event JSON>"}).`,
           });
           return;
         }
@@ -282,11 +285,26 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       res.writeHead(404).end();
     }
 
+    // Event Grid validates a subscription's webhook when it is created, so the stand-in starts once the host
+    // answers. It stops first: a delivery under way finishes (or is left without a receipt) before HTTP closes.
+    const eventGrid = await startEventGridPublisher({
+      subscriptions,
+      env,
+      webhook: { baseUrl, key: keys.systemKeys[extensionKeyName('eventgrid')]! },
+      clock,
+      stateDir: options.stateDir,
+      // LOCAL_BLOB_WATCH=false: only events posted to the webhook are delivered (tests that post their own).
+      watch: options.eventGrid?.watch ?? env.LOCAL_BLOB_WATCH?.trim().toLowerCase() !== 'false',
+      pollIntervalMs: options.eventGrid?.pollIntervalMs,
+      log,
+    });
+    stoppers.unshift(() => eventGrid.close());
+
     log(
       `Functions host ready in ${Date.now() - startedAt} ms: ${functions.length} function(s), ` +
         `time scale ${clock.scale}${engine ? ', durable engine running' : ''}.`,
     );
-    return { baseUrl, port, keys, functions, clock, blobs, close: stopAll };
+    return { baseUrl, port, keys, functions, clock, eventGrid, close: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -344,6 +362,16 @@ function needsDurable(): boolean {
   return [...coreState.registrations.values()].some((r) =>
     Object.values(r.metadata.bindings).some((b) => DURABLE_BINDING_TYPES.includes(b.type.toLowerCase())),
   );
+}
+
+function warnAboutBlobTriggers(log: (line: string) => void): void {
+  for (const r of coreState.registrations.values()) {
+    if (triggerBinding(r).type.toLowerCase() !== 'blobtrigger') continue;
+    log(
+      `Warning: blob function '${r.metadata.name}' is not run by the local host; use an Event Grid trigger ` +
+        '(app.eventGrid) on Microsoft.Storage.BlobCreated with a LOCAL_EVENTGRID_SUBSCRIPTIONS entry instead.',
+    );
+  }
 }
 
 function warnAboutOutputBindings(log: (line: string) => void): void {

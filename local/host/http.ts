@@ -22,37 +22,68 @@ import {
 export interface HostKeys {
   /** The host-level `default` function key: opens every `authLevel: 'function'` endpoint. */
   functionKey: string;
-  /** The extension system key (`durabletask_extension` / `blobs_extension` in Azure). */
+  /** The Durable Task extension's system key: `systemKeys.durabletask_extension`. */
   systemKey: string;
   /** The `_master` key: opens everything, including `authLevel: 'admin'` and /admin/*. */
   masterKey: string;
+  /**
+   * Extension system keys by name, as `az functionapp keys list` lists them under `systemKeys`. Azure names
+   * them `<extension>_extension` and accepts on `/runtime/webhooks/<extension>` only that key or the master key
+   * (DefaultScriptWebHookProvider.GetKeyName and AuthorizationOptionsExtensions' SystemKeyAuthLevel policy
+   * in azure-functions-host).
+   */
+  systemKeys: Record<string, string>;
 }
+
+/** The system key name Azure gives an extension's webhook (`eventgrid` → `eventgrid_extension`). */
+export const extensionKeyName = (extension: string): string => `${extension}_extension`.toLowerCase();
+
+/** The extensions whose webhooks the local host serves; each gets its own system key. */
+const WEBHOOK_EXTENSIONS = ['durabletask', 'eventgrid'];
 
 const newKey = (): string => randomBytes(30).toString('base64url');
 
-/** Loads the keys from `file` when it exists (so restarts keep them), otherwise generates and saves them. */
+/**
+ * Loads the keys from `file` when it exists (so restarts keep them), otherwise generates and saves them. A
+ * file from before per-extension keys gets the missing ones added (the durable key stays `systemKey`).
+ */
 export async function loadOrCreateKeys(file: string | undefined): Promise<HostKeys> {
-  if (file) {
-    try {
-      const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<HostKeys>;
-      if (stored.functionKey && stored.systemKey && stored.masterKey) {
-        return { functionKey: stored.functionKey, systemKey: stored.systemKey, masterKey: stored.masterKey };
-      }
-      throw new Error('it lacks functionKey, systemKey or masterKey');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new Error(
-          `Cannot read host keys from ${file}: ${(error as Error).message}. Delete the file to generate new keys.`,
-        );
-      }
-    }
-  }
-  const keys: HostKeys = { functionKey: newKey(), systemKey: newKey(), masterKey: newKey() };
-  if (file) {
+  const stored = await readStoredKeys(file);
+  const systemKey = stored?.systemKey ?? newKey();
+  const systemKeys: Record<string, string> = { ...stored?.systemKeys, durabletask_extension: systemKey };
+  for (const extension of WEBHOOK_EXTENSIONS) systemKeys[extensionKeyName(extension)] ??= newKey();
+  const keys: HostKeys = {
+    functionKey: stored?.functionKey ?? newKey(),
+    systemKey,
+    masterKey: stored?.masterKey ?? newKey(),
+    systemKeys,
+  };
+  if (file && JSON.stringify(stored) !== JSON.stringify(keys)) {
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, `${JSON.stringify(keys, null, 2)}\n`, { mode: 0o600 });
   }
   return keys;
+}
+
+async function readStoredKeys(file: string | undefined): Promise<HostKeys | undefined> {
+  if (!file) return undefined;
+  try {
+    const stored = JSON.parse(await readFile(file, 'utf8')) as Partial<HostKeys>;
+    if (stored.functionKey && stored.systemKey && stored.masterKey) {
+      return {
+        functionKey: stored.functionKey,
+        systemKey: stored.systemKey,
+        masterKey: stored.masterKey,
+        systemKeys: stored.systemKeys ?? {},
+      };
+    }
+    throw new Error('it lacks functionKey, systemKey or masterKey');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw new Error(
+      `Cannot read host keys from ${file}: ${(error as Error).message}. Delete the file to generate new keys.`,
+    );
+  }
 }
 
 /** The key a caller presented, from `x-functions-key` or `?code=`, as the host accepts it. */

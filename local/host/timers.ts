@@ -8,12 +8,11 @@
  * Schedule status is persisted in `<stateDir>/timers.json` as `{ [functionName]: {Last, Next, LastUpdated} }`
  * (virtual ISO times), the local counterpart of the `azure-webjobs-hosts/timers/...` status blobs.
  */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import { Cron } from 'croner';
 import type { Clock } from './clock.js';
 import { coreState, type InvocationLogLine, invokeFunction, triggerBinding } from './core.js';
 import { resolveSettingReferences } from './settings.js';
+import { loadJsonState } from './state.js';
 
 export interface ScheduleStatus {
   Last: string;
@@ -99,20 +98,10 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
       timer: undefined,
     });
   }
-  const statuses = await readStatuses(options.statusFile);
+  const state = await loadJsonState<Record<string, ScheduleStatus>>(options.statusFile, {}, 'timer status');
+  const statuses = state.value;
   let closed = false;
-  let saving = Promise.resolve();
-  const save = (): Promise<void> => {
-    const file = options.statusFile;
-    if (!file) return Promise.resolve();
-    // Serialised writes through a temp file: a crash never leaves half a JSON document.
-    saving = saving.then(async () => {
-      await mkdir(dirname(file), { recursive: true });
-      await writeFile(`${file}.tmp`, JSON.stringify(statuses, null, 2));
-      await rename(`${file}.tmp`, file);
-    });
-    return saving;
-  };
+  const save = (): Promise<void> => state.save();
 
   const iso = (ms: number): string => new Date(ms).toISOString();
   const nextAfter = (job: TimerJob, virtualMs: number): number | undefined =>
@@ -242,7 +231,7 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
       closed = true;
       for (const job of jobs.values()) clearTimeout(job.timer);
       await Promise.all([...jobs.values()].map((job) => job.running));
-      await saving;
+      await state.flushed();
     },
   };
 }
@@ -261,16 +250,4 @@ function shortestIntervalMs(cron: Cron): number {
     previous = next;
   }
   return shortest;
-}
-
-async function readStatuses(file: string | undefined): Promise<Record<string, ScheduleStatus>> {
-  if (!file) return {};
-  try {
-    return JSON.parse(await readFile(file, 'utf8')) as Record<string, ScheduleStatus>;
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return {};
-    throw new Error(
-      `Cannot read timer status from ${file}: ${(error as Error).message}. Delete the file to reset.`,
-    );
-  }
 }

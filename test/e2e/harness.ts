@@ -4,7 +4,6 @@
  * another. Everything here speaks the protocols a user or Azure would: the HTTP API with the function key, the
  * Event Grid webhook with the system key, Blob Storage, and the simulator's admin API.
  */
-import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +13,7 @@ import type { LocalApp, LocalAppOptions } from '../../local/app.js';
 import { bufferAsyncBuffer } from '../../shared/parquet/index.js';
 import { matchInstanceIdForBlob } from '../../shared/workflow/ids.js';
 import type { CompactMatchStatus } from '../../shared/workflow/status.js';
+import { documentedBlobCreatedFor, type SampleEvent } from '../fixtures/eventgrid/sample.js';
 
 export type { LocalApp } from '../../local/app.js';
 export type { CompactMatchStatus } from '../../shared/workflow/status.js';
@@ -248,42 +248,34 @@ export async function waitUntil<T>(
 
 // ------------------------------------------------------------------------------------------ Event Grid
 
-/** A `Microsoft.Storage.BlobCreated` event in the Event Grid schema, as Azure Storage publishes it. */
-export function blobCreatedEvent(app: LocalApp, upload: Uploaded): Record<string, unknown> {
-  const { inboxContainer } = app.stack.info;
-  return {
-    id: randomUUID(),
-    topic:
-      '/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/gemflow/providers/Microsoft.Storage/storageAccounts/devstoreaccount1',
-    subject: `/blobServices/default/containers/${inboxContainer}/blobs/${upload.name}`,
-    eventType: 'Microsoft.Storage.BlobCreated',
-    eventTime: new Date().toISOString(),
-    data: {
-      api: 'PutBlob',
-      clientRequestId: randomUUID(),
-      requestId: randomUUID(),
-      eTag: `"${upload.etag}"`,
-      contentType: 'application/vnd.apache.parquet',
-      contentLength: upload.size,
-      blobType: 'BlockBlob',
-      url: upload.url,
-      sequencer: Date.now().toString(16).padStart(32, '0'),
-      storageDiagnostics: { batchId: randomUUID() },
-    },
-    dataVersion: '',
-    metadataVersion: '1',
-  };
+/**
+ * The `Microsoft.Storage.BlobCreated` event Azure Storage publishes for an upload: Microsoft's documented sample
+ * (test/fixtures/eventgrid) with the blob's subject, url, eTag and length.
+ */
+export function blobCreatedEvent(app: LocalApp, upload: Uploaded): SampleEvent {
+  return documentedBlobCreatedFor({
+    account: 'devstoreaccount1',
+    container: app.stack.info.inboxContainer,
+    name: upload.name,
+    etag: upload.etag,
+    url: upload.url,
+    contentLength: upload.size,
+    contentType: 'application/vnd.apache.parquet',
+  });
 }
 
-/** Delivers events to the blob trigger's Event Grid webhook, as an Event Grid subscription does. */
-export async function postBlobEvents(
+/**
+ * Delivers events to the Event Grid trigger's webhook as an Event Grid subscription does: the extension's
+ * endpoint with the `eventgrid_extension` system key, `aeg-event-type: Notification`, an array of events.
+ */
+export async function postEventGridEvents(
   app: LocalApp,
-  events: Record<string, unknown>[],
+  events: unknown[],
   functionName = 'onInboxUpload',
 ): Promise<number> {
-  const url = new URL('/runtime/webhooks/blobs', app.baseUrl);
-  url.searchParams.set('functionName', `Host.Functions.${functionName}`);
-  url.searchParams.set('code', app.keys.systemKey);
+  const url = new URL('/runtime/webhooks/eventgrid', app.baseUrl);
+  url.searchParams.set('functionName', functionName);
+  url.searchParams.set('code', app.keys.systemKeys.eventgrid_extension!);
   const response = await fetch(url, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'aeg-event-type': 'Notification' },
@@ -375,7 +367,7 @@ export function routeCount(summary: RequestSummary, route: string): number {
   return summary.byRoute[route] ?? 0;
 }
 
-/** Runs a timer or blob function now through the host's admin API (master key), as the portal's "Run" does. */
+/** Runs a timer or Event Grid function now through the host's admin API (master key), as the portal's "Run" does. */
 export async function runFunctionNow(app: LocalApp, name: string, input?: string): Promise<number> {
   const response = await fetch(`${app.baseUrl}/admin/functions/${encodeURIComponent(name)}`, {
     method: 'POST',

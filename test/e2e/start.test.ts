@@ -14,6 +14,7 @@ interface StackJson {
   functionKey: string;
   masterKey: string;
   systemKey: string;
+  eventGridKey: string;
   hostPid: number;
   timeScale: number;
   functions: { name: string; trigger: string }[];
@@ -72,8 +73,9 @@ describe('npm start', () => {
     expect(stack.functionsBaseUrl).toMatch(/^http:\/\/localhost:\d+$/);
     expect(stack.timeScale).toBe(60);
     expect(stack.functions.length).toBeGreaterThan(0);
-    for (const key of [stack.functionKey, stack.systemKey, stack.masterKey])
+    for (const key of [stack.functionKey, stack.systemKey, stack.eventGridKey, stack.masterKey])
       expect(key).toMatch(/^[\w-]{20,}$/);
+    expect(stack.eventGridKey).not.toBe(stack.systemKey);
     expect(alive(stack.hostPid)).toBe(true);
   });
 

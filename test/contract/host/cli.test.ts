@@ -42,7 +42,6 @@ describe('host CLI (child process)', () => {
     const { child, exited } = spawnHost({
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
-      FIXTURE_CONTAINER: 'unused',
     });
     const ready = await readyLine(child);
     expect(ready.pid).toBe(child.pid);
@@ -58,7 +57,6 @@ describe('host CLI (child process)', () => {
     const { exited } = spawnHost({
       FIXTURE_OUT_DIR: tempDir('cli-out'),
       FIXTURE_TICK_SCHEDULE: '0 * * * *',
-      FIXTURE_CONTAINER: 'unused',
     });
     const { code, stderr } = await exited;
     expect(code).toBe(1);

@@ -21,10 +21,9 @@ beforeAll(async () => {
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
-      FIXTURE_CONTAINER: 'unused',
       LOCAL_TIME_SCALE: '1',
     },
-    blob: { watch: false },
+    eventGrid: { watch: false },
     log: () => {},
   });
 });
@@ -44,7 +43,7 @@ describe('registration capture', () => {
       { name: 'size', trigger: 'httpTrigger' },
       { name: 'tick', trigger: 'timerTrigger' },
       { name: 'yearly', trigger: 'timerTrigger' },
-      { name: 'onUpload', trigger: 'blobTrigger' },
+      { name: 'onEvent', trigger: 'eventGridTrigger' },
     ]);
     const hello = coreState.registrations.get('hello')!;
     expect(bindingsOfType(hello, 'httpTrigger')[0]).toMatchObject({
@@ -52,11 +51,8 @@ describe('registration capture', () => {
       authLevel: 'anonymous',
     });
     expect(bindingsOfType(hello, 'http')[0]).toMatchObject({ direction: 'out' });
-    const upload = coreState.registrations.get('onUpload')!;
-    expect(bindingsOfType(upload, 'blobTrigger')[0]).toMatchObject({
-      path: '%FIXTURE_CONTAINER%/{name}',
-      source: 'EventGrid',
-    });
+    const onEvent = coreState.registrations.get('onEvent')!;
+    expect(bindingsOfType(onEvent, 'eventGridTrigger')[0]).toMatchObject({ direction: 'in' });
   });
 
   it('ran the appStart hook before serving', () => {
@@ -136,10 +132,10 @@ describe('authLevel enforcement', () => {
   });
 
   it('answers an admin "run now" whose body is not JSON with 400, not 500', async () => {
-    const res = await fetch(`${host.baseUrl}/admin/functions/onUpload`, {
+    const res = await fetch(`${host.baseUrl}/admin/functions/onEvent`, {
       method: 'POST',
       headers: { 'x-functions-key': host.keys.masterKey, 'content-type': 'application/json' },
-      body: '{"input": "inbox/a.txt"',
+      body: '{"input": "{}"',
     });
     expect(res.status).toBe(400);
     expect(await res.json()).toMatchObject({ error: expect.stringMatching(/not valid JSON/) });
@@ -149,8 +145,15 @@ describe('authLevel enforcement', () => {
     const saved = JSON.parse(readFileSync(join(state, 'keys.json'), 'utf8'));
     expect(saved).toEqual(host.keys);
     expect(await loadOrCreateKeys(join(state, 'keys.json'))).toEqual(host.keys);
-    expect(new Set(Object.values(host.keys)).size).toBe(3);
-    for (const key of Object.values(host.keys)) expect(key).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    // One key per extension webhook (durabletask_extension is the durable engine's systemKey), all distinct.
+    expect(Object.keys(host.keys.systemKeys).sort()).toEqual([
+      'durabletask_extension',
+      'eventgrid_extension',
+    ]);
+    expect(host.keys.systemKeys.durabletask_extension).toBe(host.keys.systemKey);
+    const all = [host.keys.functionKey, host.keys.masterKey, ...Object.values(host.keys.systemKeys)];
+    expect(new Set(all).size).toBe(4);
+    for (const key of all) expect(key).toMatch(/^[A-Za-z0-9_-]{40}$/);
   });
 });
 

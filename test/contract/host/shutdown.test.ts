@@ -12,10 +12,9 @@ it('closes the HTTP server before the appTerminate hook runs', async () => {
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
-      FIXTURE_CONTAINER: 'unused',
       LOCAL_TIME_SCALE: '1',
     },
-    blob: { watch: false },
+    eventGrid: { watch: false },
     log: () => {},
   });
   expect((await fetch(`${host.baseUrl}/`)).status).toBe(200);

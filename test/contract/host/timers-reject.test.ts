@@ -13,7 +13,6 @@ describe('timer schedule validation at start-up', () => {
       env: {
         FIXTURE_OUT_DIR: tempDir('reject'),
         FIXTURE_TICK_SCHEDULE: '*/5 * * * *',
-        FIXTURE_CONTAINER: 'unused',
       },
     });
     await expect(start).rejects.toThrow(/'\*\/5 \* \* \* \*' of timer function "tick".*6-field NCRONTAB/s);
@@ -21,9 +20,9 @@ describe('timer schedule validation at start-up', () => {
 
   it('refuses a %SETTING% schedule whose setting is missing, naming the setting', async () => {
     delete process.env.FIXTURE_TICK_SCHEDULE;
-    await expect(
-      startHost({ ...base, env: { FIXTURE_OUT_DIR: tempDir('reject'), FIXTURE_CONTAINER: 'unused' } }),
-    ).rejects.toThrow(/setting 'FIXTURE_TICK_SCHEDULE'.*timer function "tick"/s);
+    await expect(startHost({ ...base, env: { FIXTURE_OUT_DIR: tempDir('reject') } })).rejects.toThrow(
+      /setting 'FIXTURE_TICK_SCHEDULE'.*timer function "tick"/s,
+    );
   });
 
   it('resolves a %SETTING% schedule and starts when it is valid', async () => {
@@ -32,7 +31,6 @@ describe('timer schedule validation at start-up', () => {
       env: {
         FIXTURE_OUT_DIR: tempDir('reject'),
         FIXTURE_TICK_SCHEDULE: '0 0 0 1 1 *',
-        FIXTURE_CONTAINER: 'unused',
       },
     });
     expect((await fetch(`${host.baseUrl}/`)).status).toBe(200);

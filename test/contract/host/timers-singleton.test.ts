@@ -21,10 +21,9 @@ const start = (out: string, state: string, schedule: string, scale: string) =>
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: schedule,
-      FIXTURE_CONTAINER: 'unused',
       LOCAL_TIME_SCALE: scale,
     },
-    blob: { watch: false },
+    eventGrid: { watch: false },
     log: () => {},
   });
 

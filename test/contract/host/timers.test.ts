@@ -43,11 +43,10 @@ beforeAll(async () => {
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 */5 * * * *',
-      FIXTURE_CONTAINER: 'unused',
       LOCAL_TIME_SCALE: '3600',
       LOCAL_TIME_EPOCH_MS: String(epochMs),
     },
-    blob: { watch: false },
+    eventGrid: { watch: false },
     log: () => {},
   });
 });

@@ -1,11 +1,12 @@
-// At-least-once delivery end to end: Event Grid delivers the same BlobCreated event several times, and the
-// create-job call executes at GEM but its response is lost, so the durable retry runs submitJob again. The
-// deterministic instance id and submitJob's find-or-create must still leave exactly one GEM job.
+// At-least-once delivery end to end: Event Grid delivers the same BlobCreated event (Microsoft's documented
+// sample shape, test/fixtures/eventgrid) three times to the Event Grid trigger, and the create-job call executes
+// at GEM but its response is lost, so the durable retry runs submitJob again. The deterministic instance id and
+// submitJob's find-or-create must still leave exactly one match and one GEM job.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   blobCreatedEvent,
-  postBlobEvents,
+  postEventGridEvents,
   routeCount,
   simulatorAdmin,
   startApp,
@@ -41,8 +42,11 @@ describe('duplicate events and a repeated activity', () => {
 
     // The very same event (same id) three times, the way Event Grid redelivers; two arrive together.
     const event = blobCreatedEvent(app, upload);
-    const statuses = await Promise.all([postBlobEvents(app, [event]), postBlobEvents(app, [event])]);
-    statuses.push(await postBlobEvents(app, [event]));
+    const statuses = await Promise.all([
+      postEventGridEvents(app, [event]),
+      postEventGridEvents(app, [event]),
+    ]);
+    statuses.push(await postEventGridEvents(app, [event]));
     expect(statuses).toEqual([202, 202, 202]);
 
     const status = await waitForMatch(app, upload.matchId);
