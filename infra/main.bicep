@@ -1,9 +1,9 @@
 // gem-flow on Azure: Flex Consumption (FC1) function app with a user-assigned managed identity,
 // identity-only storage (no shared keys), Key Vault (RBAC), Application Insights (Entra auth only)
-// and the Event Grid system topic that feeds the inbox blob trigger.
+// and the Event Grid system topic that feeds the inbox Event Grid trigger.
 // Layout follows Microsoft's azd quickstarts for TypeScript Functions (AVM modules, infra/app/*.bicep).
 // The Event Grid *subscription* is created by the azd postdeploy hook (scripts/post-deploy.sh),
-// because the blobs_extension system key it needs exists only once the code is deployed.
+// because the eventgrid_extension system key it needs exists only once the code is deployed.
 targetScope = 'subscription'
 
 @minLength(1)
@@ -83,6 +83,8 @@ var deploymentContainerName = 'app-package-${take(resourceToken, 7)}'
 var taskHubName = take('gemflow${replace(replace(replace(toLower(environmentName), '-', ''), '_', ''), '.', '')}', 45)
 var tomtomApiKeySecretName = 'tomtom-api-key'
 var notifySigningSecretName = 'notify-signing-secret'
+// Where the system topic dead-letters inbox events it could not deliver (scripts/post-deploy.sh).
+var deadLetterContainerName = 'eventgrid-deadletter'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: 'rg-${environmentName}'
@@ -124,6 +126,7 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
         { name: deploymentContainerName }
         { name: inboxContainerName }
         { name: outboxContainerName }
+        { name: deadLetterContainerName }
       ]
     }
   }
@@ -228,7 +231,7 @@ module api 'app/api.bicep' = {
 }
 
 // One system topic per storage account. The BlobCreated subscription to the function's webhook is
-// added by scripts/post-deploy.sh after `azd deploy`.
+// added by scripts/post-deploy.sh after `azd deploy`. The topic's own identity writes the dead letters.
 module eventGridTopic 'br/public:avm/res/event-grid/system-topic:0.6.1' = {
   name: 'eventGridTopic'
   scope: rg
@@ -238,6 +241,19 @@ module eventGridTopic 'br/public:avm/res/event-grid/system-topic:0.6.1' = {
     tags: tags
     source: storage.outputs.resourceId
     topicType: 'Microsoft.Storage.StorageAccounts'
+    managedIdentities: {
+      systemAssigned: true
+    }
+  }
+}
+
+module deadLetterAccess 'app/deadletter.bicep' = {
+  name: 'deadLetterAccess'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    containerName: deadLetterContainerName
+    principalId: eventGridTopic.outputs.systemAssignedMIPrincipalId
   }
 }
 
@@ -260,9 +276,11 @@ output TOMTOM_API_KEY_SECRET_NAME string = tomtomApiKeySecretName
 #disable-next-line outputs-should-not-contain-secrets
 output NOTIFY_SIGNING_SECRET_NAME string = notifySigningSecretName
 output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
+output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.resourceId
 output INBOX_CONTAINER string = inboxContainerName
 output OUTBOX_CONTAINER string = outboxContainerName
 output TASKHUB_NAME string = taskHubName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
-output BLOB_TRIGGER_FUNCTION_NAME string = 'onInboxUpload'
+output EVENTGRID_TRIGGER_FUNCTION_NAME string = 'onInboxUpload'
+output EVENTGRID_DEADLETTER_CONTAINER string = deadLetterContainerName
 output SET_TOMTOM_API_KEY_COMMAND string = 'az keyvault secret set --vault-name ${keyVault.outputs.name} --name ${tomtomApiKeySecretName} --value "<your TomTom API key>"'

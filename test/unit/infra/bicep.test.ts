@@ -39,7 +39,13 @@ describe('bicep reader', () => {
 describe('infra/*.bicep structure', () => {
   it('has the main template and its modules', () => {
     expect(files.map((f) => f.rel).sort()).toEqual(
-      ['infra/app/api.bicep', 'infra/app/keyvault.bicep', 'infra/app/rbac.bicep', 'infra/main.bicep'].sort(),
+      [
+        'infra/app/api.bicep',
+        'infra/app/deadletter.bicep',
+        'infra/app/keyvault.bicep',
+        'infra/app/rbac.bicep',
+        'infra/main.bicep',
+      ].sort(),
     );
   });
 
@@ -117,13 +123,32 @@ describe('infra security and platform rules', () => {
     expect(all).not.toMatch(/StorageAccountConnectionString/i);
   });
 
-  it('storage: shared keys off, TLS 1.2, no public blob access, inbox/outbox/deployment containers', () => {
+  it('storage: shared keys off, TLS 1.2, no public blob access, inbox/outbox/deployment/dead-letter containers', () => {
     expect(main).toMatch(/allowSharedKeyAccess:\s*false/);
     expect(main).toMatch(/allowBlobPublicAccess:\s*false/);
     expect(main).toMatch(/minimumTlsVersion:\s*'TLS1_2'/);
     expect(main).toMatch(/\{ name: deploymentContainerName \}/);
     expect(main).toMatch(/\{ name: inboxContainerName \}/);
     expect(main).toMatch(/\{ name: outboxContainerName \}/);
+    expect(main).toMatch(/\{ name: deadLetterContainerName \}/);
+  });
+
+  it('dead letters: the system topic has its own identity, with blob write access to that container only', () => {
+    const deadLetter = read('infra/app/deadletter.bicep');
+    expect(main).toMatch(/managedIdentities:\s*\{\s*systemAssigned: true\s*\}/);
+    expect(main).toMatch(/principalId: eventGridTopic\.outputs\.systemAssignedMIPrincipalId/);
+    expect(main).toMatch(/containerName: deadLetterContainerName/);
+    // Storage Blob Data Contributor, scoped to the container resource, not the account.
+    expect(deadLetter).toContain("'ba92f5b4-2d11-453d-a403-e96b0029c9fe'");
+    expect(deadLetter).toMatch(/scope: container\n/);
+    expect(deadLetter).toMatch(/blobServices\/containers@[\d-]+' existing/);
+    expect(deadLetter).not.toMatch(/scope: storageAccount/);
+    for (const name of [
+      'AZURE_STORAGE_ACCOUNT_ID',
+      'EVENTGRID_DEADLETTER_CONTAINER',
+      'EVENTGRID_TRIGGER_FUNCTION_NAME',
+    ])
+      expect(outputs(maskBicep(main))).toContain(name);
   });
 
   it('Key Vault: RBAC, soft delete, purge protection; placeholder key, never a real one', () => {
@@ -187,14 +212,12 @@ describe('azure.yaml, hooks and host.json', () => {
     }
   });
 
-  it('post-deploy subscribes BlobCreated on the inbox container to the blob webhook, without printing the key', () => {
+  it('post-deploy subscribes the Event Grid trigger with the eventgrid_extension key, without printing it', () => {
     for (const script of ['scripts/post-deploy.sh', 'scripts/post-deploy.ps1']) {
       const text = read(script);
-      expect(text).toContain('systemKeys.blobs_extension');
-      expect(text).toContain('Microsoft.Storage.BlobCreated');
-      expect(text).toMatch(/\/blobServices\/default\/containers\/\$\w+\/blobs\//);
-      expect(text).toMatch(/runtime\/webhooks\/blobs\?functionName=Host\.Functions\.\$\w+&code=\$\w+/);
-      expect(text).toContain('onInboxUpload');
+      expect(text).toContain('systemKeys.eventgrid_extension');
+      expect(text).toMatch(/runtime\/webhooks\/eventgrid\?functionName=\$\w+&code=\$\w+/);
+      expect(text).not.toMatch(/blobs_extension|runtime\/webhooks\/blobs/);
       expect(text).not.toMatch(/(echo|Write-Host)[^\n]*\$(key|endpoint)\b/);
     }
   });
