@@ -3,8 +3,9 @@
  * host: upload to the inbox → outbox summary) and through a naive script (bench/baseline.ts), one after the
  * other in the same process against the same stand-ins. Per run it reports outbound calls by kind (from the
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
- * (virtual time), and wall time. The last line printed is one JSON object with both runs and the ratios
- * (baseline / gem-flow).
+ * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
+ * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. The last line printed is one JSON object
+ * with both runs, the ratios (baseline / gem-flow) and the memory figures.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { type LocalApp, startLocalApp } from '../local/app.js';
 import { roadMatchingSample } from '../local/standins/samples.js';
 import { matchInstanceIdForBlob, outboxBlobNames, outputStemFor } from '../shared/workflow/ids.js';
 import { runBaseline } from './baseline.js';
+import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
 const ROWS = 500;
@@ -188,8 +190,10 @@ async function runNaive(app: LocalApp, bytes: Uint8Array): Promise<RunFigures> {
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const ratio = (baseline: number, gemflow: number) => (gemflow === 0 ? null : round(baseline / gemflow, 2));
 
-function table(rows: [string, string | number, string | number, string | number | null][]): string {
-  const header: [string, string, string, string] = ['', 'baseline', 'gem-flow', 'baseline/gem-flow'];
+function table(
+  rows: [string, string | number, string | number, string | number | null][],
+  header: [string, string, string, string] = ['', 'baseline', 'gem-flow', 'baseline/gem-flow'],
+): string {
   const all = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
   const widths = header.map((_, i) => Math.max(...all.map((r) => String(r[i]).length)));
   return all
@@ -199,6 +203,42 @@ function table(rows: [string, string | number, string | number, string | number 
       return ri === 0 ? `${text}\n${'-'.repeat(text.length)}` : text;
     })
     .join('\n');
+}
+
+/**
+ * A warm-up upload (not reported: the first rejected file loads code the later ones reuse), then the small
+ * upload, then the large one, each measured on its own (the peak is reset before each).
+ */
+async function runMemory(app: LocalApp): Promise<{ small: UploadMemoryFigures; large: UploadMemoryFigures }> {
+  await measureUpload(app, 'bench/memory-warm-up.bin', SMALL_UPLOAD_BYTES);
+  const small = await measureUpload(app, 'bench/memory-1mib.bin', SMALL_UPLOAD_BYTES);
+  const large = await measureUpload(app, 'bench/memory-2gib.bin', LARGE_UPLOAD_BYTES);
+  const mib = (n: number) => round(n, 1);
+  const rows: [string, string | number, string | number, string | number | null][] = [
+    [
+      'host peak RSS growth until the match started (MiB)',
+      mib(small.growthUntilStartedMiB),
+      mib(large.growthUntilStartedMiB),
+      ratio(large.growthUntilStartedMiB, small.growthUntilStartedMiB),
+    ],
+    [
+      '  … until the match finished (MiB)',
+      mib(small.growthUntilFinishedMiB),
+      mib(large.growthUntilFinishedMiB),
+      ratio(large.growthUntilFinishedMiB, small.growthUntilFinishedMiB),
+    ],
+    [
+      'commit to match started (s wall)',
+      round(small.secondsToStart, 2),
+      round(large.secondsToStart, 2),
+      null,
+    ],
+  ];
+  console.log('');
+  console.log(
+    table(rows, ['', '1 MiB upload', `${LARGE_UPLOAD_BYTES / 2 ** 30} GiB upload`, '2 GiB / 1 MiB']),
+  );
+  return { small, large };
 }
 
 async function main(): Promise<void> {
@@ -304,6 +344,7 @@ async function main(): Promise<void> {
         '  to the gem-flow column (still far below the baseline, which reads both on every call).',
       ].join('\n'),
     );
+    const memoryFigures = await runMemory(app);
     if (hostErrors.length) console.log(`(the host wrote ${hostErrors.length} line(s) to stderr)`);
 
     const json = {
@@ -336,6 +377,14 @@ async function main(): Promise<void> {
           gemflow.completionDetectionDelaySeconds,
         ),
         wallTime: ratio(baseline.wallSeconds, gemflow.wallSeconds),
+      },
+      inboxTrigger: {
+        measured: 'host process VmHWM growth from the commit of the upload',
+        ...memoryFigures,
+        largeOverSmallUntilStarted: ratio(
+          memoryFigures.large.growthUntilStartedMiB,
+          memoryFigures.small.growthUntilStartedMiB,
+        ),
       },
     };
     console.log(JSON.stringify(json));
