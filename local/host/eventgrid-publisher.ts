@@ -2,8 +2,8 @@
  * The local stand-in for Azure Storage's Event Grid system topic and its subscriptions. In Azure, Storage
  * publishes a `Microsoft.Storage.BlobCreated` event when a blob is committed and Event Grid delivers it to each
  * subscription whose filter matches, retrying with backoff until the retry policy runs out, then dead-letters
- * it. Locally there is no Event Grid, so this module plays both parts for the subscriptions it is given (the
- * ones scripts/post-deploy.sh creates on Azure):
+ * it. Locally there is no Event Grid, so this module plays both parts for the subscriptions it is given
+ * (LOCAL_EVENTGRID_SUBSCRIPTIONS: the ones the app's deployment creates on Azure):
  *
  *  - a watcher lists each subscription's container every `pollIntervalMs` and publishes one BlobCreated event
  *    (local/host/eventgrid-events.ts) for every blob version (etag) it holds no receipt for;
@@ -176,6 +176,10 @@ function matches(route: Route, event: EventGridSchemaEvent): boolean {
   );
 }
 
+/**
+ * One publisher for all subscriptions. Its parts (deliveries, the watcher, receipts, shutdown) share the
+ * in-flight and receipt state, so they are closures over it here rather than separate functions.
+ */
 export async function startEventGridPublisher(
   options: EventGridPublisherOptions,
 ): Promise<EventGridPublisher> {

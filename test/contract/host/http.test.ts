@@ -1,6 +1,6 @@
 // HTTP triggers through the in-process host: registration capture, routing, the request/response
 // round trip through the library's InvocationModel, authLevel with host keys, limits and errors.
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingsOfType, coreState } from '../../../local/host/core.js';
@@ -154,6 +154,16 @@ describe('authLevel enforcement', () => {
     const all = [host.keys.functionKey, host.keys.masterKey, ...Object.values(host.keys.systemKeys)];
     expect(new Set(all).size).toBe(4);
     for (const key of all) expect(key).toMatch(/^[A-Za-z0-9_-]{40}$/);
+  });
+
+  it('adds the per-extension keys to a keys file that predates them, keeping the keys it has', async () => {
+    const file = join(tempDir('old-keys'), 'keys.json');
+    const old = { functionKey: 'f'.repeat(40), systemKey: 's'.repeat(40), masterKey: 'm'.repeat(40) };
+    writeFileSync(file, JSON.stringify(old));
+    const keys = await loadOrCreateKeys(file);
+    expect(keys).toMatchObject({ ...old, systemKeys: { durabletask_extension: old.systemKey } });
+    expect(keys.systemKeys.eventgrid_extension).toMatch(/^[A-Za-z0-9_-]{40}$/);
+    expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(keys);
   });
 });
 
