@@ -4,9 +4,9 @@
  * no key, no token, no connection string.
  */
 import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
-import packageJson from '../../package.json';
 import { getSettings, type Settings } from '../../shared/config.js';
 import { getServices } from '../../shared/services.js';
+import { APP_VERSION } from '../../shared/version.js';
 
 const CHECK_TIMEOUT_MS = 10_000;
 
@@ -48,7 +48,7 @@ export async function healthHandler(_request: HttpRequest): Promise<HttpResponse
     status: ok ? 200 : 503,
     jsonBody: {
       status: ok ? 'ok' : 'degraded',
-      version: packageJson.version,
+      version: APP_VERSION,
       checks,
       settings: publicSettings(settings),
     },

@@ -11,10 +11,10 @@ import {
   type PipelineResponse,
 } from '@azure/core-rest-pipeline';
 import type { z } from 'zod';
-import packageJson from '../../package.json';
 import type { ApiKeyProvider } from '../auth/apiKeyProvider.js';
 import { SecretValue } from '../auth/secret.js';
 import type { Settings } from '../config.js';
+import { APP_VERSION } from '../version.js';
 import { TomTomApiError, TomTomNetworkError, TomTomResponseError, VaultUnwrapError } from './errors.js';
 import {
   type CredentialHints,
@@ -88,7 +88,7 @@ export interface TomTomClientOptions {
 const LOGGED_HEADERS = ['x-request-id', 'x-correlation-id', 'x-version', 'location'];
 const LOGGED_QUERY_PARAMETERS = ['type', 'job_type'];
 
-export const USER_AGENT_PREFIX = `gem-flow/${packageJson.version}`;
+export const USER_AGENT_PREFIX = `gem-flow/${APP_VERSION}`;
 
 function basePipeline(pipelineOptions: InternalPipelineOptions | undefined): Pipeline {
   const pipeline = createPipelineFromOptions({
