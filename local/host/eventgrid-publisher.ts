@@ -24,7 +24,8 @@
 import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
-import { BlobServiceClient } from '@azure/storage-blob';
+import type { BlobServiceClient } from '@azure/storage-blob';
+import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
 import {
@@ -115,14 +116,9 @@ export function blobServiceForConnection(
   connection: string,
   env: Record<string, string | undefined>,
 ): BlobServiceClient {
-  const value = env[connection] ?? env[`AzureWebJobs${connection}`];
-  if (!value) {
-    throw new Error(
-      `The Event Grid subscription source uses the connection "${connection}", but no setting "${connection}" holds a ` +
-        'storage connection string; add it to the app settings.',
-    );
-  }
-  return BlobServiceClient.fromConnectionString(value);
+  return blobServiceClientFor(
+    resolveStorageConnection(env, connection, 'The Event Grid subscription source'),
+  );
 }
 
 /** The subscriptions in the LOCAL_EVENTGRID_SUBSCRIPTIONS setting (a JSON array), validated. */

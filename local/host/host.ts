@@ -13,6 +13,7 @@ import type { AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import globby from 'globby';
 import { type Clock, clockFromEnv } from './clock.js';
+import { resolveStorageConnection } from './connections.js';
 import {
   coreState,
   type InvocationLogLine,
@@ -167,16 +168,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
     let engine: DurableEngine | undefined;
     if (needsDurable()) {
-      const storageConnectionString = env[hostJson.durable.connectionName] ?? env.AzureWebJobsStorage;
-      if (!storageConnectionString) {
-        throw new Error(
-          `The app has durable functions, but the setting "${hostJson.durable.connectionName}" (the task hub's storage) is not set; ` +
-            'set it to a storage connection string (e.g. Azurite).',
-        );
-      }
       engine = await loadDurableEngine({
         taskHub: hostJson.durable.hubName,
-        storageConnectionString,
+        // The task hub's storage, by connection string or identity-based settings, as the extension resolves it.
+        storage: resolveStorageConnection(env, hostJson.durable.connectionName, 'The durable task hub'),
         publicBaseUrl: baseUrl,
         systemKey: keys.systemKey,
         masterKey: keys.masterKey,

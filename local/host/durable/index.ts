@@ -6,6 +6,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { StorageConnection } from '../connections.js';
 import { setInputProvider } from '../core.js';
 import { BodyTooLargeError, keyMatches, presentedKey, readBody } from '../http.js';
 import { type ClientBindingData, DurableApi, WEBHOOK_PATH } from './api.js';
@@ -20,8 +21,8 @@ export { EventType, eventTypeName } from './history.js';
 export interface DurableEngineOptions {
   /** host.json extensions.durableTask.hubName, %…% resolved; default 'TestHubName'. */
   taskHub: string;
-  /** AzureWebJobsStorage (Azurite over https, or http with allowInsecureConnection). */
-  storageConnectionString: string;
+  /** The task hub's storage connection (host.json storageProvider.connectionName), resolved from app settings. */
+  storage: StorageConnection;
   /** e.g. http://localhost:7071 (the host sets WEBSITE_HOSTNAME accordingly). */
   publicBaseUrl: string;
   /** Required as ?code= (or x-functions-key) on /runtime/webhooks/durabletask/*. */
@@ -59,7 +60,7 @@ const RPC_PREFIX = '/durabletask/';
 const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
 
 export async function startDurableEngine(options: DurableEngineOptions): Promise<DurableEngine> {
-  const opened = await DurableStore.open(options.storageConnectionString, options.taskHub || 'TestHubName');
+  const opened = await DurableStore.open(options.storage, options.taskHub || 'TestHubName');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
   const bodyLimit = options.maxRequestBodyBytes ?? DEFAULT_BODY_LIMIT;
   const core = new DurableEngineCore({

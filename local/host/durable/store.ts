@@ -11,7 +11,8 @@
  * so the commit order "inbox row written → episode row + record + inbox delete in one transaction" never
  * loses a completion. JSON is split over `D0…Dn` string properties (Table properties hold ≤ 64 KiB).
  */
-import { TableClient, type TableEntity, type TransactionAction } from '@azure/data-tables';
+import type { TableClient, TableEntity, TransactionAction } from '@azure/data-tables';
+import { type StorageConnection, tableClientFor } from '../connections.js';
 import type { HistoryEvent } from './history.js';
 
 export type RuntimeStatus =
@@ -146,25 +147,21 @@ export interface CommitOptions {
 export class DurableStore {
   private constructor(readonly table: TableClient) {}
 
-  static async open(connectionString: string, taskHub: string): Promise<DurableStore> {
+  static async open(connection: StorageConnection, taskHub: string): Promise<DurableStore> {
     if (!/^[A-Za-z][A-Za-z0-9]{2,44}$/.test(taskHub)) {
       throw new Error(
         `Task hub name "${taskHub}" is invalid: use 3–45 letters and digits, starting with a letter ` +
           '(host.json extensions.durableTask.hubName).',
       );
     }
-    const endpoint = /TableEndpoint=([^;]+)/i.exec(connectionString)?.[1] ?? '';
-    const useHttp =
-      endpoint.startsWith('http:') || /DefaultEndpointsProtocol=http(;|$)/.test(connectionString);
-    const table = TableClient.fromConnectionString(connectionString, `${taskHub}Instances`, {
-      allowInsecureConnection: useHttp,
-    });
+    const table = tableClientFor(connection, `${taskHub}Instances`);
     try {
       await table.createTable();
     } catch (error) {
       throw new Error(
-        `Cannot create or open table "${taskHub}Instances" with AzureWebJobsStorage: ${(error as Error).message}. ` +
-          'Is Azurite (or the storage account) running, and is its CA trusted (NODE_EXTRA_CA_CERTS)?',
+        `Cannot create or open table "${taskHub}Instances" with the storage connection "${connection.name}": ` +
+          `${(error as Error).message}. Is Azurite (or the storage account) running, and is its CA trusted ` +
+          '(NODE_EXTRA_CA_CERTS)? An identity-based connection also needs a token for it.',
       );
     }
     return new DurableStore(table);

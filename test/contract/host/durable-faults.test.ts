@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClock } from '../../../local/host/clock.js';
+import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { EventType } from '../../../local/host/durable/history.js';
 import { startDurableEngine } from '../../../local/host/durable/index.js';
 import type { DurableStore } from '../../../local/host/durable/store.js';
@@ -100,7 +101,7 @@ describe('durable engine under storage faults', () => {
     const before = servers();
     const start = startDurableEngine({
       taskHub: uniqueHub('BadStart'),
-      storageConnectionString: storage.connectionString,
+      storage: resolveStorageConnection({ AzureWebJobsStorage: storage.connectionString }),
       publicBaseUrl: h.publicBaseUrl,
       systemKey: 'unused',
       clock: createClock({ scale: 1 }),

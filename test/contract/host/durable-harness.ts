@@ -11,6 +11,7 @@ import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
 import { createClock } from '../../../local/host/clock.js';
+import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { installCoreShim } from '../../../local/host/core.js';
 import {
   type DurableEngine,
@@ -145,7 +146,7 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
   const logs: string[] = [];
   engine = await startDurableEngine({
     taskHub: options.taskHub,
-    storageConnectionString: options.storage.connectionString,
+    storage: resolveStorageConnection({ AzureWebJobsStorage: options.storage.connectionString }),
     publicBaseUrl,
     systemKey,
     masterKey: options.masterKey,
