@@ -111,7 +111,9 @@ export async function findStuckMatches(
 }
 
 app.timer('sweep', {
-  schedule: getSettings().workflow.sweepSchedule,
+  // A binding expression the host resolves from app settings: an invalid or missing SWEEP_SCHEDULE disables
+  // this one function (and /api/health/report says why) instead of failing the whole app at indexing.
+  schedule: '%SWEEP_SCHEDULE%',
   runOnStartup: false,
   useMonitor: true,
   extraInputs: [df.input.durableClient()],

@@ -38,6 +38,8 @@ export interface HostReady {
   port: number;
   pid: number;
   functions: { name: string; trigger: string }[];
+  /** Functions disabled at indexing (e.g. a %SETTING% that does not resolve), with the host's errors. */
+  functionErrors: Record<string, string[]>;
 }
 
 export interface HostKeys {
@@ -75,6 +77,7 @@ export interface LocalApp {
   readonly baseUrl: string;
   readonly keys: HostKeys;
   readonly functions: HostReady['functions'];
+  readonly functionErrors: HostReady['functionErrors'];
   readonly hostPid: number;
   /** Every line the host printed (bounded by keepLogLines), for log assertions. */
   readonly hostLog: string[];
@@ -171,6 +174,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     baseUrl: firstReady.baseUrl,
     keys,
     functions: firstReady.functions,
+    functionErrors: firstReady.functionErrors,
     get hostPid() {
       return ready!.pid;
     },

@@ -21,6 +21,18 @@ export interface SettingDefinition {
   readonly example?: string;
   /** Set by the hosting platform (not by the operator), so absent from `local.settings.json.example`. */
   readonly setByPlatform?: boolean;
+  /**
+   * Read by a trigger binding as `%NAME%`. The Functions host resolves binding expressions from app settings
+   * alone, so `default` (if any) serves the app's code only: unset, the host disables that one function.
+   */
+  readonly binding?: {
+    /** The function whose trigger reads it. */
+    readonly function: string;
+    /** The trigger property, e.g. `schedule`, `path`. */
+    readonly property: string;
+    /** True when only the binding reads it: a problem with it disables that function, never the app's code. */
+    readonly only?: boolean;
+  };
 }
 
 // Settings arrive as strings; an empty string (as in local.settings.json.example) means "not set".
@@ -259,8 +271,10 @@ const definitions = {
     }),
   }),
   INBOX_CONTAINER: define({
-    description: 'Container where road datasets arrive.',
+    description:
+      'Container where road datasets arrive. Set it: the upload trigger reads it as %INBOX_CONTAINER%, where the default does not apply.',
     default: 'inbox',
+    binding: { function: 'onInboxUpload', property: 'path' },
     schema: containerName,
   }),
   OUTBOX_CONTAINER: define({
@@ -322,8 +336,10 @@ const definitions = {
     schema: integer(1, 1_000_000_000),
   }),
   SWEEP_SCHEDULE: define({
-    description: 'When the reconciliation sweep runs (6-field NCRONTAB, seconds first).',
-    default: '0 */15 * * * *',
+    description:
+      'When the reconciliation sweep runs (6-field NCRONTAB, seconds first, UTC), e.g. every 15 minutes: "0 */15 * * * *". Required: the sweep timer reads it as %SWEEP_SCHEDULE%, and binding expressions have no default.',
+    example: '0 */15 * * * *',
+    binding: { function: 'sweep', property: 'schedule', only: true },
     schema: ncrontab,
   }),
   STORAGE_FANOUT_LIMIT: define({
@@ -432,7 +448,6 @@ export interface Settings {
     /** Polls per orchestration generation; the monitor calls continueAsNew after this many. */
     readonly monitorPollsPerGeneration: number;
     readonly gemSegmentsPerHour: number;
-    readonly sweepSchedule: string;
     readonly storageFanOutLimit: number;
   };
   readonly notify: {
@@ -447,6 +462,11 @@ export interface ConfigurationProblem {
   /** The setting (or settings, joined with " / ") at fault. */
   readonly setting: string;
   readonly problem: string;
+  /**
+   * The one function this problem disables (its trigger reads the setting as `%NAME%`), when it does not stop
+   * the app's code; absent for problems that make every function fail.
+   */
+  readonly disables?: string;
 }
 
 export class ConfigurationError extends GemFlowError {
@@ -468,10 +488,25 @@ export class ConfigurationError extends GemFlowError {
 
 type Environment = Readonly<Record<string, string | undefined>>;
 
+function unsetBinding(name: string, definition: DefinitionInput): ConfigurationProblem {
+  const binding = definition.binding!;
+  const suggestion = definition.example ?? definition.default;
+  return {
+    setting: name,
+    problem:
+      `is not set, and the ${binding.property} of function "${binding.function}" reads it as %${name}%: the ` +
+      'Functions host resolves binding expressions from app settings alone (no default applies), so it ' +
+      `disables that function until the setting is set${suggestion ? `, e.g. to "${suggestion}"` : ''}`,
+    disables: binding.function,
+  };
+}
+
 function parseEachSetting(env: Environment, problems: ConfigurationProblem[]): ParsedSettingValues {
   const parsed: Record<string, unknown> = {};
   for (const [name, definition] of Object.entries(definitions) as [SettingName, DefinitionInput][]) {
     const provided = env[name]?.trim();
+    // The default serves the app's code; the host's binding never sees it.
+    if (!provided && definition.binding) problems.push(unsetBinding(name, definition));
     const raw = provided ? provided : definition.default;
     if (raw === undefined) continue;
     const result = definition.schema.safeParse(raw);
@@ -479,7 +514,11 @@ function parseEachSetting(env: Environment, problems: ConfigurationProblem[]): P
       parsed[name] = result.data;
     } else {
       const shown = definition.secret ? '' : ` (got "${raw}")`;
-      problems.push({ setting: name, problem: `${result.error.issues[0]?.message ?? 'is invalid'}${shown}` });
+      problems.push({
+        setting: name,
+        problem: `${result.error.issues[0]?.message ?? 'is invalid'}${shown}`,
+        ...(definition.binding?.only ? { disables: definition.binding.function } : {}),
+      });
     }
   }
   return parsed as ParsedSettingValues;
@@ -560,11 +599,18 @@ function deepFreeze<T>(value: T): T {
   return value;
 }
 
+export interface SettingsInspection {
+  /** The settings the app's code reads, or undefined when one of them has a problem. */
+  readonly settings: Settings | undefined;
+  /** Every problem, those of binding-only settings included (they disable one function, not the app). */
+  readonly problems: readonly ConfigurationProblem[];
+}
+
 /**
- * Validates every setting and returns them grouped and frozen. Throws one `ConfigurationError` listing
- * every missing or invalid setting, so a misconfigured deployment is fixed in one round.
+ * Validates every setting without throwing: what `/api/health` reports. The settings are returned (grouped and
+ * frozen) unless a setting the app's code reads is missing or invalid.
  */
-export function loadSettings(env: Environment = process.env): Settings {
+export function inspectSettings(env: Environment = process.env): SettingsInspection {
   const problems: ConfigurationProblem[] = [];
   const values = parseEachSetting(env, problems);
 
@@ -578,17 +624,34 @@ export function loadSettings(env: Environment = process.env): Settings {
       problem: `must not exceed MONITOR_MAX_INTERVAL_SECONDS (${values.MONITOR_MAX_INTERVAL_SECONDS})`,
     });
   }
-  // `managed-identity` without these variables is still valid: IMDS (VMs, containers) needs none.
-  const hasPlatformIdentity = Boolean(values.IDENTITY_ENDPOINT || values.MSI_ENDPOINT);
   if (values.AZURE_AUTHORITY_HOST?.startsWith('http:')) {
     problems.push({
       setting: 'AZURE_AUTHORITY_HOST',
       problem: 'must use https:// (Entra refuses plain HTTP authorities)',
     });
   }
+  const blocking = problems.some((problem) => problem.disables === undefined);
+  const settings = blocking ? undefined : buildSettings(values, { apiKey, storage, signingSecret });
+  return { settings, problems };
+}
 
-  if (problems.length > 0) throw new ConfigurationError(problems);
+/**
+ * Validates every setting and returns them grouped and frozen. Throws one `ConfigurationError` listing every
+ * missing or invalid setting, so a misconfigured deployment is fixed in one round; problems that only disable
+ * one trigger (see `ConfigurationProblem.disables`) do not throw: `/api/health/report` lists them.
+ */
+export function loadSettings(env: Environment = process.env): Settings {
+  const { settings, problems } = inspectSettings(env);
+  if (!settings) throw new ConfigurationError(problems);
+  return settings;
+}
 
+function buildSettings(
+  values: ParsedSettingValues,
+  resolved: { apiKey: ApiKeySource; storage: StorageConnection; signingSecret: SigningSecretSource },
+): Settings {
+  // `managed-identity` without these variables is still valid: IMDS (VMs, containers) needs none.
+  const hasPlatformIdentity = Boolean(values.IDENTITY_ENDPOINT || values.MSI_ENDPOINT);
   const tokenCredential: TokenCredentialKind =
     values.TOKEN_CREDENTIAL === 'auto'
       ? hasPlatformIdentity
@@ -605,7 +668,7 @@ export function loadSettings(env: Environment = process.env): Settings {
       sendXVersion: values.TOMTOM_SEND_X_VERSION,
     },
     auth: {
-      apiKey,
+      apiKey: resolved.apiKey,
       apiKeyCacheTtlSeconds: values.API_KEY_CACHE_TTL_SECONDS,
       keyVault: values.KEY_VAULT_URL
         ? {
@@ -621,7 +684,11 @@ export function loadSettings(env: Environment = process.env): Settings {
         disableInstanceDiscovery: values.PDG_DISABLE_INSTANCE_DISCOVERY,
       },
     },
-    storage: { ...storage, inboxContainer: values.INBOX_CONTAINER, outboxContainer: values.OUTBOX_CONTAINER },
+    storage: {
+      ...resolved.storage,
+      inboxContainer: values.INBOX_CONTAINER,
+      outboxContainer: values.OUTBOX_CONTAINER,
+    },
     durable: { taskHubName: values.TASKHUB_NAME },
     workflow: {
       defaultStorageId: values.DEFAULT_STORAGE_ID,
@@ -634,11 +701,10 @@ export function loadSettings(env: Environment = process.env): Settings {
       monitorDeadlineHours: values.MONITOR_DEADLINE_HOURS,
       monitorPollsPerGeneration: values.MONITOR_POLLS_PER_GENERATION,
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
-      sweepSchedule: values.SWEEP_SCHEDULE,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
     },
     notify: {
-      signingSecret,
+      signingSecret: resolved.signingSecret,
       maxAttempts: values.NOTIFY_MAX_ATTEMPTS,
       allowedHosts: values.NOTIFY_ALLOWED_HOSTS ?? [],
     },

@@ -46,6 +46,8 @@ var appSettings = {
   TASKHUB_NAME: taskHubName
   INBOX_CONTAINER: inboxContainerName
   OUTBOX_CONTAINER: outboxContainerName
+  // Read by the sweep timer as %SWEEP_SCHEDULE%; a binding expression takes no default from the code.
+  SWEEP_SCHEDULE: '0 */15 * * * *'
   // Telemetry with Entra auth only (the component has local auth disabled).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

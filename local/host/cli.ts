@@ -32,6 +32,7 @@ async function main(): Promise<void> {
       port: host.port,
       pid: process.pid,
       functions: host.functions,
+      functionErrors: host.functionErrors,
     }),
   );
 

@@ -42,8 +42,8 @@ import {
   presentedKey,
   readBody,
 } from './http.js';
-import { readHostJson } from './settings.js';
-import { startTimerTriggers } from './timers.js';
+import { readHostJson, resolveSettingReferences, UnresolvedSettingError } from './settings.js';
+import { compileSchedule, startTimerTriggers } from './timers.js';
 
 export interface HostOptions {
   /** Directory with the app's package.json (whose `main` is the entry) and host.json. */
@@ -76,7 +76,10 @@ export interface RunningHost {
   baseUrl: string;
   port: number;
   keys: HostKeys;
+  /** Every function the app registered, those disabled at indexing included (as the host lists them). */
   functions: HostedFunction[];
+  /** Functions that failed indexing and are disabled, with the host's error text; the others run. */
+  functionErrors: Record<string, string[]>;
   clock: Clock;
   /** The local Event Grid (watcher + deliveries); tests await its scans and deliveries. */
   eventGrid: EventGridPublisher;
@@ -153,6 +156,9 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     warnAboutBlobTriggers(log);
     const subscriptions =
       options.eventGrid?.subscriptions ?? subscriptionsFromSetting(env.LOCAL_EVENTGRID_SUBSCRIPTIONS);
+    // Index before anything starts: a function whose binding cannot be resolved is disabled, the rest run.
+    const functionErrors = indexFunctions(env, log);
+    stoppers.push(disableFunctions(Object.keys(functionErrors)));
 
     // Validate everything that can fail before anything runs: routes, schedules, subscriptions.
     const routes = collectHttpRoutes(hostJson.routePrefix);
@@ -253,6 +259,14 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
         json(200, functions);
         return;
       }
+      // The host's FunctionsController.GetFunctionStatus: {} for a healthy function, its indexing errors otherwise.
+      const status = /^\/admin\/functions\/([^/]+)\/status$/.exec(lower);
+      if (status && req.method === 'GET') {
+        const name = functions.find((f) => f.name.toLowerCase() === decodeURIComponent(status[1]!))?.name;
+        if (!name) res.writeHead(404).end();
+        else json(200, functionErrors[name] ? { errors: functionErrors[name] } : {});
+        return;
+      }
       // "Execute Function Now" for non-HTTP functions: POST /admin/functions/<name> {"input": "..."}.
       const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
       if (run && req.method === 'POST') {
@@ -280,6 +294,10 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       res.writeHead(404).end();
     }
 
+    for (const [name, errors] of Object.entries(functionErrors)) {
+      log(`The '${name}' function is in error: ${errors.join(' ')}`);
+    }
+
     // Event Grid validates a subscription's webhook when it is created, so the stand-in starts once the host
     // answers. It stops first: a delivery under way finishes (or is left without a receipt) before HTTP closes.
     const eventGrid = await startEventGridPublisher({
@@ -299,7 +317,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       `Functions host ready in ${Date.now() - startedAt} ms: ${functions.length} function(s), ` +
         `time scale ${clock.scale}${engine ? ', durable engine running' : ''}.`,
     );
-    return { baseUrl, port, keys, functions, clock, eventGrid, close: stopAll };
+    return { baseUrl, port, keys, functions, functionErrors, clock, eventGrid, close: stopAll };
   } catch (error) {
     await stopAll();
     throw error;
@@ -351,6 +369,54 @@ async function loadApp(appRoot: string): Promise<void> {
       `The app ${app} registered no functions; it must call app.* / df.app.* from @azure/functions (v4 model).`,
     );
   }
+}
+
+/** Trigger properties the host resolves `%NAME%` in (the WebJobs attributes' [AutoResolve] / [AppSetting] ones). */
+const RESOLVED_TRIGGER_PROPERTIES = ['path', 'connection', 'queueName', 'topicName', 'subscriptionName'];
+
+/**
+ * The indexing step of the real host, for what the local host can check: binding expressions resolve and timer
+ * schedules parse. A function that fails is disabled with the host's own messages
+ * (Azure/azure-webjobs-sdk src/Microsoft.Azure.WebJobs.Host/Indexers/FunctionIndexer.cs logs "failed indexing
+ * and will be disabled" and goes on; Azure/azure-functions-host src/WebJobs.Script/ScriptHostBuilderExtensions.cs
+ * sets AllowPartialHostStartup, and ScriptHost.cs keeps the flattened error per function).
+ */
+function indexFunctions(env: NodeJS.ProcessEnv, log: (line: string) => void): Record<string, string[]> {
+  const errors: Record<string, string[]> = {};
+  for (const registration of coreState.registrations.values()) {
+    const name = registration.metadata.name;
+    const trigger = triggerBinding(registration);
+    try {
+      if (trigger.type.toLowerCase() === 'timertrigger') compileSchedule(name, trigger.schedule, env);
+      for (const property of RESOLVED_TRIGGER_PROPERTIES) {
+        const value = trigger[property];
+        if (typeof value === 'string') resolveSettingReferences(value, env, `the ${property} of "${name}"`);
+      }
+    } catch (error) {
+      // Utility.FlattenException's shape: "<source>: <message>." for the indexing exception and its cause.
+      const source =
+        error instanceof UnresolvedSettingError ? HOST_SOURCE : 'Microsoft.Azure.WebJobs.Extensions';
+      const cause = (error as Error).message.replace(/\.?$/, '.');
+      errors[name] = [`${HOST_SOURCE}: Error indexing method 'Functions.${name}'. ${source}: ${cause}`];
+      const remedy = error instanceof UnresolvedSettingError ? ` ${error.remedy}` : '';
+      log(`Function 'Functions.${name}' failed indexing and will be disabled.${remedy}`);
+    }
+  }
+  return errors;
+}
+
+const HOST_SOURCE = 'Microsoft.Azure.WebJobs.Host';
+
+/**
+ * Takes disabled functions out of the registrations the trigger services start from (nothing can invoke them),
+ * and puts them back when the host stops: the app is loaded once per process and a later host may index again.
+ */
+function disableFunctions(names: string[]): () => Promise<void> {
+  const removed = names.map((name) => coreState.registrations.get(name)!);
+  for (const name of names) coreState.registrations.delete(name);
+  return async () => {
+    for (const registration of removed) coreState.registrations.set(registration.metadata.name, registration);
+  };
 }
 
 function needsDurable(): boolean {

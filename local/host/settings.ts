@@ -5,22 +5,65 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 
-/** Replaces each `%NAME%` with the setting NAME; an unknown setting is a start-up error, as in Azure. */
+/**
+ * A binding expression that does not resolve. The message is the WebJobs SDK's own
+ * (Azure/azure-webjobs-sdk src/Microsoft.Azure.WebJobs.Host/NameResolverExtensions.cs); `remedy` says where the
+ * expression was and what to set.
+ */
+export class UnresolvedSettingError extends Error {
+  constructor(
+    message: string,
+    readonly remedy: string,
+  ) {
+    super(message);
+  }
+}
+
+/** An app setting by name, as .NET configuration reads it: case-insensitive, with `:` standing for `__`. */
+function appSetting(env: Record<string, string | undefined>, name: string): string | undefined {
+  if (name === '') return undefined;
+  const key = name.replaceAll(':', '__');
+  if (env[key] !== undefined) return env[key];
+  const lower = key.toLowerCase();
+  const match = Object.keys(env).find((candidate) => candidate.toLowerCase() === lower);
+  return match === undefined ? undefined : env[match];
+}
+
+/**
+ * Replaces each `%NAME%` with the app setting NAME, as the host's name resolver does: an unknown setting (or a
+ * `%` without its closing `%`) throws, and the caller decides what fails — one function at indexing (Azure
+ * disables just that function) or the host (host.json).
+ */
 export function resolveSettingReferences(
   text: string,
   env: Record<string, string | undefined>,
   where: string,
 ): string {
-  return text.replace(/%([^%\s]+)%/g, (_, name: string) => {
-    const value = env[name];
-    if (value === undefined) {
-      throw new Error(
-        `The setting '${name}' referenced as '%${name}%' in ${where} is not defined; add it to the app settings ` +
-          `(local.settings.json Values or the environment).`,
+  let out = '';
+  let at = 0;
+  while (at < text.length) {
+    const open = text.indexOf('%', at);
+    if (open === -1) return out + text.slice(at);
+    const close = text.indexOf('%', open + 1);
+    if (close === -1) {
+      throw new UnresolvedSettingError(
+        `The '%' at position ${open} does not have a closing '%'.`,
+        `Check ${where}: write %NAME% to refer to the app setting NAME.`,
       );
     }
-    return value;
-  });
+    const name = text.slice(open + 1, close);
+    const value = appSetting(env, name);
+    if (value === undefined) {
+      throw new UnresolvedSettingError(
+        `'%${name}%' does not resolve to a value.`,
+        `${where} refers to the app setting '${name}'; add it to the app settings ` +
+          '(local.settings.json Values or the environment).',
+      );
+    }
+    out += text.slice(at, open) + value;
+    at = close + 1;
+  }
+  return out;
 }
 
 export interface HostJson {
@@ -61,7 +104,14 @@ export async function readHostJson(
     }
   }
   const durable = raw.extensions?.durableTask ?? {};
-  const resolve = (value: string, what: string) => resolveSettingReferences(value, env, `${file} (${what})`);
+  const resolve = (value: string, what: string) => {
+    try {
+      return resolveSettingReferences(value, env, `${file} (${what})`);
+    } catch (error) {
+      if (!(error instanceof UnresolvedSettingError)) throw error;
+      throw new Error(`${error.message} ${error.remedy}`);
+    }
+  };
   return {
     routePrefix: resolve(raw.extensions?.http?.routePrefix ?? 'api', 'extensions.http.routePrefix'),
     durable: {

@@ -110,6 +110,8 @@ export const DEFAULT_OVERTURE_RELEASE = '2026-01-21.0';
 export const INBOX_CONTAINER = 'inbox';
 export const OUTBOX_CONTAINER = 'outbox';
 export const TASKHUB_NAME = 'gemflowlocal';
+/** Every 15 minutes, as in Azure (infra/app/api.bicep). */
+export const SWEEP_SCHEDULE = '0 */15 * * * *';
 const PDG_CONTAINER = 'default';
 
 /** `storage-001` → Azurite account `pdgstorage001` (account names allow only lowercase letters and digits). */
@@ -242,6 +244,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       DEFAULT_OVERTURE_RELEASE,
       INBOX_CONTAINER,
       OUTBOX_CONTAINER,
+      // Read by the sweep timer as %SWEEP_SCHEDULE%: binding expressions take no default from shared/config.ts.
+      SWEEP_SCHEDULE: SWEEP_SCHEDULE,
       NODE_EXTRA_CA_CERTS: tls.caFile,
       ...clockSettings(clock),
       TASKHUB_NAME,

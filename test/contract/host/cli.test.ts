@@ -1,5 +1,6 @@
 // The host as a separate process (dist/local/host/cli.js), the way `npm start` runs it: ready line, serving,
-// a clean exit on SIGTERM with the appTerminate hook run, and a loud start-up failure for a bad schedule.
+// a clean exit on SIGTERM with the appTerminate hook run, a function disabled at indexing reported in the ready
+// line (the others still served), and a loud start-up failure when there is no app to load.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { resolve } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -8,10 +9,10 @@ import { fixtureApp, records, tempDir } from './helpers.js';
 
 const cli = resolve(__dirname, '../../../dist/local/host/cli.js');
 
-function spawnHost(env: Record<string, string>) {
+function spawnHost(env: Record<string, string>, app = fixtureApp) {
   const child = spawn(
     process.execPath,
-    [cli, '--app', fixtureApp, '--port', '0', '--state-dir', tempDir('cli-state')],
+    [cli, '--app', app, '--port', '0', '--state-dir', tempDir('cli-state')],
     {
       env: { ...process.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -27,7 +28,12 @@ function spawnHost(env: Record<string, string>) {
   return { child, exited };
 }
 
-function readyLine(child: ChildProcess): Promise<{ baseUrl: string; pid: number; functions: unknown[] }> {
+function readyLine(child: ChildProcess): Promise<{
+  baseUrl: string;
+  pid: number;
+  functions: unknown[];
+  functionErrors: Record<string, string[]>;
+}> {
   return new Promise((resolveReady, reject) => {
     createInterface({ input: child.stdout! }).on('line', (line) => {
       if (line.startsWith('{"event":"ready"')) resolveReady(JSON.parse(line));
@@ -53,13 +59,24 @@ describe('host CLI (child process)', () => {
     expect(records(out, 'hooks.jsonl')).toEqual([{ hook: 'appStart' }, { hook: 'appTerminate' }]);
   });
 
-  it('fails start-up with exit code 1 and a message naming the function for a 5-field schedule', async () => {
-    const { exited } = spawnHost({
+  it('reports a timer with a 5-field schedule as in error in the ready line, and serves the rest', async () => {
+    const { child, exited } = spawnHost({
       FIXTURE_OUT_DIR: tempDir('cli-out'),
       FIXTURE_TICK_SCHEDULE: '0 * * * *',
     });
+    const ready = await readyLine(child);
+    expect(ready.functions).toHaveLength(9);
+    expect(Object.keys(ready.functionErrors)).toEqual(['tick']);
+    expect(ready.functionErrors.tick![0]).toMatch(/Error indexing method 'Functions\.tick'.*6-field/);
+    expect((await fetch(`${ready.baseUrl}/api/hello/cli`)).status).toBe(200);
+    child.kill('SIGTERM');
+    expect((await exited).code).toBe(0);
+  });
+
+  it('fails start-up with exit code 1 and says why when there is no app to load', async () => {
+    const { exited } = spawnHost({}, tempDir('cli-no-app'));
     const { code, stderr } = await exited;
     expect(code).toBe(1);
-    expect(stderr).toMatch(/failed to start: .*timer function "tick".*6-field/);
+    expect(stderr).toMatch(/failed to start: No package\.json in .*cli-no-app/);
   });
 });

@@ -12,6 +12,7 @@ import { SecretClient } from '@azure/keyvault-secrets';
 import { ContainerClient } from '@azure/storage-blob';
 import { afterAll, describe, expect, it } from 'vitest';
 import { readStackJson, type Stack, startStack, updateStackJson } from '../../../local/standins/stack.js';
+import { settingDefinitions } from '../../../shared/config.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gemflow-stack-'));
 let stack: Stack | undefined;
@@ -66,6 +67,7 @@ describe('startStack', () => {
         'DEFAULT_OVERTURE_RELEASE',
         'INBOX_CONTAINER',
         'OUTBOX_CONTAINER',
+        'SWEEP_SCHEDULE',
         'NODE_EXTRA_CA_CERTS',
         'LOCAL_TIME_SCALE',
         'LOCAL_TIME_EPOCH_MS',
@@ -74,6 +76,8 @@ describe('startStack', () => {
       ].sort(),
     );
     expect(s.LOCAL_TIME_SCALE).toBe('60');
+    // Every setting a trigger reads as %NAME% is set: the host applies no default to binding expressions.
+    for (const { name } of settingDefinitions.filter((d) => d.binding)) expect(s[name], name).toBeTruthy();
     expect(Number(s.LOCAL_TIME_EPOCH_MS)).toBe(stack.clock.epochMs);
     expect(s.TOMTOM_VAULT_URL).toBe(s.TOMTOM_API_BASE_URL);
     expect(s.NODE_EXTRA_CA_CERTS).toBe(join(dir, 'tls', 'ca-bundle.pem'));

@@ -2,9 +2,20 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigurationError, loadSettings, settingDefinitions } from '../../../shared/config.js';
+import {
+  ConfigurationError,
+  inspectSettings,
+  loadSettings,
+  settingDefinitions,
+} from '../../../shared/config.js';
 
-const minimal = { TOMTOM_API_KEY: 'local-key-123456', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
+/** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
+const bindings = { INBOX_CONTAINER: 'inbox', SWEEP_SCHEDULE: '0 */15 * * * *' };
+const minimal = {
+  TOMTOM_API_KEY: 'local-key-123456',
+  AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+  ...bindings,
+};
 
 function problemsOf(env: Record<string, string>): ConfigurationError {
   try {
@@ -39,7 +50,6 @@ describe('loadSettings', () => {
       monitorDeadlineHours: 48,
       monitorPollsPerGeneration: 50,
       gemSegmentsPerHour: 100000,
-      sweepSchedule: '0 */15 * * * *',
       storageFanOutLimit: 4,
     });
     expect(settings.notify).toEqual({ signingSecret: { source: 'none' }, maxAttempts: 5, allowedHosts: [] });
@@ -73,22 +83,57 @@ describe('loadSettings', () => {
         'TOKEN_CREDENTIAL',
         'TOMTOM_API_KEY / KEY_VAULT_URL',
         'AzureWebJobsStorage',
+        'INBOX_CONTAINER',
+        'SWEEP_SCHEDULE',
       ]),
     );
-    expect(error.problems).toHaveLength(7);
+    expect(error.problems).toHaveLength(9);
     expect(error.message).toContain('TOMTOM_API_BASE_URL: must be an absolute https:// URL');
     expect(error.message).toContain('MONITOR_BACKOFF_FACTOR: must be a number between 1 and 10 (got "fast")');
     expect(error.message).toContain('TASKHUB_NAME: must be 3-45 letters and digits, starting with a letter');
-    expect(error.message).toContain('7 problems');
+    expect(error.message).toContain('9 problems');
   });
 
-  it('rejects a 5-field cron expression with a hint to add the seconds field', () => {
-    const error = problemsOf({ ...minimal, SWEEP_SCHEDULE: '*/15 * * * *' });
-    expect(error.problems).toEqual([
+  it('rejects a 5-field cron expression with a hint to add the seconds field, disabling only the sweep', () => {
+    const { settings, problems } = inspectSettings({ ...minimal, SWEEP_SCHEDULE: '*/15 * * * *' });
+    expect(problems).toEqual([
       {
         setting: 'SWEEP_SCHEDULE',
         problem: expect.stringContaining('"*/15 * * * *" becomes "0 */15 * * * *"'),
+        disables: 'sweep',
       },
+    ]);
+    // Only the timer reads it, so the app's code still gets its settings.
+    expect(settings).toBeDefined();
+    expect(() => loadSettings({ ...minimal, SWEEP_SCHEDULE: '*/15 * * * *' })).not.toThrow();
+  });
+
+  it('reports a binding setting left unset (no default reaches the trigger), without stopping the app', () => {
+    const { settings, problems } = inspectSettings({
+      TOMTOM_API_KEY: 'local-key-123456',
+      AzureWebJobsStorage: 'UseDevelopmentStorage=true',
+    });
+    expect(problems.map((p) => [p.setting, p.disables])).toEqual([
+      ['INBOX_CONTAINER', 'onInboxUpload'],
+      ['SWEEP_SCHEDULE', 'sweep'],
+    ]);
+    expect(problems[1]!.problem).toMatch(
+      /^is not set, and the schedule of function "sweep" reads it as %SWEEP_SCHEDULE%.*e\.g\. to "0 \*\/15 \* \* \* \*"$/,
+    );
+    // The code keeps its own default for the container; the upload trigger is what the host disables.
+    expect(settings?.storage.inboxContainer).toBe('inbox');
+  });
+
+  it('reports every problem without throwing, and gives no settings when the code cannot run', () => {
+    const { settings, problems } = inspectSettings({
+      ...minimal,
+      MONITOR_BACKOFF_FACTOR: 'abc',
+      TOMTOM_API_KEY: '',
+    });
+    expect(settings).toBeUndefined();
+    expect(problems.map((p) => p.setting)).toEqual([
+      'MONITOR_BACKOFF_FACTOR',
+      'TOMTOM_API_KEY / KEY_VAULT_URL',
     ]);
   });
 
@@ -192,6 +237,12 @@ describe('local.settings.json.example', () => {
     expect(exampleNames).toEqual(definedNames);
     expect(example.Values.FUNCTIONS_WORKER_RUNTIME).toBe('node');
     expect(example.IsEncrypted).toBe(false);
+  });
+
+  it('sets every setting a trigger reads as %NAME%, since no default reaches a binding', () => {
+    for (const { name } of settingDefinitions.filter((d) => d.binding)) {
+      expect(example.Values[name], name).toBeTruthy();
+    }
   });
 
   it('holds values that validate once an API key is filled in', () => {

@@ -1,6 +1,6 @@
 // The app settings infra/app/api.bicep gives the function app, checked against what the code reads
 // (shared/config.ts settingDefinitions, validated by loadSettings) and what the platform reads.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadSettings, settingDefinitions } from '../../../shared/config.js';
@@ -99,6 +99,21 @@ describe('infra app settings', () => {
     for (const part of ['blobServiceUri', 'queueServiceUri', 'tableServiceUri', 'credential', 'clientId']) {
       expect(bicep.always.has(`AzureWebJobsStorage__${part}`), `AzureWebJobsStorage__${part}`).toBe(true);
     }
+  });
+
+  it('sets every setting a trigger reads as %NAME% (binding expressions take no default)', () => {
+    const bound = settingDefinitions.filter((d) => d.binding).map((d) => d.name);
+    // Every %NAME% in the function registrations is a defined binding setting.
+    const functionsDir = path.join(root, 'functions');
+    const referenced = readdirSync(functionsDir, { recursive: true, encoding: 'utf8' })
+      .filter((file) => file.endsWith('.ts'))
+      .flatMap((file) => [
+        ...readFileSync(path.join(functionsDir, file), 'utf8').matchAll(/'%([A-Za-z0-9_]+)%/g),
+      ])
+      .map((m) => m[1]);
+    expect(referenced).toEqual(expect.arrayContaining(['SWEEP_SCHEDULE']));
+    for (const name of referenced) expect(bound, `%${name}% needs a binding definition`).toContain(name);
+    for (const name of bound) expect(bicep.always.has(name), name).toBe(true);
   });
 
   it('sets nothing that neither the code nor the platform reads', () => {
