@@ -718,3 +718,25 @@ export function getSettings(): Settings {
   processSettings ??= loadSettings(process.env);
   return processSettings;
 }
+
+/** One setting as `/api/health/report` shows it: a secret only as set or not set, never its value. */
+export type SettingInForce =
+  | { readonly set: boolean; readonly secret: true }
+  | { readonly set: boolean; readonly value?: string; readonly default?: true };
+
+/**
+ * Every setting the app reads, as in force in `env`: the value given, or the default (marked) when unset.
+ * Secrets (API key, signing secret, storage connection string) appear only as set or not set.
+ */
+export function settingsInForce(env: Environment = process.env): Record<string, SettingInForce> {
+  const shown: Record<string, SettingInForce> = {};
+  for (const [name, definition] of Object.entries(definitions) as [SettingName, DefinitionInput][]) {
+    const provided = env[name]?.trim();
+    if (definition.secret) shown[name] = { set: Boolean(provided), secret: true };
+    else if (provided) shown[name] = { set: true, value: provided };
+    else if (definition.default !== undefined)
+      shown[name] = { set: false, value: definition.default, default: true };
+    else shown[name] = { set: false };
+  }
+  return shown;
+}

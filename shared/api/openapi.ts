@@ -7,6 +7,7 @@ import { z } from 'zod';
 import {
   cancelMatchResponseSchema,
   errorEnvelopeSchema,
+  healthReportSchema,
   healthResponseSchema,
   listMatchesQuerySchema,
   listMatchesResponseSchema,
@@ -46,6 +47,7 @@ const COMPONENTS = {
   CancelMatchResponse: cancelMatchResponseSchema,
   StoragesResponse: storagesResponseSchema,
   HealthResponse: healthResponseSchema,
+  HealthReport: healthReportSchema,
   ErrorEnvelope: errorEnvelopeSchema,
 } as const;
 
@@ -209,8 +211,23 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
         get: {
           operationId: 'health',
           summary: 'Liveness check',
+          description:
+            'Anonymous and free: answers from memory, reads no setting and calls no dependency. It says only that the app runs; the report is GET /api/health/report.',
           security: [],
           responses: { '200': json('HealthResponse', 'The app is up.') },
+        },
+      },
+      '/api/health/report': {
+        get: {
+          operationId: 'healthReport',
+          summary: 'Settings, settings problems and dependency checks',
+          description:
+            'The settings in force (secrets only as set or not set), every settings problem, the Node.js version, and whether app storage, the API key source, the Entra token and TomTom answer. The checks are reused for cachedForSeconds, so polling costs at most one round of calls per window.',
+          responses: {
+            '200': json('HealthReport', 'Every setting is valid and every check passed.'),
+            '503': json('HealthReport', 'A setting has a problem or a check failed; the report says which.'),
+            '401': unauthorizedResponse,
+          },
         },
       },
       '/api/openapi.json': {

@@ -403,9 +403,52 @@ export const storagesResponseSchema = z.object({
     .describe('The storage inventory: the PDG storages visible to the app, and when they were read.'),
 });
 
-export const healthResponseSchema = z.object({
-  status: z.enum(['ok', 'degraded']),
-  version: z.string().optional(),
+export const healthResponseSchema = z
+  .object({ status: z.literal('alive') })
+  .describe(
+    'Liveness only: the app answers. Nothing about its settings or dependencies, and no outbound call.',
+  );
+
+const settingInForceSchema = z.union([
+  z.object({ set: z.boolean(), secret: z.literal(true).describe('A secret: shown only as set or not set.') }),
+  z.object({
+    set: z.boolean().describe('Whether the app setting has a value.'),
+    value: z.string().optional().describe('The value in force: the one set, or the default.'),
+    default: z.literal(true).optional().describe('The setting is unset and its default applies.'),
+  }),
+]);
+
+export const DEPENDENCY_CHECKS = ['app-storage', 'api-key', 'gem-token', 'tomtom'] as const;
+
+const dependencyCheckSchema = z.object({
+  name: z.enum(DEPENDENCY_CHECKS),
+  ok: z.boolean(),
+  latencyMs: z.number().int().min(0),
+  detail: z.string().describe('What was reached, or why it failed (and what to fix). Never a secret.'),
+});
+
+export const healthReportSchema = z.object({
+  status: z
+    .enum(['ok', 'degraded', 'misconfigured'])
+    .describe('misconfigured: a setting has a problem; degraded: a dependency check failed.'),
+  version: z.string().describe('The app version.'),
+  node: z.string().describe('The Node.js version running the app (process.version).'),
+  settingsProblems: z
+    .array(
+      z.object({
+        setting: z.string(),
+        problem: z.string(),
+        disables: z
+          .string()
+          .optional()
+          .describe('The one function the problem disables; absent when every function is affected.'),
+      }),
+    )
+    .describe('Every missing or invalid setting, all at once.'),
+  settings: z.record(z.string(), settingInForceSchema).describe('Every setting the app reads, as in force.'),
+  checks: z.array(dependencyCheckSchema).describe('Not run (and failed) while the settings have problems.'),
+  checkedAt: z.string().describe('When the checks ran (ISO 8601); they are reused for cachedForSeconds.'),
+  cachedForSeconds: z.number().int().min(0),
 });
 
 export const errorEnvelopeSchema = z.object({

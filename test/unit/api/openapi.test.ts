@@ -39,6 +39,7 @@ describe('buildOpenApiDocument', () => {
         'POST /api/matches/{id}/cancel',
         'GET /api/storages',
         'GET /api/health',
+        'GET /api/health/report',
         'GET /api/openapi.json',
       ].sort(),
     );
