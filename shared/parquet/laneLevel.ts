@@ -39,7 +39,7 @@ export async function validateLaneLevelInput(
   const metadata = await readMetadata(new GuardedFile(file), report, options.initialFetchSize);
   if (!metadata) return report.build();
   report.rowCount = Number(metadata.num_rows);
-  const columns = topLevelColumns(metadata);
+  const columns = await topLevelColumns(metadata);
   report.columns = columnInfos(columns);
   const listing = columns.map((c) => c.element.name).join(', ') || '(none)';
   const byName = new Map(columns.map((c) => [c.element.name, c]));

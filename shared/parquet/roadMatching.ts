@@ -9,7 +9,7 @@
  * of those columns plus the id index (see IdIndex).
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
-import { parquetReadObjects } from 'hyparquet';
+import { loadHyparquet } from './hyparquet.js';
 import { DEFAULT_MAX_PROBLEMS, ReportBuilder, truncateValue, type ValidationReport } from './report.js';
 import {
   columnInfos,
@@ -128,7 +128,7 @@ export async function validateRoadMatchingInput(
   if (!metadata) return report.build();
 
   report.rowCount = Number(metadata.num_rows);
-  const columns = topLevelColumns(metadata);
+  const columns = await topLevelColumns(metadata);
   report.columns = columnInfos(columns);
   const byName = new Map(columns.map((c) => [c.element.name, c]));
   const listing = columns.map((c) => c.element.name).join(', ') || '(none)';
@@ -223,6 +223,7 @@ export async function validateRoadMatchingInput(
   let navigableNulls = 0;
   let swapHints = 0;
 
+  const { parquetReadObjects } = await loadHyparquet();
   let groupStart = 0;
   for (let g = 0; g < metadata.row_groups.length; g++) {
     const groupRows = Number(metadata.row_groups[g]!.num_rows);

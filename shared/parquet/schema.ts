@@ -4,7 +4,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from 'hyparquet';
-import { parquetMetadataAsync, parquetSchema } from 'hyparquet';
+import { loadHyparquet } from './hyparquet.js';
 import type { ColumnInfo, ReportBuilder } from './report.js';
 
 /**
@@ -66,6 +66,7 @@ export async function readMetadata(
     return null;
   }
   try {
+    const { parquetMetadataAsync } = await loadHyparquet();
     return await parquetMetadataAsync(file, { initialFetchSize, geoparquet: true });
   } catch (err) {
     file.rethrowIo();
@@ -78,7 +79,8 @@ export async function readMetadata(
 }
 
 /** Top-level columns of the file as schema subtrees. */
-export function topLevelColumns(metadata: FileMetaData): SchemaTree[] {
+export async function topLevelColumns(metadata: FileMetaData): Promise<SchemaTree[]> {
+  const { parquetSchema } = await loadHyparquet();
   return parquetSchema(metadata).children;
 }
 
