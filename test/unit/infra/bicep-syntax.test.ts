@@ -4,7 +4,8 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Language, type Node, Parser } from 'web-tree-sitter';
+import type { Parser } from 'web-tree-sitter';
+import { bicepParser, syntaxErrors } from '../../support/bicep.js';
 
 const infra = path.join(__dirname, '../../../infra');
 const templates = readdirSync(infra, { recursive: true, encoding: 'utf8' }).filter((f) =>
@@ -14,28 +15,8 @@ const templates = readdirSync(infra, { recursive: true, encoding: 'utf8' }).filt
 let parser: Parser;
 
 beforeAll(async () => {
-  await Parser.init();
-  const bicep = await Language.load(require.resolve('tree-sitter-bicep/tree-sitter-bicep.wasm'));
-  parser = new Parser();
-  parser.setLanguage(bicep);
+  parser = await bicepParser();
 });
-
-function syntaxErrors(source: string): string[] {
-  const tree = parser.parse(source);
-  if (!tree) throw new Error('the parser returned no tree');
-  const errors: string[] = [];
-  const visit = (node: Node) => {
-    if (node.type === 'ERROR' || node.isMissing) {
-      const where = `${node.startPosition.row + 1}:${node.startPosition.column + 1}`;
-      errors.push(
-        `${node.isMissing ? `missing ${node.type}` : 'syntax error'} at ${where}: ${node.text.slice(0, 60)}`,
-      );
-    }
-    for (const child of node.children) if (child) visit(child);
-  };
-  visit(tree.rootNode);
-  return errors;
-}
 
 describe('Bicep syntax', () => {
   it('finds the templates', () => {
@@ -44,12 +25,12 @@ describe('Bicep syntax', () => {
   });
 
   it.each(templates)('%s parses without errors', (template) => {
-    expect(syntaxErrors(readFileSync(path.join(infra, template), 'utf8'))).toEqual([]);
+    expect(syntaxErrors(parser, readFileSync(path.join(infra, template), 'utf8'))).toEqual([]);
   });
 
   it('reports a malformed template (the check can fail)', () => {
     const broken =
       "param location string = resourceGroup().location\nresource sa 'Microsoft.Storage/storageAccounts@2023-05-01' = {\n  name: 'x'\n  location: location\n";
-    expect(syntaxErrors(broken).length).toBeGreaterThan(0);
+    expect(syntaxErrors(parser, broken).length).toBeGreaterThan(0);
   });
 });
