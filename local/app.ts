@@ -70,6 +70,14 @@ export interface LocalAppOptions {
   keepLogLines?: number;
   /** GEM job durations for the simulator (virtual time); default the simulator's. */
   jobDurations?: StackOptions['jobDurations'];
+  /**
+   * The app's settings, complete, built from the running stack (e.g. a deployment's settings with local
+   * endpoints): they replace local.settings.json and the stack's own settings, and no app setting of this
+   * process's environment reaches the host. The host still gets the stack's CA and virtual clock.
+   */
+  appSettings?: (stack: Stack) => Record<string, string> | Promise<Record<string, string>>;
+  /** Node options for the host process, e.g. `--no-experimental-require-module`. */
+  hostNodeArgs?: string[];
 }
 
 export interface LocalApp {
@@ -116,28 +124,43 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     writeStackJson: options.writeStackJson ?? true,
     ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
   });
-  // The stack's settings win over local.settings.json: they point at the stand-ins running now.
-  // NODE_EXTRA_CA_CERTS is among them and must be in the child's environment when it starts.
-  const env: NodeJS.ProcessEnv = {
-    ...process.env,
-    ...(options.useLocalSettings ? localSettingsValues(appRoot) : DEFAULT_VALUES),
-    ...stack.settings,
-    LOCAL_TIME_SCALE: String(timeScale),
-    // The subscriptions the postdeploy hook creates on Azure, for the host's Event Grid stand-in.
-    LOCAL_EVENTGRID_SUBSCRIPTIONS: JSON.stringify(appSubscriptions),
-    ...options.env,
-  };
+  const given = options.appSettings && (await settingsOf(options.appSettings, stack));
+  const env: NodeJS.ProcessEnv = given
+    ? { ...withoutAppSettings(process.env, stack), ...hostSettings(stack), ...given }
+    : {
+        // The stack's settings win over local.settings.json: they point at the stand-ins running now.
+        // NODE_EXTRA_CA_CERTS is among them and must be in the child's environment when it starts.
+        ...process.env,
+        ...(options.useLocalSettings ? localSettingsValues(appRoot) : DEFAULT_VALUES),
+        ...stack.settings,
+      };
+  Object.assign(
+    env,
+    {
+      LOCAL_TIME_SCALE: String(timeScale),
+      // The subscriptions the postdeploy hook creates on Azure, for the host's Event Grid stand-in.
+      LOCAL_EVENTGRID_SUBSCRIPTIONS: JSON.stringify(appSubscriptions),
+    },
+    options.env,
+  );
 
   let child: ChildProcess | undefined;
   let ready: HostReady | undefined;
   let stopping = false;
 
   const launch = async (port: number | undefined) => {
-    const started = await startHostChild(appRoot, stateDir, env, port, (line, stream) => {
-      hostLog.push(line);
-      if (hostLog.length > keepLines) hostLog.shift();
-      echo(line, stream);
-    });
+    const started = await startHostChild(
+      appRoot,
+      stateDir,
+      env,
+      port,
+      options.hostNodeArgs ?? [],
+      (line, stream) => {
+        hostLog.push(line);
+        if (hostLog.length > keepLines) hostLog.shift();
+        echo(line, stream);
+      },
+    );
     child = started.child;
     ready = started.ready;
     const launched = child;
@@ -196,6 +219,37 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   };
 }
 
+async function settingsOf(
+  build: NonNullable<LocalAppOptions['appSettings']>,
+  stack: Stack,
+): Promise<Record<string, string>> {
+  try {
+    return await build(stack);
+  } catch (error) {
+    await stack.close();
+    throw error;
+  }
+}
+
+/** What the host needs from the stack that is not an app setting: trust in its CA, its virtual clock. */
+function hostSettings(stack: Stack): Record<string, string> {
+  const names = ['NODE_EXTRA_CA_CERTS', 'LOCAL_TIME_SCALE', 'LOCAL_TIME_EPOCH_MS'];
+  return Object.fromEntries(
+    names.flatMap((name) => (stack.settings[name] ? [[name, stack.settings[name]]] : [])),
+  );
+}
+
+/**
+ * This process's environment without anything that could act as an app setting: every name the stack sets
+ * (a test runner exports a stack's settings into its own environment) and any AzureWebJobsStorage form.
+ */
+function withoutAppSettings(env: NodeJS.ProcessEnv, stack: Stack): NodeJS.ProcessEnv {
+  const stackNames = new Set(Object.keys(stack.settings));
+  return Object.fromEntries(
+    Object.entries(env).filter(([name]) => !stackNames.has(name) && !/^AzureWebJobs/i.test(name)),
+  );
+}
+
 function defaultEcho(line: string, stream: 'stdout' | 'stderr'): void {
   if (stream === 'stderr') console.error(`[host] ${line}`);
   else console.log(`[host] ${line}`);
@@ -207,9 +261,10 @@ function startHostChild(
   stateDir: string,
   env: NodeJS.ProcessEnv,
   port: number | undefined,
+  nodeArgs: string[],
   onLine: (line: string, stream: 'stdout' | 'stderr') => void,
 ): Promise<{ child: ChildProcess; ready: HostReady }> {
-  const args = [hostCli, '--app', appRoot, '--state-dir', stateDir];
+  const args = [...nodeArgs, hostCli, '--app', appRoot, '--state-dir', stateDir];
   if (port !== undefined) args.push('--port', String(port));
   const child = spawn(process.execPath, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   return new Promise((resolveReady, reject) => {
