@@ -337,7 +337,7 @@ const definitions = {
   }),
   SWEEP_SCHEDULE: define({
     description:
-      'When the reconciliation sweep runs (6-field NCRONTAB, seconds first, UTC), e.g. every 15 minutes: "0 */15 * * * *". Required: the sweep timer reads it as %SWEEP_SCHEDULE%, and binding expressions have no default.',
+      'When the reconciliation sweep runs (6-field NCRONTAB, seconds first, UTC), e.g. "0 */15 * * * *". Required: the sweep timer reads it as %SWEEP_SCHEDULE% (no default).',
     example: '0 */15 * * * *',
     binding: { function: 'sweep', property: 'schedule', only: true },
     schema: ncrontab,

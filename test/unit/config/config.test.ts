@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
@@ -8,6 +8,7 @@ import {
   loadSettings,
   settingDefinitions,
 } from '../../../shared/config.js';
+import { readmeSettingsTable, settingsTable } from '../../support/settings-table.js';
 
 /** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
 const bindings = { INBOX_CONTAINER: 'inbox', SWEEP_SCHEDULE: '0 */15 * * * *' };
@@ -252,15 +253,16 @@ describe('local.settings.json.example', () => {
 });
 
 describe('settingDefinitions', () => {
-  it('are all documented in the README settings table', () => {
-    const readme = readFileSync(join(__dirname, '../../../README.md'), 'utf8');
-    // A table row whose first cell is the setting name; cells may be padded by the formatter.
-    const documented = settingDefinitions.filter((definition) =>
-      new RegExp(`^\\|\\s*\`${definition.name}\`\\s*\\|`, 'm').test(readme),
-    );
-    expect(documented.map((definition) => definition.name)).toEqual(
-      settingDefinitions.map((definition) => definition.name),
-    );
+  it('are the README settings table, row for row (UPDATE_README=1 rewrites it)', () => {
+    const file = join(__dirname, '../../../README.md');
+    const readme = readFileSync(file, 'utf8');
+    const { start, end, table } = readmeSettingsTable(readme);
+    const generated = settingsTable(settingDefinitions);
+    if (process.env.UPDATE_README === '1' && table !== generated) {
+      writeFileSync(file, `${readme.slice(0, start)}${generated}\n${readme.slice(end)}`);
+      return;
+    }
+    expect(table, 'run UPDATE_README=1 npx vitest run test/unit/config/config.test.ts').toBe(generated);
   });
 
   it('describes every setting, and marks the ones holding secrets', () => {
