@@ -271,10 +271,8 @@ const definitions = {
     }),
   }),
   INBOX_CONTAINER: define({
-    description:
-      'Container where road datasets arrive. Set it: the upload trigger reads it as %INBOX_CONTAINER%, where the default does not apply.',
+    description: 'Container where road datasets arrive.',
     default: 'inbox',
-    binding: { function: 'onInboxUpload', property: 'path' },
     schema: containerName,
   }),
   OUTBOX_CONTAINER: define({

@@ -25,9 +25,9 @@ import { randomUUID } from 'node:crypto';
 import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
-import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import { z } from 'zod';
 import type { Clock } from './clock.js';
+import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import {
   blobCreatedEvent,
   type DeadLetterReason,

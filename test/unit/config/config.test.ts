@@ -84,15 +84,14 @@ describe('loadSettings', () => {
         'TOKEN_CREDENTIAL',
         'TOMTOM_API_KEY / KEY_VAULT_URL',
         'AzureWebJobsStorage',
-        'INBOX_CONTAINER',
         'SWEEP_SCHEDULE',
       ]),
     );
-    expect(error.problems).toHaveLength(9);
+    expect(error.problems).toHaveLength(8);
     expect(error.message).toContain('TOMTOM_API_BASE_URL: must be an absolute https:// URL');
     expect(error.message).toContain('MONITOR_BACKOFF_FACTOR: must be a number between 1 and 10 (got "fast")');
     expect(error.message).toContain('TASKHUB_NAME: must be 3-45 letters and digits, starting with a letter');
-    expect(error.message).toContain('9 problems');
+    expect(error.message).toContain('8 problems');
   });
 
   it('rejects a 5-field cron expression with a hint to add the seconds field, disabling only the sweep', () => {
@@ -114,14 +113,11 @@ describe('loadSettings', () => {
       TOMTOM_API_KEY: 'local-key-123456',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     });
-    expect(problems.map((p) => [p.setting, p.disables])).toEqual([
-      ['INBOX_CONTAINER', 'onInboxUpload'],
-      ['SWEEP_SCHEDULE', 'sweep'],
-    ]);
-    expect(problems[1]!.problem).toMatch(
+    expect(problems.map((p) => [p.setting, p.disables])).toEqual([['SWEEP_SCHEDULE', 'sweep']]);
+    expect(problems[0]!.problem).toMatch(
       /^is not set, and the schedule of function "sweep" reads it as %SWEEP_SCHEDULE%.*e\.g\. to "0 \*\/15 \* \* \* \*"$/,
     );
-    // The code keeps its own default for the container; the upload trigger is what the host disables.
+    // The container is read by the code only (the Event Grid trigger has no path), so its default applies.
     expect(settings?.storage.inboxContainer).toBe('inbox');
   });
 
