@@ -1,0 +1,21 @@
+/**
+ * Which module reads and writes each format. Modules are imported on first use, so the app's entry never
+ * loads a format library it does not need (cold start), and an ES-module-only library is reached through
+ * `import()`.
+ */
+import { FormatError } from './errors.js';
+import type { CreateFeatureSink, InputFormat, OpenFeatureSource, OutputFormat } from './types.js';
+
+export async function readerFor(format: InputFormat): Promise<OpenFeatureSource> {
+  switch (format) {
+    default:
+      throw new FormatError('format-unsupported', `gem-flow cannot read ${format} files yet.`);
+  }
+}
+
+export async function writerFor(format: OutputFormat): Promise<CreateFeatureSink> {
+  switch (format) {
+    default:
+      throw new FormatError('format-unsupported', `gem-flow cannot write ${format} files yet.`);
+  }
+}
