@@ -6,7 +6,7 @@
 import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { type ApiKeyProvider, getApiKeyProvider, getSecretClient, getTokenCredential } from './auth/index.js';
-import type { RefreshableTokenCredential } from './auth/tokenCredential.js';
+import type { AppTokenCredential } from './auth/tokenCredential.js';
 import { getSettings, type Settings } from './config.js';
 import { GemFlowError } from './errors.js';
 import { pdgContainerClient } from './staging/index.js';
@@ -16,7 +16,7 @@ export interface Services {
   readonly settings: Settings;
   readonly tomtom: TomTomClient;
   readonly apiKeys: ApiKeyProvider;
-  readonly credential: RefreshableTokenCredential;
+  readonly credential: AppTokenCredential;
   readonly appBlobs: BlobServiceClient;
   readonly inbox: ContainerClient;
   readonly outbox: ContainerClient;

@@ -108,6 +108,14 @@ const DEFAULT_LIFETIME_SEC = 3600;
  * minutes keeps caching meaningful (reference/azure-standins-service-principal.md §4).
  */
 const MIN_LIFETIME_SEC = 600;
+/**
+ * The managed-identity endpoint serves the token it cached for an identity and resource, as Azure's does
+ * ("the back-end services for managed identities maintain a cache per resource URI for around 24 hours";
+ * https://learn.microsoft.com/azure/app-service/overview-managed-identity#configure-target-resource), and
+ * issues a new one only when the cached one nears expiry: when less than this remains, which is after MSAL
+ * (5 minutes before expiry) has stopped using it.
+ */
+const REISSUE_WHEN_LEFT_SEC = MIN_LIFETIME_SEC;
 /** Bound on `issuedTokens()` memory in long-running stacks. */
 const MAX_REMEMBERED_TOKENS = 10_000;
 
@@ -225,6 +233,17 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
     return found ?? 'unknown';
   };
 
+  const managedIdentityCache = new Map<string, { accessToken: string; claims: JWTPayload }>();
+  const cachedManagedIdentityToken = async (mi: ManagedIdentity, resource: string) => {
+    const key = `${mi.clientId}\u0000${resource}`;
+    const cached = managedIdentityCache.get(key);
+    if (cached && (cached.claims.exp ?? 0) - Date.now() / 1000 > REISSUE_WHEN_LEFT_SEC) return cached;
+    const claims = baseClaims(resource, tenantId, mi.objectId, mi.clientId, tokenLifetimeSec);
+    const fresh = { accessToken: await signer!.sign(claims), claims };
+    managedIdentityCache.set(key, fresh);
+    return fresh;
+  };
+
   const managedIdentityToken = async (req: IncomingMessage, res: ServerResponse, url: URL, imds: boolean) => {
     const endpoint = imds ? 'imds' : 'mi';
     const resource = url.searchParams.get('resource') ?? undefined;
@@ -253,8 +272,7 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
         correlationId: randomUUID(),
       });
     }
-    const claims = baseClaims(resource, tenantId, mi.objectId, mi.clientId, tokenLifetimeSec);
-    const accessToken = await signer!.sign(claims);
+    const { accessToken, claims } = await cachedManagedIdentityToken(mi, resource);
     record({ endpoint, status: 200, resource, clientId: mi.clientId });
     const expiresOn = String(claims.exp);
     return sendJson(res, 200, {

@@ -13,7 +13,7 @@ import {
 import type { z } from 'zod';
 import type { ApiKeyProvider } from '../auth/apiKeyProvider.js';
 import { SecretValue } from '../auth/secret.js';
-import type { Settings } from '../config.js';
+import type { Settings, TokenCredentialKind } from '../config.js';
 import { APP_VERSION } from '../version.js';
 import { TomTomApiError, TomTomNetworkError, TomTomResponseError, VaultUnwrapError } from './errors.js';
 import {
@@ -69,15 +69,16 @@ export interface TomTomClient {
   getJob(jobId: string | number, options?: CallOptions): Promise<GemJob>;
 }
 
-/** A credential that can be told its cached tokens are no good: `RefreshableTokenCredential`. */
-export interface ForceRefreshableCredential extends RefreshableCredential {
-  forceRefresh(): void;
+/** A credential that says whether it can give a new token after a refusal: `AppTokenCredential`. */
+export interface RenewableCredential extends RefreshableCredential {
+  readonly kind: TokenCredentialKind;
+  requestNewToken(): boolean;
 }
 
 export interface TomTomClientOptions {
   readonly settings: Settings;
   readonly apiKeyProvider: ApiKeyProvider;
-  readonly credential: ForceRefreshableCredential;
+  readonly credential: RenewableCredential;
   /** Extra core-rest-pipeline options (retry counts and delays, proxy, TLS, logging allow-list). */
   readonly pipelineOptions?: InternalPipelineOptions;
   /** Defaults to core-rest-pipeline's Node HTTP client; tests pass a fake. */
@@ -117,7 +118,7 @@ export function createTomTomPipeline(options: Omit<TomTomClientOptions, 'httpCli
   const pipeline = basePipeline(pipelineOptions);
   pipeline.addPolicy(retryByIdempotencyPolicy(pipelineOptions?.retryOptions), { phase: 'Retry' });
   pipeline.addPolicy(
-    unauthorizedRecoveryPolicy({ forceTokenRefresh: () => credential.forceRefresh(), apiKeyProvider }),
+    unauthorizedRecoveryPolicy({ requestNewToken: () => credential.requestNewToken(), apiKeyProvider }),
     { phase: 'Retry' },
   );
   if (settings.tomtom.sendXVersion) pipeline.addPolicy(xVersionPolicy());
@@ -139,11 +140,12 @@ function credentialHints(settings: Settings): CredentialHints {
     key.source === 'environment'
       ? 'setting TOMTOM_API_KEY'
       : `Key Vault secret "${key.secretName}" in ${key.vaultUrl}, re-read after a refusal`;
-  const tokenSource =
-    settings.auth.tokenCredential === 'managed-identity'
-      ? `managed identity${settings.auth.managedIdentityClientId ? ` ${settings.auth.managedIdentityClientId}` : ''} with scope ${settings.auth.gemTokenScope}; check the identity is registered with TomTom for GEM`
-      : `run "az login", then "az account get-access-token --scope ${settings.auth.gemTokenScope}" to check`;
-  return { apiKeySource, tokenSource };
+  const { tokenCredential: kind, managedIdentityClientId: clientId, gemTokenScope: scope } = settings.auth;
+  const source =
+    kind === 'managed-identity'
+      ? `managed identity ${clientId ?? '(system-assigned)'} for scope ${scope}`
+      : `az / azd sign-in for scope ${scope}; "az account get-access-token --scope ${scope}" shows it`;
+  return { apiKeySource, token: { kind, source } };
 }
 
 function parseJsonBody(operation: string, request: PipelineRequest, response: PipelineResponse): unknown {

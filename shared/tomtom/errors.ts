@@ -1,3 +1,4 @@
+import type { TokenCredentialKind } from '../config.js';
 import { GemFlowError } from '../errors.js';
 
 /** Which of the two credentials TomTom refused, when the response says so. */
@@ -42,7 +43,52 @@ export class TomTomApiError extends GemFlowError {
   }
 }
 
-/** 401 after the client already refreshed the token and re-read the API key once. */
+/** Where the bearer token came from, so a remedy can say what clears a refusal of it. */
+export interface TokenHint {
+  readonly kind: TokenCredentialKind;
+  /** E.g. `managed identity 1234… for scope https://gem.core.orbis.tomtom.com/.default`. */
+  readonly source: string;
+}
+
+/**
+ * What clears a refused managed-identity token. The platform's back end caches each identity's token per
+ * resource for about 24 hours and cannot be told to issue another before it expires
+ * (https://learn.microsoft.com/azure/app-service/overview-managed-identity#configure-target-resource; the
+ * same limit in https://learn.microsoft.com/entra/identity/managed-identities-azure-resources/managed-identity-best-practice-recommendations#limitation-of-using-managed-identities-for-authorization).
+ * A new identity has no cached token, so it is the only way to present a new one at once.
+ */
+const MANAGED_IDENTITY_CACHE_NOTE =
+  'The managed-identity endpoint serves the token it has cached for this resource (up to about 24 hours) and cannot be made to issue another, so gem-flow does not resend it, and restarting the app does not help: the cache is in the platform, not in the app.';
+const NEW_IDENTITY_NOTE =
+  'To present a new token at once, give the app a new user-assigned identity that TomTom has registered and set AZURE_CLIENT_ID to its client id.';
+
+function expiredTokenRemedy(token: TokenHint): string {
+  if (token.kind === 'developer') {
+    return `Sign in again (az login, or azd auth login); the next request fetches the new token (${token.source}). Also check this machine's clock.`;
+  }
+  return [
+    MANAGED_IDENTITY_CACHE_NOTE,
+    `TomTom calls a token expired that Azure still serves (${token.source}): a clock difference or a revocation at TomTom; ask TomTom, or wait for the platform's next token, at the latest when this one expires.`,
+    NEW_IDENTITY_NOTE,
+  ].join(' ');
+}
+
+function invalidTokenRemedy(token: TokenHint): string {
+  if (token.kind === 'developer') {
+    return `Check the token is issued for the right scope and account (${token.source}); after a change, sign in again with az login.`;
+  }
+  return [
+    `Check GEM_TOKEN_SCOPE and that TomTom has registered this identity's object id and tenant (${token.source}); a registration at TomTom applies to the next request.`,
+    MANAGED_IDENTITY_CACHE_NOTE,
+    "A fix that changes the token itself (an app role assignment or group membership of the identity) reaches the app only with the platform's next token, up to about 24 hours later.",
+    NEW_IDENTITY_NOTE,
+  ].join(' ');
+}
+
+/**
+ * 401 after the client re-read the API key and, where the credential can give one, asked for a new token
+ * (a managed identity cannot: see `AppTokenCredential`).
+ */
 export class TomTomUnauthorizedError extends TomTomApiError {
   override readonly code: string = 'Unauthorized';
   readonly refusedCredential: RefusedCredential;
@@ -54,11 +100,10 @@ export class TomTomUnauthorizedError extends TomTomApiError {
     remedy?: string,
   ) {
     super(
-      summary ??
-        'TomTom refused the credentials (the API key or the bearer token), even after refreshing both',
+      summary ?? 'TomTom refused the credentials (the API key or the bearer token)',
       details,
       remedy ??
-        'Check the API key (my.tomtom.com → Keys; TOMTOM_API_KEY or the Key Vault secret) and that the identity can get a token for GEM_TOKEN_SCOPE.',
+        'Check the API key (my.tomtom.com → Keys; TOMTOM_API_KEY or the Key Vault secret) and that the identity can get a token for GEM_TOKEN_SCOPE that TomTom accepts.',
     );
     this.refusedCredential = refused;
   }
@@ -82,13 +127,8 @@ export class InvalidApiKeyError extends TomTomUnauthorizedError {
 export class ExpiredAccessTokenError extends TomTomUnauthorizedError {
   override readonly code = 'ExpiredAccessToken';
 
-  constructor(details: TomTomErrorDetails, tokenSource: string) {
-    super(
-      details,
-      'access-token',
-      'TomTom refused the bearer token as expired, even after a forced refresh',
-      `Generate a new token (${tokenSource}); tokens last about an hour. Also check this machine's clock.`,
-    );
+  constructor(details: TomTomErrorDetails, token: TokenHint) {
+    super(details, 'access-token', 'TomTom refused the bearer token as expired', expiredTokenRemedy(token));
   }
 }
 
@@ -96,13 +136,8 @@ export class ExpiredAccessTokenError extends TomTomUnauthorizedError {
 export class InvalidAccessTokenError extends TomTomUnauthorizedError {
   override readonly code = 'InvalidAccessToken';
 
-  constructor(details: TomTomErrorDetails, tokenSource: string) {
-    super(
-      details,
-      'access-token',
-      'TomTom refused the bearer token as invalid',
-      `Check the token is issued for the right scope and identity (${tokenSource}); a token pasted by hand must be copied completely.`,
-    );
+  constructor(details: TomTomErrorDetails, token: TokenHint) {
+    super(details, 'access-token', 'TomTom refused the bearer token as invalid', invalidTokenRemedy(token));
   }
 }
 

@@ -5,6 +5,7 @@ import {
   InvalidAccessTokenError,
   InvalidApiKeyError,
   ResourceAccessDeniedError,
+  type TokenHint,
   TomTomApiError,
   TomTomBadRequestError,
   type TomTomErrorDetails,
@@ -24,7 +25,7 @@ const MAX_MESSAGE_LENGTH = 500;
 /** Where the credentials come from, so error remedies can name the setting to fix. */
 export interface CredentialHints {
   readonly apiKeySource: string;
-  readonly tokenSource: string;
+  readonly token: TokenHint;
 }
 
 export interface ServiceErrorBody {
@@ -132,8 +133,8 @@ export function classifyFailure(
   switch (response.status) {
     case 401:
       if (MENTIONS_API_KEY.test(evidence)) return new InvalidApiKeyError(details, hints.apiKeySource);
-      if (MENTIONS_EXPIRY.test(evidence)) return new ExpiredAccessTokenError(details, hints.tokenSource);
-      if (MENTIONS_TOKEN.test(evidence)) return new InvalidAccessTokenError(details, hints.tokenSource);
+      if (MENTIONS_EXPIRY.test(evidence)) return new ExpiredAccessTokenError(details, hints.token);
+      if (MENTIONS_TOKEN.test(evidence)) return new InvalidAccessTokenError(details, hints.token);
       return new TomTomUnauthorizedError(details);
     case 403:
       if (MENTIONS_PRODUCTS.test(evidence)) return new ApiKeyProductsMissingError(details);

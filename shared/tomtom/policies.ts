@@ -35,15 +35,16 @@ export function xVersionPolicy(): PipelinePolicy {
   };
 }
 
-/** A credential whose caches can be declared stale; `RefreshableTokenCredential` is one. */
+/** A credential that can be asked for a new token; `AppTokenCredential` is one. */
 export interface RefreshableCredential extends TokenCredential {
+  /** Changes when the credential can give a new token and pipelines should drop the one they hold. */
   readonly generation: number;
 }
 
 /**
  * `bearerTokenAuthenticationPolicy` (token cycling, refresh 2 minutes before expiry, HTTPS only), rebuilt
  * whenever the credential's `generation` changes. The library policy keeps its token in a private cycler;
- * a new policy instance is the only public way to drop that token after `forceRefresh()`.
+ * a new policy instance is the only public way to drop that token after `requestNewToken()`.
  */
 export function refreshableBearerTokenPolicy(options: {
   credential: RefreshableCredential;
@@ -65,16 +66,19 @@ export function refreshableBearerTokenPolicy(options: {
 }
 
 /**
- * On a 401, TomTom does not say up front which credential it refused, and both may simply be stale (token
- * revoked, key rotated in Key Vault). So: force a new token, re-read the API key, and send once more. A 401
- * means the request was refused, not executed, so resending is safe even for create-job. A second 401 is
- * returned to the caller, which turns it into a typed error.
+ * On a 401, TomTom does not say up front which credential it refused, and either may simply be stale (a key
+ * rotated in Key Vault, a developer who signed in again). So: re-read the API key and ask for a new token,
+ * and send once more only if one of them can differ from what was refused. A managed identity cannot give
+ * a new token on demand (`requestNewToken()` returns false), so with an unchanged key the refusal is
+ * returned at once instead of repeated. A 401 means the request was refused, not executed, so resending is
+ * safe even for create-job. A second 401 is returned to the caller, which turns it into a typed error.
  *
  * A 403 is not retried (it is a permission verdict), but the API key is still re-read next time, so a key
  * that was just given the missing products takes effect without a restart.
  */
 export function unauthorizedRecoveryPolicy(options: {
-  forceTokenRefresh: () => void;
+  /** True when the next request will carry a token other than the refused one. */
+  requestNewToken: () => boolean;
   apiKeyProvider: ApiKeyProvider;
 }): PipelinePolicy {
   return {
@@ -83,8 +87,12 @@ export function unauthorizedRecoveryPolicy(options: {
       const response = await next(request);
       if (response.status === 403) options.apiKeyProvider.invalidate();
       if (response.status !== 401) return response;
-      options.forceTokenRefresh();
+      // The Sign-phase policies set the refused credentials on this same request object.
+      const refusedKey = request.headers.get(API_KEY_HEADER);
       options.apiKeyProvider.invalidate();
+      const newToken = options.requestNewToken();
+      const newKey = (await options.apiKeyProvider.getApiKey()) !== refusedKey;
+      if (!newToken && !newKey) return response;
       // Frees the socket of a streamed response; a buffered body needs nothing.
       response.readableStreamBody?.resume();
       return next(request);

@@ -65,6 +65,24 @@ describe('managed identity endpoint (App Service protocol)', () => {
     expect(await res.json()).toMatchObject({ message: expect.stringMatching(/X-IDENTITY-HEADER/) });
   });
 
+  it('serves the token it cached for an identity and resource again, as the platform does', async () => {
+    // App Service's back end caches a managed identity's token per resource (about 24 hours) and cannot be
+    // told to issue another before it expires:
+    // https://learn.microsoft.com/azure/app-service/overview-managed-identity#configure-target-resource
+    const ask = async (resource: string) => {
+      const url = new URL(stack.identityEndpoint);
+      url.searchParams.set('api-version', '2019-08-01');
+      url.searchParams.set('resource', resource);
+      url.searchParams.set('client_id', stack.managedIdentity.clientId);
+      const res = await fetch(url, { headers: { 'X-IDENTITY-HEADER': stack.identityHeader } });
+      expect(res.status).toBe(200);
+      return ((await res.json()) as { access_token: string }).access_token;
+    };
+    const first = await ask('https://cached-resource.example');
+    expect(await ask('https://cached-resource.example')).toBe(first);
+    expect(await ask('https://another-resource.example')).not.toBe(first);
+  });
+
   it('tokens open the app storage account through Azurite OAuth (identity-based AzureWebJobsStorage)', async () => {
     const credential = new ManagedIdentityCredential({ clientId: stack.managedIdentity.clientId });
     const service = new BlobServiceClient(stack.blobUrl, credential);

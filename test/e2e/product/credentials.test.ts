@@ -1,12 +1,15 @@
-// Credentials changing under a running match: TomTom revokes the bearer tokens it issued, and the API key is
-// rotated (new key in Key Vault, old key revoked at TomTom). The client's 401 handling (fresh token, re-read
-// key) must carry the match to completion with no help.
+// Credentials changing under a running match. The API key is rotated (new key in Key Vault, old key revoked
+// at TomTom): the client's 401 handling re-reads the key and carries the match to completion with no help.
+// TomTom revokes the bearer tokens it issued: the app's managed identity cannot get another one (the
+// platform serves its cached token, as Azure's does), so the match fails at once with the typed error and
+// the remedy, and no refused request is sent twice.
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   type CompactMatchStatus,
   readOutbox,
+  readOutboxJson,
   simulatorAdmin,
   startApp,
   type TestApp,
@@ -41,28 +44,6 @@ const runningJob = (s: CompactMatchStatus) =>
   (s.gemStatus === 'REQUESTED' || s.gemStatus === 'IN_PROGRESS');
 
 describe('credentials changing mid-run', () => {
-  it('completes after TomTom expires every token it issued', async () => {
-    const admin = simulatorAdmin(app);
-    const upload = await uploadInbox(
-      app,
-      'tokens.parquet',
-      roadMatchingSample('valid', { rows: 30, seed: 31 }),
-    );
-    await waitForMatch(app, upload.matchId, { until: runningJob });
-
-    const expiredAt = new Date().toISOString();
-    await admin.action({ action: 'expire-tokens' });
-    const status = await waitForMatch(app, upload.matchId);
-    expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
-    expect(await readOutbox(app, 'tokens.results.parquet')).toBeDefined();
-
-    // The expiry was noticed (a 401 after it) and recovered from (successful TomTom calls after that 401).
-    const after = (await admin.requests()).recent.filter((r) => r.time >= expiredAt);
-    const firstRefused = after.findIndex((r) => r.status === 401);
-    expect(firstRefused, 'a request after the expiry was refused').toBeGreaterThanOrEqual(0);
-    expect(after.slice(firstRefused + 1).some((r) => r.status === 200)).toBe(true);
-  });
-
   it('completes when the API key is rotated in Key Vault and the old key is revoked', async () => {
     const admin = simulatorAdmin(app);
     const oldKey = app.stack.info.apiKey;
@@ -93,5 +74,31 @@ describe('credentials changing mid-run', () => {
     const later = after.slice(refused + 1).filter((r) => r.apiKey !== undefined);
     expect(later.some((r) => r.status === 200 && r.apiKey!.startsWith(newPrefix))).toBe(true);
     expect(later.at(-1)!.apiKey!.startsWith(newPrefix), 'the last TomTom call used the new key').toBe(true);
+  });
+
+  // Last in this file: the app's token stays revoked at TomTom afterwards.
+  it('fails with what clears it when TomTom refuses the managed-identity token the platform keeps serving', async () => {
+    const admin = simulatorAdmin(app);
+    const upload = await uploadInbox(
+      app,
+      'tokens.parquet',
+      roadMatchingSample('valid', { rows: 30, seed: 31 }),
+    );
+    await waitForMatch(app, upload.matchId, { until: runningJob });
+
+    const expiredAt = new Date().toISOString();
+    await admin.action({ action: 'expire-tokens' });
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ runtimeStatus: 'Failed', phase: 'failed' });
+    const error = await readOutboxJson<{ outcome: string; message: string }>(app, 'tokens.error.json');
+    expect(error?.outcome).toBe('failed');
+    expect(error?.message).toMatch(/refused the bearer token as expired/);
+    expect(error?.message).toMatch(/up to about 24 hours/);
+    expect(error?.message).toMatch(/AZURE_CLIENT_ID/);
+
+    // One refused request per poll (the monitor gives up after three permanent errors), none resent.
+    const after = (await admin.requests()).recent.filter((r) => r.time >= expiredAt);
+    const refused = after.filter((r) => r.status === 401);
+    expect(refused.map((r) => r.route)).toEqual(['GET /jobs/{id}', 'GET /jobs/{id}', 'GET /jobs/{id}']);
   });
 });

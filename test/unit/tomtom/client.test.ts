@@ -207,7 +207,7 @@ describe('TomTom client: create job', () => {
 });
 
 describe('TomTom client: authentication failures', () => {
-  it('after a 401, retries once with a fresh token and a re-read key', async () => {
+  it('after a 401, retries once with a new developer token and a re-read key', async () => {
     const { client, sent, tokens, secretClient } = testClient([
       { status: 401 },
       { status: 200, body: { storages: [] } },
@@ -253,7 +253,7 @@ describe('TomTom client: authentication failures', () => {
       {},
       ExpiredAccessTokenError,
       'access-token',
-      /Generate a new token/,
+      /Sign in again \(az login/,
     ],
     [
       'expired token (WWW-Authenticate)',
@@ -271,7 +271,7 @@ describe('TomTom client: authentication failures', () => {
       {},
       InvalidAccessTokenError,
       'access-token',
-      /copied completely/,
+      /right scope and account/,
     ],
     [
       'unexplained 401',
@@ -290,6 +290,61 @@ describe('TomTom client: authentication failures', () => {
     expect((error as TomTomUnauthorizedError).status).toBe(401);
     expect(error.message).toMatch(remedy);
     expect(sent).toHaveLength(2);
+  });
+
+  describe('with a managed identity (TOKEN_CREDENTIAL=managed-identity)', () => {
+    const managedIdentity = {
+      TOKEN_CREDENTIAL: 'managed-identity',
+      AZURE_CLIENT_ID: '0a1b2c3d-0000-4000-8000-00000000a11d',
+    };
+
+    it('does not resend a refused token when the API key has not changed', async () => {
+      const { client, sent, tokens } = testClient(
+        [{ status: 401 }, { status: 200, body: { storages: [] } }],
+        {
+          ...managedIdentity,
+          TOMTOM_API_KEY: API_KEYS[0],
+        },
+      );
+      expect(await failure(client.listStorages())).toBeInstanceOf(TomTomUnauthorizedError);
+      expect(sent).toHaveLength(1);
+      expect(tokens).toHaveLength(1);
+    });
+
+    it('resends once, with the same token, when Key Vault now holds another key', async () => {
+      const { client, sent, tokens } = testClient(
+        [{ status: 401 }, { status: 200, body: { storages: [] } }],
+        managedIdentity,
+      );
+      expect(await client.listStorages()).toEqual([]);
+      expect(sent.map((request) => request.headers['tomtom-api-key'])).toEqual([API_KEYS[0], API_KEYS[1]]);
+      expect(new Set(sent.map((request) => request.headers.authorization))).toEqual(
+        new Set([`Bearer ${tokens[0]}`]),
+      );
+    });
+
+    it.each([
+      ['expired', { error: { code: 'Unauthorized', message: 'Token is expired.' } }, ExpiredAccessTokenError],
+      [
+        'invalid',
+        { detailedError: { code: 'Unauthorized', message: 'Invalid authorization token' } },
+        InvalidAccessTokenError,
+      ],
+    ] as const)(
+      'a token refused as %s gets a remedy that says what clears it',
+      async (_verdict, body, type) => {
+        const { client } = testClient([{ status: 401, body }], {
+          ...managedIdentity,
+          TOMTOM_API_KEY: API_KEYS[0],
+        });
+        const error = await failure(client.listStorages());
+        expect(error).toBeInstanceOf(type);
+        expect(error.message).toMatch(/managed identity 0a1b2c3d-0000-4000-8000-00000000a11d/);
+        expect(error.message).toMatch(/about 24 hours/);
+        expect(error.message).toMatch(/restarting the app does not help/);
+        expect(error.message).toMatch(/new user-assigned identity .* AZURE_CLIENT_ID/);
+      },
+    );
   });
 
   it.each([

@@ -7,7 +7,7 @@ import {
 } from '@azure/core-rest-pipeline';
 import { vi } from 'vitest';
 import { createApiKeyProvider } from '../../../shared/auth/apiKeyProvider.js';
-import { RefreshableTokenCredential } from '../../../shared/auth/tokenCredential.js';
+import { AppTokenCredential } from '../../../shared/auth/tokenCredential.js';
 import { loadSettings, type Settings } from '../../../shared/config.js';
 import { createTomTomClient } from '../../../shared/tomtom/client.js';
 
@@ -66,29 +66,32 @@ export function testSettings(extra: Record<string, string> = {}): Settings {
   });
 }
 
-/** A client over the real pipeline, with a Key Vault fake that rotates keys and a token source that counts. */
+/**
+ * A client over the real pipeline, with a Key Vault fake that rotates keys and a token source that counts.
+ * The token source is a developer sign-in (`TOKEN_CREDENTIAL=developer`, the default here), which hands out
+ * a new token whenever it is asked again, or a managed identity (`TOKEN_CREDENTIAL=managed-identity`),
+ * which, like the platform's endpoint, hands out the same cached token every time.
+ */
 export function testClient(script: (FakeReply | Error)[], extraSettings: Record<string, string> = {}) {
   const settings = testSettings(extraSettings);
   let keyReads = 0;
   const secretClient = { getSecret: vi.fn(async () => ({ value: API_KEYS[Math.min(keyReads++, 1)] })) };
   const apiKeyProvider = createApiKeyProvider(settings, { secretClient });
-  let issued = 0;
   const tokens: string[] = [];
   const mint = async () => {
-    const token = `eyJ.fake-access-token-${++issued}.sig`;
+    const token = `eyJ.fake-access-token-${tokens.length + 1}.sig`;
     tokens.push(token);
     return { token, expiresOnTimestamp: Date.now() + 3_600_000 };
   };
+  const kind = settings.auth.tokenCredential;
   let cached: Promise<{ token: string; expiresOnTimestamp: number }> | undefined;
-  const credential = new RefreshableTokenCredential(
-    { getToken: () => (cached ??= mint()) },
-    {
-      fetchUncached: () => {
-        cached = mint();
-        return cached;
-      },
+  const credential = new AppTokenCredential(kind, {
+    getToken: () => {
+      if (kind === 'developer') return mint();
+      cached ??= mint();
+      return cached;
     },
-  );
+  });
   const { httpClient, sent } = scriptedHttpClient(...script);
   const client = createTomTomClient({
     settings,

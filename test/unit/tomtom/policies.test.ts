@@ -7,7 +7,7 @@ import {
   type SendRequest,
 } from '@azure/core-rest-pipeline';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { RefreshableTokenCredential } from '../../../shared/auth/tokenCredential.js';
+import { AppTokenCredential } from '../../../shared/auth/tokenCredential.js';
 import {
   apiKeyPolicy,
   refreshableBearerTokenPolicy,
@@ -172,56 +172,82 @@ describe('retryAfterMs', () => {
 });
 
 describe('unauthorizedRecoveryPolicy', () => {
-  it('on 401 refreshes the token and re-reads the key, then retries exactly once', async () => {
+  /** The rest of the pipeline as the recovery policy sees it: signs with the current key, then answers. */
+  function signingNext(keys: ReturnType<typeof fakeKeyProvider>, ...statuses: number[]) {
+    const sentKeys: string[] = [];
+    const next = vi.fn<SendRequest>(async (sent) => {
+      sent.headers.set('tomtom-api-key', await keys.getApiKey());
+      sentKeys.push(sent.headers.get('tomtom-api-key')!);
+      return respond(sent, statuses[Math.min(sentKeys.length - 1, statuses.length - 1)]!);
+    });
+    return Object.assign(next, { sentKeys });
+  }
+
+  const send = (
+    options: { requestNewToken: () => boolean; keys: ReturnType<typeof fakeKeyProvider> },
+    next: SendRequest,
+    method: 'GET' | 'POST' = 'POST',
+  ) =>
+    unauthorizedRecoveryPolicy({
+      requestNewToken: options.requestNewToken,
+      apiKeyProvider: options.keys,
+    }).sendRequest(createPipelineRequest({ url: URL_BASE, method }), next);
+
+  it('on 401, when a new token can be had, re-reads the key and resends exactly once', async () => {
     const keys = fakeKeyProvider('k');
-    const forceTokenRefresh = vi.fn();
-    const request = createPipelineRequest({ url: URL_BASE, method: 'POST' });
-    const next = vi
-      .fn<SendRequest>()
-      .mockResolvedValueOnce(respond(request, 401))
-      .mockResolvedValueOnce(respond(request, 201));
-    const response = await unauthorizedRecoveryPolicy({
-      forceTokenRefresh,
-      apiKeyProvider: keys,
-    }).sendRequest(request, next);
+    const requestNewToken = vi.fn(() => true);
+    const next = signingNext(keys, 401, 201);
+    const response = await send({ requestNewToken, keys }, next);
     expect(response.status).toBe(201);
-    expect(forceTokenRefresh).toHaveBeenCalledTimes(1);
+    expect(requestNewToken).toHaveBeenCalledTimes(1);
     expect(keys.invalidate).toHaveBeenCalledTimes(1);
     expect(next).toHaveBeenCalledTimes(2);
   });
 
+  it('on 401, when no new token can be had and the key is unchanged, returns the refusal without resending', async () => {
+    // A managed identity: the platform would hand out the very token that was just refused.
+    const keys = fakeKeyProvider('k');
+    const next = signingNext(keys, 401, 201);
+    const response = await send({ requestNewToken: () => false, keys }, next);
+    expect(response.status).toBe(401);
+    expect(next).toHaveBeenCalledTimes(1);
+    expect(keys.invalidate).toHaveBeenCalledTimes(1);
+  });
+
+  it('on 401 with a key rotated in the meantime, resends once with the new key even without a new token', async () => {
+    const keys = fakeKeyProvider('old-key', 'new-key');
+    const next = signingNext(keys, 401, 200);
+    const response = await send({ requestNewToken: () => false, keys }, next, 'GET');
+    expect(response.status).toBe(200);
+    expect(next.sentKeys).toEqual(['old-key', 'new-key']);
+  });
+
   it('returns the second 401 instead of looping', async () => {
-    const request = createPipelineRequest({ url: URL_BASE });
-    const next = vi.fn<SendRequest>(async () => respond(request, 401));
-    const response = await unauthorizedRecoveryPolicy({
-      forceTokenRefresh: vi.fn(),
-      apiKeyProvider: fakeKeyProvider('k'),
-    }).sendRequest(request, next);
+    const keys = fakeKeyProvider('k');
+    const next = signingNext(keys, 401);
+    const response = await send({ requestNewToken: () => true, keys }, next, 'GET');
     expect(response.status).toBe(401);
     expect(next).toHaveBeenCalledTimes(2);
   });
 
   it('does not retry a 403, but forgets the cached key', async () => {
     const keys = fakeKeyProvider('k');
-    const forceTokenRefresh = vi.fn();
-    const request = createPipelineRequest({ url: URL_BASE });
-    const next = vi.fn<SendRequest>(async () => respond(request, 403));
-    const response = await unauthorizedRecoveryPolicy({
-      forceTokenRefresh,
-      apiKeyProvider: keys,
-    }).sendRequest(request, next);
+    const requestNewToken = vi.fn(() => true);
+    const next = signingNext(keys, 403);
+    const response = await send({ requestNewToken, keys }, next, 'GET');
     expect(response.status).toBe(403);
     expect(next).toHaveBeenCalledTimes(1);
-    expect(forceTokenRefresh).not.toHaveBeenCalled();
+    expect(requestNewToken).not.toHaveBeenCalled();
     expect(keys.invalidate).toHaveBeenCalledTimes(1);
   });
 });
 
 describe('refreshableBearerTokenPolicy', () => {
-  it('sends the cached token until forceRefresh, then a token that bypassed both caches', async () => {
+  it('sends the cached token until a new one is requested, then asks the credential again', async () => {
     let issued = 0;
-    const mint = async () => ({ token: `token-${++issued}`, expiresOnTimestamp: Date.now() + 3_600_000 });
-    const credential = new RefreshableTokenCredential({ getToken: mint }, { fetchUncached: mint });
+    const credential = new AppTokenCredential('developer', {
+      getToken: async () => ({ token: `token-${++issued}`, expiresOnTimestamp: Date.now() + 3_600_000 }),
+    });
     const policy = refreshableBearerTokenPolicy({
       credential,
       scopes: 'https://gem.core.orbis.tomtom.com/.default',
@@ -231,7 +257,7 @@ describe('refreshableBearerTokenPolicy', () => {
 
     await send();
     await send();
-    credential.forceRefresh();
+    expect(credential.requestNewToken()).toBe(true);
     await send();
     expect(next.mock.calls.map(([sent]) => sent.headers.get('authorization'))).toEqual([
       'Bearer token-1',
@@ -240,8 +266,20 @@ describe('refreshableBearerTokenPolicy', () => {
     ]);
   });
 
+  it('keeps the token of a managed identity, which cannot issue another on demand', async () => {
+    const getToken = vi.fn(async () => ({ token: 'mi-token', expiresOnTimestamp: Date.now() + 3_600_000 }));
+    const credential = new AppTokenCredential('managed-identity', { getToken });
+    const policy = refreshableBearerTokenPolicy({ credential, scopes: 'scope/.default' });
+    const next = vi.fn<SendRequest>(async (sent) => respond(sent, 200));
+    await policy.sendRequest(createPipelineRequest({ url: URL_BASE }), next);
+    expect(credential.requestNewToken()).toBe(false);
+    await policy.sendRequest(createPipelineRequest({ url: URL_BASE }), next);
+    expect(getToken).toHaveBeenCalledTimes(1);
+    expect(credential.generation).toBe(0);
+  });
+
   it('refuses to send a token over plain HTTP', async () => {
-    const credential = new RefreshableTokenCredential({
+    const credential = new AppTokenCredential('developer', {
       getToken: async () => ({ token: 't', expiresOnTimestamp: Date.now() + 3_600_000 }),
     });
     const policy = refreshableBearerTokenPolicy({ credential, scopes: 'scope/.default' });
