@@ -6,6 +6,7 @@ import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } 
 import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
 import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../shared/api/errors.js';
+import { encodeContinuationToken, planListMatches } from '../../shared/api/listing.js';
 import {
   parseJsonBody,
   parseListMatchesQuery,
@@ -14,12 +15,10 @@ import {
 } from '../../shared/api/schemas.js';
 import { getServices } from '../../shared/services.js';
 import { normaliseEtag } from '../../shared/workflow/ids.js';
+import { pageByCreatedTime } from '../../shared/workflow/paging.js';
 import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
 import { findInstance, startMatch } from '../startMatch.js';
-
-/** Matches listed when the request names no `top`. */
-const DEFAULT_PAGE_SIZE = 50;
 
 export async function startMatchHandler(
   request: HttpRequest,
@@ -85,25 +84,35 @@ export async function getMatchHandler(
   return { status: 200, jsonBody: toCompactStatus(status) };
 }
 
+/**
+ * One page of matches, newest first, in a bounded creation-time window (see shared/api/listing.ts); the
+ * instances are read slice by slice (shared/workflow/paging.ts), never all at once.
+ */
 export async function listMatchesHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const query = parseListMatchesQuery(request.query);
   if (!query.ok) return validationError(query.errors);
-  const { status, createdFrom, createdTo, top } = query.value;
+  const plan = planListMatches(query.value, new Date());
+  if (!plan.ok) return validationError(plan.errors);
+  const { from, to, status, after, limit } = plan.value;
   const client = df.getClient(context);
-  const all = await client.getStatusBy({
-    ...(createdFrom ? { createdTimeFrom: new Date(createdFrom) } : {}),
-    ...(createdTo ? { createdTimeTo: new Date(createdTo) } : {}),
-    ...(status ? { runtimeStatus: status as df.OrchestrationRuntimeStatus[] } : {}),
-  });
-  const matches = all
-    .filter((s) => s.name === MATCH_ORCHESTRATION)
-    .sort((a, b) => new Date(b.createdTime).getTime() - new Date(a.createdTime).getTime())
-    .slice(0, top ?? DEFAULT_PAGE_SIZE)
-    .map((s) => toCompactStatus(s));
-  return { status: 200, jsonBody: { matches, count: matches.length } };
+  const runtimeStatus = status as df.OrchestrationRuntimeStatus[] | undefined;
+  const page = await pageByCreatedTime(
+    (window) => client.getStatusBy({ ...window, ...(runtimeStatus ? { runtimeStatus } : {}) }),
+    { from, to, after, limit, accept: (s) => s.name === MATCH_ORCHESTRATION, now: new Date() },
+  );
+  const matches = page.items.map((s) => toCompactStatus(s));
+  return {
+    status: 200,
+    jsonBody: {
+      matches,
+      count: matches.length,
+      continuationToken: page.next ? encodeContinuationToken(plan.value, page.next) : null,
+      window: { createdFrom: from.toISOString(), createdTo: to ? to.toISOString() : null },
+    },
+  };
 }
 
 export async function cancelMatchHandler(

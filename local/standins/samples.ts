@@ -59,7 +59,7 @@ export interface RoadSampleRecords {
 const DEFAULT_ROWS = 50;
 
 /** mulberry32: tiny, fast, and good enough to make plausible geometry; not for anything secret. */
-function prng(seed: number): () => number {
+export function prng(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

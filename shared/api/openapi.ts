@@ -9,6 +9,7 @@ import {
   errorEnvelopeSchema,
   healthReportSchema,
   healthResponseSchema,
+  LIST_MATCHES_DEFAULT_WINDOW_DAYS,
   listMatchesQuerySchema,
   listMatchesResponseSchema,
   listStoragesQuerySchema,
@@ -152,9 +153,12 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
         get: {
           operationId: 'listMatches',
           summary: 'List matches',
+          description:
+            `One page of matches, newest first, created within a time window (by default the last ${LIST_MATCHES_DEFAULT_WINDOW_DAYS} days). ` +
+            'When more follow, the response has a `continuationToken`: pass it as `?continuationToken=` (the window and status filter travel inside it) until it is null.',
           parameters: queryParameters(listMatchesQuerySchema),
           responses: {
-            '200': json('ListMatchesResponse', 'Matches, newest first.'),
+            '200': json('ListMatchesResponse', 'A page of matches, newest first.'),
             '400': errorResponse('A query parameter is invalid.'),
             '401': unauthorizedResponse,
           },

@@ -256,6 +256,22 @@ function callbackTargetError(body: unknown, allowList: CallbackAllowList | undef
   return problem ? { field: 'callbackUrl', reason: problem } : null;
 }
 
+/**
+ * How far back `GET /api/matches` looks when the request names no `createdFrom`. A constant of the API, not a
+ * setting, so the same request means the same thing on every deployment; a week holds every match still
+ * running (their monitor gives up after MONITOR_DEADLINE_HOURS, 48 h by default) with room to spare.
+ */
+export const LIST_MATCHES_DEFAULT_WINDOW_DAYS = 7;
+/** Matches per page when the request names no `top`. */
+export const LIST_MATCHES_DEFAULT_PAGE_SIZE = 50;
+/** Continuation tokens are base64url; a real one is well under this. */
+export const CONTINUATION_TOKEN_MAX_LENGTH = 2048;
+
+const isoDateTime = z.iso.datetime({
+  offset: true,
+  message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z',
+});
+
 /** `GET /api/matches` query. Unknown parameters (such as the function key `code`) are ignored. */
 export const listMatchesQuerySchema = z
   .object({
@@ -267,19 +283,27 @@ export const listMatchesQuerySchema = z
       .transform((value) => value.split(',') as RuntimeStatus[])
       .optional()
       .describe('Comma-separated runtime statuses, e.g. `Running,Pending`.'),
-    createdFrom: z.iso
-      .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z' })
-      .optional(),
-    createdTo: z.iso
-      .datetime({ offset: true, message: 'must be an ISO 8601 date-time such as 2026-02-18T10:00:00Z' })
-      .optional(),
+    createdFrom: isoDateTime
+      .optional()
+      .describe(
+        `Oldest creation time listed (inclusive). Default: ${LIST_MATCHES_DEFAULT_WINDOW_DAYS} days before createdTo, or before now.`,
+      ),
+    createdTo: isoDateTime.optional().describe('Newest creation time listed (inclusive). Default: no bound.'),
     top: z.coerce
       .number()
       .int()
       .min(1)
       .max(100)
       .optional()
-      .describe('How many matches, newest first (1–100; default 50).'),
+      .describe(`Matches per page, newest first (1–100; default ${LIST_MATCHES_DEFAULT_PAGE_SIZE}).`),
+    continuationToken: z
+      .string()
+      .max(CONTINUATION_TOKEN_MAX_LENGTH)
+      .regex(/^[A-Za-z0-9_-]+$/, { message: 'must be the continuationToken of a previous response' })
+      .optional()
+      .describe(
+        'The `continuationToken` of the previous page. It carries that request’s status and time window; repeating them is allowed, changing them is not.',
+      ),
   })
   .superRefine((query, context) => {
     if (query.createdFrom && query.createdTo && Date.parse(query.createdFrom) > Date.parse(query.createdTo)) {
@@ -382,8 +406,15 @@ export const startMatchAcceptedSchema = z.object({
 });
 
 export const listMatchesResponseSchema = z.object({
-  matches: z.array(matchStatusSchema).describe('Newest first.'),
-  count: z.number().int(),
+  matches: z.array(matchStatusSchema).describe('Newest first (created time, then id).'),
+  count: z.number().int().describe('Matches on this page.'),
+  continuationToken: z
+    .string()
+    .nullable()
+    .describe('Pass as `?continuationToken=` for the next page; null on the last page.'),
+  window: z
+    .object({ createdFrom: z.string(), createdTo: z.string().nullable() })
+    .describe('The creation-time window listed, defaults applied.'),
 });
 
 export const cancelMatchResponseSchema = z.object({

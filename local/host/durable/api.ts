@@ -327,15 +327,13 @@ export class DurableApi {
       send(res, 400, { message: filter });
       return;
     }
+    // In instance-id order, as the Azure Storage provider returns the Instances table (partition key = id),
+    // not in creation order: callers that want an order must sort (AzureTableTrackingStore GetStateAsync).
     const all = [...this.#engine.instances.values()]
       .filter((l) => !l.gone)
       .map((l) => l.record)
       .filter(filter)
-      .sort((a, b) =>
-        a.createdTime === b.createdTime
-          ? a.instanceId.localeCompare(b.instanceId)
-          : a.createdTime.localeCompare(b.createdTime),
-      );
+      .sort((a, b) => (a.instanceId < b.instanceId ? -1 : a.instanceId > b.instanceId ? 1 : 0));
     const top = Number(q.get('top') ?? this.#options.defaultPageSize);
     const pageSize = Number.isInteger(top) && top > 0 ? top : this.#options.defaultPageSize;
     const token = String(req.headers['x-ms-continuation-token'] ?? '');
@@ -345,7 +343,9 @@ export class DurableApi {
     if (start + pageSize < all.length) {
       headers['x-ms-continuation-token'] = Buffer.from(String(start + pageSize)).toString('base64url');
     }
-    const showInput = q.get('showInput') === 'true';
+    // OrchestrationStatusQueryCondition.ShowInput defaults to true: DurableClient.getStatusBy sends no
+    // showInput and gets the inputs.
+    const showInput = q.get('showInput') !== 'false';
     send(
       res,
       200,

@@ -156,6 +156,46 @@ describe('Durable HTTP API details', () => {
     expect(failedOnly.status).toBe(200); // Terminated is not Failed
   });
 
+  it('lists with inputs unless showInput=false, in instance-id order, filtered by inclusive created-time bounds', async () => {
+    // Sources: the extension's HttpApiHandler.cs (HandleGetStatusRequestAsync reads createdTimeFrom/To,
+    // runtimeStatus, showInput, top and x-ms-continuation-token) with OrchestrationStatusQueryCondition.cs
+    // (ShowInput = true by default); durabletask's AzureTableTrackingStore / OrchestrationInstanceStatusQueryCondition
+    // (CreatedTime ge/le, rows in partition-key = instance-id order).
+    const client = h.client();
+    const stamp = Date.now().toString(36);
+    const ids = [`list-${stamp}-c`, `list-${stamp}-a`, `list-${stamp}-b`];
+    const from = new Date(Date.now() - 1000);
+    for (const id of ids) await client.startNew('Waiter', { instanceId: id, input: { id } });
+    for (const id of ids) await waitForStatus(client, id, runningOrPending);
+
+    const listed = (await client.getStatusBy({ createdTimeFrom: from })).filter((s) =>
+      s.instanceId.startsWith(`list-${stamp}`),
+    );
+    expect(listed.map((s) => s.instanceId)).toEqual([...ids].sort());
+    expect(listed.map((s) => s.input)).toEqual([...ids].sort().map((id) => ({ id })));
+
+    const bare = await fetch(`${h.engine.rpcBaseUrl}instances?showInput=false&top=100`);
+    const rows = ((await bare.json()) as { instanceId: string; input: unknown }[]).filter((r) =>
+      ids.includes(r.instanceId),
+    );
+    expect(rows.map((r) => r.input)).toEqual([null, null, null]);
+
+    // Bounds are inclusive on the stored time; createdTime is reported to the second.
+    const [one] = listed;
+    const created = new Date(one!.createdTime).getTime();
+    const within = await client.getStatusBy({
+      createdTimeFrom: new Date(created),
+      createdTimeTo: new Date(created + 999),
+    });
+    expect(within.map((s) => s.instanceId)).toContain(one!.instanceId);
+    const before = await client.getStatusBy({
+      createdTimeFrom: from,
+      createdTimeTo: new Date(from.getTime()),
+    });
+    expect(before.map((s) => s.instanceId)).not.toContain(one!.instanceId);
+    for (const id of ids) await client.terminate(id, 'cleanup');
+  });
+
   it('purges by filter (createdTimeFrom required)', async () => {
     const client = h.client();
     const from = new Date(Date.now() - 1000);

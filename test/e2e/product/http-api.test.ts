@@ -162,6 +162,42 @@ describe('starting, listing and cancelling matches', () => {
   });
 });
 
+describe('paging GET /api/matches', () => {
+  interface ListPage {
+    matches: CompactMatchStatus[];
+    count: number;
+    continuationToken: string | null;
+    window: { createdFrom: string; createdTo: string | null };
+  }
+
+  it('pages with a continuation token through the same matches as one page, newest first', async () => {
+    const client = api(app);
+    const whole = await client.get<ListPage>('/api/matches');
+    expect(whole.status).toBe(200);
+    expect(whole.body.matches.length).toBeGreaterThanOrEqual(2);
+    expect(whole.body.continuationToken).toBeNull();
+    expect(Date.parse(whole.body.window.createdFrom)).toBeLessThan(Date.now() - 6 * 86_400_000);
+    const times = whole.body.matches.map((m) => Date.parse(m.createdTime));
+    expect([...times].sort((a, b) => b - a)).toEqual(times);
+
+    const paged: string[] = [];
+    let token: string | null = null;
+    do {
+      const query: string = token ? `?top=1&continuationToken=${token}` : '?top=1';
+      const page: { status: number; body: ListPage } = await client.get<ListPage>(`/api/matches${query}`);
+      expect(page.status).toBe(200);
+      expect(page.body.count).toBeLessThanOrEqual(1);
+      paged.push(...page.body.matches.map((m) => m.id));
+      token = page.body.continuationToken;
+    } while (token && paged.length < 100);
+    expect(paged).toEqual(whole.body.matches.map((m) => m.id));
+
+    const tampered = await client.get<ErrorBody>('/api/matches?continuationToken=bm90LWEtdG9rZW4');
+    expect(tampered.status).toBe(400);
+    expect(fieldsOf(tampered.body)).toEqual(['continuationToken']);
+  });
+});
+
 describe('storages, health and OpenAPI', () => {
   it('GET /api/storages serves the snapshot the sweep took; ?refresh=true reads TomTom again', async () => {
     const client = api(app);

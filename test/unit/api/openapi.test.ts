@@ -94,12 +94,22 @@ describe('buildOpenApiDocument', () => {
     expect(anonymous.sort()).toEqual(['/api/health', '/api/openapi.json']);
   });
 
-  it('documents the list filters from the query schema', () => {
-    const list = document.paths['/api/matches']?.get as { parameters: { name: string; in: string }[] };
+  it('documents the list filters and paging from the query schema', () => {
+    const list = document.paths['/api/matches']?.get as {
+      description: string;
+      parameters: { name: string; in: string; description?: string }[];
+    };
     expect(list.parameters.map((parameter) => parameter.name).sort()).toEqual(
-      ['createdFrom', 'createdTo', 'status', 'top'].sort(),
+      ['continuationToken', 'createdFrom', 'createdTo', 'status', 'top'].sort(),
     );
     expect(list.parameters.every((parameter) => parameter.in === 'query')).toBe(true);
+    const createdFrom = list.parameters.find((parameter) => parameter.name === 'createdFrom');
+    expect(createdFrom?.description).toMatch(/Default: 7 days before/);
+    expect(list.description).toMatch(/continuationToken/);
+    const response = document.components.schemas.ListMatchesResponse as { properties: object };
+    expect(Object.keys(response.properties)).toEqual(
+      expect.arrayContaining(['matches', 'count', 'continuationToken', 'window']),
+    );
   });
 
   it('says that cancelling does not stop the GEM job', () => {
