@@ -7,6 +7,7 @@ import './matchFile.js';
 import './listStorages.js';
 import './uploads.js';
 import './sweep.js';
+import './retention.js';
 import './http/matches.js';
 import './http/storages.js';
 import './http/health.js';

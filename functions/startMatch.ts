@@ -14,6 +14,8 @@ import {
   isListedCallbackHost,
   parseAllowList,
 } from '../shared/workflow/callbackTarget.js';
+import { getServices } from '../shared/services.js';
+import { isArchived } from '../shared/workflow/archive.js';
 import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
 import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
 import type { MatchInput } from '../shared/workflow/types.js';
@@ -136,6 +138,7 @@ export async function startMatch(
 
   const existing = await tryGetStatus(client, instanceId);
   if (existing) return { kind: 'existing', instanceId, runtimeStatus: existing };
+  if (await wasArchived(source, body)) return { kind: 'existing', instanceId, runtimeStatus: ARCHIVED };
   try {
     await client.startNew(MATCH_ORCHESTRATION, { instanceId, input: orchestrationInput(request, settings) });
   } catch (error) {
@@ -146,6 +149,20 @@ export async function startMatch(
     throw error;
   }
   return { kind: 'started', instanceId };
+}
+
+/** The runtime status reported for an upload whose match retention purged after archiving its file. */
+export const ARCHIVED = 'Archived';
+
+/**
+ * True when this upload's own match ran and retention purged it: its file version is in the archive. The
+ * archive copy is made before the purge and the inbox file removed after it, so a sweep that listed the
+ * file just before, or an Event Grid delivery repeated late, finds the copy and starts nothing.
+ */
+async function wasArchived(source: MatchInput['source'], body: StartMatchBody): Promise<boolean> {
+  if (source.kind !== 'inbox' || !source.etag || body.idempotencyKey) return false;
+  const file = { container: source.container, blobName: source.blobName, etag: source.etag };
+  return isArchived(getServices().archive, file);
 }
 
 /** An instance's status, or undefined when none exists (DurableClient throws on 404 rather than returning). */

@@ -11,11 +11,12 @@ import { writeSweepReport } from '../shared/activities/inventory.js';
 import { getSettings } from '../shared/config.js';
 import { getServices } from '../shared/services.js';
 import { LIST_STORAGES_INSTANCE_ID, normaliseEtag } from '../shared/workflow/ids.js';
-import { ACTIVE_RUNTIME_STATUSES, isActiveRuntimeStatus } from '../shared/workflow/status.js';
+import { ACTIVE_RUNTIME_STATUSES } from '../shared/workflow/status.js';
 import type { MatchCustomStatus } from '../shared/workflow/types.js';
 import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
-import { bodyFromBlobMetadata, startMatch, tryGetStatus } from './startMatch.js';
+import { startSingleton } from './singleton.js';
+import { bodyFromBlobMetadata, startMatch } from './startMatch.js';
 
 export interface SweepReport {
   sweptAt: string;
@@ -52,13 +53,9 @@ export async function refreshInventory(
   fanOutLimit: number,
 ): Promise<SweepReport['inventory']> {
   const instanceId = LIST_STORAGES_INSTANCE_ID;
-  const status = await tryGetStatus(client, instanceId);
-  if (status && isActiveRuntimeStatus(status)) return { instanceId, action: 'already-running' };
   const input: ListStoragesInput = { fanOutLimit };
-  // The finished run is replaced: its snapshot is already in the outbox, and only one run is ever kept.
-  if (status) await client.purgeInstanceHistory(instanceId);
-  await client.startNew(LIST_STORAGES_ORCHESTRATION, { instanceId, input });
-  return { instanceId, action: 'started' };
+  const action = await startSingleton(client, LIST_STORAGES_ORCHESTRATION, instanceId, input);
+  return { instanceId, action };
 }
 
 async function startMissedMatches(client: DurableClient, now: Date): Promise<SweepReport['inbox']> {

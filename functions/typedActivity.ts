@@ -1,4 +1,4 @@
-import type { InvocationContext } from '@azure/functions';
+import type { FunctionInput, InvocationContext } from '@azure/functions';
 import type { RetryOptions, Task } from 'durable-functions';
 import * as df from 'durable-functions';
 
@@ -17,9 +17,11 @@ export interface TypedActivity<Input, Output> {
 export function registerActivity<Input, Output>(
   name: string,
   handler: (input: Input, context: InvocationContext) => Promise<Output>,
+  options: { extraInputs?: FunctionInput[] } = {},
 ): TypedActivity<Input, Output> {
   const registered = df.app.activity(name, {
     handler: (input: unknown, context: InvocationContext) => handler(input as Input, context),
+    ...(options.extraInputs ? { extraInputs: options.extraInputs } : {}),
   });
   return {
     name,

@@ -49,6 +49,12 @@ param inboxContainerName string = 'inbox'
 @description('Blob container that receives results, summaries and validation reports.')
 param outboxContainerName string = 'outbox'
 
+@description('Blob container that receives inbox files whose match the retention timer purged.')
+param archiveContainerName string = 'archive'
+
+@description('Days after which archived inbox files move to the Cool tier (lifecycle management). Nothing is deleted.')
+param archiveCoolAfterDays int = 30
+
 @description('Write the Key Vault secrets below. The preprovision hook sets this to false once they exist, so a re-provision never replaces a real API key with the placeholder nor rotates the signing secret.')
 param seedSecrets bool = true
 
@@ -127,8 +133,35 @@ module storage 'br/public:avm/res/storage/storage-account:0.8.3' = {
         { name: inboxContainerName }
         { name: outboxContainerName }
         { name: deadLetterContainerName }
+        { name: archiveContainerName }
       ]
     }
+    // Archived inputs are kept, not deleted; they only move to a cheaper tier. Add a delete action here to
+    // have a deletion policy.
+    managementPolicyRules: [
+      {
+        name: 'archive-to-cool'
+        enabled: true
+        type: 'Lifecycle'
+        definition: {
+          filters: {
+            blobTypes: [
+              'blockBlob'
+            ]
+            prefixMatch: [
+              '${archiveContainerName}/'
+            ]
+          }
+          actions: {
+            baseBlob: {
+              tierToCool: {
+                daysAfterModificationGreaterThan: archiveCoolAfterDays
+              }
+            }
+          }
+        }
+      }
+    ]
   }
 }
 
@@ -219,6 +252,7 @@ module api 'app/api.bicep' = {
     taskHubName: taskHubName
     inboxContainerName: inboxContainerName
     outboxContainerName: outboxContainerName
+    archiveContainerName: archiveContainerName
     defaultStorageId: defaultStorageId
     defaultOvertureRelease: defaultOvertureRelease
     instanceMemoryMB: instanceMemoryMB
@@ -279,6 +313,7 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output AZURE_STORAGE_ACCOUNT_ID string = storage.outputs.resourceId
 output INBOX_CONTAINER string = inboxContainerName
 output OUTBOX_CONTAINER string = outboxContainerName
+output ARCHIVE_CONTAINER string = archiveContainerName
 output TASKHUB_NAME string = taskHubName
 output EVENTGRID_SYSTEM_TOPIC_NAME string = eventGridTopic.outputs.name
 output EVENTGRID_TRIGGER_FUNCTION_NAME string = 'onInboxUpload'

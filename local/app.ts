@@ -23,7 +23,10 @@ function findProjectRoot(from: string): string {
   }
 }
 
-/** Settings a fresh clone needs when there is no local.settings.json (the stack supplies the rest). */
+/**
+ * Settings a fresh clone needs when there is no local.settings.json (the stack supplies the rest). A timer
+ * schedule written as `%NAME%` must be an app setting, as in Azure (infra/app/api.bicep sets the same value).
+ */
 const DEFAULT_VALUES: Record<string, string> = {
   FUNCTIONS_WORKER_RUNTIME: 'node',
   AzureWebJobsFeatureFlags: 'EnableWorkerIndexing',

@@ -280,6 +280,12 @@ const definitions = {
     default: 'outbox',
     schema: containerName,
   }),
+  ARCHIVE_CONTAINER: define({
+    description:
+      'Container that receives inbox files whose match the retention timer purged, as <match id>/<name>. Never the inbox or the outbox.',
+    default: 'archive',
+    schema: containerName,
+  }),
   DEFAULT_STORAGE_ID: define({
     description: 'PDG storage used when a request names none. Empty means requests must name one.',
     example: '',
@@ -338,6 +344,19 @@ const definitions = {
       'When the reconciliation sweep runs (6-field NCRONTAB, seconds first, UTC), e.g. "0 */15 * * * *". Required: the sweep timer reads it as %SWEEP_SCHEDULE% (no default).',
     example: '0 */15 * * * *',
     binding: { function: 'sweep', property: 'schedule', only: true },
+    schema: ncrontab,
+  }),
+  MATCH_RETENTION_DAYS: define({
+    description:
+      'Days a finished match stays in the task hub before the retention timer purges it and archives its inbox file (fractions allowed). Outbox documents are kept.',
+    default: '30',
+    schema: decimal(0.01, 3650),
+  }),
+  RETENTION_SCHEDULE: define({
+    description:
+      'When the retention timer runs (6-field NCRONTAB, seconds first, UTC), e.g. "0 30 2 * * *". Required: the retention timer reads it as %RETENTION_SCHEDULE% (no default).',
+    example: '0 30 2 * * *',
+    binding: { function: 'retention', property: 'schedule', only: true },
     schema: ncrontab,
   }),
   STORAGE_FANOUT_LIMIT: define({
@@ -432,7 +451,11 @@ export interface Settings {
     };
   };
   /** The app's own storage account (the Functions host's) and the containers it uses there. */
-  readonly storage: StorageConnection & { readonly inboxContainer: string; readonly outboxContainer: string };
+  readonly storage: StorageConnection & {
+    readonly inboxContainer: string;
+    readonly outboxContainer: string;
+    readonly archiveContainer: string;
+  };
   readonly durable: { readonly taskHubName: string };
   readonly workflow: {
     readonly defaultStorageId: string | undefined;
@@ -447,6 +470,7 @@ export interface Settings {
     readonly monitorPollsPerGeneration: number;
     readonly gemSegmentsPerHour: number;
     readonly storageFanOutLimit: number;
+    readonly matchRetentionDays: number;
   };
   readonly notify: {
     readonly signingSecret: SigningSecretSource;
@@ -622,6 +646,13 @@ export function inspectSettings(env: Environment = process.env): SettingsInspect
       problem: `must not exceed MONITOR_MAX_INTERVAL_SECONDS (${values.MONITOR_MAX_INTERVAL_SECONDS})`,
     });
   }
+  const containers = [values.INBOX_CONTAINER, values.OUTBOX_CONTAINER];
+  if (containers.includes(values.ARCHIVE_CONTAINER)) {
+    problems.push({
+      setting: 'ARCHIVE_CONTAINER',
+      problem: `must differ from INBOX_CONTAINER and OUTBOX_CONTAINER (got "${values.ARCHIVE_CONTAINER}")`,
+    });
+  }
   if (values.AZURE_AUTHORITY_HOST?.startsWith('http:')) {
     problems.push({
       setting: 'AZURE_AUTHORITY_HOST',
@@ -686,6 +717,7 @@ function buildSettings(
       ...resolved.storage,
       inboxContainer: values.INBOX_CONTAINER,
       outboxContainer: values.OUTBOX_CONTAINER,
+      archiveContainer: values.ARCHIVE_CONTAINER,
     },
     durable: { taskHubName: values.TASKHUB_NAME },
     workflow: {
@@ -700,6 +732,7 @@ function buildSettings(
       monitorPollsPerGeneration: values.MONITOR_POLLS_PER_GENERATION,
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
+      matchRetentionDays: values.MATCH_RETENTION_DAYS,
     },
     notify: {
       signingSecret: resolved.signingSecret,

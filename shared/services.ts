@@ -20,6 +20,8 @@ export interface Services {
   readonly appBlobs: BlobServiceClient;
   readonly inbox: ContainerClient;
   readonly outbox: ContainerClient;
+  /** Inbox files whose match retention purged (shared/workflow/archive.ts). */
+  readonly archive: ContainerClient;
   /** The PDG `default` container, reached as the service principal a Vault unwrap returned. */
   pdgContainer(credentials: UnwrappedStorageCredentials): ContainerClient;
   /** The HMAC secret for callbacks, from settings or Key Vault; cached like the API key. */
@@ -53,6 +55,7 @@ export function createServices(settings: Settings): Services {
     appBlobs,
     inbox: appBlobs.getContainerClient(settings.storage.inboxContainer),
     outbox: appBlobs.getContainerClient(settings.storage.outboxContainer),
+    archive: appBlobs.getContainerClient(settings.storage.archiveContainer),
     pdgContainer(credentials) {
       return pdgContainerClient({
         containerUrl: credentials.containerUrl,

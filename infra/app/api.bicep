@@ -17,6 +17,7 @@ param gemTokenScope string
 param taskHubName string
 param inboxContainerName string
 param outboxContainerName string
+param archiveContainerName string
 param defaultStorageId string = ''
 param defaultOvertureRelease string = ''
 param instanceMemoryMB int = 2048
@@ -48,6 +49,9 @@ var appSettings = {
   OUTBOX_CONTAINER: outboxContainerName
   // Read by the sweep timer as %SWEEP_SCHEDULE%; a binding expression takes no default from the code.
   SWEEP_SCHEDULE: '0 */15 * * * *'
+  ARCHIVE_CONTAINER: archiveContainerName
+  // Timer schedules are %NAME% binding expressions, resolved by the host from app settings: they must exist.
+  RETENTION_SCHEDULE: '0 30 2 * * *'
   // Telemetry with Entra auth only (the component has local auth disabled).
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString
   APPLICATIONINSIGHTS_AUTHENTICATION_STRING: 'ClientId=${identityClientId};Authorization=AAD'

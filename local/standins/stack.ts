@@ -74,6 +74,8 @@ export interface StackInfo {
   queueUrl: string;
   inboxContainer: string;
   outboxContainer: string;
+  /** Where retention archives processed inbox files. */
+  archiveContainer: string;
   pdgStorageId: string;
   pdgStorages: PdgStorageInfo[];
   caFile: string;
@@ -109,9 +111,11 @@ export const DEFAULT_STORAGE_ID = 'storage-001';
 export const DEFAULT_OVERTURE_RELEASE = '2026-01-21.0';
 export const INBOX_CONTAINER = 'inbox';
 export const OUTBOX_CONTAINER = 'outbox';
+export const ARCHIVE_CONTAINER = 'archive';
 export const TASKHUB_NAME = 'gemflowlocal';
 /** Every 15 minutes, as in Azure (infra/app/api.bicep). */
 export const SWEEP_SCHEDULE = '0 */15 * * * *';
+export const RETENTION_SCHEDULE = '0 30 2 * * *';
 const PDG_CONTAINER = 'default';
 
 /** `storage-001` → Azurite account `pdgstorage001` (account names allow only lowercase letters and digits). */
@@ -222,6 +226,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       createContainers(azurite, [
         [DEV_ACCOUNT, INBOX_CONTAINER],
         [DEV_ACCOUNT, OUTBOX_CONTAINER],
+        [DEV_ACCOUNT, ARCHIVE_CONTAINER],
         [pdgAccount.name, PDG_CONTAINER],
       ]),
     ]);
@@ -246,6 +251,9 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       OUTBOX_CONTAINER,
       // Read by the sweep timer as %SWEEP_SCHEDULE%: binding expressions take no default from shared/config.ts.
       SWEEP_SCHEDULE: SWEEP_SCHEDULE,
+      // Read by the retention timer as %RETENTION_SCHEDULE%.
+      RETENTION_SCHEDULE: RETENTION_SCHEDULE,
+      ARCHIVE_CONTAINER,
       NODE_EXTRA_CA_CERTS: tls.caFile,
       ...clockSettings(clock),
       TASKHUB_NAME,
@@ -272,6 +280,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       queueUrl: azurite.queueUrl(DEV_ACCOUNT),
       inboxContainer: INBOX_CONTAINER,
       outboxContainer: OUTBOX_CONTAINER,
+      archiveContainer: ARCHIVE_CONTAINER,
       pdgStorageId: storageId,
       pdgStorages: [pdgStorage],
       caFile: tls.caFile,

@@ -19,6 +19,9 @@ export const MATCH_INSTANCE_PREFIX = 'match-';
  */
 export const LIST_STORAGES_INSTANCE_ID = 'list-storages';
 
+/** The one id of the retention run, a singleton for the same reasons as the inventory refresh. */
+export const RETENTION_INSTANCE_ID = 'retention';
+
 const ID_HASH_HEX_CHARS = 32;
 
 export class InstanceIdError extends GemFlowError {

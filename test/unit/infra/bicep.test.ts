@@ -151,6 +151,16 @@ describe('infra security and platform rules', () => {
       expect(outputs(maskBicep(main))).toContain(name);
   });
 
+  it('archive: its own container, passed to the app, with a lifecycle rule that tiers and never deletes', () => {
+    expect(main).toMatch(/\{ name: archiveContainerName \}/);
+    expect(main).toMatch(/archiveContainerName: archiveContainerName/);
+    expect(api).toMatch(/ARCHIVE_CONTAINER: archiveContainerName/);
+    const rule = /managementPolicyRules: \[([\s\S]*?)\n {4}\]/.exec(main)?.[1] ?? '';
+    expect(rule).toMatch(/prefixMatch: \[\s*'\$\{archiveContainerName\}\/'/);
+    expect(rule).toMatch(/tierToCool/);
+    expect(rule).not.toMatch(/delete/i);
+  });
+
   it('Key Vault: RBAC, soft delete, purge protection; placeholder key, never a real one', () => {
     expect(vault).toMatch(/enableRbacAuthorization:\s*true/);
     expect(vault).toMatch(/enableSoftDelete:\s*true/);
