@@ -8,14 +8,14 @@ import type { DurableClient, DurableOrchestrationStatus } from 'durable-function
 import type { FieldError } from '../shared/api/errors.js';
 import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
 import { getSettings, type Settings } from '../shared/config.js';
+import { getServices } from '../shared/services.js';
+import { isArchived } from '../shared/workflow/archive.js';
 import {
   ALLOWED_HOSTS_SETTING,
   type CallbackAllowList,
   isListedCallbackHost,
   parseAllowList,
 } from '../shared/workflow/callbackTarget.js';
-import { getServices } from '../shared/services.js';
-import { isArchived } from '../shared/workflow/archive.js';
 import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
 import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
 import type { MatchInput } from '../shared/workflow/types.js';

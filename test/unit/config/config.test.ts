@@ -11,7 +11,11 @@ import {
 import { readmeSettingsTable, settingsTable } from '../../support/settings-table.js';
 
 /** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
-const bindings = { INBOX_CONTAINER: 'inbox', SWEEP_SCHEDULE: '0 */15 * * * *' };
+const bindings = {
+  INBOX_CONTAINER: 'inbox',
+  SWEEP_SCHEDULE: '0 */15 * * * *',
+  RETENTION_SCHEDULE: '0 30 2 * * *',
+};
 const minimal = {
   TOMTOM_API_KEY: 'local-key-123456',
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
@@ -85,13 +89,14 @@ describe('loadSettings', () => {
         'TOMTOM_API_KEY / KEY_VAULT_URL',
         'AzureWebJobsStorage',
         'SWEEP_SCHEDULE',
+        'RETENTION_SCHEDULE',
       ]),
     );
-    expect(error.problems).toHaveLength(8);
+    expect(error.problems).toHaveLength(9);
     expect(error.message).toContain('TOMTOM_API_BASE_URL: must be an absolute https:// URL');
     expect(error.message).toContain('MONITOR_BACKOFF_FACTOR: must be a number between 1 and 10 (got "fast")');
     expect(error.message).toContain('TASKHUB_NAME: must be 3-45 letters and digits, starting with a letter');
-    expect(error.message).toContain('8 problems');
+    expect(error.message).toContain('9 problems');
   });
 
   it('rejects a 5-field cron expression with a hint to add the seconds field, disabling only the sweep', () => {
@@ -113,7 +118,10 @@ describe('loadSettings', () => {
       TOMTOM_API_KEY: 'local-key-123456',
       AzureWebJobsStorage: 'UseDevelopmentStorage=true',
     });
-    expect(problems.map((p) => [p.setting, p.disables])).toEqual([['SWEEP_SCHEDULE', 'sweep']]);
+    expect(problems.map((p) => [p.setting, p.disables])).toEqual([
+      ['SWEEP_SCHEDULE', 'sweep'],
+      ['RETENTION_SCHEDULE', 'retention'],
+    ]);
     expect(problems[0]!.problem).toMatch(
       /^is not set, and the schedule of function "sweep" reads it as %SWEEP_SCHEDULE%.*e\.g\. to "0 \*\/15 \* \* \* \*"$/,
     );

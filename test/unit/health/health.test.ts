@@ -20,6 +20,7 @@ const env = {
   AzureWebJobsStorage: 'UseDevelopmentStorage=true',
   INBOX_CONTAINER: 'inbox',
   SWEEP_SCHEDULE: '0 */15 * * * *',
+  RETENTION_SCHEDULE: '0 30 2 * * *',
   NOTIFY_SIGNING_SECRET: SIGNING_SECRET,
   KEY_VAULT_URL: 'https://kv-gemflow.vault.azure.net',
 };
