@@ -13,7 +13,8 @@ import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { type LocalApp, startLocalApp } from '../local/app.js';
 import { roadMatchingSample } from '../local/standins/samples.js';
-import { matchInstanceIdForBlob, outboxBlobNames, outputStemFor } from '../shared/workflow/ids.js';
+import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
+import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 
@@ -129,7 +130,11 @@ async function runGemFlow(app: LocalApp, bytes: Uint8Array): Promise<RunFigures>
   const instanceId = matchInstanceIdForBlob(info.inboxContainer, name, uploaded.etag ?? '');
   const summaryBlob = blobs
     .getContainerClient(info.outboxContainer)
-    .getBlobClient(outboxBlobNames(outputStemFor(name)).summary);
+    .getBlobClient(
+      outboxBlobNames(
+        outboxLocationFor({ kind: 'inbox', container: info.inboxContainer, blobName: name }, instanceId),
+      ).summary,
+    );
   const statusUrl = `${app.baseUrl}/runtime/webhooks/durabletask/instances/${instanceId}?code=${encodeURIComponent(app.keys.systemKey)}`;
   for (;;) {
     const status = await fetch(statusUrl);

@@ -15,6 +15,7 @@ import {
   scheduledPollDelaySeconds,
   shouldContinueAsNew,
 } from '../shared/workflow/monitor.js';
+import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
 import type {
   DeliverResultsInput,
@@ -260,7 +261,11 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     let notification: NotifyResult | undefined;
     if (request.callbackUrl) {
       report('notifying', monitoringStatus());
-      notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: delivered.summaryBlob });
+      notification = yield* notify.call({
+        url: request.callbackUrl,
+        summaryBlob: delivered.summaryBlob,
+        instanceId: context.df.instanceId,
+      });
     }
 
     const outcome = delivered.outcome;
@@ -297,7 +302,11 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       ioRetryOptions(),
     );
     if (request.callbackUrl) {
-      const notification = yield* notify.call({ url: request.callbackUrl, summaryBlob: recorded.errorBlob });
+      const notification = yield* notify.call({
+        url: request.callbackUrl,
+        summaryBlob: recorded.errorBlob,
+        instanceId: context.df.instanceId,
+      });
       // A failed instance has no output, so the callback's outcome travels in the custom status.
       report('failed', { ...lastStatus, message, notification });
     }
@@ -308,6 +317,8 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
 /**
  * The input, checked before the first yield. An instance started by hand (Durable HTTP API, portal) with the
  * wrong input would otherwise fail with a bare TypeError about destructuring, saying nothing of what it lacks.
+ * One started without an outbox location (by hand, or before runs had their own folders) gets the one
+ * `startMatch` would have given it: a pure function of its source and instance id, so replay sees the same.
  */
 function orchestrationInputOf(context: OrchestrationContext): MatchOrchestrationInput {
   const input = context.df.getInput<Partial<MatchOrchestrationInput> | null | undefined>();
@@ -320,7 +331,15 @@ function orchestrationInputOf(context: OrchestrationContext): MatchOrchestration
         'Start matches with POST /api/matches, an upload to the inbox or the sweep, which build that input.',
     );
   }
+  const { request } = input as MatchOrchestrationInput;
+  if (!request.outbox && request.source) {
+    return { ...(input as MatchOrchestrationInput), request: withOutbox(request, context.df.instanceId) };
+  }
   return input as MatchOrchestrationInput;
+}
+
+function withOutbox(request: MatchInput, instanceId: string): MatchInput {
+  return { ...request, outbox: outboxLocationFor(request.source, instanceId) };
 }
 
 df.app.orchestration(MATCH_ORCHESTRATION, matchFileOrchestrator);

@@ -16,8 +16,9 @@ import {
   isListedCallbackHost,
   parseAllowList,
 } from '../shared/workflow/callbackTarget.js';
-import { matchInstanceIdForBlob, matchInstanceIdForRequest, outputStemFor } from '../shared/workflow/ids.js';
+import { matchInstanceIdForBlob, matchInstanceIdForRequest } from '../shared/workflow/ids.js';
 import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
+import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import type { MatchInput } from '../shared/workflow/types.js';
 import { MATCH_ORCHESTRATION, type MatchOrchestrationInput } from './matchFile.js';
 
@@ -124,17 +125,18 @@ export async function startMatch(
     spec.source.kind === 'inbox'
       ? { ...spec.source, ...(options.inboxEtag ? { etag: options.inboxEtag } : {}) }
       : spec.source;
-  const request: MatchInput = {
-    ...spec,
-    source,
-    outputStem: outputStemFor(source.kind === 'inbox' ? source.blobName : source.filename),
-    trigger: options.trigger,
-    requestedAt: options.requestedAt.toISOString(),
-  };
   const instanceId =
     source.kind === 'inbox' && source.etag && !body.idempotencyKey
       ? matchInstanceIdForBlob(source.container, source.blobName, source.etag)
-      : matchInstanceIdForRequest(request.storageId, source, body.idempotencyKey);
+      : matchInstanceIdForRequest(spec.storageId, source, body.idempotencyKey);
+  const request: MatchInput = {
+    ...spec,
+    source,
+    // The run's own folder in the outbox: every run, even of the same file, writes only there.
+    outbox: outboxLocationFor(source, instanceId),
+    trigger: options.trigger,
+    requestedAt: options.requestedAt.toISOString(),
+  };
 
   const existing = await tryGetStatus(client, instanceId);
   if (existing) return { kind: 'existing', instanceId, runtimeStatus: existing };

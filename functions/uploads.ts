@@ -35,9 +35,10 @@ export async function onInboxUpload(event: EventGridEvent, context: InvocationCo
     return;
   }
   const client = df.getClient(context);
+  const requestedAt = new Date();
   const started = await startMatch(client, bodyFromBlobMetadata({ ...upload, metadata }), {
     trigger: 'blob',
-    requestedAt: new Date(),
+    requestedAt,
     inboxEtag: upload.etag,
   });
   const size = upload.contentLength === undefined ? '' : ` (${upload.contentLength} bytes)`;
@@ -49,7 +50,7 @@ export async function onInboxUpload(event: EventGridEvent, context: InvocationCo
       context.log(`Duplicate event for ${where}: instance ${started.instanceId} is ${started.runtimeStatus}`);
       break;
     case 'rejected': {
-      const report = await writeRejection(upload.name, started.errors);
+      const report = await writeRejection(upload, started.errors, requestedAt);
       context.warn(`Rejected ${where}: ${started.errors.length} problem(s), see ${report}`);
       break;
     }

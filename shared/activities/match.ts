@@ -5,7 +5,7 @@
  */
 import type { BlobClient } from '@azure/storage-blob';
 import { GemFlowError } from '../errors.js';
-import { readJsonBlob, writeJsonBlob } from '../outbox.js';
+import { readJsonBlob, recordLatestRun, writeJsonBlob } from '../outbox.js';
 import {
   blobAsyncBuffer,
   type ValidationReport,
@@ -23,9 +23,10 @@ import {
   TomTomUnauthorizedError,
 } from '../tomtom/index.js';
 import { callbackTargetProblem, parseAllowList } from '../workflow/callbackTarget.js';
-import { normaliseEtag, outboxBlobNames } from '../workflow/ids.js';
+import { normaliseEtag } from '../workflow/ids.js';
 import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
 import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
+import { type LatestOutcome, outboxBlobNames } from '../workflow/outboxNames.js';
 import {
   buildErrorDocument,
   buildFailureDocument,
@@ -36,6 +37,7 @@ import type {
   DeliverResultsInput,
   DeliverResultsResult,
   MatchInput,
+  MatchOutputs,
   NotifyInput,
   NotifyResult,
   PollJobInput,
@@ -95,6 +97,16 @@ export function createMatchActivities(services: Services): MatchActivities {
   const writeJson = (blobName: string, document: unknown) =>
     writeJsonBlob(services.outbox, blobName, document);
 
+  /** This run's documents are written: `latest.json` of its name moves to it unless a newer run holds it. */
+  const recordLatest = (request: MatchInput, outcome: LatestOutcome, outputs: MatchOutputs) =>
+    recordLatestRun(services.outbox, request.outbox.nameKey, {
+      source: request.source,
+      run: request.outbox.run,
+      requestedAt: request.requestedAt,
+      outcome,
+      outputs,
+    });
+
   async function pdgContainerFor(storageId: string, type: 'READ_WRITE' | 'READ') {
     // A wrapped token is single use, so every staging or delivery session unwraps a fresh one.
     const wrapped = await tomtom.getStorageCredentials(storageId, type);
@@ -133,12 +145,13 @@ export function createMatchActivities(services: Services): MatchActivities {
       }
       const problemCount = Object.values(report.problemCounts).reduce((sum, n) => sum + n, 0);
       const summary = summarizeProblems(report, problemCount);
-      const reportBlob = await writeJson(outboxBlobNames(input.outputStem).validationReport, {
+      const reportBlob = await writeJson(outboxBlobNames(input.outbox).validationReport, {
         kind: 'gem-flow.validation-report',
         source: input.source,
         summary,
         ...report,
       });
+      await recordLatest(input, 'invalid-input', { validationReport: reportBlob });
       return { valid: false, rowCount: report.rowCount, reportBlob, problemCount, summary };
     },
 
@@ -226,7 +239,7 @@ export function createMatchActivities(services: Services): MatchActivities {
     },
 
     async deliverResults(input) {
-      const names = outboxBlobNames(input.request.outputStem);
+      const names = outboxBlobNames(input.request.outbox);
       const context = {
         input: input.request,
         instanceId: input.instanceId,
@@ -244,6 +257,7 @@ export function createMatchActivities(services: Services): MatchActivities {
           deadline: input.deadline ?? input.finishedAt,
         });
         await writeJson(names.error, document);
+        await recordLatest(input.request, 'timed-out', { error: names.error });
         return {
           outcome: 'timed-out',
           outputs: { error: names.error },
@@ -258,6 +272,7 @@ export function createMatchActivities(services: Services): MatchActivities {
           gemMessage: input.poll.message,
         });
         await writeJson(names.error, document);
+        await recordLatest(input.request, 'gem-failed', { error: names.error });
         return {
           outcome: 'gem-failed',
           outputs: { error: names.error },
@@ -287,15 +302,13 @@ export function createMatchActivities(services: Services): MatchActivities {
           resultFilename,
         }),
       );
-      return {
-        outcome: 'succeeded',
-        outputs: { results: names.results, summary: names.summary },
-        summaryBlob: names.summary,
-      };
+      const outputs = { results: names.results, summary: names.summary };
+      await recordLatest(input.request, 'succeeded', outputs);
+      return { outcome: 'succeeded', outputs, summaryBlob: names.summary };
     },
 
     async recordFailure(input) {
-      const errorBlob = outboxBlobNames(input.request.outputStem).error;
+      const errorBlob = outboxBlobNames(input.request.outbox).error;
       // Same input, same document: running twice rewrites identical bytes.
       await writeJson(
         errorBlob,
@@ -311,18 +324,24 @@ export function createMatchActivities(services: Services): MatchActivities {
           lastGemStatus: input.lastGemStatus,
         }),
       );
+      await recordLatest(input.request, 'failed', { error: errorBlob });
       return { errorBlob };
     },
 
-    async notify({ url, summaryBlob }) {
+    async notify({ url, summaryBlob, instanceId }) {
       // Checked again here whatever path the URL came by (an instance started by hand, or before an upgrade).
       const { allowList } = parseAllowList(services.settings.notify.allowedHosts);
       const refusal = callbackTargetProblem(url, allowList);
       if (refusal)
         return { delivered: false, refused: true, attempts: 0, error: `The callback URL ${refusal}.` };
       try {
-        const summary = await readJsonBlob(services.outbox, summaryBlob);
+        const summary = await readJsonBlob<{ instanceId?: unknown }>(services.outbox, summaryBlob);
         if (summary === undefined) throw new Error(`The outbox has no ${summaryBlob} to send.`);
+        if (instanceId !== undefined && summary.instanceId !== instanceId) {
+          throw new Error(
+            `outbox/${summaryBlob} belongs to run ${String(summary.instanceId)}, not ${instanceId}; nothing was sent.`,
+          );
+        }
         const secret = await services.notifySigningSecret();
         const request = buildNotificationRequest(summary, secret, new Date());
         return await sendNotification(url, request, {

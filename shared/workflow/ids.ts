@@ -1,5 +1,5 @@
 /**
- * Deterministic orchestration instance ids and output names.
+ * Deterministic orchestration instance ids (outbox names are in outboxNames.ts).
  *
  * Duplicate events (Event Grid delivers at least once, the sweep rediscovers blobs, clients retry POSTs)
  * must land on the same instance, so ids are hashes of what identifies the work, never random. Ids contain
@@ -88,37 +88,10 @@ export function matchInstanceIdForRequest(
     : MATCH_INSTANCE_PREFIX + digest('request', parts);
 }
 
-/** Characters kept in output names; everything else becomes `-`. */
-const UNSAFE_NAME_CHARS = /[^A-Za-z0-9._-]+/g;
-
 /**
- * The outbox stem for an input name: folders kept, last extension dropped, each path segment reduced to
- * `[A-Za-z0-9._-]`, and `.`/`..`/empty segments removed so no name can climb out of the outbox.
- * `roads/2026/a.parquet` → `roads/2026/a`; `my roads (v2).parquet` → `my-roads-v2`.
+ * `rejected-<32 hex>`: the outbox folder of an upload whose options could not be resolved, from the same
+ * container / name / etag as its match id would be, so a repeated event rewrites the same report.
  */
-export function outputStemFor(blobName: string): string {
-  const segments = blobName
-    .split(/[\\/]+/)
-    .map((segment) => segment.replace(UNSAFE_NAME_CHARS, '-').replace(/^-+|-+$/g, ''))
-    .filter((segment) => segment !== '' && segment !== '.' && segment !== '..');
-  const last = segments.pop() ?? '';
-  const dot = last.lastIndexOf('.');
-  const stem = (dot > 0 ? last.slice(0, dot) : last).replace(/^[.-]+|[.-]+$/g, '');
-  segments.push(stem || 'input');
-  return segments.join('/');
-}
-
-/** Outbox blob names for a stem: `<stem>.results.parquet`, `.summary.json`, `.error.json`, `.validation.json`. */
-export function outboxBlobNames(stem: string): {
-  results: string;
-  summary: string;
-  error: string;
-  validationReport: string;
-} {
-  return {
-    results: `${stem}.results.parquet`,
-    summary: `${stem}.summary.json`,
-    error: `${stem}.error.json`,
-    validationReport: `${stem}.validation.json`,
-  };
+export function rejectedUploadRunFor(container: string, blobName: string, etag: string): string {
+  return `rejected-${digest('rejected-upload', [container, blobName, normaliseEtag(etag)])}`;
 }

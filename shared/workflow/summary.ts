@@ -1,9 +1,9 @@
 /**
- * The documents written to the outbox next to the results: `<stem>.summary.json` for a successful job,
- * `<stem>.error.json` for a GEM failure or a timeout. They are also the body of the completion callback.
- * Pure: every instant is passed in.
+ * The documents a run writes to its outbox folder next to the results: `summary.json` for a successful job,
+ * `error.json` for a GEM failure, a timeout or a failed match. They are also the body of the completion
+ * callback. Pure: every instant is passed in.
  */
-import { outboxBlobNames } from './ids.js';
+import { outboxBlobNames } from './outboxNames.js';
 import type { JobType, MatchInput, MatchSource } from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
@@ -111,7 +111,7 @@ export function buildSummary(
     resultFilename: string | null;
   },
 ): SummaryDocument {
-  const names = outboxBlobNames(context.input.outputStem);
+  const names = outboxBlobNames(context.input.outbox);
   return {
     kind: 'gem-flow.match-summary',
     ...base(context, context.gemStatus),
@@ -135,7 +135,7 @@ export function buildErrorDocument(
       `GEM ended job ${context.jobId} as ${context.gemStatus} without a message.`,
     remedy:
       'Fix the input file as the message says (id unique, geometry a WKT LINESTRING in WGS84, is_navigable boolean) and upload it again.',
-    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: null },
   };
 }
@@ -157,7 +157,7 @@ export function buildFailureDocument(
     outcome: 'failed',
     message: `The match failed while ${context.phase}: ${context.message}`,
     remedy: `Fix the cause named in the message, then upload the file again or POST /api/matches with a new idempotencyKey.${job}`,
-    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: null },
   };
 }
@@ -174,7 +174,7 @@ export function buildTimeoutDocument(
     message: `GEM job ${context.jobId} did not finish before the monitoring deadline ${context.deadline}${last}.`,
     remedy:
       'The job may still finish at TomTom. This match is over, so asking for it again returns it unchanged: upload the file again, or POST /api/matches with a new idempotencyKey, and the new run follows the existing GEM job instead of submitting another. Raise MONITOR_DEADLINE_HOURS if jobs this size need longer.',
-    outputs: { error: outboxBlobNames(context.input.outputStem).error },
+    outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: context.deadline },
   };
 }

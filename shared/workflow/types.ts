@@ -18,6 +18,17 @@ export type MatchSource =
   /** A file already present in the customer's PDG storage (`default` container); staging is skipped. */
   | { kind: 'pdg'; filename: string };
 
+/**
+ * A run's place in the outbox: its documents go under `<nameKey>/<run>/`, and `<nameKey>/latest.json` names the
+ * newest run of the input name. `run` is the instance id, so no two runs share a folder.
+ */
+export interface OutboxLocation {
+  /** The input name's key: readable folders and stem plus a hash of the exact name (`roads/my-roads-<hash>`). */
+  nameKey: string;
+  /** This run's folder under the name key. */
+  run: string;
+}
+
 /** Orchestration input of `matchFile`. */
 export interface MatchInput {
   source: MatchSource;
@@ -28,8 +39,8 @@ export interface MatchInput {
   /** Required by GEM for LANE_LEVEL_MATCHING (`<layer>.<revision>`). */
   orbisVersion?: string;
   callbackUrl?: string;
-  /** Results go to `outbox/<outputStem>.*` (see `outboxBlobNames`). */
-  outputStem: string;
+  /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
+  outbox: OutboxLocation;
   trigger: 'blob' | 'http' | 'sweep';
   /** ISO 8601 instant the request was accepted. */
   requestedAt: string;
@@ -231,16 +242,22 @@ export interface DeliverResultsResult {
   message?: string;
 }
 
-/** Input of `notify`: the activity reads the document from the outbox and signs it with the secret it holds. */
+/**
+ * Input of `notify`: the activity reads the document from the outbox and signs it with the secret it holds.
+ * `summaryBlob` is in the run's own folder, which no other run writes to; `instanceId` is checked against the
+ * document, so a callback never carries another run's summary.
+ */
 export interface NotifyInput {
   url: string;
   summaryBlob: string;
+  /** The run sending; absent in inputs scheduled before it existed. */
+  instanceId?: string;
 }
 
 /** Result of `notify`; a failed delivery never fails the match. */
 export type NotifyResult = NotificationOutcome;
 
-/** Input of `recordFailure`: the match could not be finished; the activity writes `<stem>.error.json`. */
+/** Input of `recordFailure`: the match could not be finished; the activity writes the run's `error.json`. */
 export interface RecordFailureInput {
   request: MatchInput;
   instanceId: string;

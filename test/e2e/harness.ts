@@ -5,14 +5,25 @@
  * Event Grid webhook with the system key, Blob Storage, and the simulator's admin API.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingHttpHeaders } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parquetReadObjects } from 'hyparquet';
 import type { LocalApp, LocalAppOptions } from '../../local/app.js';
 import { bufferAsyncBuffer } from '../../shared/parquet/index.js';
-import { matchInstanceIdForBlob } from '../../shared/workflow/ids.js';
+import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workflow/ids.js';
+import {
+  type LatestRunDocument,
+  latestBlobName,
+  nameKeyFor,
+  outboxBlobNames,
+  runFolderFor,
+  type SourceKind,
+} from '../../shared/workflow/outboxNames.js';
 import type { CompactMatchStatus } from '../../shared/workflow/status.js';
+import type { MatchOutputs } from '../../shared/workflow/types.js';
 import { documentedBlobCreatedFor, type SampleEvent } from '../fixtures/eventgrid/sample.js';
 
 export type { LocalApp } from '../../local/app.js';
@@ -29,6 +40,8 @@ function compiledLauncher(): typeof import('../../local/app.js') {
 }
 
 export interface TestApp extends LocalApp {
+  /** The app's temp dir (stack.json when started with `writeStackJson: true`, the certificate, state). */
+  dir: string;
   /** Removes the temp dir too. */
   close(): Promise<void>;
 }
@@ -51,6 +64,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
   });
   const close = app.close.bind(app);
   return Object.assign(app, {
+    dir,
     async close() {
       try {
         await close();
@@ -135,6 +149,32 @@ async function readBlob(client: ContainerClient, name: string): Promise<Buffer |
     if ((error as { statusCode?: number }).statusCode === 404) return undefined;
     throw error;
   }
+}
+
+// ------------------------------------------------------------------------------------------ outbox names
+
+/** The outbox documents one run of an input name writes: `<name key>/<instance id>/…`. */
+export function runDocuments(
+  name: string,
+  instanceId: string,
+  kind: SourceKind = 'inbox',
+): Required<MatchOutputs> {
+  return outboxBlobNames({ nameKey: nameKeyFor(kind, name), run: runFolderFor(instanceId) });
+}
+
+/** The report of an upload whose options were rejected: `<name key>/rejected-<hash>/validation.json`. */
+export function rejectionReportName(app: LocalApp, upload: Pick<Uploaded, 'name' | 'etag'>): string {
+  const run = rejectedUploadRunFor(app.stack.info.inboxContainer, upload.name, upload.etag);
+  return outboxBlobNames({ nameKey: nameKeyFor('inbox', upload.name), run }).validationReport;
+}
+
+/** `<name key>/latest.json` of an input name: its newest run. Undefined before any run of it has finished. */
+export function readLatest(
+  app: LocalApp,
+  name: string,
+  kind: SourceKind = 'inbox',
+): Promise<LatestRunDocument | undefined> {
+  return readOutboxJson<LatestRunDocument>(app, latestBlobName(nameKeyFor(kind, name)));
 }
 
 export function readParquet(bytes: Uint8Array): Promise<Record<string, unknown>[]> {
@@ -244,6 +284,31 @@ export async function waitUntil<T>(
     }
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+// ------------------------------------------------------------------------------------------ callbacks
+
+export interface CallbackReceiver {
+  /** `http://127.0.0.1:<port>/hooks/gem`: on the local stack's callback allow-list. */
+  url: string;
+  received: { headers: IncomingHttpHeaders; body: string }[];
+  close(): void;
+}
+
+/** A callback receiver on 127.0.0.1 that records every request and answers `status`. */
+export async function startCallbackReceiver(status = 204): Promise<CallbackReceiver> {
+  const received: CallbackReceiver['received'] = [];
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      received.push({ headers: req.headers, body: Buffer.concat(chunks).toString('utf8') });
+      res.writeHead(status).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hooks/gem`, received, close: () => server.close() };
 }
 
 // ------------------------------------------------------------------------------------------ Event Grid

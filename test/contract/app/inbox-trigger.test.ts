@@ -21,7 +21,8 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import { matchInstanceIdForBlob } from '../../../shared/workflow/ids.js';
+import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../../shared/workflow/ids.js';
+import { nameKeyFor } from '../../../shared/workflow/outboxNames.js';
 import { documentedBlobCreatedFor, type SampleEvent } from '../../fixtures/eventgrid/sample.js';
 import { storageConnectionString } from '../host/helpers.js';
 
@@ -175,16 +176,26 @@ describe('the inbox Event Grid trigger', () => {
   });
 
   it('writes the rejection report for an upload whose per-file options are malformed', async () => {
-    const stem = `bad-options-${randomUUID()}`;
-    const file = await upload(`${stem}.parquet`, new Uint8Array(16), { overturerelease: 'last-tuesday' });
+    const name = `bad-options-${randomUUID()}.parquet`;
+    const file = await upload(name, new Uint8Array(16), { overturerelease: 'last-tuesday' });
     expect(await deliver(file.event)).toBe(202);
     const outbox = BlobServiceClient.fromConnectionString(storageConnectionString()).getContainerClient(
       process.env.OUTBOX_CONTAINER ?? 'outbox',
     );
-    const report = JSON.parse(
-      (await outbox.getBlobClient(`${stem}.validation.json`).downloadToBuffer()).toString(),
-    );
-    expect(report).toMatchObject({ kind: 'gem-flow.rejected-upload', valid: false });
+    const readJson = async (blob: string) =>
+      JSON.parse((await outbox.getBlobClient(blob).downloadToBuffer()).toString());
+    // Its own folder under the name's key, like a run's documents; latest.json names it.
+    const nameKey = nameKeyFor('inbox', name);
+    const reportName = `${nameKey}/${rejectedUploadRunFor(inboxName, name, file.etag)}/validation.json`;
+    const report = await readJson(reportName);
+    expect(report).toMatchObject({ kind: 'gem-flow.rejected-upload', valid: false, etag: file.etag });
+    expect(await readJson(`${nameKey}/latest.json`)).toMatchObject({
+      outcome: 'rejected',
+      outputs: { validationReport: reportName },
+    });
+    // A repeated event rewrites the same report.
+    expect(await deliver(file.event)).toBe(202);
+    expect(await readJson(reportName)).toEqual(report);
     expect(report.problems.map((p: { column: string }) => p.column)).toContain('overtureRelease');
     expect(await instance(file.matchId)).toBeUndefined();
   });

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalApp, LocalAppOptions } from '../../../local/app.js';
-import { matchInstanceIdForBlob, outputStemFor } from '../../../shared/workflow/ids.js';
+import { matchInstanceIdForBlob } from '../../../shared/workflow/ids.js';
+import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
+import type { OutboxLocation } from '../../../shared/workflow/types.js';
 
 export const repoRoot = resolve(__dirname, '../../..');
 
@@ -61,7 +63,8 @@ export interface Upload {
   name: string;
   etag: string;
   instanceId: string;
-  stem: string;
+  /** Where its run writes in the outbox. */
+  outbox: OutboxLocation;
   sha256: string;
 }
 
@@ -79,11 +82,13 @@ export async function uploadAll(
     files.map(async ({ name, bytes, metadata }) => {
       const response = await inbox.getBlockBlobClient(name).uploadData(bytes, metadata ? { metadata } : {});
       const etag = (response.etag ?? '').replaceAll('"', '');
+      const container = app.stack.info.inboxContainer;
+      const instanceId = matchInstanceIdForBlob(container, name, etag);
       return {
         name,
         etag,
-        instanceId: matchInstanceIdForBlob(app.stack.info.inboxContainer, name, etag),
-        stem: outputStemFor(name),
+        instanceId,
+        outbox: outboxLocationFor({ kind: 'inbox', container, blobName: name }, instanceId),
         sha256: createHash('sha256').update(bytes).digest('hex'),
       };
     }),

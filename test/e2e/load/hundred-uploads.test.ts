@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { contentDerivedName } from '../../../shared/staging/names.js';
-import { outboxBlobNames } from '../../../shared/workflow/ids.js';
+import { outboxBlobNames } from '../../../shared/workflow/outboxNames.js';
 import {
   adminPost,
   blobService,
@@ -86,7 +86,7 @@ describe('100 uploads at once, with throttling and server errors', () => {
     const present = new Set<string>();
     for await (const blob of outbox.listBlobsFlat({ prefix: 'load/' })) present.add(blob.name);
     for (const upload of uploads) {
-      const names = outboxBlobNames(upload.stem);
+      const names = outboxBlobNames(upload.outbox);
       expect(present.has(names.results), names.results).toBe(true);
       expect(present.has(names.summary), names.summary).toBe(true);
       expect(present.has(names.error), names.error).toBe(false);
@@ -107,7 +107,7 @@ describe('100 uploads at once, with throttling and server errors', () => {
     // A summary names the job it reports on.
     const sample = uploads[17]!;
     const summary = JSON.parse(
-      await readBlobText(t.app, t.app.stack.info.outboxContainer, outboxBlobNames(sample.stem).summary),
+      await readBlobText(t.app, t.app.stack.info.outboxContainer, outboxBlobNames(sample.outbox).summary),
     ) as { job: { jobId: number }; outcome: string };
     expect(summary.outcome).toBe('succeeded');
     expect(summary.job.jobId).toBe(matches[17]!.jobId);

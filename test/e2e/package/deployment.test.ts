@@ -20,6 +20,7 @@ import {
   readOutbox,
   readOutboxJson,
   readParquet,
+  runDocuments,
   startApp,
   type TestApp,
   uploadInbox,
@@ -237,15 +238,16 @@ describe('the package on the local host, with the settings infra/app/api.bicep s
     );
     const status = await waitForMatch(app, upload.matchId, { timeoutMs: 90_000 });
     expect(status).toMatchObject({ runtimeStatus: 'Completed', outcome: 'succeeded' });
-    const results = await readOutbox(app, 'shipped-roads.results.parquet');
-    expect(results, 'outbox/shipped-roads.results.parquet').toBeDefined();
+    const documents = runDocuments('shipped-roads.parquet', upload.matchId);
+    const results = await readOutbox(app, documents.results);
+    expect(results, `outbox/${documents.results}`).toBeDefined();
     const resultRows = await readParquet(results!);
     expect(resultRows.length).toBeGreaterThan(0);
     const inputIds = new Set(
       (await readParquet(roadMatchingSample('valid', { rows, seed: 11 }))).map((r) => String(r.id)),
     );
     for (const row of resultRows) expect(inputIds.has(String(row.id))).toBe(true);
-    const summary = await readOutboxJson<{ instanceId: string }>(app, 'shipped-roads.summary.json');
+    const summary = await readOutboxJson<{ instanceId: string }>(app, documents.summary);
     expect(summary?.instanceId).toBe(upload.matchId);
   }, 120_000);
 });

@@ -17,6 +17,7 @@ import {
   api,
   getMatch,
   readOutboxJson,
+  rejectionReportName,
   startApp,
   type TestApp,
   uploadInbox,
@@ -146,14 +147,11 @@ describe('blob metadata naming a host the allow-list does not list', () => {
     const upload = await uploadInbox(app, name, roadMatchingSample('valid', { rows: 12, seed: 23 }), {
       callbackurl: `https://127.0.0.2:${inside.port}/hook`,
     });
-    const stem = name.replace(/\.parquet$/, '');
+    const reportName = rejectionReportName(app, upload);
     const report = await waitUntil(
       () =>
-        readOutboxJson<{ kind: string; problems: { column: string; message: string }[] }>(
-          app,
-          `${stem}.validation.json`,
-        ),
-      `outbox/${stem}.validation.json`,
+        readOutboxJson<{ kind: string; problems: { column: string; message: string }[] }>(app, reportName),
+      `outbox/${reportName}`,
     );
     expect(report.kind).toBe('gem-flow.rejected-upload');
     expect(report.problems).toEqual([
@@ -179,7 +177,6 @@ async function startByDurableApi(instanceId: string, filename: string, callbackU
       jobType: 'ROAD_MATCHING',
       overtureRelease: '2026-01-21.0',
       callbackUrl,
-      outputStem: instanceId,
       trigger: 'http',
       requestedAt: new Date().toISOString(),
     },

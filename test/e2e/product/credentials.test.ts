@@ -10,6 +10,7 @@ import {
   type CompactMatchStatus,
   readOutbox,
   readOutboxJson,
+  runDocuments,
   simulatorAdmin,
   startApp,
   type TestApp,
@@ -62,7 +63,7 @@ describe('credentials changing mid-run', () => {
 
     const status = await waitForMatch(app, upload.matchId);
     expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
-    expect(await readOutbox(app, 'rotation.results.parquet')).toBeDefined();
+    expect(await readOutbox(app, runDocuments('rotation.parquet', upload.matchId).results)).toBeDefined();
 
     const after = (await admin.requests()).recent.filter((r) => r.time >= revokedAt);
     const oldPrefix = `${oldKey.slice(0, 4)}…`;
@@ -90,7 +91,10 @@ describe('credentials changing mid-run', () => {
     await admin.action({ action: 'expire-tokens' });
     const status = await waitForMatch(app, upload.matchId);
     expect(status).toMatchObject({ runtimeStatus: 'Failed', phase: 'failed' });
-    const error = await readOutboxJson<{ outcome: string; message: string }>(app, 'tokens.error.json');
+    const error = await readOutboxJson<{ outcome: string; message: string }>(
+      app,
+      runDocuments('tokens.parquet', upload.matchId).error,
+    );
     expect(error?.outcome).toBe('failed');
     expect(error?.message).toMatch(/refused the bearer token as expired/);
     expect(error?.message).toMatch(/up to about 24 hours/);

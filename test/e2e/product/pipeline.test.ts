@@ -8,11 +8,13 @@ import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins
 import { SIGNATURE_HEADER, verifySignature } from '../../../shared/workflow/notify.js';
 import {
   durableInstance,
+  readLatest,
   readOutbox,
   readOutboxJson,
   readParquet,
   readPdgFile,
   routeCount,
+  runDocuments,
   simulatorAdmin,
   startApp,
   type TestApp,
@@ -73,11 +75,12 @@ describe('a valid upload', () => {
     expect(job!.status).toBe('SUCCESS');
     expect(job!.result_filename).toEqual(expect.any(String));
 
+    const documents = runDocuments('valid-roads.parquet', upload.matchId);
     const summary = await readOutboxJson<{ statistics: unknown; instanceId: string; job: unknown }>(
       app,
-      'valid-roads.summary.json',
+      documents.summary,
     );
-    expect(summary, 'outbox/valid-roads.summary.json').toBeDefined();
+    expect(summary, `outbox/${documents.summary}`).toBeDefined();
     expect(summary!.statistics).toEqual(job!.statistics);
     expect(job!.statistics).toMatchObject({ num_roads_processed: rows });
     expect(summary).toMatchObject({
@@ -88,9 +91,9 @@ describe('a valid upload', () => {
     });
     expect(status.statistics).toEqual(job!.statistics);
 
-    const delivered = await readOutbox(app, 'valid-roads.results.parquet');
+    const delivered = await readOutbox(app, documents.results);
     const original = await readPdgFile(app, job!.result_filename!);
-    expect(delivered, 'outbox/valid-roads.results.parquet').toBeDefined();
+    expect(delivered, `outbox/${documents.results}`).toBeDefined();
     expect(original, 'the result file in the PDG storage').toBeDefined();
     expect(Buffer.compare(delivered!, original!)).toBe(0);
     const resultRows = await readParquet(delivered!);
@@ -101,8 +104,13 @@ describe('a valid upload', () => {
     // Every result row refers to a road of the uploaded file.
     for (const row of resultRows) expect(inputIds.has(String(row.id))).toBe(true);
     expect(status.outputs).toMatchObject({
-      results: { blob: 'valid-roads.results.parquet' },
-      summary: { blob: 'valid-roads.summary.json' },
+      results: { blob: documents.results },
+      summary: { blob: documents.summary },
+    });
+    expect(await readLatest(app, 'valid-roads.parquet')).toMatchObject({
+      run: upload.matchId,
+      outcome: 'succeeded',
+      outputs: { results: documents.results, summary: documents.summary },
     });
   });
 });
@@ -130,15 +138,16 @@ describe('an invalid upload', () => {
       valid: boolean;
       problems: { row?: number; rule: string; message: string }[];
       problemCounts: Record<string, number>;
-    }>(app, `bad-${kind}.validation.json`);
-    expect(report, `outbox/bad-${kind}.validation.json`).toBeDefined();
+    }>(app, runDocuments(name, upload.matchId).validationReport);
+    expect(report, `outbox/${runDocuments(name, upload.matchId).validationReport}`).toBeDefined();
     expect(report!.valid).toBe(false);
     const { defectRows } = roadMatchingRecords(kind, { rows: 30, seed: 3 });
     expect(defectRows.length).toBeGreaterThan(0);
     const flagged = report!.problems.filter((p) => p.rule === rule).map((p) => p.row);
     expect(flagged.sort()).toEqual([...defectRows].sort());
     expect(report!.problems.every((p) => p.rule === rule)).toBe(true);
-    expect(await readOutbox(app, `bad-${kind}.results.parquet`)).toBeUndefined();
+    expect(await readOutbox(app, runDocuments(name, upload.matchId).results)).toBeUndefined();
+    expect(await readLatest(app, name)).toMatchObject({ run: upload.matchId, outcome: 'invalid-input' });
 
     const after = await admin.requests(0);
     expect(routeCount(after, 'POST /jobs') - routeCount(before, 'POST /jobs')).toBe(0);
@@ -166,11 +175,12 @@ describe('a job that GEM fails', () => {
     const job = (await simulatorAdmin(app).jobs()).find((j) => j.job_id === status.jobId);
     expect(job).toMatchObject({ status: 'FAILED', message });
 
-    const error = await readOutboxJson<{ outcome: string; message: string }>(app, 'failing.error.json');
+    const documents = runDocuments('failing.parquet', upload.matchId);
+    const error = await readOutboxJson<{ outcome: string; message: string }>(app, documents.error);
     expect(error).toMatchObject({ outcome: 'gem-failed' });
     expect(error!.message).toContain(message);
-    expect(await readOutbox(app, 'failing.results.parquet')).toBeUndefined();
-    expect(await readOutbox(app, 'failing.summary.json')).toBeUndefined();
+    expect(await readOutbox(app, documents.results)).toBeUndefined();
+    expect(await readOutbox(app, documents.summary)).toBeUndefined();
   });
 });
 
@@ -190,9 +200,13 @@ describe('a match gem-flow cannot finish', () => {
       expect(status).toMatchObject({ runtimeStatus: 'Failed', phase: 'failed' });
       const error = await readOutboxJson<{ outcome: string; message: string; remedy: string }>(
         app,
-        'refused.error.json',
+        runDocuments('refused.parquet', upload.matchId).error,
       );
       expect(error).toMatchObject({ outcome: 'failed' });
+      expect(await readLatest(app, 'refused.parquet')).toMatchObject({
+        run: upload.matchId,
+        outcome: 'failed',
+      });
       // The activity's own message: no "Activity function … failed:" prefix, none of the Details the extension
       // adds (the host's "Result: Failure" RpcException text, the serialised exception) and no stack.
       expect(error!.message).toMatch(/^The match failed while staging: (?!Activity function).*HTTP 403/);
@@ -230,7 +244,7 @@ describe('the completion callback', () => {
       expect(verifySignature(`${call!.body} `, signature, secret, { now: new Date() })).toBe(false);
 
       const sent = JSON.parse(call!.body) as { job: { jobId: number } };
-      const summary = await readOutboxJson(app, 'callback-ok.summary.json');
+      const summary = await readOutboxJson(app, runDocuments('callback-ok.parquet', upload.matchId).summary);
       expect(sent).toEqual(summary);
       expect(sent.job.jobId).toBe(status.jobId);
       const instance = await durableInstance<{ notification: unknown }>(app, upload.matchId);
@@ -252,7 +266,9 @@ describe('the completion callback', () => {
       );
       const status = await waitForMatch(app, upload.matchId);
       expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
-      expect(await readOutbox(app, 'callback-down.results.parquet')).toBeDefined();
+      expect(
+        await readOutbox(app, runDocuments('callback-down.parquet', upload.matchId).results),
+      ).toBeDefined();
 
       // NOTIFY_MAX_ATTEMPTS=2 for this app.
       expect(receiver.received).toHaveLength(2);

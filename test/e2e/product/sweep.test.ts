@@ -7,6 +7,7 @@ import {
   type CompactMatchStatus,
   getMatch,
   readOutboxJson,
+  runDocuments,
   runFunctionNow,
   simulatorAdmin,
   startApp,
@@ -40,7 +41,10 @@ describe('the sweep', () => {
 
     const status = await waitForMatch(app, upload.matchId, { timeoutMs: 60_000 });
     expect(status).toMatchObject({ runtimeStatus: 'Completed', phase: 'completed', outcome: 'succeeded' });
-    const summary = await readOutboxJson<{ input: { trigger: string } }>(app, 'missed.summary.json');
+    const summary = await readOutboxJson<{ input: { trigger: string } }>(
+      app,
+      runDocuments('missed.parquet', upload.matchId).summary,
+    );
     expect(summary?.input.trigger).toBe('sweep');
     expect(sweepLines().filter((l) => /started 1\b/.test(l))).toHaveLength(1);
 

@@ -1,31 +1,68 @@
-// The matchFile activities against fake services: what they write to the outbox.
+// The matchFile activities against fake services: what they write to the outbox, and where. (The conditional
+// writes themselves are checked against Azurite in test/contract/app/outbox-pointer.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { createMatchActivities } from '../../../shared/activities/match.js';
 import type { Services } from '../../../shared/services.js';
 import { TomTomNetworkError, TomTomNotFoundError, TomTomServiceError } from '../../../shared/tomtom/index.js';
+import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type { DeliverResultsInput } from '../../../shared/workflow/types.js';
 
+type Conditions = { ifMatch?: string; ifNoneMatch?: string };
+const failure = (statusCode: number) => Object.assign(new Error(`status ${statusCode}`), { statusCode });
+
+/** An outbox container that keeps blobs in a map and honours If-Match / If-None-Match: * as Blob Storage does. */
 function fakeOutbox() {
-  const blobs = new Map<string, string>();
+  const blobs = new Map<string, { body: string; etag: string }>();
+  let version = 0;
   const container = {
     containerName: 'outbox',
     getBlockBlobClient: (name: string) => ({
-      upload: async (body: string) => {
-        blobs.set(name, body);
+      upload: async (body: string, _length: number, options: { conditions?: Conditions } = {}) => {
+        const current = blobs.get(name);
+        const { ifMatch, ifNoneMatch } = options.conditions ?? {};
+        if (ifNoneMatch === '*' && current) throw failure(409);
+        if (ifMatch !== undefined && current?.etag !== ifMatch) throw failure(412);
+        blobs.set(name, { body, etag: `"v${++version}"` });
         return {};
       },
     }),
+    getBlobClient: (name: string) => ({
+      getProperties: async () => {
+        const current = blobs.get(name);
+        if (!current) throw failure(404);
+        return { etag: current.etag, contentLength: Buffer.byteLength(current.body) };
+      },
+      downloadToBuffer: async (
+        _offset?: number,
+        _count?: number,
+        options: { conditions?: Conditions } = {},
+      ) => {
+        const current = blobs.get(name);
+        if (!current) throw failure(404);
+        if (options.conditions?.ifMatch !== undefined && options.conditions.ifMatch !== current.etag)
+          throw failure(412);
+        return Buffer.from(current.body);
+      },
+    }),
   };
-  return { blobs, services: { outbox: container, tomtom: {} } as unknown as Services };
+  const json = (name: string) => {
+    const blob = blobs.get(name);
+    return blob === undefined ? undefined : JSON.parse(blob.body);
+  };
+  return { blobs, json, services: { outbox: container, tomtom: {} } as unknown as Services };
 }
+
+const source = { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' } as const;
+const location = outboxLocationFor(source, 'match-1');
+const folder = `${location.nameKey}/match-1`;
 
 const timedOut: DeliverResultsInput = {
   request: {
-    source: { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' },
+    source,
     storageId: 'storage-001',
     jobType: 'ROAD_MATCHING',
     overtureRelease: '2026-01-21.0',
-    outputStem: 'roads',
+    outbox: location,
     trigger: 'blob',
     requestedAt: '2026-02-18T09:59:00Z',
   },
@@ -42,25 +79,76 @@ const timedOut: DeliverResultsInput = {
   finishedAt: '2026-02-20T10:00:07Z',
 };
 
+/** The same name, requested a minute later by another run (a re-upload). */
+const newerRun: DeliverResultsInput = {
+  ...timedOut,
+  request: {
+    ...timedOut.request,
+    source: { ...source, etag: '0x2' },
+    outbox: outboxLocationFor(source, 'match-2'),
+    requestedAt: '2026-02-18T10:00:00Z',
+  },
+  instanceId: 'match-2',
+};
+
 describe('deliverResults', () => {
   it('a timed-out match: the error document names the monitoring deadline and the last GEM status', async () => {
-    const { blobs, services } = fakeOutbox();
+    const { json, services } = fakeOutbox();
     const result = await createMatchActivities(services).deliverResults(timedOut);
-    expect(result).toMatchObject({ outcome: 'timed-out', summaryBlob: 'roads.error.json' });
-    const document = JSON.parse(blobs.get('roads.error.json') ?? '{}');
+    expect(result).toMatchObject({ outcome: 'timed-out', summaryBlob: `${folder}/error.json` });
+    const document = json(`${folder}/error.json`);
+    expect(document.instanceId).toBe('match-1');
     expect(document.timings.deadline).toBe('2026-02-20T10:00:00Z');
     expect(document.job.status).toBe('IN_PROGRESS');
     expect(document.message).toContain('deadline 2026-02-20T10:00:00Z (last status IN_PROGRESS)');
     expect(result.message).toBe(document.message);
   });
 
-  it('running twice writes the same document (at-least-once delivery)', async () => {
+  it('running twice writes the same documents (at-least-once delivery)', async () => {
     const { blobs, services } = fakeOutbox();
     const activities = createMatchActivities(services);
     await activities.deliverResults(timedOut);
-    const first = blobs.get('roads.error.json');
+    const first = [...blobs].map(([name, blob]) => [name, blob.body]);
     await activities.deliverResults(timedOut);
-    expect(blobs.get('roads.error.json')).toBe(first);
+    expect([...blobs].map(([name, blob]) => [name, blob.body])).toEqual(first);
+  });
+
+  it('points latest.json at the run, and an older run finishing later leaves it at the newer one', async () => {
+    const { json, services } = fakeOutbox();
+    const activities = createMatchActivities(services);
+    await activities.deliverResults(newerRun);
+    await activities.deliverResults(timedOut);
+    expect(json(`${location.nameKey}/latest.json`)).toEqual({
+      kind: 'gem-flow.latest-run',
+      version: 1,
+      source: newerRun.request.source,
+      run: 'match-2',
+      requestedAt: '2026-02-18T10:00:00Z',
+      outcome: 'timed-out',
+      outputs: { error: `${location.nameKey}/match-2/error.json` },
+    });
+    // Each run's own document stays its own.
+    expect(json(`${location.nameKey}/match-1/error.json`).instanceId).toBe('match-1');
+    expect(json(`${location.nameKey}/match-2/error.json`).instanceId).toBe('match-2');
+  });
+});
+
+describe('notify', () => {
+  it('refuses to send a document another run wrote', async () => {
+    const { services } = fakeOutbox();
+    Object.assign(services, { settings: { notify: { allowedHosts: '', maxAttempts: 1 } } });
+    const activities = createMatchActivities(services);
+    await activities.deliverResults(timedOut);
+    const outcome = await activities.notify({
+      url: 'https://hooks.example.com/done',
+      summaryBlob: `${folder}/error.json`,
+      instanceId: 'match-2',
+    });
+    expect(outcome).toEqual({
+      delivered: false,
+      attempts: 0,
+      error: `outbox/${folder}/error.json belongs to run match-1, not match-2; nothing was sent.`,
+    });
   });
 });
 

@@ -2,6 +2,7 @@
 // timing, its deadline, and what carries over a continueAsNew.
 import { describe, expect, it } from 'vitest';
 import { type MatchOrchestrationInput, matchFileOrchestrator } from '../../../functions/matchFile.js';
+import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type {
   DeliverResultsInput,
   MatchCustomStatus,
@@ -20,7 +21,7 @@ function orchestrationInput(
       storageId: 'storage-001',
       jobType: 'ROAD_MATCHING',
       overtureRelease: '2026-01-21.0',
-      outputStem: 'roads',
+      outbox: { nameKey: 'roads-157ec08226b3', run: 'match-test' },
       trigger: 'blob',
       requestedAt: START.toISOString(),
     },
@@ -184,6 +185,22 @@ describe('matchFile monitor loop', () => {
       );
     }
   });
+
+  it('started without an outbox location (by hand, or before runs had folders), it gets its own', () => {
+    const input = orchestrationInput();
+    const { outbox: _, ...request } = input.request;
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: { ...input, request: { ...request, outputStem: 'roads' } },
+      start: START,
+      instanceId: 'match-legacy',
+      activity: activities(new Date(START.getTime() + 10 * 60_000)),
+    });
+    const location = outboxLocationFor(input.request.source, 'match-legacy');
+    expect(location.run).toBe('match-legacy');
+    const inputs = run.steps.flatMap((s) => (s.kind === 'activity' ? [s.input] : []));
+    expect(inputs[0]).toMatchObject({ outbox: location });
+    expect(deliverInput(run)?.input.request.outbox).toEqual(location);
+  });
 });
 
 describe('matchFile failures', () => {
@@ -231,7 +248,7 @@ describe('matchFile failures', () => {
       instanceId: 'match-test',
     });
     expect(activityCalls(run, 'notify').map((s) => s.input)).toEqual([
-      { url: 'https://example.test/done', summaryBlob: 'roads.error.json' },
+      { url: 'https://example.test/done', summaryBlob: 'roads.error.json', instanceId: 'match-test' },
     ]);
     const last = run.customStatuses.at(-1) as MatchCustomStatus;
     expect(last.phase).toBe('failed');

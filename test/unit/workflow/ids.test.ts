@@ -4,8 +4,7 @@ import {
   InstanceIdError,
   matchInstanceIdForBlob,
   matchInstanceIdForRequest,
-  outboxBlobNames,
-  outputStemFor,
+  rejectedUploadRunFor,
 } from '../../../shared/workflow/ids.js';
 
 const URL_SAFE_MATCH_ID = /^match-[0-9a-f]{32}$/;
@@ -83,40 +82,14 @@ describe('matchInstanceIdForRequest', () => {
   });
 });
 
-describe('outputStemFor', () => {
-  it.each([
-    ['roads/2026/a.parquet', 'roads/2026/a'],
-    ['a.parquet', 'a'],
-    ['traces.csv', 'traces'],
-    ['archive.tar.parquet', 'archive.tar'],
-    ['no-extension', 'no-extension'],
-    ['my roads (v2).parquet', 'my-roads-v2'],
-    ['/leading//double/slash.parquet', 'leading/double/slash'],
-    ['../../etc/passwd', 'etc/passwd'],
-    ['a\\b\\c.parquet', 'a/b/c'],
-    ['.hidden', 'hidden'],
-    ['', 'input'],
-    ['folder/.parquet', 'folder/parquet'],
-  ])('%j → %j', (input, stem) => {
-    expect(outputStemFor(input)).toBe(stem);
-  });
-
-  it('only ever yields safe characters and no dot segments', () => {
-    for (const name of ['ü/ß.parquet', 'a/./b/../c.parquet', '??.csv', 'x y/z%20.parquet']) {
-      const stem = outputStemFor(name);
-      expect(stem).toMatch(/^[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)*$/);
-      expect(stem.split('/')).not.toContain('..');
-    }
-  });
-});
-
-describe('outboxBlobNames', () => {
-  it('derives every outbox document from the stem', () => {
-    expect(outboxBlobNames('roads/a')).toEqual({
-      results: 'roads/a.results.parquet',
-      summary: 'roads/a.summary.json',
-      error: 'roads/a.error.json',
-      validationReport: 'roads/a.validation.json',
-    });
+describe('rejectedUploadRunFor', () => {
+  it('is one folder per upload (container, name, etag), apart from the match id of that upload', () => {
+    const run = rejectedUploadRunFor('inbox', 'roads.parquet', '"0x1"');
+    expect(run).toMatch(/^rejected-[0-9a-f]{32}$/);
+    expect(rejectedUploadRunFor('inbox', 'roads.parquet', '0x1')).toBe(run);
+    expect(rejectedUploadRunFor('inbox', 'roads.parquet', '0x2')).not.toBe(run);
+    expect(run.slice('rejected-'.length)).not.toBe(
+      matchInstanceIdForBlob('inbox', 'roads.parquet', '0x1').slice('match-'.length),
+    );
   });
 });

@@ -7,7 +7,7 @@ const input: MatchInput = {
   storageId: 'storage-001',
   jobType: 'ROAD_MATCHING',
   overtureRelease: '2026-01-21.0',
-  outputStem: 'roads/a',
+  outbox: { nameKey: 'roads/a-0123456789ab', run: 'match-abc' },
   trigger: 'blob',
   requestedAt: '2026-02-18T10:00:00.000Z',
 };
@@ -49,8 +49,8 @@ describe('buildSummary', () => {
       outcome: 'succeeded',
       statistics,
       outputs: {
-        results: 'roads/a.results.parquet',
-        summary: 'roads/a.summary.json',
+        results: 'roads/a-0123456789ab/match-abc/results.parquet',
+        summary: 'roads/a-0123456789ab/match-abc/summary.json',
         gemResultFilename: 'gemflow/3f2a.results.parquet',
       },
       timings: {
@@ -85,7 +85,7 @@ describe('buildErrorDocument', () => {
       outcome: 'gem-failed',
       message: 'Column id has duplicates',
       job: { jobId: 123456789, status: 'FAILED' },
-      outputs: { error: 'roads/a.error.json' },
+      outputs: { error: 'roads/a-0123456789ab/match-abc/error.json' },
       timings: { deadline: null, durations: { gemSeconds: 9930 } },
     });
     expect(document.remedy).toMatch(/LINESTRING/);
