@@ -11,6 +11,7 @@ import {
   durableInstance,
   getMatch,
   readOutbox,
+  runDocuments,
   runFunctionNow,
   simulatorAdmin,
   startApp,
@@ -111,8 +112,9 @@ describe('retention', () => {
     expect(await exists(inbox, 'old.parquet')).toBe(false);
     const archived = await archive.getBlobClient(`${old.matchId}/old.parquet`).downloadToBuffer();
     expect(new Uint8Array(archived)).toEqual(oldBytes);
-    expect(await readOutbox(app, 'old.results.parquet')).toBeDefined();
-    expect(await readOutbox(app, 'old.summary.json')).toBeDefined();
+    const oldRun = runDocuments('old.parquet', old.matchId);
+    expect(await readOutbox(app, oldRun.results)).toBeDefined();
+    expect(await readOutbox(app, oldRun.summary)).toBeDefined();
     // Still running past the window: kept, with its input. Recent: kept.
     expect(await getMatch(app, long.matchId)).toMatchObject({ runtimeStatus: 'Running' });
     expect(await exists(inbox, 'long.parquet')).toBe(true);
