@@ -12,7 +12,7 @@
  * session), so staging and download cost the same on both sides.
  */
 import { BlobServiceClient } from '@azure/storage-blob';
-import type { VirtualClock } from '../local/standins/clock.js';
+import type { Clock } from '../local/host/clock.js';
 import type { StackInfo } from '../local/standins/stack.js';
 import { pdgContainerClient } from '../shared/staging/pdgContainer.js';
 import {
@@ -27,7 +27,7 @@ const GEM_PATH = '/maps/orbis/platform/gem';
 
 export interface BaselineOptions {
   info: StackInfo;
-  clock: VirtualClock;
+  clock: Clock;
   /** Virtual ms between polls; 30 s. */
   pollIntervalMs?: number;
   overtureRelease: string;

@@ -7,6 +7,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import { CLOCK_SETTING_NAMES } from './host/clock.js';
 import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
 import { appSubscriptions } from './subscriptions.js';
 
@@ -236,7 +237,7 @@ async function settingsOf(
 
 /** What the host needs from the stack that is not an app setting: trust in its CA, its virtual clock. */
 function hostSettings(stack: Stack): Record<string, string> {
-  const names = ['NODE_EXTRA_CA_CERTS', 'LOCAL_TIME_SCALE', 'LOCAL_TIME_EPOCH_MS'];
+  const names = ['NODE_EXTRA_CA_CERTS', ...CLOCK_SETTING_NAMES];
   return Object.fromEntries(
     names.flatMap((name) => (stack.settings[name] ? [[name, stack.settings[name]]] : [])),
   );

@@ -1,7 +1,7 @@
 /**
- * The local host's JSON state files (timer schedule status, Event Grid receipts): read once at start (a missing
- * file is the fallback), then written through a temp file and a rename, one write after another, so a crash
- * never leaves half a document and the last value saved is the one on disk.
+ * The local stack's JSON state files (the host's timer schedule status and Event Grid receipts, the stand-ins'
+ * state): read once at start (a missing file is the fallback), then written through a temp file and a rename,
+ * one write after another, so a crash never leaves half a document and the last value saved is the one on disk.
  */
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
@@ -12,6 +12,34 @@ export interface JsonState<T> {
   save(): Promise<void>;
   /** Resolves once every save so far is on disk. */
   flushed(): Promise<void>;
+}
+
+export interface JsonFileWriter {
+  /** Queues `value` (serialised now) to replace the file; resolves once it is on disk. */
+  write(value: unknown): Promise<void>;
+  /** Resolves once every write so far is on disk. */
+  flushed(): Promise<void>;
+}
+
+/**
+ * Writes one JSON document after another to `file`, each atomically. `mode` applies to the file (e.g. 0o600
+ * for a document holding local stand-in keys). A failed write rejects its own promise, not later ones.
+ */
+export function jsonFileWriter(file: string, options: { mode?: number } = {}): JsonFileWriter {
+  let writes = Promise.resolve();
+  return {
+    write(value) {
+      const text = JSON.stringify(value, null, 2);
+      const next = writes.then(async () => {
+        await mkdir(dirname(file), { recursive: true, mode: 0o700 });
+        await writeFile(`${file}.tmp`, text, options.mode === undefined ? {} : { mode: options.mode });
+        await rename(`${file}.tmp`, file);
+      });
+      writes = next.catch(() => undefined);
+      return next;
+    },
+    flushed: () => writes,
+  };
 }
 
 /** Without a file the state lives in memory only. `what` names it in the error for an unreadable file. */
@@ -32,18 +60,10 @@ export async function loadJsonState<T>(
       }
     }
   }
-  let writes = Promise.resolve();
+  const writer = file ? jsonFileWriter(file) : undefined;
   return {
     value,
-    save() {
-      if (!file) return Promise.resolve();
-      writes = writes.then(async () => {
-        await mkdir(dirname(file), { recursive: true });
-        await writeFile(`${file}.tmp`, JSON.stringify(value, null, 2));
-        await rename(`${file}.tmp`, file);
-      });
-      return writes;
-    },
-    flushed: () => writes,
+    save: () => writer?.write(value) ?? Promise.resolve(),
+    flushed: () => writer?.flushed() ?? Promise.resolve(),
   };
 }

@@ -3,7 +3,9 @@
  * probe gets the 401 challenge naming tenant and resource, then the client retries with a bearer token. The
  * token is verified like Key Vault does (signature against the identity stand-in's keys, audience
  * https://vault.azure.net, lifetime). The client must set `disableChallengeResourceVerification`, because a
- * vault at 127.0.0.1 is not a subdomain of vault.azure.net (reference/azure-standins.md §3).
+ * vault at 127.0.0.1 is not a subdomain of vault.azure.net (reference/azure-standins.md §3). Its secret
+ * versions can be saved (`snapshot`) and given back (`restore`), so a restarted persistent stack serves the
+ * secrets a rotation left, under the same version ids.
  */
 import { randomBytes } from 'node:crypto';
 import https from 'node:https';
@@ -18,8 +20,12 @@ export interface KeyVaultStandInOptions {
   jwks: JSONWebKeySet;
   /** Tenant named in the challenge. */
   tenantId: string;
-  /** Secrets present at startup. */
+  /** Secrets present at startup (ignored when `restore` is given). */
   secrets?: Record<string, string>;
+  /** Secret versions saved by an earlier run (`snapshot()`), oldest first per name. */
+  restore?: Record<string, SecretVersion[]>;
+  /** Called after a secret is stored; awaited before a PUT is answered. */
+  onStateChange?: () => Promise<void>;
   /** When set, only tokens whose `oid` is listed may read or write (403 ForbiddenByRbac otherwise). */
   allowedObjectIds?: string[];
   port?: number;
@@ -51,6 +57,8 @@ export interface KeyVaultStandIn {
   ): SecretVersion;
   /** Versions oldest first (for assertions; values included, so never log the result). */
   versions(name: string): SecretVersion[];
+  /** Every secret's versions, to save for a later `restore` (values included: local stand-in secrets only). */
+  snapshot(): Record<string, SecretVersion[]>;
   /** Requests per route: challenge, get, put, unauthorized, forbidden, not-found. */
   counts(): Record<string, number>;
   requests(): KeyVaultRequest[];
@@ -61,13 +69,22 @@ export interface KeyVaultStandIn {
 const NAME = /^[0-9a-zA-Z-]{1,127}$/;
 
 export async function startKeyVault(options: KeyVaultStandInOptions): Promise<KeyVaultStandIn> {
-  const store = new Map<string, SecretVersion[]>();
+  const store = new Map<string, SecretVersion[]>(Object.entries(structuredClone(options.restore ?? {})));
   const keySet = createLocalJWKSet(options.jwks);
   const counter = new RouteCounter();
   const log: KeyVaultRequest[] = [];
   let base = '';
 
-  const setSecret: KeyVaultStandIn['setSecret'] = (name, value, extra = {}) => {
+  const stateChanged = async (): Promise<void> => {
+    try {
+      await options.onStateChange?.();
+    } catch (err) {
+      console.error(
+        `[key vault] could not save its state: ${err instanceof Error ? err.message : String(err)}`,
+      );
+    }
+  };
+  const putSecret: KeyVaultStandIn['setSecret'] = (name, value, extra = {}) => {
     if (!NAME.test(name)) {
       throw new Error(
         `Key Vault stand-in: secret name '${name}' is invalid; use 1-127 letters, digits and dashes`,
@@ -82,7 +99,14 @@ export async function startKeyVault(options: KeyVaultStandInOptions): Promise<Ke
     store.set(name, [...(store.get(name) ?? []), v]);
     return v;
   };
-  for (const [name, value] of Object.entries(options.secrets ?? {})) setSecret(name, value);
+  const setSecret: KeyVaultStandIn['setSecret'] = (name, value, extra) => {
+    const v = putSecret(name, value, extra);
+    void stateChanged();
+    return v;
+  };
+  if (!options.restore) {
+    for (const [name, value] of Object.entries(options.secrets ?? {})) putSecret(name, value);
+  }
 
   const bundle = (name: string, v: SecretVersion) => ({
     value: v.value,
@@ -185,7 +209,8 @@ export async function startKeyVault(options: KeyVaultStandInOptions): Promise<Ke
             error: { code: 'BadParameter', message: 'A secret needs a valid name and a string value.' },
           });
         }
-        const v = setSecret(name, parsed.value, { contentType: parsed.contentType, tags: parsed.tags });
+        const v = putSecret(name, parsed.value, { contentType: parsed.contentType, tags: parsed.tags });
+        await stateChanged();
         done('put', 200, auth.oid);
         return sendJson(res, 200, bundle(name, v));
       }
@@ -219,6 +244,7 @@ export async function startKeyVault(options: KeyVaultStandInOptions): Promise<Ke
     url: base,
     setSecret,
     versions: (name) => [...(store.get(name) ?? [])],
+    snapshot: () => structuredClone(Object.fromEntries(store)),
     counts: () => counter.snapshot(),
     requests: () => [...log],
     resetCounts: () => {

@@ -3,16 +3,27 @@
  * Azurite (app account + TomTom PDG storage account) and the TomTom simulator, started in parallel where
  * their dependencies allow. `npm start` and the vitest global setup both use it; `settings` is exactly the
  * environment the app and the local Functions host need, and `<dir>/stack.json` describes the running stack
- * to scripts and tests.
+ * to scripts and tests. A persistent stack (npm start) keeps Azurite's data under `<dir>/azurite` and the
+ * stand-ins' state (virtual clock, simulator jobs and keys, Key Vault secrets) in `<dir>/standins/state.json`
+ * (local/standins/persistence.ts), so a restart carries on where the last run stopped.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { type Clock, clockSettings, createClock } from '../host/clock.js';
 import { type AzuriteHandle, DEV_ACCOUNT, startAzurite } from './azurite.js';
-import { clockSettings, createVirtualClock, type VirtualClock } from './clock.js';
 import { type IdentityStandIn, type ManagedIdentity, startIdentity } from './identity.js';
 import { type KeyVaultStandIn, startKeyVault } from './keyvault.js';
+import {
+  CHECKPOINT_INTERVAL_MS,
+  loadStandInState,
+  resumedVirtualMs,
+  type StandInState,
+  type StateSaver,
+  standInStatePath,
+  startStateSaver,
+} from './persistence.js';
 import {
   type JobDurations,
   type SimulatorHandle,
@@ -24,11 +35,14 @@ import { ensureTls, type StackTls, trustInProcess } from './tls.js';
 export interface StackOptions {
   /** Directory for tls/, azurite/ (persistent mode) and stack.json; default `.local`. */
   dir?: string;
-  /** Keep Azurite data in `<dir>/azurite` (npm start); default false: in memory (tests). */
+  /**
+   * Keep Azurite data in `<dir>/azurite` and the stand-ins' state in `<dir>/standins/state.json`, and carry
+   * on from them at start (npm start); default false: in memory (tests).
+   */
   persistent?: boolean;
   /** Virtual ms per real ms; default 1. */
   timeScale?: number;
-  /** The TomTom API key to provision; default `gemflow-local-<random>`. */
+  /** The TomTom API key to provision; default the saved one, or `gemflow-local-<random>`. */
   apiKey?: string;
   /** Write `<dir>/stack.json`; default true. */
   writeStackJson?: boolean;
@@ -81,7 +95,11 @@ export interface StackInfo {
   caFile: string;
   certFile: string;
   timeScale: number;
+  /** The virtual clock's anchor: at real `epochMs` virtual time was `virtualEpochMs` (local/host/clock.ts). */
   epochMs: number;
+  virtualEpochMs: number;
+  /** `<dir>/standins/state.json` when the stack is persistent. */
+  stateFile?: string;
   gemAudience: string;
   settings: Record<string, string>;
   pids: { stack: number; azurite: number };
@@ -93,7 +111,7 @@ export interface Stack {
   settings: Record<string, string>;
   info: StackInfo;
   tls: StackTls;
-  clock: VirtualClock;
+  clock: Clock;
   identity: IdentityStandIn;
   keyVault: KeyVaultStandIn;
   azurite: AzuriteHandle;
@@ -127,9 +145,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const started = performance.now();
   const dir = resolve(options.dir ?? '.local');
   mkdirSync(dir, { recursive: true });
-  const clock = createVirtualClock({ scale: options.timeScale ?? 1 });
-  const apiKey = options.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`;
-  const apiKeyWithoutGem = `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`;
+  const stateFile = options.persistent ? standInStatePath(dir) : undefined;
+  const saved = stateFile ? savedState(stateFile) : undefined;
+  const clock = resumedClock(options.timeScale ?? 1, saved);
+  const generated: StandInState['stack'] = {
+    apiKey: options.apiKey ?? saved?.stack.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`,
+    apiKeyWithoutGem:
+      saved?.stack.apiKeyWithoutGem ?? `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`,
+    notifySigningSecret: saved?.stack.notifySigningSecret ?? randomBytes(32).toString('base64url'),
+  };
+  const { apiKey, apiKeyWithoutGem } = generated;
+  // Set once the simulator and Key Vault are up; their changes are saved through it.
+  let saver: StateSaver | undefined;
+  const saveState = async () => saver?.save();
 
   const tls = await ensureTls({ dir });
   if (options.trustInProcess ?? true) trustInProcess(tls.cert);
@@ -211,6 +239,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         },
       ],
       ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
+      ...(saved ? { restore: saved.simulator } : {}),
+      onStateChange: saveState,
     };
 
     const [keyVault, simulator] = await Promise.all([
@@ -220,6 +250,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           jwks: identity.jwks,
           tenantId: identity.tenantId,
           secrets: { [API_KEY_SECRET_NAME]: apiKey },
+          ...(saved ? { restore: saved.keyVault } : {}),
+          onStateChange: saveState,
         }),
       ),
       track(startSimulator(simulatorOptions)),
@@ -257,7 +289,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       NODE_EXTRA_CA_CERTS: tls.caFile,
       ...clockSettings(clock),
       TASKHUB_NAME,
-      NOTIFY_SIGNING_SECRET: randomBytes(32).toString('base64url'),
+      NOTIFY_SIGNING_SECRET: generated.notifySigningSecret,
     };
 
     const info: StackInfo = {
@@ -287,6 +319,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       certFile: tls.certFile,
       timeScale: clock.scale,
       epochMs: clock.epochMs,
+      virtualEpochMs: clock.virtualEpochMs,
+      ...(stateFile ? { stateFile } : {}),
       gemAudience: GEM_AUDIENCE,
       settings,
       pids: { stack: process.pid, azurite: azurite.pid },
@@ -295,6 +329,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     const writeJson = options.writeStackJson ?? true;
     if (writeJson) writeJsonAtomic(stackJsonPath(dir), info);
+    if (stateFile) {
+      saver = startStateSaver(stateFile, () => ({
+        clock: { virtualMs: clock.now(), scale: clock.scale, checkpointMs: CHECKPOINT_INTERVAL_MS },
+        stack: generated,
+        simulator: simulator.snapshot(),
+        keyVault: keyVault.snapshot(),
+      }));
+    }
 
     let closing: Promise<void> | undefined;
     return {
@@ -308,6 +350,8 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       simulator,
       close: () => {
         closing ??= (async () => {
+          // Saved before the parts close: closing the simulator drops its jobs.
+          await saver?.close();
           await closeAll();
           if (writeJson) removeOwnStackJson(dir);
         })();
@@ -318,6 +362,20 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     await closeAll().catch(() => undefined);
     throw err;
   }
+}
+
+/** The saved state of a persistent stack, or nothing (first start, or a reported unusable file). */
+function savedState(file: string): StandInState | undefined {
+  const { state, problem } = loadStandInState(file);
+  if (problem) console.warn(`[stack] ${problem}`);
+  return state;
+}
+
+/** A new clock, or one that goes on from the saved state's virtual time (persistence.ts). */
+function resumedClock(scale: number, saved: StandInState | undefined): Clock {
+  const epochMs = Date.now();
+  if (!saved) return createClock({ scale, epochMs });
+  return createClock({ scale, epochMs, virtualEpochMs: resumedVirtualMs(saved, scale, epochMs) });
 }
 
 export function stackJsonPath(dir = '.local'): string {

@@ -30,6 +30,10 @@ export class KeyRegistry {
   products(key: string): ReadonlySet<Product> | undefined {
     return this.keys.get(key);
   }
+  /** Every key held and its products, oldest first (for the saved state). */
+  list(): { key: string; products: Product[] }[] {
+    return [...this.keys].map(([key, products]) => ({ key, products: [...products] }));
+  }
 }
 
 /** 401 for a missing/unknown/revoked key, 403 for a key without the product, else null (allowed). */

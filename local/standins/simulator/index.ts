@@ -2,10 +2,13 @@
 // Module map: router (paths → route keys), auth (API key + Entra bearer), pdg (storages and
 // credentials), vault (wrapped tokens and unwrap), gem (job requests), jobs (lifecycle on the
 // virtual clock), validation (GEM input checks), matching (deterministic results and statistics),
-// blobs (storage access), faults + admin + request-log (test control), server (HTTPS wiring).
+// blobs (storage access), faults + admin + request-log (test control), state (what a restart keeps),
+// server (HTTPS wiring).
 import { startSimulatorServer } from './server.js';
 import type { SimulatorHandle, SimulatorOptions } from './types.js';
 
+export type { SimulatorState } from './state.js';
+export { simulatorStateSchema } from './state.js';
 export type {
   JobDurations,
   JobStatus,

@@ -1,7 +1,8 @@
 // GEM job store and lifecycle: REQUESTED → IN_PROGRESS → SUCCESS | FAILED, driven by the virtual
 // clock. State is recomputed from virtual time on every read (so a client that polls sees exactly
 // the right status), and real timers scaled by the clock also advance jobs, so result files appear
-// in storage without anyone polling.
+// in storage without anyone polling. `snapshot`/`restore` carry the jobs across a restart: a job's
+// schedule is kept in virtual time, and its results are computed again from its input (deterministic).
 import type { BlobStore } from './blobs.js';
 import {
   computeStatistics,
@@ -40,6 +41,23 @@ export interface NewJob {
   jobType: JobType;
   overtureRelease?: string;
   orbisVersion?: string;
+}
+
+/** A job as a saved state keeps it: enough to continue it after a restart (results are recomputed). */
+export interface SavedJob {
+  job: PublicJob;
+  owner: string;
+  /** Virtual ms at which it leaves REQUESTED. */
+  startAt: number;
+  /** Virtual ms at which it ends; known once it has started. */
+  completeAt?: number;
+  forcedFailure?: string;
+}
+
+export interface SavedJobs {
+  jobs: SavedJob[];
+  /** A pending admin "fail the next job". */
+  failNext?: string;
 }
 
 interface JobRecord {
@@ -181,7 +199,8 @@ export class JobStore {
       };
     }
     if (rec.forcedFailure !== undefined) return fail(rec, rec.forcedFailure);
-    rec.completeAt = rec.startAt + this.runningMs(rowCount);
+    // A restored job keeps the end it was given before the restart.
+    rec.completeAt ??= rec.startAt + this.runningMs(rowCount);
     this.scheduleAt(rec, rec.completeAt);
   }
 
@@ -281,6 +300,39 @@ export class JobStore {
       if (!isTerminal(rec)) fail(rec, message);
     }
     return true;
+  }
+
+  /** The jobs as they stand (not advanced: a restored job catches up from virtual time). */
+  snapshot(): SavedJobs {
+    const jobs = [...this.jobs.values()].map((rec) => ({
+      job: structuredClone(rec.job),
+      owner: rec.owner,
+      startAt: rec.startAt,
+      ...(rec.completeAt === undefined ? {} : { completeAt: rec.completeAt }),
+      ...(rec.forcedFailure === undefined ? {} : { forcedFailure: rec.forcedFailure }),
+    }));
+    return { jobs, ...(this.failNext === undefined ? {} : { failNext: this.failNext }) };
+  }
+
+  /**
+   * Takes over saved jobs (replacing any held). An unfinished job runs on from its saved schedule: a job
+   * that had started reads its input again to rebuild its results, which are the same for the same input.
+   */
+  restore(saved: SavedJobs): void {
+    this.reset();
+    this.failNext = saved.failNext;
+    for (const s of saved.jobs) {
+      const rec: JobRecord = {
+        job: structuredClone(s.job),
+        owner: s.owner,
+        startAt: s.startAt,
+        cancelTimers: [],
+        ...(s.completeAt === undefined ? {} : { completeAt: s.completeAt }),
+        ...(s.forcedFailure === undefined ? {} : { forcedFailure: s.forcedFailure }),
+      };
+      this.jobs.set(rec.job.job_id, rec);
+      if (!isTerminal(rec)) this.scheduleAt(rec, rec.startAt);
+    }
   }
 
   reset(): void {

@@ -63,11 +63,19 @@ export function credentialKind(headers: {
   return 'none';
 }
 
+/** The counters of a summary: what a saved state keeps (recent requests are not kept). */
+export type RequestCounts = Omit<RequestSummary, 'recent' | 'inFlight'>;
+
+const noCounts = (): RequestCounts => ({
+  total: 0,
+  byRoute: {},
+  byStatus: {},
+  byCredential: {},
+  byRouteAndStatus: {},
+});
+
 export class RequestLog {
-  private counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} } as Omit<
-    RequestSummary,
-    'recent' | 'inFlight'
-  >;
+  private counts = noCounts();
   private recent: RequestRecord[] = [];
   private inFlightNow = 0;
   private inFlightMax = 0;
@@ -110,8 +118,18 @@ export class RequestLog {
     });
   }
 
+  /** The counters so far, for a saved state. */
+  snapshotCounts(): RequestCounts {
+    return structuredClone(this.counts);
+  }
+
+  /** Continues counting from saved counters. */
+  restoreCounts(counts: RequestCounts): void {
+    this.counts = structuredClone(counts);
+  }
+
   reset(): void {
-    this.counts = { total: 0, byRoute: {}, byStatus: {}, byCredential: {}, byRouteAndStatus: {} };
+    this.counts = noCounts();
     this.recent = [];
     // Requests still being answered stay counted; the high-water mark restarts from them.
     this.inFlightMax = this.inFlightNow;

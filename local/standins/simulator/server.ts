@@ -1,6 +1,6 @@
 // Wires the pieces into one HTTPS request handler: admin → route → faults → auth → handler, with
 // every TomTom/Vault request counted. Handlers return SimResponse values; only this file does I/O
-// on the socket.
+// on the socket. A request that changes the saved state is answered only once `onStateChange` has run.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -15,6 +15,7 @@ import { getCredentials, getStorage, listStorages, type PdgDeps } from './pdg.js
 import { credentialKind, RequestLog } from './request-log.js';
 import { badRequest, type SimResponse, stringify, tomtomError } from './responses.js';
 import { type MatchedRoute, matchRoute } from './router.js';
+import type { SimulatorState } from './state.js';
 import type { SimulatorHandle, SimulatorOptions } from './types.js';
 import { handleUnwrap, WrappedTokenStore } from './vault.js';
 
@@ -36,7 +37,7 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
   const realNow = overrides.realNow ?? Date.now;
   const storages = new Map(options.storages.map((s) => [s.id, s]));
   const blobs = overrides.blobs ?? new AzureBlobStore(options.storages);
-  const keys = new KeyRegistry(options.apiKeys);
+  const keys = new KeyRegistry(options.restore?.apiKeys ?? options.apiKeys);
   const verifier = createBearerVerifier(options.jwks as JSONWebKeySet, options.gemAudience);
   const wrapped = new WrappedTokenStore(overrides.wrappedTokenTtlMs);
   const faults = new FaultStore(overrides.random);
@@ -48,6 +49,25 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
     schedule: overrides.schedule,
     random: overrides.random,
   });
+  if (options.restore) {
+    jobs.restore(options.restore);
+    log.restoreCounts(options.restore.requests);
+  }
+  const snapshot = (): SimulatorState => ({
+    ...jobs.snapshot(),
+    apiKeys: keys.list(),
+    requests: log.snapshotCounts(),
+  });
+  const stateChanged = async (): Promise<void> => {
+    try {
+      await options.onStateChange?.();
+    } catch (e) {
+      // The change stands in memory; say loudly that a restart would lose it.
+      console.error(
+        `[gem-simulator] could not save its state: ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  };
   const pdg: PdgDeps = {
     storages,
     blobs,
@@ -133,16 +153,15 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
       return send(res, tomtomError(413, 'PayloadTooLarge', 'The request body is too large.'));
     }
     if (url.pathname === ADMIN_PREFIX || url.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      return send(
-        res,
-        await handleAdmin(
-          { log, jobs, faults, keys, verifier, realNow },
-          method,
-          url,
-          raw,
-          req.socket.remoteAddress,
-        ),
+      const response = await handleAdmin(
+        { log, jobs, faults, keys, verifier, realNow },
+        method,
+        url,
+        raw,
+        req.socket.remoteAddress,
       );
+      if (method !== 'GET' && response.status < 300) await stateChanged();
+      return send(res, response);
     }
 
     const done = log.begin();
@@ -177,6 +196,7 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
       routeKey = matched.route.key;
       try {
         result = await answer(matched.route, req, url, raw);
+        if (matched.route.name === 'createJob' && result.response.status < 300) await stateChanged();
       } catch (e) {
         // Log the message only: errors here never carry request headers.
         console.error(`[gem-simulator] ${routeKey} failed: ${e instanceof Error ? e.message : String(e)}`);
@@ -216,6 +236,7 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
     faults,
     keys,
     log,
+    snapshot,
     async close() {
       await jobs.close();
     },
@@ -278,6 +299,7 @@ export async function startSimulatorServer(
   return {
     url,
     adminUrl: `${url}${ADMIN_PREFIX}`,
+    snapshot: sim.snapshot,
     async close() {
       await sim.close();
       await new Promise<void>((resolve) => {

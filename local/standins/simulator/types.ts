@@ -1,5 +1,6 @@
 // Public option and handle types of the TomTom GEM/PDG/Vault simulator, plus the job shapes it serves.
 // The option interface is a contract with the local stack (local/standins/stack.ts); keep it stable.
+import type { SimulatorState } from './state.js';
 
 export type Product = 'pdg' | 'gem';
 
@@ -44,11 +45,21 @@ export interface SimulatorOptions {
   apiKeys: { key: string; products: Product[] }[];
   storages: StorageConfig[];
   jobDurations?: JobDurations;
+  /** A state saved by an earlier run (`snapshot()`): its jobs, keys (instead of `apiKeys`) and counters. */
+  restore?: SimulatorState;
+  /**
+   * Called after a request that changed the state (a job created, a key added or revoked, a job failed
+   * by hand, a reset), and awaited before the answer is sent, so a caller holding a job id can count on it
+   * having been saved.
+   */
+  onStateChange?: () => Promise<void>;
 }
 
 export interface SimulatorHandle {
   url: string;
   adminUrl: string;
+  /** The state to save for a later `restore`. */
+  snapshot(): SimulatorState;
   close(): Promise<void>;
 }
 

@@ -73,6 +73,7 @@ describe('startStack', () => {
         'NODE_EXTRA_CA_CERTS',
         'LOCAL_TIME_SCALE',
         'LOCAL_TIME_EPOCH_MS',
+        'LOCAL_TIME_VIRTUAL_EPOCH_MS',
         'TASKHUB_NAME',
         'NOTIFY_SIGNING_SECRET',
       ].sort(),
@@ -81,6 +82,8 @@ describe('startStack', () => {
     // Every setting a trigger reads as %NAME% is set: the host applies no default to binding expressions.
     for (const { name } of settingDefinitions.filter((d) => d.binding)) expect(s[name], name).toBeTruthy();
     expect(Number(s.LOCAL_TIME_EPOCH_MS)).toBe(stack.clock.epochMs);
+    // A fresh stack's virtual time starts at real time.
+    expect(Number(s.LOCAL_TIME_VIRTUAL_EPOCH_MS)).toBe(stack.clock.epochMs);
     expect(s.TOMTOM_VAULT_URL).toBe(s.TOMTOM_API_BASE_URL);
     expect(s.NODE_EXTRA_CA_CERTS).toBe(join(dir, 'tls', 'ca-bundle.pem'));
     expect(readFileSync(s.NODE_EXTRA_CA_CERTS!, 'utf8')).toContain(stack.tls.cert.trim());

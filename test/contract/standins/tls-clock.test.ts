@@ -1,10 +1,9 @@
-/** Certificate reuse and CA bundle merging (tls.ts), and the virtual clock formula (clock.ts). */
+/** Certificate reuse and CA bundle merging (tls.ts); the virtual clock has its unit test (test/unit/local/clock.test.ts). */
 import { X509Certificate } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
-import { clockFromSettings, clockSettings, createVirtualClock } from '../../../local/standins/clock.js';
+import { afterAll, describe, expect, it } from 'vitest';
 import { ensureTls } from '../../../local/standins/tls.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gemflow-tls-'));
@@ -50,48 +49,5 @@ describe('ensureTls', () => {
     // A process already launched with this bundle starts another stack in the same dir.
     const again = await ensureTls({ dir, extraCaFile: t.caFile });
     expect(readFileSync(again.caFile, 'utf8').split(t.cert.trim()).length).toBe(2);
-  });
-});
-
-describe('virtual clock', () => {
-  afterEach(() => vi.useRealTimers());
-
-  it('runs scale times faster than real time from the epoch', () => {
-    vi.useFakeTimers({ now: 1_000_000 });
-    const clock = createVirtualClock({ scale: 600 });
-    expect(clock.epochMs).toBe(1_000_000);
-    expect(clock.now()).toBe(1_000_000);
-    vi.setSystemTime(1_000_000 + 1000);
-    expect(clock.now()).toBe(1_000_000 + 600_000);
-    expect(clock.toRealDelayMs(3 * 3600_000)).toBe(18_000);
-    expect(clock.toRealDelayMs(-5)).toBe(0);
-  });
-
-  it('sleeps the real equivalent of virtual time', async () => {
-    vi.useFakeTimers({ now: 0 });
-    const clock = createVirtualClock({ scale: 100 });
-    let done = false;
-    const sleeping = clock.sleep(60_000).then(() => {
-      done = true;
-    });
-    await vi.advanceTimersByTimeAsync(599);
-    expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1);
-    await sleeping;
-    expect(done).toBe(true);
-  });
-
-  it('travels through settings to another process with the same formula', () => {
-    const clock = createVirtualClock({ scale: 42, epochMs: 1_700_000_000_000 });
-    const settings = clockSettings(clock);
-    expect(settings).toEqual({ LOCAL_TIME_SCALE: '42', LOCAL_TIME_EPOCH_MS: '1700000000000' });
-    const copy = clockFromSettings(settings);
-    expect(copy.scale).toBe(42);
-    expect(copy.epochMs).toBe(1_700_000_000_000);
-    expect(clockFromSettings({}).scale).toBe(1);
-  });
-
-  it('refuses a non-positive scale with a clear error', () => {
-    expect(() => createVirtualClock({ scale: 0 })).toThrow(/positive/);
   });
 });

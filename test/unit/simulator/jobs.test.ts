@@ -35,6 +35,8 @@ function harness(durations = { queuedMs: 60_000, perSegmentMs: 36, minRunningMs:
     store,
     blobs,
     timers,
+    schedule,
+    now: () => now,
     advance: (ms: number) => {
       now += ms;
     },
@@ -219,6 +221,83 @@ describe('job lifecycle on the virtual clock', () => {
     h.store.create(road('a.parquet'));
     h.store.reset();
     expect(h.timers).toEqual([]);
+  });
+});
+
+describe('jobs across a restart (snapshot → restore)', () => {
+  /** A second store on the same clock and storage, as a restarted simulator would be. */
+  function restarted(h: ReturnType<typeof harness>, durations = { queuedMs: 1, minRunningMs: 1 }) {
+    const store = new JobStore({
+      clock: { now: h.now, toRealDelayMs: (v) => v / 1000 },
+      blobs: h.blobs,
+      durations,
+      schedule: h.schedule,
+    });
+    // The snapshot goes through JSON, as the state file does.
+    store.restore(JSON.parse(JSON.stringify(h.store.snapshot())));
+    return store;
+  }
+
+  it('keeps a running job: same id and request time, its saved end, the same results', async () => {
+    const h = harness();
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 20 }));
+    const { job_id, requested_at } = h.store.create(road('roads.parquet'));
+    h.advance(60_000 + 100_000);
+    expect((await h.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+
+    // Other durations after the restart must not move the saved end (60 s queued + 300 s running).
+    const after = restarted(h);
+    await h.store.close();
+    const resumed = (await after.get(job_id, 'user-a'))!;
+    expect(resumed).toMatchObject({ job_id, requested_at, status: 'IN_PROGRESS', result_filename: null });
+    expect((await after.timeline())[0]).toMatchObject({
+      starts_at: isoMicros(T0 + 60_000),
+      completes_at: isoMicros(T0 + 360_000),
+    });
+    h.advance(199_999);
+    expect((await after.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
+    h.advance(1);
+    const done = (await after.get(job_id, 'user-a'))!;
+    expect(done).toMatchObject({ status: 'SUCCESS', result_filename: 'roads.results.parquet' });
+    expect((done.statistics as RoadMatchingStatistics).num_roads_processed).toBe(20);
+    expect(await after.get(job_id, 'someone-else')).toBeUndefined();
+  });
+
+  it('re-arms timers of unfinished jobs, so a queued job still starts without a poll', async () => {
+    const h = harness();
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 5 }));
+    const { job_id } = h.store.create(road('roads.parquet'));
+    h.timers.splice(0);
+    const after = restarted(h);
+    expect(h.timers.map((t) => t.delay)).toEqual([60]);
+    h.advance(360_000);
+    await h.fireTimers();
+    await h.fireTimers();
+    expect((await h.blobs.list('storage-001')).map((f) => f.name)).toContain('roads.results.parquet');
+    expect((await after.get(job_id, 'user-a'))!.status).toBe('SUCCESS');
+  });
+
+  it('keeps finished jobs as they ended, a queued forced failure and a pending fail-next', async () => {
+    const h = harness();
+    await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
+    const finished = h.store.create(road('roads.parquet'));
+    h.advance(360_000);
+    expect((await h.store.get(finished.job_id, 'user-a'))!.status).toBe('SUCCESS');
+    const queued = h.store.create(road('roads.parquet'));
+    await h.store.forceFail(queued.job_id, 'stopped by hand');
+    await h.store.forceFail(undefined, 'the next one fails');
+    h.timers.splice(0);
+
+    const after = restarted(h);
+    expect(h.timers.length, 'only the unfinished job is re-armed').toBe(1);
+    expect((await after.get(finished.job_id, 'user-a'))!.status).toBe('SUCCESS');
+    const next = after.create(road('roads.parquet'));
+    h.advance(60_000);
+    expect((await after.get(queued.job_id, 'user-a'))!).toMatchObject({
+      status: 'FAILED',
+      message: 'stopped by hand',
+    });
+    expect((await after.get(next.job_id, 'user-a'))!).toMatchObject({ message: 'the next one fails' });
   });
 });
 
