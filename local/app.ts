@@ -1,15 +1,29 @@
 /**
  * The whole app running offline: the stand-in stack (Azurite, identity, Key Vault, TomTom simulator) plus the
  * local Functions host running the built app as a child process. `npm start`, the end-to-end tests and the
- * benchmarks all start it through here, so they exercise exactly the same wiring.
+ * benchmarks all start it through here, so they exercise exactly the same wiring. With `restartOnCrash` (npm
+ * start) a host that exits unexpectedly is started again on the same port and state, with backoff and a limit
+ * (local/restarts.ts); the durable task hub in Azurite lets the new host resume pending work.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, readFileSync, type WriteStream } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { CLOCK_SETTING_NAMES } from './host/clock.js';
+import {
+  createRestartBudget,
+  DEFAULT_RESTART_POLICY,
+  describeExit,
+  hostDownMessage,
+  type PlannedRestart,
+  type RestartBudget,
+  type RestartPolicy,
+  restartLine,
+} from './restarts.js';
 import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
 import { appSubscriptions } from './subscriptions.js';
+
+export type { RestartPolicy } from './restarts.js';
 
 /** The project root, whether this module runs compiled (dist/local) or from source (local/, under vitest). */
 export const repoRoot = findProjectRoot(__dirname);
@@ -82,6 +96,31 @@ export interface LocalAppOptions {
   appSettings?: (stack: Stack) => Record<string, string> | Promise<Record<string, string>>;
   /** Node options for the host process, e.g. `--no-experimental-require-module`. */
   hostNodeArgs?: string[];
+  /**
+   * Start a host that exits unexpectedly again, on the same port and state (npm start): `true` for
+   * DEFAULT_RESTART_POLICY, or a policy. Default: no restart; `onUnexpectedHostExit` hears of the exit.
+   */
+  restartOnCrash?: boolean | Partial<RestartPolicy>;
+  /** Also write every host line to this file (npm start: `<dir>/host/host.log`); emptied at start. */
+  hostLogFile?: string;
+}
+
+/** A restart the launcher is about to make. */
+export interface HostRestart extends PlannedRestart {
+  /** How the host exited (`signal SIGKILL`, `code 1, during start-up`). */
+  exit: string;
+  /** The line npm start prints. */
+  line: string;
+}
+
+/** The host exited and stays down: no restart policy, or its restarts are used up. */
+export interface HostDown {
+  exit: string;
+  /** Restarts made within the policy's window before this exit. */
+  restarts: number;
+  logFile?: string;
+  /** What happened and where the host's output is, for the user. */
+  message: string;
 }
 
 export interface LocalApp {
@@ -95,8 +134,10 @@ export interface LocalApp {
   readonly hostLog: string[];
   /** Stops the host (SIGKILL simulates a crash) and starts it again on the same state and port. */
   restartHost(signal?: NodeJS.Signals): Promise<void>;
-  /** Called when the host exits without being asked to. */
-  onUnexpectedHostExit(listener: (description: string) => void): void;
+  /** Called before each automatic restart (`restartOnCrash`). */
+  onHostRestart(listener: (restart: HostRestart) => void): void;
+  /** Called when the host exits without being asked to and is not restarted. */
+  onUnexpectedHostExit(listener: (down: HostDown) => void): void;
   close(): Promise<void>;
 }
 
@@ -116,74 +157,39 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
   const appRoot = resolve(options.appRoot ?? repoRoot);
   const timeScale = options.timeScale ?? 1;
   const stateDir = join(dir, 'host');
-  const keepLines = options.keepLogLines ?? 20_000;
-  const echo = options.onHostLine ?? defaultEcho;
-  const hostLog: string[] = [];
-  const unexpectedExitListeners: ((description: string) => void)[] = [];
+  const writeStackJson = options.writeStackJson ?? true;
 
   const stack = await startStack({
     dir,
     persistent: options.persistent ?? false,
     timeScale,
-    writeStackJson: options.writeStackJson ?? true,
+    writeStackJson,
     ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
   });
-  const given = options.appSettings && (await settingsOf(options.appSettings, stack));
-  const env: NodeJS.ProcessEnv = given
-    ? { ...withoutAppSettings(process.env, stack), ...hostSettings(stack), ...given }
-    : {
-        // The stack's settings win over local.settings.json: they point at the stand-ins running now.
-        // NODE_EXTRA_CA_CERTS is among them and must be in the child's environment when it starts.
-        ...process.env,
-        ...(options.useLocalSettings ? localSettingsValues(appRoot) : DEFAULT_VALUES),
-        ...stack.settings,
-      };
-  Object.assign(
+  const env = await hostEnvironment(options, stack, appRoot, timeScale);
+  const output = hostOutput(options);
+  const host = new HostSupervisor({
+    appRoot,
+    stateDir,
     env,
-    {
-      LOCAL_TIME_SCALE: String(timeScale),
-      // The subscriptions the postdeploy hook creates on Azure, for the host's Event Grid stand-in.
-      LOCAL_EVENTGRID_SUBSCRIPTIONS: JSON.stringify(appSubscriptions),
+    nodeArgs: options.hostNodeArgs ?? [],
+    output,
+    policy: restartPolicyOf(options.restartOnCrash),
+    onRestarted: (ready) => {
+      if (writeStackJson) updateStackJson(dir, { hostPid: ready.pid });
     },
-    options.env,
-  );
+  });
 
-  let child: ChildProcess | undefined;
-  let ready: HostReady | undefined;
-  let stopping = false;
-
-  const launch = async (port: number | undefined) => {
-    const started = await startHostChild(
-      appRoot,
-      stateDir,
-      env,
-      port,
-      options.hostNodeArgs ?? [],
-      (line, stream) => {
-        hostLog.push(line);
-        if (hostLog.length > keepLines) hostLog.shift();
-        echo(line, stream);
-      },
-    );
-    child = started.child;
-    ready = started.ready;
-    const launched = child;
-    launched.once('exit', (code, signal) => {
-      if (stopping || launched !== child) return;
-      const description = signal ?? `code ${code}`;
-      for (const listener of unexpectedExitListeners) listener(description);
-    });
-  };
-
+  let firstReady: HostReady;
   try {
-    await launch(options.port);
+    firstReady = await host.start(options.port);
   } catch (error) {
+    output.close();
     await stack.close();
     throw error;
   }
   const keys = JSON.parse(readFileSync(join(stateDir, 'keys.json'), 'utf8')) as HostKeys;
-  const firstReady = ready!;
-  if (options.writeStackJson ?? true) {
+  if (writeStackJson) {
     updateStackJson(dir, {
       functionsBaseUrl: firstReady.baseUrl,
       functionKey: keys.functionKey,
@@ -193,6 +199,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       hostPid: firstReady.pid,
       timeScale,
       functions: firstReady.functions,
+      ...(options.hostLogFile ? { hostLogFile: options.hostLogFile } : {}),
     });
   }
 
@@ -203,24 +210,203 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     functions: firstReady.functions,
     functionErrors: firstReady.functionErrors,
     get hostPid() {
-      return ready!.pid;
+      return host.pid;
     },
-    hostLog,
-    async restartHost(signal: NodeJS.Signals = 'SIGTERM') {
-      const previous = child!;
-      child = undefined;
-      await stopChild(previous, signal);
-      await launch(firstReady.port);
-    },
-    onUnexpectedHostExit(listener) {
-      unexpectedExitListeners.push(listener);
-    },
+    hostLog: output.lines,
+    restartHost: (signal) => host.restart(signal),
+    onHostRestart: (listener) => host.onRestart(listener),
+    onUnexpectedHostExit: (listener) => host.onDown(listener),
     async close() {
-      stopping = true;
-      if (child) await stopChild(child, 'SIGTERM');
+      await host.stop();
+      output.close();
       await stack.close();
     },
   };
+}
+
+/** The host child's environment: this process's, the app's settings and the stack's (see LocalAppOptions). */
+async function hostEnvironment(
+  options: LocalAppOptions,
+  stack: Stack,
+  appRoot: string,
+  timeScale: number,
+): Promise<NodeJS.ProcessEnv> {
+  const given = options.appSettings && (await settingsOf(options.appSettings, stack));
+  const env: NodeJS.ProcessEnv = given
+    ? { ...withoutAppSettings(process.env, stack), ...hostSettings(stack), ...given }
+    : {
+        // The stack's settings win over local.settings.json: they point at the stand-ins running now.
+        // NODE_EXTRA_CA_CERTS is among them and must be in the child's environment when it starts.
+        ...process.env,
+        ...(options.useLocalSettings ? localSettingsValues(appRoot) : DEFAULT_VALUES),
+        ...stack.settings,
+      };
+  return Object.assign(
+    env,
+    {
+      LOCAL_TIME_SCALE: String(timeScale),
+      // The subscriptions the postdeploy hook creates on Azure, for the host's Event Grid stand-in.
+      LOCAL_EVENTGRID_SUBSCRIPTIONS: JSON.stringify(appSubscriptions),
+    },
+    options.env,
+  );
+}
+
+function restartPolicyOf(option: LocalAppOptions['restartOnCrash']): RestartPolicy | undefined {
+  if (!option) return undefined;
+  return option === true ? DEFAULT_RESTART_POLICY : { ...DEFAULT_RESTART_POLICY, ...option };
+}
+
+interface HostOutput {
+  /** Every line the host printed, bounded by keepLogLines. */
+  lines: string[];
+  line(line: string, stream: 'stdout' | 'stderr'): void;
+  /** A line of the launcher's own, into the log file only (the caller prints it as it likes). */
+  note(line: string): void;
+  logFile?: string;
+  close(): void;
+}
+
+/** Where the host's lines go: the bounded in-memory log, the echo, and the log file. */
+function hostOutput(options: LocalAppOptions): HostOutput {
+  const keepLines = options.keepLogLines ?? 20_000;
+  const echo = options.onHostLine ?? defaultEcho;
+  const lines: string[] = [];
+  let file: WriteStream | undefined;
+  if (options.hostLogFile) {
+    mkdirSync(dirname(options.hostLogFile), { recursive: true });
+    file = createWriteStream(options.hostLogFile, { flags: 'w', mode: 0o600 });
+  }
+  return {
+    lines,
+    line(line, stream) {
+      lines.push(line);
+      if (lines.length > keepLines) lines.shift();
+      file?.write(`${line}\n`);
+      echo(line, stream);
+    },
+    note: (line) => file?.write(`[launcher] ${line}\n`),
+    ...(options.hostLogFile ? { logFile: options.hostLogFile } : {}),
+    close: () => file?.end(),
+  };
+}
+
+interface SupervisorOptions {
+  appRoot: string;
+  stateDir: string;
+  env: NodeJS.ProcessEnv;
+  nodeArgs: string[];
+  output: HostOutput;
+  policy: RestartPolicy | undefined;
+  /** After an automatic restart is ready. */
+  onRestarted(ready: HostReady): void;
+}
+
+/**
+ * The host child through its life: the first start, manual restarts, and, with a policy, automatic restarts
+ * after an unexpected exit (with backoff, up to the limit); then `onDown` listeners hear why it stays down.
+ * A start-up failure of the first start is thrown to the caller instead (a configuration error, not a crash).
+ */
+class HostSupervisor {
+  readonly #options: SupervisorOptions;
+  readonly #budget: RestartBudget | undefined;
+  readonly #restartListeners: ((restart: HostRestart) => void)[] = [];
+  readonly #downListeners: ((down: HostDown) => void)[] = [];
+  #child: ChildProcess | undefined;
+  #ready: HostReady | undefined;
+  #port: number | undefined;
+  #stopping = false;
+  #pending: NodeJS.Timeout | undefined;
+  #relaunching: Promise<void> | undefined;
+
+  constructor(options: SupervisorOptions) {
+    this.#options = options;
+    this.#budget = options.policy && createRestartBudget(options.policy);
+  }
+
+  start(port: number | undefined): Promise<HostReady> {
+    this.#port = port;
+    return this.#launch();
+  }
+
+  get pid(): number {
+    return this.#ready!.pid;
+  }
+
+  /** Stops the host with `signal` and starts it again on the same port; not counted as a crash. */
+  async restart(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+    clearTimeout(this.#pending);
+    await this.#relaunching;
+    const previous = this.#child;
+    this.#child = undefined;
+    if (previous) await stopChild(previous, signal);
+    await this.#launch();
+  }
+
+  onRestart(listener: (restart: HostRestart) => void): void {
+    this.#restartListeners.push(listener);
+  }
+
+  onDown(listener: (down: HostDown) => void): void {
+    this.#downListeners.push(listener);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopping = true;
+    clearTimeout(this.#pending);
+    await this.#relaunching?.catch(() => undefined);
+    if (this.#child) await stopChild(this.#child, 'SIGTERM');
+  }
+
+  async #launch(): Promise<HostReady> {
+    const { appRoot, stateDir, env, nodeArgs, output } = this.#options;
+    const started = await startHostChild(appRoot, stateDir, env, this.#port, nodeArgs, output.line);
+    const launched = started.child;
+    this.#child = launched;
+    this.#ready = started.ready;
+    this.#port = started.ready.port;
+    launched.once('exit', (code, signal) => {
+      if (!this.#stopping && launched === this.#child) this.#exited(describeExit(code, signal));
+    });
+    return started.ready;
+  }
+
+  #exited(exit: string): void {
+    this.#child = undefined;
+    const { policy, output } = this.#options;
+    const planned = this.#budget?.take();
+    if (!planned) {
+      const restarts = this.#budget?.inWindow() ?? 0;
+      const message = hostDownMessage(exit, restarts, policy, output.logFile);
+      output.note(message);
+      const down = { exit, restarts, message, ...(output.logFile ? { logFile: output.logFile } : {}) };
+      for (const listener of this.#downListeners) listener(down);
+      return;
+    }
+    const line = restartLine(exit, planned, policy!);
+    output.note(line);
+    for (const listener of this.#restartListeners) listener({ ...planned, exit, line });
+    this.#pending = setTimeout(() => {
+      this.#pending = undefined;
+      this.#relaunching = this.#relaunch().finally(() => {
+        this.#relaunching = undefined;
+      });
+    }, planned.delayMs);
+  }
+
+  async #relaunch(): Promise<void> {
+    if (this.#stopping) return;
+    try {
+      this.#options.onRestarted(await this.#launch());
+    } catch (error) {
+      if (this.#stopping) return;
+      this.#exited(
+        error instanceof HostStartError
+          ? `${error.exit}, during start-up`
+          : `could not be started: ${(error as Error).message}`,
+      );
+    }
+  }
 }
 
 async function settingsOf(
@@ -259,6 +445,18 @@ function defaultEcho(line: string, stream: 'stdout' | 'stderr'): void {
   else console.log(`[host] ${line}`);
 }
 
+/** The host child exited before it was ready. */
+export class HostStartError extends Error {
+  constructor(
+    /** `code 1` or `signal SIGKILL`. */
+    readonly exit: string,
+    recent: string[],
+  ) {
+    super(`The Functions host exited during start-up (${exit}):\n${recent.join('\n')}`);
+    this.name = 'HostStartError';
+  }
+}
+
 /** Starts the host child and resolves with its ready line; rejects with its output if it exits first. */
 function startHostChild(
   appRoot: string,
@@ -292,13 +490,7 @@ function startHostChild(
       onLine(line, 'stderr');
     });
     child.once('exit', (code, signal) => {
-      if (!isReady) {
-        reject(
-          new Error(
-            `The Functions host exited during start-up (${signal ?? `code ${code}`}):\n${recent.join('\n')}`,
-          ),
-        );
-      }
+      if (!isReady) reject(new HostStartError(describeExit(code, signal), recent));
     });
   });
 }

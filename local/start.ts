@@ -1,13 +1,18 @@
 /**
  * `npm start`: the offline stack (Azurite, identity, Key Vault, TomTom simulator) plus the local Functions
- * host running the built app as a child process. Writes `<dir>/stack.json` once everything is ready and shuts
- * everything down on Ctrl-C (host first, then the stack).
+ * host running the built app as a child process, all on persistent state under the local dir, so a later
+ * start carries on where this one stopped. Writes `<dir>/stack.json` once everything is ready, restarts a host
+ * that exits unexpectedly (backoff, at most GEMFLOW_HOST_RESTARTS restarts in 10 minutes; then it stops the
+ * stack, naming the last exit and the host log `<dir>/host/host.log`), and shuts everything down on Ctrl-C
+ * (host first, then the stack).
  *
  * Environment: GEMFLOW_LOCAL_DIR (default `.local`), GEMFLOW_TIME_SCALE (default 1), GEMFLOW_APP_ROOT
- * (default: this repository), GEMFLOW_PORT (default 7071 or the next free port).
+ * (default: this repository), GEMFLOW_PORT (default 7071 or the next free port), GEMFLOW_HOST_RESTARTS
+ * (default 5; 0 stops the stack at the host's first unexpected exit).
  */
 import { join, resolve } from 'node:path';
 import { type LocalApp, repoRoot, startLocalApp } from './app.js';
+import { DEFAULT_RESTART_POLICY } from './restarts.js';
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -25,6 +30,8 @@ async function main(): Promise<void> {
     ...(process.env.GEMFLOW_APP_ROOT ? { appRoot: process.env.GEMFLOW_APP_ROOT } : {}),
     ...(port !== undefined ? { port } : {}),
     keepLogLines: 0,
+    restartOnCrash: { maxRestarts: maxRestarts() },
+    hostLogFile: join(dir, 'host', 'host.log'),
   });
 
   let stopping: Promise<void> | undefined;
@@ -42,12 +49,23 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => shutdown('SIGINT'));
   process.on('SIGTERM', () => shutdown('SIGTERM'));
-  app.onUnexpectedHostExit((description) => {
+  app.onHostRestart((restart) => console.error(restart.line));
+  app.onUnexpectedHostExit((down) => {
     if (stopping) return;
-    console.error(`The Functions host stopped unexpectedly (${description}); stopping the stack.`);
-    void app.close().then(() => process.exit(1));
+    console.error(`${down.message} Stopping the stack.`);
+    stopping = app.close().then(() => process.exit(1));
   });
   printBanner(app, dir, Date.now() - started);
+}
+
+function maxRestarts(): number {
+  const raw = process.env.GEMFLOW_HOST_RESTARTS;
+  if (raw === undefined || raw.trim() === '') return DEFAULT_RESTART_POLICY.maxRestarts;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0) {
+    throw new Error(`GEMFLOW_HOST_RESTARTS must be a whole number of restarts (0 or more), got "${raw}".`);
+  }
+  return value;
 }
 
 function printBanner(app: LocalApp, dir: string, ms: number): void {
@@ -58,6 +76,8 @@ gem-flow is running locally (ready in ${ms} ms)
   Functions host   ${base}  (${app.functions.length} functions)
   Function key     ${key}
   Stack details    ${join(dir, 'stack.json')}
+  Host log         ${join(dir, 'host', 'host.log')}
+  State            ${dir} (kept across restarts; delete it to start afresh)
 
 Try:
   # make a sample ROAD_MATCHING file and upload it to the inbox (its BlobCreated event starts a match)

@@ -42,19 +42,22 @@ function compiledLauncher(): typeof import('../../local/app.js') {
 export interface TestApp extends LocalApp {
   /** The app's temp dir (stack.json when started with `writeStackJson: true`, the certificate, state). */
   dir: string;
-  /** Removes the temp dir too. */
+  /** Removes the temp dir too (not a `dir` the caller gave). */
   close(): Promise<void>;
 }
 
-export interface StartAppOptions extends Partial<Omit<LocalAppOptions, 'dir'>> {
+export interface StartAppOptions extends Partial<LocalAppOptions> {
   /** Prefix of the temp dir; default `product`. */
   name?: string;
 }
 
-/** An isolated app: its own temp dir, stack, simulator and host. Host lines are kept in `hostLog`, not echoed. */
+/**
+ * An isolated app: its own temp dir (or the given `dir`, kept on close, e.g. to start a persistent app again on
+ * it), stack, simulator and host. Host lines are kept in `hostLog`, not echoed.
+ */
 export async function startApp(options: StartAppOptions = {}): Promise<TestApp> {
-  const { name = 'product', ...rest } = options;
-  const dir = mkdtempSync(join(tmpdir(), `gemflow-e2e-${name}-`));
+  const { name = 'product', dir: given, ...rest } = options;
+  const dir = given ?? mkdtempSync(join(tmpdir(), `gemflow-e2e-${name}-`));
   const app = await compiledLauncher().startLocalApp({
     dir,
     timeScale: 600,
@@ -69,7 +72,7 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
       try {
         await close();
       } finally {
-        rmSync(dir, { recursive: true, force: true });
+        if (!given) rmSync(dir, { recursive: true, force: true });
       }
     },
   });

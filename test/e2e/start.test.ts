@@ -1,5 +1,6 @@
 // `npm start` end to end, driven only over HTTP and through .local/stack.json: the stack and the host child
-// come up, stack.json describes them, the app answers, and Ctrl-C leaves no process behind.
+// come up, stack.json describes them, the app answers, a killed host is started again on the same URL, and
+// Ctrl-C leaves no process behind.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -24,6 +25,7 @@ interface StackJson {
 let child: ChildProcess;
 let exited: Promise<number | null>;
 let stack: StackJson;
+let output = '';
 
 const alive = (pid: number) => {
   try {
@@ -40,7 +42,6 @@ beforeAll(async () => {
     env: { ...process.env, GEMFLOW_LOCAL_DIR: localDir, GEMFLOW_TIME_SCALE: '60' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  let output = '';
   child.stdout!.on('data', (d) => {
     output += d;
   });
@@ -103,6 +104,31 @@ describe('npm start', () => {
     });
     expect(start.status).toBe(400);
     expect(JSON.stringify(await start.json())).toContain('inboxBlob');
+  });
+
+  it('starts a killed host again on the same URL and state, saying so in one line', async () => {
+    const killed = stack.hostPid;
+    process.kill(killed, 'SIGKILL');
+    const restarted = await waitFor(
+      () => {
+        const json = JSON.parse(readFileSync(join(localDir, 'stack.json'), 'utf8')) as StackJson;
+        return json.hostPid !== killed ? json : undefined;
+      },
+      'stack.json with the restarted host',
+      60_000,
+    );
+    expect(output).toContain(
+      'The Functions host exited unexpectedly (signal SIGKILL); restarting it in 1 s on the same port and state (restart 1 of at most 5 in 10 min).',
+    );
+    expect(restarted.functionsBaseUrl).toBe(stack.functionsBaseUrl);
+    expect(alive(restarted.hostPid)).toBe(true);
+    // The same keys still work: the host state under .local/host is the same.
+    const list = await fetch(`${stack.functionsBaseUrl}/api/matches`, {
+      headers: { 'x-functions-key': stack.functionKey },
+    });
+    expect(list.status).toBe(200);
+    expect(readFileSync(join(localDir, 'host', 'host.log'), 'utf8')).toContain('restarting it in 1 s');
+    stack = restarted;
   });
 
   it('stops the host and the stack on SIGINT, leaving no process behind', async () => {
