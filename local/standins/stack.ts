@@ -4,7 +4,7 @@
  * their dependencies allow. `npm start` and the vitest global setup both use it; `settings` is exactly the
  * environment the app and the local Functions host need, and `<dir>/stack.json` describes the running stack
  * to scripts and tests. A persistent stack (npm start) keeps Azurite's data under `<dir>/azurite` and the
- * stand-ins' state (virtual clock, simulator jobs and keys, Key Vault secrets) in `<dir>/standins/state.json`
+ * stand-ins' state (simulator jobs and keys, Key Vault secrets, the virtual clock) under `<dir>/standins`
  * (local/standins/persistence.ts), so a restart carries on where the last run stopped.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
@@ -17,9 +17,10 @@ import { type IdentityStandIn, type ManagedIdentity, startIdentity } from './ide
 import { type KeyVaultStandIn, startKeyVault } from './keyvault.js';
 import {
   CHECKPOINT_INTERVAL_MS,
-  loadStandInState,
+  loadStandIns,
   resumedVirtualMs,
-  type StandInState,
+  type SavedStandIns,
+  type StandIns,
   type StateSaver,
   standInStatePath,
   startStateSaver,
@@ -36,7 +37,7 @@ export interface StackOptions {
   /** Directory for tls/, azurite/ (persistent mode) and stack.json; default `.local`. */
   dir?: string;
   /**
-   * Keep Azurite data in `<dir>/azurite` and the stand-ins' state in `<dir>/standins/state.json`, and carry
+   * Keep Azurite data in `<dir>/azurite` and the stand-ins' state in `<dir>/standins`, and carry
    * on from them at start (npm start); default false: in memory (tests).
    */
   persistent?: boolean;
@@ -145,14 +146,14 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const started = performance.now();
   const dir = resolve(options.dir ?? '.local');
   mkdirSync(dir, { recursive: true });
-  const stateFile = options.persistent ? standInStatePath(dir) : undefined;
-  const saved = stateFile ? savedState(stateFile) : undefined;
+  const saved = options.persistent ? savedStandIns(dir) : undefined;
+  const state = saved?.state;
   const clock = resumedClock(options.timeScale ?? 1, saved);
-  const generated: StandInState['stack'] = {
-    apiKey: options.apiKey ?? saved?.stack.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`,
+  const generated: StandIns['stack'] = {
+    apiKey: options.apiKey ?? state?.stack.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`,
     apiKeyWithoutGem:
-      saved?.stack.apiKeyWithoutGem ?? `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`,
-    notifySigningSecret: saved?.stack.notifySigningSecret ?? randomBytes(32).toString('base64url'),
+      state?.stack.apiKeyWithoutGem ?? `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`,
+    notifySigningSecret: state?.stack.notifySigningSecret ?? randomBytes(32).toString('base64url'),
   };
   const { apiKey, apiKeyWithoutGem } = generated;
   // Set once the simulator and Key Vault are up; their changes are saved through it.
@@ -239,7 +240,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
         },
       ],
       ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
-      ...(saved ? { restore: saved.simulator } : {}),
+      ...(state ? { restore: state.simulator } : {}),
       onStateChange: saveState,
     };
 
@@ -250,7 +251,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
           jwks: identity.jwks,
           tenantId: identity.tenantId,
           secrets: { [API_KEY_SECRET_NAME]: apiKey },
-          ...(saved ? { restore: saved.keyVault } : {}),
+          ...(state ? { restore: state.keyVault } : {}),
           onStateChange: saveState,
         }),
       ),
@@ -320,7 +321,7 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       timeScale: clock.scale,
       epochMs: clock.epochMs,
       virtualEpochMs: clock.virtualEpochMs,
-      ...(stateFile ? { stateFile } : {}),
+      ...(options.persistent ? { stateFile: standInStatePath(dir) } : {}),
       gemAudience: GEM_AUDIENCE,
       settings,
       pids: { stack: process.pid, azurite: azurite.pid },
@@ -329,12 +330,10 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
     };
     const writeJson = options.writeStackJson ?? true;
     if (writeJson) writeJsonAtomic(stackJsonPath(dir), info);
-    if (stateFile) {
-      saver = startStateSaver(stateFile, () => ({
+    if (options.persistent) {
+      saver = startStateSaver(dir, () => ({
         clock: { virtualMs: clock.now(), scale: clock.scale, checkpointMs: CHECKPOINT_INTERVAL_MS },
-        stack: generated,
-        simulator: simulator.snapshot(),
-        keyVault: keyVault.snapshot(),
+        standIns: { stack: generated, simulator: simulator.snapshot(), keyVault: keyVault.snapshot() },
       }));
     }
 
@@ -364,18 +363,19 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   }
 }
 
-/** The saved state of a persistent stack, or nothing (first start, or a reported unusable file). */
-function savedState(file: string): StandInState | undefined {
-  const { state, problem } = loadStandInState(file);
-  if (problem) console.warn(`[stack] ${problem}`);
-  return state;
+/** What the last persistent run under `dir` saved; unusable files are reported and left out. */
+function savedStandIns(dir: string): SavedStandIns {
+  const saved = loadStandIns(dir);
+  for (const problem of saved.problems) console.warn(`[stack] ${problem}`);
+  return saved;
 }
 
-/** A new clock, or one that goes on from the saved state's virtual time (persistence.ts). */
-function resumedClock(scale: number, saved: StandInState | undefined): Clock {
+/** A new clock, or one that goes on from the saved virtual time (persistence.ts). */
+function resumedClock(scale: number, saved: SavedStandIns | undefined): Clock {
   const epochMs = Date.now();
-  if (!saved) return createClock({ scale, epochMs });
-  return createClock({ scale, epochMs, virtualEpochMs: resumedVirtualMs(saved, scale, epochMs) });
+  const saves = [saved?.state, saved?.clock].filter((s) => s !== undefined);
+  if (saves.length === 0) return createClock({ scale, epochMs });
+  return createClock({ scale, epochMs, virtualEpochMs: resumedVirtualMs(saves, scale, epochMs) });
 }
 
 export function stackJsonPath(dir = '.local'): string {
