@@ -61,6 +61,32 @@ const absoluteUrl = z
   })
   .transform((value) => value.replace(/\/+$/, ''));
 
+/**
+ * `PUBLIC_BASE_URL`: an origin with an optional path prefix (an API gateway may mount the app under one), and
+ * nothing a URL built on it could not carry: no user info, query or fragment.
+ */
+const publicBaseUrl = z
+  .string()
+  .refine(
+    (value) => {
+      if (!URL.canParse(value)) return false;
+      const url = new URL(value);
+      return /^https?:$/.test(url.protocol) && !url.username && !url.password && !url.search && !url.hash;
+    },
+    {
+      error:
+        'must be an absolute http(s):// URL without user info, query or fragment, e.g. https://api.contoso.com',
+    },
+  )
+  .transform((value) => value.replace(/\/+$/, ''));
+
+/** `WEBSITE_HOSTNAME` as App Service sets it: a host name, optionally with a port (`localhost:7071`). */
+const hostAndPort = z
+  .string()
+  .regex(/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?)(?::\d{1,5})?$/, {
+    error: 'must be a host name with an optional port, e.g. func-gemflow.azurewebsites.net',
+  });
+
 const urlPath = z
   .string()
   .regex(/^\/[A-Za-z0-9/_.-]*$/, {
@@ -219,6 +245,18 @@ const definitions = {
       'Legacy managed-identity endpoint, set by older App Service hosts; its presence selects managed identity.',
     setByPlatform: true,
     schema: absoluteUrl,
+  }),
+  WEBSITE_HOSTNAME: define({
+    description:
+      "The app's default host name, set by App Service / Functions. The app's own URLs (statusUrl, cancelUrl, Location) start with https://<WEBSITE_HOSTNAME> (http for localhost:<port>) unless PUBLIC_BASE_URL is set.",
+    setByPlatform: true,
+    schema: hostAndPort,
+  }),
+  PUBLIC_BASE_URL: define({
+    description:
+      "Where clients reach the app when not at https://<WEBSITE_HOSTNAME> (a custom domain or gateway, e.g. https://api.contoso.com); the app's own URLs start with it. They are never built from a request's Host header.",
+    example: '',
+    schema: publicBaseUrl,
   }),
   AZURE_AUTHORITY_HOST: define({
     description: 'Entra authority used by the PDG storage service principal. Empty means Azure public cloud.',
@@ -457,6 +495,13 @@ export interface Settings {
     readonly archiveContainer: string;
   };
   readonly durable: { readonly taskHubName: string };
+  readonly http: {
+    /**
+     * Where the app's own URLs (statusUrl, cancelUrl, Location) start: `PUBLIC_BASE_URL`, else the origin of
+     * `WEBSITE_HOSTNAME`; undefined when neither is set (the handlers then answer relative URLs).
+     */
+    readonly publicBaseUrl: string | undefined;
+  };
   readonly workflow: {
     readonly defaultStorageId: string | undefined;
     readonly defaultJobType: JobType;
@@ -675,6 +720,16 @@ export function loadSettings(env: Environment = process.env): Settings {
   return settings;
 }
 
+/**
+ * The origin the Functions host itself derives from `WEBSITE_HOSTNAME` for the URLs it hands out: https, or
+ * http for `localhost:<port>` (azure-functions-host, src/WebJobs.Script.WebHost/WebHooks/
+ * DefaultScriptWebHookProvider.cs, GetExtensionWebHookRoute).
+ */
+function originOfHostName(hostName: string | undefined): string | undefined {
+  if (!hostName) return undefined;
+  return `${/^localhost:/i.test(hostName) ? 'http' : 'https'}://${hostName}`;
+}
+
 function buildSettings(
   values: ParsedSettingValues,
   resolved: { apiKey: ApiKeySource; storage: StorageConnection; signingSecret: SigningSecretSource },
@@ -720,6 +775,7 @@ function buildSettings(
       archiveContainer: values.ARCHIVE_CONTAINER,
     },
     durable: { taskHubName: values.TASKHUB_NAME },
+    http: { publicBaseUrl: values.PUBLIC_BASE_URL ?? originOfHostName(values.WEBSITE_HOSTNAME) },
     workflow: {
       defaultStorageId: values.DEFAULT_STORAGE_ID,
       defaultJobType: values.DEFAULT_JOB_TYPE,

@@ -5,14 +5,16 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
+import { readJsonBody } from '../../shared/api/body.js';
 import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../shared/api/errors.js';
 import { encodeContinuationToken, planListMatches } from '../../shared/api/listing.js';
 import {
-  parseJsonBody,
   parseListMatchesQuery,
+  START_MATCH_MAX_BODY_BYTES,
   type StartMatchBody,
   startMatchRequestSchema,
 } from '../../shared/api/schemas.js';
+import { publicUrl } from '../../shared/api/urls.js';
 import { getServices } from '../../shared/services.js';
 import { normaliseEtag } from '../../shared/workflow/ids.js';
 import { pageByCreatedTime } from '../../shared/workflow/paging.js';
@@ -24,9 +26,9 @@ export async function startMatchHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
-  const parsed = parseJsonBody(await request.text());
-  if (!parsed.ok) return validationError(parsed.errors);
-  const body = parsed.value as StartMatchBody;
+  const read = await readJsonBody(request, START_MATCH_MAX_BODY_BYTES);
+  if (!read.ok) return read.response;
+  const body = read.value as StartMatchBody;
   // The request's own rules first: a malformed request is answered for what is wrong with it, before any lookup.
   const shape = startMatchRequestSchema.safeParse(body, { reportInput: true });
   if (!shape.success) return validationError(fieldErrorsFromZod(shape.error.issues));
@@ -59,8 +61,7 @@ export async function startMatchHandler(
     ...(inboxEtag ? { inboxEtag } : {}),
   });
   if (outcome.kind === 'rejected') return validationError(outcome.errors);
-  const origin = new URL(request.url).origin;
-  const statusUrl = `${origin}/api/matches/${outcome.instanceId}`;
+  const statusUrl = publicUrl(`/api/matches/${outcome.instanceId}`);
   return {
     status: 202,
     headers: { location: statusUrl, 'retry-after': '10' },

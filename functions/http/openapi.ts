@@ -1,8 +1,20 @@
-import { app, type HttpRequest, type HttpResponseInit } from '@azure/functions';
+import { app, type HttpResponseInit } from '@azure/functions';
 import { buildOpenApiDocument } from '../../shared/api/openapi.js';
+import { getSettings } from '../../shared/config.js';
 
-export async function openApiHandler(request: HttpRequest): Promise<HttpResponseInit> {
-  return { status: 200, jsonBody: buildOpenApiDocument({ serverUrl: new URL(request.url).origin }) };
+export async function openApiHandler(): Promise<HttpResponseInit> {
+  // The configured origin, not the request's Host (shared/api/urls.ts); without one the document has no servers.
+  const serverUrl = configuredOrigin();
+  return { status: 200, jsonBody: buildOpenApiDocument(serverUrl ? { serverUrl } : {}) };
+}
+
+/** The document is anonymous and must not fail with the settings: a misconfigured app serves it without servers. */
+function configuredOrigin(): string | undefined {
+  try {
+    return getSettings().http.publicBaseUrl;
+  } catch {
+    return undefined;
+  }
 }
 
 app.http('openapi', {

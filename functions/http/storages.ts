@@ -8,6 +8,7 @@ import * as df from 'durable-functions';
 import { readInventory } from '../../shared/activities/inventory.js';
 import { notFound, validationError } from '../../shared/api/errors.js';
 import { parseListStoragesQuery } from '../../shared/api/schemas.js';
+import { publicUrl } from '../../shared/api/urls.js';
 import { getSettings } from '../../shared/config.js';
 import { refreshInventory } from '../sweep.js';
 
@@ -43,7 +44,7 @@ export async function getStoragesHandler(
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const retryUrl = `${new URL(request.url).origin}/api/storages`;
+    const retryUrl = publicUrl('/api/storages');
     return {
       status: 202,
       headers: { location: retryUrl, 'retry-after': '10' },

@@ -1,7 +1,9 @@
 /**
- * The HTTP API's error envelope: `{ error: { code, message, details? } }`. The builders return
+ * The HTTP API's error envelope: `{ error: { code, message, details?, omittedDetails? } }`. The builders return
  * `{ status, jsonBody }`, which is structurally an `HttpResponseInit`, so handlers return them unchanged and
- * every error a client sees has the same shape.
+ * every error a client sees has the same shape. The envelope is bounded whatever the request held: at most
+ * `ERROR_LIMITS.details` field errors (the rest are counted), each field name and reason cut to a fixed length,
+ * and no unpaired surrogate (which would make the JSON undecodable for strict clients).
  */
 import type { z } from 'zod';
 
@@ -17,6 +19,8 @@ export interface ErrorEnvelope {
     code: string;
     message: string;
     details?: FieldError[];
+    /** How many further problems were found but not listed, when there were more than `ERROR_LIMITS.details`. */
+    omittedDetails?: number;
   };
 }
 
@@ -27,31 +31,78 @@ export interface ApiErrorResponse {
 
 export const BODY_FIELD = '(body)';
 
+/** What one error response may hold, so that its size does not depend on the request. */
+export const ERROR_LIMITS = {
+  /** Field errors listed; the rest are counted in `omittedDetails`. */
+  details: 20,
+  /** Characters of a field path (an unknown key is echoed as its path). */
+  fieldLength: 200,
+  /** Characters of a reason. */
+  reasonLength: 500,
+  /** Characters of a message built from other text (a not-found id, a conflict). */
+  messageLength: 1_000,
+} as const;
+
+const UNPAIRED_SURROGATE = /\p{Cs}/gu;
+
+/** `text` cut to `max` characters (marked with …) and with every unpaired surrogate replaced by U+FFFD. */
+export function boundedText(text: string, max: number): string {
+  const cut = text.length > max ? `${text.slice(0, max - 1)}…` : text;
+  return cut.replace(UNPAIRED_SURROGATE, '\uFFFD');
+}
+
 function envelope(status: number, code: string, message: string, details?: FieldError[]): ApiErrorResponse {
+  const listed = (details ?? []).slice(0, ERROR_LIMITS.details).map((detail) => ({
+    field: boundedText(detail.field, ERROR_LIMITS.fieldLength),
+    reason: boundedText(detail.reason, ERROR_LIMITS.reasonLength),
+  }));
+  const omitted = (details?.length ?? 0) - listed.length;
   return {
     status,
-    jsonBody: { error: { code, message, ...(details && details.length > 0 ? { details } : {}) } },
+    jsonBody: {
+      error: {
+        code,
+        message,
+        ...(listed.length > 0 ? { details: listed } : {}),
+        ...(omitted > 0 ? { omittedDetails: omitted } : {}),
+      },
+    },
   };
 }
 
-/** 400 ValidationFailed; the message names each offending field so a log line alone is useful. */
+/**
+ * 400 ValidationFailed; the message names each listed field so a log line alone is useful, and says how many
+ * more problems there were when the list is cut.
+ */
 export function validationError(details: FieldError[]): ApiErrorResponse {
-  const fields = [...new Set(details.map((detail) => detail.field))];
-  const message =
-    fields.length === 0
-      ? 'The request is invalid.'
-      : `The request is invalid: ${details.map((detail) => `${detail.field} ${detail.reason}`).join('; ')}.`;
-  return envelope(400, 'ValidationFailed', message, details);
+  const response = envelope(400, 'ValidationFailed', 'The request is invalid.', details);
+  const { details: listed = [], omittedDetails = 0 } = response.jsonBody.error;
+  if (listed.length > 0) {
+    const more =
+      omittedDetails > 0 ? `; and ${omittedDetails} more problem${omittedDetails === 1 ? '' : 's'}` : '';
+    response.jsonBody.error.message = `The request is invalid: ${listed.map((detail) => `${detail.field} ${detail.reason}`).join('; ')}${more}.`;
+  }
+  return response;
+}
+
+/** 413 PayloadTooLarge: the body is larger than the operation accepts; nothing of it was parsed. */
+export function payloadTooLarge(limitBytes: number): ApiErrorResponse {
+  return envelope(
+    413,
+    'PayloadTooLarge',
+    `The request body is larger than the ${limitBytes} bytes this operation accepts.`,
+    [{ field: BODY_FIELD, reason: `must be at most ${limitBytes} bytes` }],
+  );
 }
 
 /** 404 NotFound, e.g. `notFound('match "match-0123…"')`. */
 export function notFound(what: string): ApiErrorResponse {
-  return envelope(404, 'NotFound', `No ${what} exists.`);
+  return envelope(404, 'NotFound', boundedText(`No ${what} exists.`, ERROR_LIMITS.messageLength));
 }
 
 /** 409 Conflict: the request clashes with the current state of a resource. */
 export function conflict(message: string, details?: FieldError[]): ApiErrorResponse {
-  return envelope(409, 'Conflict', message, details);
+  return envelope(409, 'Conflict', boundedText(message, ERROR_LIMITS.messageLength), details);
 }
 
 /** `['status', 1]` → `status[1]`; `['source', 'blobName']` → `source.blobName`; `[]` → `(body)`. */

@@ -14,6 +14,8 @@ import {
   listMatchesResponseSchema,
   listStoragesQuerySchema,
   matchStatusSchema,
+  QUERY_VALUE_MAX_LENGTH,
+  START_MATCH_MAX_BODY_BYTES,
   startMatchAcceptedSchema,
   startMatchRequestSchema,
   storagesResponseSchema,
@@ -73,6 +75,16 @@ function componentSchemas(): Record<string, JsonSchema> {
   );
 }
 
+/**
+ * The bound `parseQuery` puts on every query parameter, stated on a parameter schema that has no tighter one.
+ * A value that is not a string (a coerced number, an enum) is bounded already.
+ */
+function withQueryLength(schema: JsonSchema): JsonSchema {
+  if (schema.type !== 'string' || 'enum' in schema || 'const' in schema) return schema;
+  const own = typeof schema.maxLength === 'number' ? schema.maxLength : Number.POSITIVE_INFINITY;
+  return { ...schema, maxLength: Math.min(own, QUERY_VALUE_MAX_LENGTH) };
+}
+
 /** One OpenAPI query parameter per property of a zod object schema. */
 function queryParameters(schema: z.ZodType): Record<string, unknown>[] {
   const json = z.toJSONSchema(schema, { target: 'draft-2020-12', io: 'input' }) as {
@@ -86,7 +98,7 @@ function queryParameters(schema: z.ZodType): Record<string, unknown>[] {
       in: 'query',
       required: json.required?.includes(name) ?? false,
       ...(typeof description === 'string' ? { description } : {}),
-      schema: parameterSchema,
+      schema: withQueryLength(parameterSchema),
     };
   });
 }
@@ -107,7 +119,7 @@ const matchIdParameter = {
   in: 'path',
   required: true,
   description: 'The match id returned by POST /api/matches.',
-  schema: { type: 'string', pattern: MATCH_ID_PATTERN },
+  schema: { type: 'string', maxLength: 100, pattern: MATCH_ID_PATTERN },
 };
 
 export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocument {
@@ -131,6 +143,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
             'Validates the request, applies the configured defaults and starts a match. Repeating a request for the same file (or with the same idempotencyKey) returns the existing match with `created: false`.',
           requestBody: {
             required: true,
+            description: `UTF-8 JSON, at most ${START_MATCH_MAX_BODY_BYTES} bytes.`,
             content: { 'application/json': { schema: ref('StartMatchRequest') } },
           },
           responses: {
@@ -145,9 +158,12 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
               },
             },
             '400': errorResponse(
-              'The body is not valid JSON, or fields are invalid; `details` lists each field.',
+              'The body is not valid UTF-8 or JSON, or fields are invalid; `details` lists each field.',
             ),
             '401': unauthorizedResponse,
+            '413': errorResponse(
+              `The body is larger than ${START_MATCH_MAX_BODY_BYTES} bytes; it was not parsed.`,
+            ),
           },
         },
         get: {

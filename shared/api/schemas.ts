@@ -10,9 +10,19 @@ import {
   callbackUrlSyntaxProblem,
 } from '../workflow/callbackTarget.js';
 import { JOB_TYPES, type JobType, MATCH_PHASES, type MatchSource } from '../workflow/types.js';
-import { BODY_FIELD, type FieldError, fieldErrorsFromZod } from './errors.js';
+import { BODY_FIELD, ERROR_LIMITS, type FieldError, fieldErrorsFromZod } from './errors.js';
 
 export type { FieldError } from './errors.js';
+
+/**
+ * Largest `POST /api/matches` body accepted, in bytes: every field at its longest, JSON-escaped, fits many times
+ * over; anything larger is refused with 413 before it is decoded or parsed.
+ */
+export const START_MATCH_MAX_BODY_BYTES = 64 * 1024;
+/** Longest value of any query parameter (the Functions front end limits the whole URL to 4 KB anyway). */
+export const QUERY_VALUE_MAX_LENGTH = 1024;
+/** Longest accepted `overtureRelease` / `orbisVersion`: their formats are a dozen characters. */
+export const VERSION_MAX_LENGTH = 32;
 
 /** `YYYY-MM-DD.N`, e.g. `2026-01-21.0` (GEM create-job docs). */
 export const OVERTURE_RELEASE_PATTERN = /^\d{4}-\d{2}-\d{2}\.\d+$/;
@@ -52,22 +62,32 @@ const RUNTIME_STATUS_LIST_PATTERN = new RegExp(
 
 const jobTypeSchema = z.enum(JOB_TYPES as [JobType, ...JobType[]]);
 
+/** Matches a string holding an unpaired UTF-16 surrogate (in `u` mode a well-formed pair is one code point). */
+const UNPAIRED_SURROGATE = /\p{Cs}/u;
+export const INVALID_UNICODE_REASON =
+  'contains invalid Unicode: an unpaired surrogate (a lone \\uD800-\\uDFFF escape), which no name or URL may hold';
+
+/**
+ * A string field with its length bound and well-formed Unicode checked first, each aborting the rest: a
+ * 10 MB value is answered "too long" without running a pattern over it, and a lone surrogate (which JSON allows
+ * as an escape, and which would make URL encoding throw later) is a field error, not a crash.
+ */
+function text(bounds: { min?: number; max: number }) {
+  const base = bounds.min === undefined ? z.string() : z.string().min(bounds.min);
+  return base
+    .max(bounds.max, { abort: true })
+    .refine((value) => !UNPAIRED_SURROGATE.test(value), { message: INVALID_UNICODE_REASON, abort: true });
+}
+
 const blobNameSchema = (what: string) =>
-  z
-    .string()
-    .min(1)
-    .max(1024)
-    .regex(BLOB_NAME_PATTERN, {
-      message: `must be a ${what} name without a leading "/" or "." / ".." segments`,
-    });
+  text({ min: 1, max: 1024 }).regex(BLOB_NAME_PATTERN, {
+    message: `must be a ${what} name without a leading "/" or "." / ".." segments`,
+  });
 
 /** `POST /api/matches` body. Exactly one of `inboxBlob` and `pdgFilename`. */
 export const startMatchRequestSchema = z
   .strictObject({
-    storageId: z
-      .string()
-      .min(1)
-      .max(128)
+    storageId: text({ min: 1, max: 128 })
       .regex(STORAGE_ID_PATTERN, { message: 'must contain only letters, digits, ".", "_" and "-"' })
       .optional()
       .describe('PDG storage to match in. Defaults to the storage configured in the app settings.'),
@@ -82,21 +102,17 @@ export const startMatchRequestSchema = z
     jobType: jobTypeSchema
       .optional()
       .describe('Defaults to the configured job type (ROAD_MATCHING unless set).'),
-    overtureRelease: z
-      .string()
+    overtureRelease: text({ max: VERSION_MAX_LENGTH })
       .regex(OVERTURE_RELEASE_PATTERN, { message: 'must look like 2026-01-21.0 (YYYY-MM-DD.N)' })
       .optional()
       .describe('Overture release for ROAD_MATCHING, `YYYY-MM-DD.N`. Defaults to the configured release.'),
-    orbisVersion: z
-      .string()
+    orbisVersion: text({ max: VERSION_MAX_LENGTH })
       .regex(ORBIS_VERSION_PATTERN, { message: 'must look like 123456.1 (<layer>.<revision>)' })
       .optional()
       .describe(
         'Orbis map version for LANE_LEVEL_MATCHING, `<layer>.<revision>`. Defaults to the configured version.',
       ),
-    callbackUrl: z
-      .string()
-      .max(CALLBACK_URL_MAX_LENGTH)
+    callbackUrl: text({ max: CALLBACK_URL_MAX_LENGTH })
       // The URL's form only; where it may point depends on the allow-list setting (resolveStartMatch).
       .refine((url) => callbackUrlSyntaxProblem(url) === null, {
         error: (issue) => callbackUrlSyntaxProblem(String(issue.input)) ?? 'is not a valid callback URL',
@@ -110,10 +126,7 @@ export const startMatchRequestSchema = z
           'host is checked again after DNS when the callback is sent. Hosts the operator lists in ' +
           'NOTIFY_ALLOWED_HOSTS are exempt and may use http.',
       ),
-    idempotencyKey: z
-      .string()
-      .min(1)
-      .max(64)
+    idempotencyKey: text({ min: 1, max: 64 })
       .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'must contain only letters, digits, ".", "_", "~" and "-"' })
       .optional()
       .describe('Repeating a request with the same key returns the same match instead of starting another.'),
@@ -249,6 +262,7 @@ function callbackTargetError(body: unknown, allowList: CallbackAllowList | undef
   if (
     typeof url !== 'string' ||
     url.length > CALLBACK_URL_MAX_LENGTH ||
+    UNPAIRED_SURROGATE.test(url) ||
     callbackUrlSyntaxProblem(url) !== null
   )
     return null;
@@ -331,12 +345,31 @@ function queryObject(query: QueryInput): Record<string, string> {
   return Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== undefined));
 }
 
+/**
+ * Parses a query with `schema`, after the bounds every query parameter shares (known or not): at most
+ * `QUERY_VALUE_MAX_LENGTH` characters and well-formed Unicode. The OpenAPI document states the length on each
+ * parameter (openapi.ts).
+ */
+export function parseQuery<T>(schema: z.ZodType<T>, query: QueryInput): Resolution<T> {
+  const values = queryObject(query);
+  const errors: FieldError[] = [];
+  for (const [name, value] of Object.entries(values)) {
+    if (value.length > QUERY_VALUE_MAX_LENGTH) {
+      errors.push({ field: name, reason: `must be at most ${QUERY_VALUE_MAX_LENGTH} characters long` });
+    } else if (UNPAIRED_SURROGATE.test(value) || UNPAIRED_SURROGATE.test(name)) {
+      errors.push({ field: name, reason: INVALID_UNICODE_REASON });
+    }
+  }
+  if (errors.length > 0) return { ok: false, errors };
+  return parsed(schema.safeParse(values, { reportInput: true }));
+}
+
 export function parseListMatchesQuery(query: QueryInput): Resolution<ListMatchesQuery> {
-  return parsed(listMatchesQuerySchema.safeParse(queryObject(query), { reportInput: true }));
+  return parseQuery(listMatchesQuerySchema, query);
 }
 
 export function parseListStoragesQuery(query: QueryInput): Resolution<ListStoragesQuery> {
-  return parsed(listStoragesQuerySchema.safeParse(queryObject(query), { reportInput: true }));
+  return parseQuery(listStoragesQuerySchema, query);
 }
 
 /** Parses a request body; an empty body counts as `{}` so the schema can name the missing fields. */
@@ -345,6 +378,7 @@ export function parseJsonBody(text: string): Resolution<unknown> {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
+    // V8 quotes a window of the input in its message; the envelope bounds it (ERROR_LIMITS.reasonLength).
     const detail = error instanceof Error ? error.message : String(error);
     return { ok: false, errors: [{ field: BODY_FIELD, reason: `is not valid JSON (${detail})` }] };
   }
@@ -484,8 +518,22 @@ export const healthReportSchema = z.object({
 
 export const errorEnvelopeSchema = z.object({
   error: z.object({
-    code: z.string(),
+    code: z.string().describe('ValidationFailed, PayloadTooLarge, NotFound, Conflict, …'),
     message: z.string(),
-    details: z.array(z.object({ field: z.string(), reason: z.string() })).optional(),
+    details: z
+      .array(
+        z.object({
+          field: z.string().max(ERROR_LIMITS.fieldLength),
+          reason: z.string().max(ERROR_LIMITS.reasonLength),
+        }),
+      )
+      .max(ERROR_LIMITS.details)
+      .optional()
+      .describe(`One entry per problem, at most ${ERROR_LIMITS.details}.`),
+    omittedDetails: z
+      .int()
+      .min(1)
+      .optional()
+      .describe('How many further problems were found and not listed in details.'),
   }),
 });

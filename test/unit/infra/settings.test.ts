@@ -21,8 +21,16 @@ const LOCAL_ONLY = [
 ];
 /** Never in Azure: a storage connection string carries the account key; identity is used instead. */
 const NEVER_IN_AZURE = ['AzureWebJobsStorage'];
-/** No default by design, and optional in Azure too: a request can name them (descriptions say so). */
-const OPTIONAL_IN_AZURE = ['DEFAULT_STORAGE_ID', 'DEFAULT_OVERTURE_RELEASE', 'DEFAULT_ORBIS_VERSION'];
+/**
+ * No default by design, and optional in Azure too: a request can name them, or (PUBLIC_BASE_URL) the platform's
+ * WEBSITE_HOSTNAME serves unless a custom domain fronts the app (descriptions say so).
+ */
+const OPTIONAL_IN_AZURE = [
+  'DEFAULT_STORAGE_ID',
+  'DEFAULT_OVERTURE_RELEASE',
+  'DEFAULT_ORBIS_VERSION',
+  'PUBLIC_BASE_URL',
+];
 /** Read by the platform, not by shared/config.ts. */
 const PLATFORM = ['APPLICATIONINSIGHTS_CONNECTION_STRING', 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING'];
 /** Deprecated or unsupported on Flex Consumption. */
