@@ -18,13 +18,21 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { coreState, type InvocationLogLine, invokeFunction, triggerBinding } from './core.js';
-import { extensionKeyName, type HostKeys, keyMatches, presentedKey } from './http.js';
+import {
+  type BodyReader,
+  extensionKeyName,
+  type HostKeys,
+  keyMatches,
+  presentedKey,
+  refuseUnread,
+} from './http.js';
 
 export const EVENTGRID_WEBHOOK_PATH = '/runtime/webhooks/eventgrid';
 
 export interface EventGridTriggers {
   /** Handles /runtime/webhooks/eventgrid; returns false for other paths. */
-  handleHttp(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer): Promise<boolean>;
+  /** The body is read only once the key is checked. */
+  handleHttp(req: IncomingMessage, res: ServerResponse, url: URL, body: BodyReader): Promise<boolean>;
   has(functionName: string): boolean;
   /** Invokes the function with one event given as JSON text, as the portal's "Test/Run" does. */
   runNow(functionName: string, eventJson: string): Promise<void>;
@@ -103,11 +111,11 @@ export function startEventGridTriggers(options: EventGridTriggerOptions): EventG
     req: IncomingMessage,
     res: ServerResponse,
     url: URL,
-    body: Buffer,
+    body: BodyReader,
   ): Promise<boolean> {
     if (url.pathname.replace(/\/+$/, '').toLowerCase() !== EVENTGRID_WEBHOOK_PATH) return false;
     if (!keyMatches(presentedKey(req, url), eventGridKey, options.keys.masterKey)) {
-      res.writeHead(401).end();
+      refuseUnread(res, 401);
       return true;
     }
     const functionName = url.searchParams.get('functionName') ?? '';
@@ -129,10 +137,10 @@ export function startEventGridTriggers(options: EventGridTriggerOptions): EventG
     }
     const eventType = String(req.headers['aeg-event-type'] ?? '').toLowerCase();
     if (eventType === 'subscriptionvalidation') {
-      answerValidation(res, body);
+      answerValidation(res, await body());
       options.log(`Event Grid webhook: handshake for function '${functionName}'.`);
     } else if (eventType === 'notification') {
-      await notify(res, functionName, body);
+      await notify(res, functionName, await body());
     } else {
       res.writeHead(eventType === 'unsubscribe' ? 202 : 400).end();
     }

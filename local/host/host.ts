@@ -31,7 +31,9 @@ import {
   subscriptionsFromSetting,
 } from './eventgrid-publisher.js';
 import {
+  type BodyReader,
   BodyTooLargeError,
+  bodyReader,
   collectHttpRoutes,
   dispatchHttp,
   extensionKeyName,
@@ -40,8 +42,9 @@ import {
   keyMatches,
   loadOrCreateKeys,
   presentedKey,
-  readBody,
+  refuseUnread,
 } from './http.js';
+import { decodeRequestPath, NODE_MAX_HEADER_SIZE, requestHeadRefusal, requestUrl } from './request.js';
 import { readHostJson, resolveSettingReferences, UnresolvedSettingError } from './settings.js';
 import { compileSchedule, startTimerTriggers } from './timers.js';
 
@@ -118,12 +121,17 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
 
   // Listen first, answering 503 until ready: the port must be known before the app runs (WEBSITE_HOSTNAME).
   let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
-  const server = createServer((req, res) => {
+  const server = createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
     if (!handler) {
       res.writeHead(503, { 'retry-after': '1' }).end('The Functions host is starting.');
       return;
     }
     handler(req, res).catch((error: unknown) => {
+      if (error instanceof BodyTooLargeError && !res.headersSent) {
+        // The rest of the body is not read: the connection closes after the answer (refuseUnread).
+        refuseUnread(res, 413, error.message);
+        return;
+      }
       log(`Request ${req.method} ${req.url} failed in the host: ${(error as Error)?.stack ?? String(error)}`);
       if (!res.headersSent) res.writeHead(500).end();
       else res.destroy();
@@ -195,21 +203,19 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
     stoppers.push(() => runAppHooks('appTerminate'));
 
     handler = async (req, res) => {
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? `localhost:${port}`}`);
-      let body: Buffer;
-      try {
-        body = await readBody(req, bodyLimit);
-      } catch (error) {
-        if (!(error instanceof BodyTooLargeError)) throw error;
-        req.resume(); // discard the rest so the client can read the answer
-        res
-          .writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
-          .end(error.message);
+      // Kestrel's refusals come first, before any routing, key check or body read (request.ts).
+      const refusal = requestHeadRefusal(req);
+      const url = refusal ? null : requestUrl(req, `localhost:${port}`);
+      const path = url && decodeRequestPath(url.pathname);
+      if (refusal || !url || path === null) {
+        const message = refusal?.message ?? 'The request target or Host header is malformed.';
+        refuseUnread(res, refusal?.status ?? 400, message);
         return;
       }
-      const path = url.pathname;
-      const lower = path.toLowerCase();
-      if (path === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+      // Read only once a handler has checked the key; BodyTooLargeError becomes the 413 below.
+      const body = bodyReader(req, bodyLimit);
+      const lower = url.pathname.toLowerCase();
+      if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
         res
           .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
           .end('Your Functions host is running.\n');
@@ -222,20 +228,20 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       if (await eventGridTriggers.handleHttp(req, res, url, body)) return;
       if (lower.startsWith('/runtime/webhooks/durabletask')) {
         if (engine && (await engine.handleHttp(req, res, url, body))) return;
-        res.writeHead(404).end();
+        refuseUnread(res, 404);
         return;
       }
       const matched = findRoute(routes, path, (req.method ?? 'GET').toUpperCase());
       if (!matched) {
-        res.writeHead(404).end();
+        refuseUnread(res, 404);
         return;
       }
       await dispatchHttp(req, res, url, body, matched, { keys, log, invocationLog });
     };
 
-    async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: Buffer) {
+    async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: BodyReader) {
       if (!keyMatches(presentedKey(req, url), keys.masterKey)) {
-        res.writeHead(401).end();
+        refuseUnread(res, 401);
         return;
       }
       const json = (status: number, value: unknown) =>
@@ -262,7 +268,7 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       // The host's FunctionsController.GetFunctionStatus: {} for a healthy function, its indexing errors otherwise.
       const status = /^\/admin\/functions\/([^/]+)\/status$/.exec(lower);
       if (status && req.method === 'GET') {
-        const name = functions.find((f) => f.name.toLowerCase() === decodeURIComponent(status[1]!))?.name;
+        const name = functions.find((f) => f.name.toLowerCase() === decodeRequestPath(status[1]!))?.name;
         if (!name) res.writeHead(404).end();
         else json(200, functionErrors[name] ? { errors: functionErrors[name] } : {});
         return;
@@ -270,10 +276,13 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       // "Execute Function Now" for non-HTTP functions: POST /admin/functions/<name> {"input": "..."}.
       const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
       if (run && req.method === 'POST') {
-        const name = decodeURIComponent(run[1]!);
+        const name = decodeRequestPath(run[1]!) ?? '';
+        const bytes = await body();
         let input: string | undefined;
         try {
-          const parsed = body.length ? (JSON.parse(body.toString('utf8')) as { input?: unknown }) : undefined;
+          const parsed = bytes.length
+            ? (JSON.parse(bytes.toString('utf8')) as { input?: unknown })
+            : undefined;
           input = typeof parsed?.input === 'string' ? parsed.input : undefined;
         } catch {
           json(400, { error: 'The body is not valid JSON; send {"input": "..."} or no body.' });

@@ -126,7 +126,10 @@ const constraints: Record<string, { pattern: string; check?: (value: string) => 
 
 export interface CompiledRoute {
   template: string;
-  /** Route values by parameter name (as written in the template), or undefined if the path doesn't match. */
+  /**
+   * Route values by parameter name (as written in the template), or undefined if the path doesn't match. The
+   * path is the decoded one routing sees (`decodeRequestPath`).
+   */
   match(path: string): Record<string, string> | undefined;
   /** ASP.NET-style precedence per segment (lower wins): literal 1, constrained 2, parameter 3, optional 4, catch-all 5. */
   precedence: number[];
@@ -189,10 +192,10 @@ export function compileRoute(template: string): CompiledRoute {
       const m = regex.exec(path === '/' ? '' : path);
       if (!m) return undefined;
       const params: Record<string, string> = {};
+      // `path` is decoded already (decodeRequestPath, as Kestrel hands it to routing): values are taken as is.
       for (let i = 0; i < names.length; i++) {
-        const raw = m[i + 1];
-        if (raw === undefined) continue; // an optional parameter that is absent is not a route value
-        const value = decodeURIComponent(raw);
+        const value = m[i + 1];
+        if (value === undefined) continue; // an optional parameter that is absent is not a route value
         if (!checks[i]!(value)) return undefined;
         params[names[i]!] = value;
       }
@@ -303,7 +306,26 @@ export class BodyTooLargeError extends Error {
   }
 }
 
-/** Reads the whole body, refusing more than `limit` bytes (Content-Length is checked before reading). */
+/**
+ * Reads the body the first time it is called, and hands back the same bytes after; throws BodyTooLargeError.
+ * Handlers call it only once the request is authorised, so a refused request's body is never read (the
+ * Functions host checks the key before the invocation reads the body: azure-functions-host,
+ * src/WebJobs.Script.WebHost/Middleware/FunctionInvocationMiddleware.cs, GetResultAsync).
+ */
+export type BodyReader = () => Promise<Buffer>;
+
+export function bodyReader(req: IncomingMessage, limit: number): BodyReader {
+  let read: Promise<Buffer> | undefined;
+  return () => {
+    read ??= readBody(req, limit);
+    return read;
+  };
+}
+
+/**
+ * Reads the whole body, refusing more than `limit` bytes: a declared Content-Length before reading anything
+ * (Kestrel's Http1ContentLengthMessageBody.OnReadStarting), a chunked body as soon as it passes the limit.
+ */
 export async function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = Number(req.headers['content-length'] ?? 0);
   if (declared > limit) throw new BodyTooLargeError(limit);
@@ -394,6 +416,16 @@ export function writeRpcHttpResponse(res: ServerResponse, http: RpcHttpData | un
   res.end(status === 204 || status === 304 || status === 205 ? undefined : body);
 }
 
+/**
+ * Answers without reading the request body, and closes the connection after the answer: Node then stops
+ * reading, so an unread body is neither buffered nor drained to its end.
+ */
+export function refuseUnread(res: ServerResponse, status: number, message?: string): void {
+  const headers: Record<string, string> = { connection: 'close' };
+  if (message) headers['content-type'] = 'text/plain; charset=utf-8';
+  res.writeHead(status, headers).end(message);
+}
+
 export interface HttpDispatchOptions {
   keys: HostKeys;
   log: (line: string) => void;
@@ -405,18 +437,18 @@ export async function dispatchHttp(
   req: IncomingMessage,
   res: ServerResponse,
   url: URL,
-  body: Buffer,
+  body: BodyReader,
   matched: { route: HttpFunctionRoute; params: Record<string, string> },
   options: HttpDispatchOptions,
 ): Promise<void> {
   const { route, params } = matched;
   if (!authorized(route.authLevel, options.keys, presentedKey(req, url))) {
-    res.writeHead(401).end();
+    refuseUnread(res, 401);
     return;
   }
   const result = await invokeFunction(
     route.functionName,
-    { http: toRpcHttpRequest(req, url, params, body) },
+    { http: toRpcHttpRequest(req, url, params, await body()) },
     { log: options.invocationLog },
   );
   if (result.error) {

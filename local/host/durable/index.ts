@@ -8,7 +8,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { StorageConnection } from '../connections.js';
 import { setInputProvider } from '../core.js';
-import { BodyTooLargeError, keyMatches, presentedKey, readBody } from '../http.js';
+import {
+  type BodyReader,
+  BodyTooLargeError,
+  keyMatches,
+  presentedKey,
+  readBody,
+  refuseUnread,
+} from '../http.js';
 import { type ClientBindingData, DurableApi, WEBHOOK_PATH } from './api.js';
 import { DurableEngineCore } from './engine.js';
 import type { HistoryEvent } from './history.js';
@@ -43,7 +50,13 @@ export interface DurableEngineOptions {
 
 export interface DurableEngine {
   /** Serves /runtime/webhooks/durabletask/*; returns false for any other path. */
-  handleHttp(req: http.IncomingMessage, res: http.ServerResponse, url: URL, body: Buffer): Promise<boolean>;
+  /** The body is read only once the system key is checked. */
+  handleHttp(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    body: BodyReader,
+  ): Promise<boolean>;
   /** http://127.0.0.1:<port>/durabletask/ (no auth), as the extension's LocalHttpListener. */
   rpcBaseUrl: string;
   close(): Promise<void>;
@@ -89,10 +102,7 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
           res.destroy();
           return;
         }
-        req.resume(); // discard the rest so the client can read the answer
-        res
-          .writeHead(413, { 'content-type': 'text/plain; charset=utf-8', connection: 'close' })
-          .end(error.message);
+        refuseUnread(res, 413, error.message);
         return;
       }
       const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
@@ -151,7 +161,7 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
         );
         return true;
       }
-      await api.handle(req, res, url, path.slice(WEBHOOK_PATH.length + 1), body);
+      await api.handle(req, res, url, path.slice(WEBHOOK_PATH.length + 1), await body());
       return true;
     },
     clientBinding: (mode = 'rpc') => api.clientBinding(mode === 'rpc' ? rpcBaseUrl : undefined),

@@ -51,7 +51,7 @@ describe('host CLI (child process)', () => {
     });
     const ready = await readyLine(child);
     expect(ready.pid).toBe(child.pid);
-    expect(ready.functions).toHaveLength(9);
+    expect(ready.functions).toHaveLength(10);
     const res = await fetch(`${ready.baseUrl}/api/hello/cli`);
     expect(await res.json()).toMatchObject({ params: { name: 'cli' } });
     child.kill('SIGTERM');
@@ -65,7 +65,7 @@ describe('host CLI (child process)', () => {
       FIXTURE_TICK_SCHEDULE: '0 * * * *',
     });
     const ready = await readyLine(child);
-    expect(ready.functions).toHaveLength(9);
+    expect(ready.functions).toHaveLength(10);
     expect(Object.keys(ready.functionErrors)).toEqual(['tick']);
     expect(ready.functionErrors.tick![0]).toMatch(/Error indexing method 'Functions\.tick'.*6-field/);
     expect((await fetch(`${ready.baseUrl}/api/hello/cli`)).status).toBe(200);

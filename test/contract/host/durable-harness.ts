@@ -134,7 +134,8 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', async () => {
       const url = new URL(req.url ?? '/', `http://${req.headers.host}`);
-      const handled = await engine?.handleHttp(req, res, url, Buffer.concat(chunks));
+      const body = Buffer.concat(chunks);
+      const handled = await engine?.handleHttp(req, res, url, async () => body);
       if (!handled) res.writeHead(404).end();
     });
   });

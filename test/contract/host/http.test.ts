@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bindingsOfType, coreState } from '../../../local/host/core.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { compileRoute, loadOrCreateKeys } from '../../../local/host/http.js';
+import { decodeRequestPath } from '../../../local/host/request.js';
+import { answerBeforeBody, rawGet, rawHttp } from '../../support/raw-http.js';
 import { fixtureApp, records, tempDir } from './helpers.js';
 
 const out = tempDir('http-out');
@@ -38,6 +40,7 @@ describe('registration capture', () => {
       { name: 'hello', trigger: 'httpTrigger' },
       { name: 'files', trigger: 'httpTrigger' },
       { name: 'secure', trigger: 'httpTrigger' },
+      { name: 'secureItem', trigger: 'httpTrigger' },
       { name: 'adminOnly', trigger: 'httpTrigger' },
       { name: 'boom', trigger: 'httpTrigger' },
       { name: 'size', trigger: 'httpTrigger' },
@@ -164,6 +167,97 @@ describe('authLevel enforcement', () => {
     expect(keys).toMatchObject({ ...old, systemKeys: { durabletask_extension: old.systemKey } });
     expect(keys.systemKeys.eventgrid_extension).toMatch(/^[A-Za-z0-9_-]{40}$/);
     expect(JSON.parse(readFileSync(file, 'utf8'))).toEqual(keys);
+  });
+});
+
+const raw = (bytes: string | Buffer) => rawHttp(host.baseUrl, bytes);
+const get1 = (target: string, headerLines = '') => rawGet(host.baseUrl, target, headerLines);
+const postUnfinished = (path: string, headers: Record<string, string>, sent: number) =>
+  answerBeforeBody(`${host.baseUrl}${path}`, headers, sent);
+
+describe('what the host refuses before routing, keys or body (as Kestrel does)', () => {
+  it('routes on the decoded path and leaves malformed escapes as written (a 500 before)', async () => {
+    // The catch-all route echoes its value (hello would also set it as a cookie, which must be Latin-1).
+    const name = async (segment: string) =>
+      ((await (await get(`/api/files/${segment}`)).json()) as { rest: string }).rest;
+    expect(await name('%ZZ')).toBe('%ZZ');
+    expect(await name('%')).toBe('%');
+    expect(await name('caf%C3%A9')).toBe('café');
+    expect(await name('%E2%9C%93')).toBe('✓');
+    // An encoded surrogate, an overlong "/", a truncated sequence and %2F stay as they were sent.
+    expect(await name('%ED%A0%80')).toBe('%ED%A0%80');
+    expect(await name('%C0%AF')).toBe('%C0%AF');
+    expect(await name('%E2%9C')).toBe('%E2%9C');
+    expect(await name('a%2Fb')).toBe('a%2Fb');
+  });
+
+  it('checks the key of a route whose value is a malformed escape before anything else', async () => {
+    expect((await get('/api/secure/%ZZ')).status).toBe(401);
+    const withKey = await get('/api/secure/%E0%A4%A', { 'x-functions-key': host.keys.functionKey });
+    expect(await withKey.json()).toEqual({ id: '%E0%A4%A' });
+  });
+
+  it('refuses an escaped NUL, a non-ASCII target and a malformed or repeated Host with 400', async () => {
+    expect((await get1('/api/hello/a%00b')).status).toBe(400);
+    expect((await get1('/api/secure/%00')).status).toBe(400);
+    expect(
+      (
+        await raw(
+          Buffer.from(
+            'GET /api/hello/caf\xc3\xa9 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n',
+            'latin1',
+          ),
+        )
+      ).status,
+    ).toBe(400);
+    expect((await raw('GET /api/hello/a HTTP/1.1\r\nHost: a b\r\nConnection: close\r\n\r\n')).status).toBe(
+      400,
+    );
+    expect(
+      (await raw('GET /api/hello/a HTTP/1.1\r\nHost: a\r\nHost: b\r\nConnection: close\r\n\r\n')).status,
+    ).toBe(400);
+  });
+
+  it('answers 414 for a request line over 8 KB and 431 for headers over 32 KB or more than 100 of them', async () => {
+    expect((await get1(`/api/hello/${'a'.repeat(8 * 1024)}`)).status).toBe(414);
+    expect((await get1('/api/hello/a', `X-Big: ${'b'.repeat(33 * 1024)}\r\n`)).status).toBe(431);
+    const many = Array.from({ length: 101 }, (_, i) => `X-H${i}: v\r\n`).join('');
+    expect((await get1('/api/hello/a', many)).status).toBe(431);
+    expect((await get1('/api/hello/a', `X-Ok: ${'b'.repeat(16 * 1024)}\r\n`)).status).toBe(200);
+  });
+
+  it('refuses an unauthorised request with 401 before reading its body (it buffered 99 MB before)', async () => {
+    const huge = { 'content-length': String(99 * 1024 * 1024) };
+    expect(await postUnfinished('/api/secure/x', huge, 1024)).toEqual({ status: 401, sentBytes: 1024 });
+    expect(await postUnfinished('/admin/functions/tick', huge, 1024)).toMatchObject({ status: 401 });
+    const eventGrid = '/runtime/webhooks/eventgrid?functionName=onEvent';
+    expect(
+      await postUnfinished(eventGrid, { ...huge, 'aeg-event-type': 'Notification' }, 1024),
+    ).toMatchObject({
+      status: 401,
+    });
+  });
+
+  it('refuses a declared length over the limit with 413 before reading, and cuts a chunked body at the limit', async () => {
+    const key = { 'x-functions-key': host.keys.functionKey };
+    expect(await postUnfinished('/api/secure/x', { ...key, 'content-length': '1025' }, 0)).toEqual({
+      status: 413,
+      sentBytes: 0,
+    });
+    // Chunked: 1 KB + 1 byte is enough for the answer; the rest of the body is never sent.
+    expect(await postUnfinished('/api/secure/x', { ...key, 'transfer-encoding': 'chunked' }, 1025)).toEqual({
+      status: 413,
+      sentBytes: 1025,
+    });
+    // The host keeps answering.
+    expect((await get('/api/hello/still-here')).status).toBe(200);
+  });
+
+  it('decodes a path as Kestrel does, one escape at a time', () => {
+    expect(decodeRequestPath('/a%20b/%F0%9F%9B%A3/%f0%9f')).toBe('/a b/🛣/%f0%9f');
+    expect(decodeRequestPath('/%%41%E2%41')).toBe('/%A%E2A');
+    expect(decodeRequestPath('/%F4%90%80%80')).toBe('/%F4%90%80%80'); // above U+10FFFF
+    expect(decodeRequestPath('/x%00')).toBeNull();
   });
 });
 
