@@ -9,34 +9,33 @@
  *   since MSAL requires it to share the authority's origin.
  *
  * Access tokens are RS256 JWTs signed with a key made at startup. Azurite (`--oauth basic`) only decodes
- * them, but the Key Vault stand-in and the TomTom simulator verify them against `jwks`.
+ * them, but the Key Vault stand-in and the TomTom simulator verify them against `jwks`. This file wires the
+ * parts: identity-managed.ts (the managed-identity endpoint), identity-entra.ts (discovery, JWKS and the
+ * client-credentials token endpoint) and identity-tokens.ts (the signing key, claims and request log).
  */
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
+import { generateKeyPair, type JSONWebKeySet } from 'jose';
+import { closeServer, listen, safeHandler, sendJson } from './http-util.js';
+import { EntraEndpoints, type ServicePrincipal, type ServicePrincipalInput } from './identity-entra.js';
 import {
-  calculateJwkThumbprint,
-  exportJWK,
-  generateKeyPair,
-  type JSONWebKeySet,
-  type JWTPayload,
-  SignJWT,
-} from 'jose';
-import { closeServer, listen, RouteCounter, readBody, safeHandler, sendJson } from './http-util.js';
+  type ManagedIdentity,
+  ManagedIdentityEndpoint,
+  type ManagedIdentityInput,
+} from './identity-managed.js';
+import {
+  baseClaims,
+  deriveObjectId,
+  type IssuedRequest,
+  RequestRecorder,
+  type TokenClaims,
+  TokenSigner,
+} from './identity-tokens.js';
 
-export interface ManagedIdentity {
-  clientId: string;
-  objectId: string;
-  /** ARM resource id, matched against the `mi_res_id` query parameter. */
-  resourceId?: string;
-}
-
-export interface ServicePrincipal {
-  tenantId: string;
-  clientId: string;
-  clientSecret: string;
-  objectId: string;
-}
+export type { ServicePrincipal } from './identity-entra.js';
+export type { ManagedIdentity } from './identity-managed.js';
+export { deriveObjectId, type IssuedRequest, type TokenClaims } from './identity-tokens.js';
 
 export interface IdentityStandInOptions {
   tls: { cert: string; key: string };
@@ -47,25 +46,14 @@ export interface IdentityStandInOptions {
   /** The system-assigned identity, used when a request names no identity; default derived ids. */
   systemAssigned?: Partial<ManagedIdentity>;
   /** User-assigned identities; a missing objectId is derived from the client id. */
-  managedIdentities?: (Omit<ManagedIdentity, 'objectId'> & { objectId?: string })[];
-  servicePrincipals?: (Omit<ServicePrincipal, 'objectId'> & { objectId?: string })[];
+  managedIdentities?: ManagedIdentityInput[];
+  servicePrincipals?: ServicePrincipalInput[];
   /** Access token lifetime in seconds; default 3600, at least 600 (see below). */
   tokenLifetimeSec?: number;
   /** HTTPS port (Entra + MI); default dynamic. */
   port?: number;
   /** Plain-http port for the MI endpoint; default dynamic. */
   miPort?: number;
-}
-
-/** Claims for `issueToken`; anything omitted gets the value a real token would carry. */
-export type TokenClaims = JWTPayload & { aud: string; oid?: string; appid?: string; tid?: string };
-
-export interface IssuedRequest {
-  endpoint: string;
-  status: number;
-  tenantId?: string;
-  clientId?: string;
-  resource?: string;
 }
 
 export interface IdentityStandIn {
@@ -82,10 +70,8 @@ export interface IdentityStandIn {
   /** Public keys that verify every token issued here (jose `createLocalJWKSet(identity.jwks)`). */
   jwks: JSONWebKeySet;
   tokenLifetimeSec: number;
-  addManagedIdentity(identity: Omit<ManagedIdentity, 'objectId'> & { objectId?: string }): ManagedIdentity;
-  addServicePrincipal(
-    principal: Omit<ServicePrincipal, 'objectId'> & { objectId?: string },
-  ): ServicePrincipal;
+  addManagedIdentity(identity: ManagedIdentityInput): ManagedIdentity;
+  addServicePrincipal(principal: ServicePrincipalInput): ServicePrincipal;
   /** Signs a token with the stand-in key; for tests (expired, wrong audience, foreign oid, …). */
   issueToken(claims: TokenClaims, options?: { lifetimeSec?: number }): Promise<string>;
   /**
@@ -116,341 +102,58 @@ const MIN_LIFETIME_SEC = 600;
  * (5 minutes before expiry) has stopped using it.
  */
 const REISSUE_WHEN_LEFT_SEC = MIN_LIFETIME_SEC;
-/** Bound on `issuedTokens()` memory in long-running stacks. */
-const MAX_REMEMBERED_TOKENS = 10_000;
 
-/** A stable object id for a client id, so settings and allow-lists can be computed before startup. */
-export function deriveObjectId(clientId: string): string {
-  const h = createHash('sha256').update(`gem-flow-local-oid:${clientId}`).digest('hex');
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+/** The parts one request may reach; the router picks among them. */
+interface IdentityParts {
+  managed: ManagedIdentityEndpoint;
+  entra: EntraEndpoints;
+  recorder: RequestRecorder;
 }
 
 export async function startIdentity(options: IdentityStandInOptions): Promise<IdentityStandIn> {
   const tenantId = options.tenantId ?? LOCAL_TENANT_ID;
   const identityHeader = options.identityHeader ?? randomBytes(24).toString('base64url');
-  const tokenLifetimeSec = options.tokenLifetimeSec ?? DEFAULT_LIFETIME_SEC;
-  if (tokenLifetimeSec < MIN_LIFETIME_SEC) {
-    throw new Error(
-      `identity stand-in: tokenLifetimeSec ${tokenLifetimeSec} is below ${MIN_LIFETIME_SEC}; MSAL would refetch ` +
-        'on every call. Use issueToken() to mint short-lived or expired tokens for a test instead.',
-    );
-  }
-
-  const systemClientId = options.systemAssigned?.clientId ?? 'gemflow-local-system-identity';
-  const systemAssigned: ManagedIdentity = {
-    clientId: systemClientId,
-    objectId: options.systemAssigned?.objectId ?? deriveObjectId(systemClientId),
-    resourceId: options.systemAssigned?.resourceId,
-  };
-  const identities = new Map<string, ManagedIdentity>();
-  const principals = new Map<string, ServicePrincipal>(); // key `${tenant}/${clientId}`
-  const addManagedIdentity: IdentityStandIn['addManagedIdentity'] = (mi) => {
-    const full: ManagedIdentity = { ...mi, objectId: mi.objectId ?? deriveObjectId(mi.clientId) };
-    identities.set(full.clientId, full);
-    return full;
-  };
-  const addServicePrincipal: IdentityStandIn['addServicePrincipal'] = (sp) => {
-    const full: ServicePrincipal = {
-      ...sp,
-      objectId: sp.objectId ?? deriveObjectId(`${sp.tenantId}/${sp.clientId}`),
-    };
-    principals.set(`${full.tenantId.toLowerCase()}/${full.clientId}`, full);
-    return full;
-  };
-  for (const mi of options.managedIdentities ?? []) addManagedIdentity(mi);
-  for (const sp of options.servicePrincipals ?? []) addServicePrincipal(sp);
-
+  const tokenLifetimeSec = checkedLifetime(options.tokenLifetimeSec ?? DEFAULT_LIFETIME_SEC);
+  const systemAssigned = systemAssignedIdentity(options.systemAssigned);
   // RS256 key generation takes ~150 ms; it runs while the servers bind.
   const keyPromise = generateKeyPair('RS256', { extractable: true });
 
-  const counter = new RouteCounter();
-  const log: IssuedRequest[] = [];
-  /** Every token signed here, in this process's memory only (for leak scans; never served over HTTP). */
-  const issued: string[] = [];
-  const record = (entry: IssuedRequest): void => {
-    counter.hit(entry.endpoint);
-    if (entry.status >= 400) counter.hit(`${entry.endpoint}:${entry.status}`);
-    log.push(entry);
-    if (log.length > 1000) log.shift();
-  };
+  const signer = new TokenSigner();
+  const recorder = new RequestRecorder();
+  const managed = new ManagedIdentityEndpoint(
+    { tenantId, identityHeader, tokenLifetimeSec, systemAssigned, reissueWhenLeftSec: REISSUE_WHEN_LEFT_SEC },
+    signer,
+    recorder,
+  );
+  const entra = new EntraEndpoints(tokenLifetimeSec, signer, recorder);
+  for (const mi of options.managedIdentities ?? []) managed.add(mi);
+  for (const sp of options.servicePrincipals ?? []) entra.addServicePrincipal(sp);
 
-  let signer: { sign(claims: JWTPayload): Promise<string> } | undefined;
-  let jwks: JSONWebKeySet = { keys: [] };
-
-  const baseClaims = (
-    aud: string,
-    tid: string,
-    oid: string,
-    appid: string,
-    lifetimeSec: number,
-  ): JWTPayload => {
-    const now = Math.floor(Date.now() / 1000);
-    return {
-      aud,
-      // Azurite's OAuth check accepts only sts.windows.net-style issuers (v1 tokens, as Entra issues them
-      // for non-Graph resources requested by apps).
-      iss: `https://sts.windows.net/${tid}/`,
-      iat: now - 5,
-      nbf: now - 5,
-      exp: now + lifetimeSec,
-      oid,
-      sub: oid,
-      appid,
-      tid,
-      idtyp: 'app',
-      ver: '1.0',
-      uti: randomBytes(16).toString('base64url'),
-    };
-  };
-
-  const issueToken: IdentityStandIn['issueToken'] = async (claims, opts) => {
-    if (!signer) throw new Error('identity stand-in: issueToken called before startup finished');
-    const oid = claims.oid ?? systemAssigned.objectId;
-    const defaults = baseClaims(
-      claims.aud,
-      claims.tid ?? tenantId,
-      oid,
-      claims.appid ?? systemAssigned.clientId,
-      opts?.lifetimeSec ?? tokenLifetimeSec,
-    );
-    return signer.sign({ ...defaults, ...claims });
-  };
-
-  const findManagedIdentity = (url: URL): ManagedIdentity | 'unknown' => {
-    const clientId = url.searchParams.get('client_id');
-    const objectId = url.searchParams.get('object_id') ?? url.searchParams.get('principal_id');
-    const resId = url.searchParams.get('mi_res_id') ?? url.searchParams.get('msi_res_id');
-    if (!clientId && !objectId && !resId) return systemAssigned;
-    const all = [systemAssigned, ...identities.values()];
-    const found = all.find(
-      (mi) =>
-        (clientId !== null && mi.clientId === clientId) ||
-        (objectId !== null && mi.objectId === objectId) ||
-        (resId !== null &&
-          mi.resourceId !== undefined &&
-          mi.resourceId.toLowerCase() === resId.toLowerCase()),
-    );
-    return found ?? 'unknown';
-  };
-
-  const managedIdentityCache = new Map<string, { accessToken: string; claims: JWTPayload }>();
-  const cachedManagedIdentityToken = async (mi: ManagedIdentity, resource: string) => {
-    const key = `${mi.clientId}\u0000${resource}`;
-    const cached = managedIdentityCache.get(key);
-    if (cached && (cached.claims.exp ?? 0) - Date.now() / 1000 > REISSUE_WHEN_LEFT_SEC) return cached;
-    const claims = baseClaims(resource, tenantId, mi.objectId, mi.clientId, tokenLifetimeSec);
-    const fresh = { accessToken: await signer!.sign(claims), claims };
-    managedIdentityCache.set(key, fresh);
-    return fresh;
-  };
-
-  const managedIdentityToken = async (req: IncomingMessage, res: ServerResponse, url: URL, imds: boolean) => {
-    const endpoint = imds ? 'imds' : 'mi';
-    const resource = url.searchParams.get('resource') ?? undefined;
-    const authorized = imds
-      ? req.headers.metadata === 'true'
-      : req.headers['x-identity-header'] === identityHeader;
-    if (!authorized) {
-      record({ endpoint, status: 400, resource });
-      return sendJson(res, 400, {
-        statusCode: 400,
-        message: imds
-          ? 'Required metadata header not specified'
-          : 'The X-IDENTITY-HEADER request header is missing or does not match IDENTITY_HEADER.',
-      });
-    }
-    if (!resource) {
-      record({ endpoint, status: 400 });
-      return sendJson(res, 400, { statusCode: 400, message: 'The resource query parameter is required.' });
-    }
-    const mi = findManagedIdentity(url);
-    if (mi === 'unknown') {
-      record({ endpoint, status: 400, resource, clientId: url.searchParams.get('client_id') ?? undefined });
-      return sendJson(res, 400, {
-        statusCode: 400,
-        message: 'No Managed Identity found for specified ClientId/ResourceId/PrincipalId.',
-        correlationId: randomUUID(),
-      });
-    }
-    const { accessToken, claims } = await cachedManagedIdentityToken(mi, resource);
-    record({ endpoint, status: 200, resource, clientId: mi.clientId });
-    const expiresOn = String(claims.exp);
-    return sendJson(res, 200, {
-      access_token: accessToken,
-      expires_on: expiresOn,
-      resource,
-      token_type: 'Bearer',
-      client_id: mi.clientId,
-      ...(imds
-        ? {
-            expires_in: String(tokenLifetimeSec),
-            ext_expires_in: String(tokenLifetimeSec),
-            not_before: String(claims.nbf),
-          }
-        : {}),
-    });
-  };
-
-  const entraError = (
-    res: ServerResponse,
-    status: number,
-    error: string,
-    code: number,
-    description: string,
-  ): void => {
-    const traceId = randomUUID();
-    const correlationId = randomUUID();
-    sendJson(res, status, {
-      error,
-      error_description: `AADSTS${code}: ${description} Trace ID: ${traceId} Correlation ID: ${correlationId} Timestamp: ${new Date().toISOString()}`,
-      error_codes: [code],
-      timestamp: new Date().toISOString(),
-      trace_id: traceId,
-      correlation_id: correlationId,
-    });
-  };
-
-  const clientCredentialsToken = async (req: IncomingMessage, res: ServerResponse, tenant: string) => {
-    const form = new URLSearchParams(await readBody(req));
-    // MSAL also sends x-client-*, client-request-id and, for CAE, a `claims` JSON: all accepted and ignored.
-    const clientId = form.get('client_id') ?? '';
-    const scopes = (form.get('scope') ?? '').split(' ').filter(Boolean);
-    const scope = scopes.find((s) => s.endsWith('/.default'));
-    const resource = scope?.slice(0, -'/.default'.length);
-    const entry = { endpoint: 'token', tenantId: tenant, clientId, resource };
-    if (form.get('grant_type') !== 'client_credentials') {
-      record({ ...entry, status: 400 });
-      return entraError(
-        res,
-        400,
-        'unsupported_grant_type',
-        70003,
-        `The app requested an unsupported grant type '${form.get('grant_type')}'; only client_credentials is served locally.`,
-      );
-    }
-    const principal = principals.get(`${tenant.toLowerCase()}/${clientId}`);
-    if (!principal) {
-      record({ ...entry, status: 400 });
-      return entraError(
-        res,
-        400,
-        'unauthorized_client',
-        700016,
-        `Application with identifier '${clientId}' was not found in the directory '${tenant}'.`,
-      );
-    }
-    if (form.get('client_secret') !== principal.clientSecret) {
-      record({ ...entry, status: 401 });
-      return entraError(
-        res,
-        401,
-        'invalid_client',
-        7000215,
-        `Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '${clientId}'.`,
-      );
-    }
-    if (!resource) {
-      record({ ...entry, status: 400 });
-      return entraError(
-        res,
-        400,
-        'invalid_scope',
-        1002012,
-        `The provided value for scope ${form.get('scope') ?? ''} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI).`,
-      );
-    }
-    const claims = baseClaims(
-      resource,
-      principal.tenantId,
-      principal.objectId,
-      principal.clientId,
-      tokenLifetimeSec,
-    );
-    const accessToken = await signer!.sign(claims);
-    record({ ...entry, status: 200 });
-    return sendJson(res, 200, {
-      token_type: 'Bearer',
-      expires_in: tokenLifetimeSec,
-      ext_expires_in: tokenLifetimeSec,
-      access_token: accessToken,
-    });
-  };
-
-  const handle = async (req: IncomingMessage, res: ServerResponse, secure: boolean): Promise<void> => {
-    const origin = `${secure ? 'https' : 'http'}://${req.headers.host ?? '127.0.0.1'}`;
-    const url = new URL(req.url ?? '/', origin);
-    const path = url.pathname;
-    if (req.method === 'GET' && path === '/msi/token') return managedIdentityToken(req, res, url, false);
-    // MSAL's IMDS source sends a trailing slash.
-    if (req.method === 'GET' && path.replace(/\/$/, '') === '/metadata/identity/oauth2/token') {
-      return managedIdentityToken(req, res, url, true);
-    }
-    if (req.method === 'GET' && path === '/_admin/counts') return sendJson(res, 200, counter.snapshot());
-    if (req.method === 'POST' && path === '/_admin/reset') {
-      counter.reset();
-      log.length = 0;
-      return sendJson(res, 200, { reset: true });
-    }
-    if (!secure)
-      return sendJson(res, 404, { error: 'not_found', error_description: 'only the MI endpoint is on http' });
-
-    let m = path.match(/^\/([^/]+)\/v2\.0\/\.well-known\/openid-configuration$/);
-    if (req.method === 'GET' && m) {
-      const t = m[1]!;
-      record({ endpoint: 'openid-configuration', status: 200, tenantId: t });
-      return sendJson(res, 200, {
-        issuer: `${origin}/${t}/v2.0`,
-        token_endpoint: `${origin}/${t}/oauth2/v2.0/token`,
-        authorization_endpoint: `${origin}/${t}/oauth2/v2.0/authorize`,
-        jwks_uri: `${origin}/${t}/discovery/v2.0/keys`,
-        token_endpoint_auth_methods_supported: [
-          'client_secret_post',
-          'private_key_jwt',
-          'client_secret_basic',
-        ],
-        response_types_supported: ['code', 'id_token', 'code id_token', 'id_token token'],
-        id_token_signing_alg_values_supported: ['RS256'],
-        tenant_region_scope: 'EU',
-      });
-    }
-    m = path.match(/^\/([^/]+)\/oauth2\/v2\.0\/token$/);
-    if (req.method === 'POST' && m) return clientCredentialsToken(req, res, m[1]!);
-    m = path.match(/^\/([^/]+)\/discovery\/v2\.0\/keys$/);
-    if (req.method === 'GET' && m) {
-      record({ endpoint: 'jwks', status: 200, tenantId: m[1] });
-      return sendJson(res, 200, jwks);
-    }
-    counter.hit('not-found');
-    return sendJson(res, 404, {
-      error: 'not_found',
-      error_description: `no identity route for ${req.method} ${path}`,
-    });
-  };
-
+  const parts: IdentityParts = { managed, entra, recorder };
   const httpsServer = https.createServer(
     { cert: options.tls.cert, key: options.tls.key },
-    safeHandler('identity', (req, res) => handle(req, res, true)),
+    safeHandler('identity', (req, res) => routeIdentityRequest(parts, req, res, true)),
   );
-  const httpServer = http.createServer(safeHandler('identity', (req, res) => handle(req, res, false)));
+  const httpServer = http.createServer(
+    safeHandler('identity', (req, res) => routeIdentityRequest(parts, req, res, false)),
+  );
   const [port, miPort, keys] = await Promise.all([
     listen(httpsServer, options.port),
     listen(httpServer, options.miPort),
     keyPromise,
   ]);
-  const publicJwk = await exportJWK(keys.publicKey);
-  const kid = await calculateJwkThumbprint(publicJwk);
-  jwks = { keys: [{ ...publicJwk, kid, use: 'sig', alg: 'RS256' }] };
-  signer = {
-    sign: async (claims) => {
-      const token = await new SignJWT(claims)
-        .setProtectedHeader({ alg: 'RS256', typ: 'JWT', kid })
-        .sign(keys.privateKey);
-      issued.push(token);
-      if (issued.length > MAX_REMEMBERED_TOKENS) issued.shift();
-      return token;
-    },
-  };
+  await signer.useKeyPair(keys);
 
+  const issueToken: IdentityStandIn['issueToken'] = async (claims, opts) => {
+    const defaults = baseClaims(
+      claims.aud,
+      claims.tid ?? tenantId,
+      claims.oid ?? systemAssigned.objectId,
+      claims.appid ?? systemAssigned.clientId,
+      opts?.lifetimeSec ?? tokenLifetimeSec,
+    );
+    return signer.sign({ ...defaults, ...claims });
+  };
   const url = `https://127.0.0.1:${port}`;
   return {
     url,
@@ -460,20 +163,69 @@ export async function startIdentity(options: IdentityStandInOptions): Promise<Id
     imdsHost: `http://127.0.0.1:${miPort}`,
     tenantId,
     systemAssigned,
-    jwks,
+    jwks: signer.jwks,
     tokenLifetimeSec,
-    addManagedIdentity,
-    addServicePrincipal,
+    addManagedIdentity: (mi) => managed.add(mi),
+    addServicePrincipal: (sp) => entra.addServicePrincipal(sp),
     issueToken,
-    issuedTokens: () => [...issued],
-    counts: () => counter.snapshot(),
-    requests: () => [...log],
-    resetCounts: () => {
-      counter.reset();
-      log.length = 0;
-    },
+    issuedTokens: () => signer.issued(),
+    counts: () => recorder.counts(),
+    requests: () => recorder.requests(),
+    resetCounts: () => recorder.reset(),
     close: async () => {
       await Promise.all([closeServer(httpsServer), closeServer(httpServer)]);
     },
   };
+}
+
+function checkedLifetime(tokenLifetimeSec: number): number {
+  if (tokenLifetimeSec < MIN_LIFETIME_SEC) {
+    throw new Error(
+      `identity stand-in: tokenLifetimeSec ${tokenLifetimeSec} is below ${MIN_LIFETIME_SEC}; MSAL would refetch ` +
+        'on every call. Use issueToken() to mint short-lived or expired tokens for a test instead.',
+    );
+  }
+  return tokenLifetimeSec;
+}
+
+function systemAssignedIdentity(given: Partial<ManagedIdentity> | undefined): ManagedIdentity {
+  const clientId = given?.clientId ?? 'gemflow-local-system-identity';
+  return {
+    clientId,
+    objectId: given?.objectId ?? deriveObjectId(clientId),
+    resourceId: given?.resourceId,
+  };
+}
+
+/**
+ * One router for both servers: the managed-identity endpoints and the admin routes on either, the Entra
+ * endpoints on https only.
+ */
+async function routeIdentityRequest(
+  parts: IdentityParts,
+  req: IncomingMessage,
+  res: ServerResponse,
+  secure: boolean,
+): Promise<void> {
+  const origin = `${secure ? 'https' : 'http'}://${req.headers.host ?? '127.0.0.1'}`;
+  const url = new URL(req.url ?? '/', origin);
+  const path = url.pathname;
+  if (req.method === 'GET' && path === '/msi/token') return parts.managed.handle(req, res, url, false);
+  // MSAL's IMDS source sends a trailing slash.
+  if (req.method === 'GET' && path.replace(/\/$/, '') === '/metadata/identity/oauth2/token') {
+    return parts.managed.handle(req, res, url, true);
+  }
+  if (req.method === 'GET' && path === '/_admin/counts') return sendJson(res, 200, parts.recorder.counts());
+  if (req.method === 'POST' && path === '/_admin/reset') {
+    parts.recorder.reset();
+    return sendJson(res, 200, { reset: true });
+  }
+  if (!secure)
+    return sendJson(res, 404, { error: 'not_found', error_description: 'only the MI endpoint is on http' });
+  if (await parts.entra.route(req, res, path, origin)) return;
+  parts.recorder.hit('not-found');
+  return sendJson(res, 404, {
+    error: 'not_found',
+    error_description: `no identity route for ${req.method} ${path}`,
+  });
 }
