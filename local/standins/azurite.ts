@@ -52,10 +52,50 @@ const ACCOUNT_NAME = /^[a-z0-9]{3,24}$/;
 const LISTENING =
   /Azurite (Blob|Queue|Table) service is successfully listening at (https?):\/\/[^\s:]+:(\d+)/g;
 
+type Service = 'blob' | 'queue' | 'table';
+type ServicePorts = Record<Service, number>;
+
+/** Where Azurite runs: its arguments, and its working directory (removed on close when it is a temp one). */
+interface AzuriteCommand {
+  args: string[];
+  cwd: string;
+  removeCwd: boolean;
+}
+
 export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHandle> {
+  const accounts = accountsWithDev(options.accounts);
+  const command = azuriteCommand(options);
+  const child = spawn(process.execPath, command.args, {
+    cwd: command.cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, AZURITE_ACCOUNTS: accounts.map((a) => `${a.name}:${a.key}`).join(';') },
+  });
+  // If this process exits without close() (crash, Ctrl-C), take Azurite with it rather than orphan it.
+  const killOnExit = (): void => {
+    child.kill('SIGKILL');
+  };
+  process.on('exit', killOnExit);
+  const stop = async (): Promise<void> => {
+    await stopChild(child);
+    process.off('exit', killOnExit);
+    if (command.removeCwd) rmSync(command.cwd, { recursive: true, force: true });
+  };
+
+  let ports: ServicePorts;
+  try {
+    ports = await untilListening(child, options.startTimeoutMs ?? 20_000);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return azuriteHandle(child.pid!, ports, accounts, stop);
+}
+
+/** devstoreaccount1 first, then the given accounts, each checked as Azurite would refuse it. */
+function accountsWithDev(given: StorageAccount[] | undefined): StorageAccount[] {
   const accounts: StorageAccount[] = [
     { name: DEV_ACCOUNT, key: DEV_ACCOUNT_KEY },
-    ...(options.accounts ?? []).filter((a) => a.name !== DEV_ACCOUNT),
+    ...(given ?? []).filter((a) => a.name !== DEV_ACCOUNT),
   ];
   for (const a of accounts) {
     if (!ACCOUNT_NAME.test(a.name)) {
@@ -65,9 +105,11 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
       throw new Error(`Azurite: the key of account '${a.name}' must be base64 of at least 16 bytes`);
     }
   }
+  return accounts;
+}
 
-  let cwd: string;
-  let removeCwd = false;
+/** The CLI arguments: loopback hosts, dynamic ports, HTTPS, OAuth, and either a data directory or memory. */
+function azuriteCommand(options: AzuriteOptions): AzuriteCommand {
   const args = [
     require.resolve('azurite/dist/src/azurite.js'),
     '--blobHost',
@@ -95,71 +137,63 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
   ];
   if (options.persistent) {
     if (!options.location) throw new Error('Azurite: persistent mode needs a location directory');
-    cwd = resolve(options.location);
+    const cwd = resolve(options.location);
     mkdirSync(cwd, { recursive: true });
     args.push('--location', cwd);
-  } else {
-    // In-memory mode cannot be combined with --location; a temp cwd keeps any stray file out of the repo.
-    cwd = mkdtempSync(join(tmpdir(), 'gemflow-azurite-'));
-    removeCwd = true;
-    args.push('--inMemoryPersistence');
+    return { args, cwd, removeCwd: false };
   }
+  // In-memory mode cannot be combined with --location; a temp cwd keeps any stray file out of the repo.
+  const cwd = mkdtempSync(join(tmpdir(), 'gemflow-azurite-'));
+  args.push('--inMemoryPersistence');
+  return { args, cwd, removeCwd: true };
+}
 
-  const child = spawn(process.execPath, args, {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, AZURITE_ACCOUNTS: accounts.map((a) => `${a.name}:${a.key}`).join(';') },
-  });
-  // If this process exits without close() (crash, Ctrl-C), take Azurite with it rather than orphan it.
-  const killOnExit = (): void => {
-    child.kill('SIGKILL');
-  };
-  process.on('exit', killOnExit);
-
+/** The three services' ports, read from Azurite's output once it reports them all listening. */
+function untilListening(child: ChildProcess, timeoutMs: number): Promise<ServicePorts> {
   let output = '';
-  const ports: Partial<Record<'blob' | 'queue' | 'table', number>> = {};
-  try {
-    await new Promise<void>((ready, fail) => {
-      const timer = setTimeout(
-        () =>
-          fail(
-            new Error(
-              `Azurite did not report all three services listening within ${options.startTimeoutMs ?? 20_000} ms. Output:\n${output}`,
-            ),
+  const ports: Partial<ServicePorts> = {};
+  return new Promise<ServicePorts>((ready, fail) => {
+    const timer = setTimeout(
+      () =>
+        fail(
+          new Error(
+            `Azurite did not report all three services listening within ${timeoutMs} ms. Output:\n${output}`,
           ),
-        options.startTimeoutMs ?? 20_000,
-      );
-      const onData = (chunk: Buffer): void => {
-        // Keep a bounded tail for error messages; the pipes are drained for the child's whole life so a
-        // full pipe buffer can never block it.
-        output = (output + chunk.toString('utf8')).slice(-8000);
-        for (const m of output.matchAll(LISTENING)) {
-          ports[m[1]!.toLowerCase() as 'blob' | 'queue' | 'table'] = Number(m[3]);
-        }
-        if (ports.blob && ports.queue && ports.table) {
-          clearTimeout(timer);
-          ready();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('error', (err) => {
+        ),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer): void => {
+      // Keep a bounded tail for error messages; the pipes are drained for the child's whole life so a
+      // full pipe buffer can never block it.
+      output = (output + chunk.toString('utf8')).slice(-8000);
+      for (const m of output.matchAll(LISTENING)) {
+        ports[m[1]!.toLowerCase() as Service] = Number(m[3]);
+      }
+      if (ports.blob && ports.queue && ports.table) {
         clearTimeout(timer);
-        fail(new Error(`Azurite could not be started with ${process.execPath}: ${err.message}`));
-      });
-      child.once('exit', (code, signal) => {
-        clearTimeout(timer);
-        fail(new Error(`Azurite exited during startup (code ${code}, signal ${signal}). Output:\n${output}`));
-      });
+        ready(ports as ServicePorts);
+      }
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      fail(new Error(`Azurite could not be started with ${process.execPath}: ${err.message}`));
     });
-  } catch (err) {
-    await stopChild(child);
-    process.off('exit', killOnExit);
-    if (removeCwd) rmSync(cwd, { recursive: true, force: true });
-    throw err;
-  }
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      fail(new Error(`Azurite exited during startup (code ${code}, signal ${signal}). Output:\n${output}`));
+    });
+  });
+}
 
-  const p = ports as Record<'blob' | 'queue' | 'table', number>;
+/** Endpoints and connection strings per account, and a close that runs `stop` once. */
+function azuriteHandle(
+  pid: number,
+  ports: ServicePorts,
+  accounts: StorageAccount[],
+  stop: () => Promise<void>,
+): AzuriteHandle {
   const find = (account = DEV_ACCOUNT): StorageAccount => {
     const a = accounts.find((x) => x.name === account);
     if (!a)
@@ -168,14 +202,16 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
       );
     return a;
   };
-  const blobUrl = (account?: string) => `https://127.0.0.1:${p.blob}/${find(account).name}`;
-  const queueUrl = (account?: string) => `https://127.0.0.1:${p.queue}/${find(account).name}`;
-  const tableUrl = (account?: string) => `https://127.0.0.1:${p.table}/${find(account).name}`;
+  const serviceUrl = (service: Service, account?: string) =>
+    `https://127.0.0.1:${ports[service]}/${find(account).name}`;
+  const blobUrl = (account?: string) => serviceUrl('blob', account);
+  const queueUrl = (account?: string) => serviceUrl('queue', account);
+  const tableUrl = (account?: string) => serviceUrl('table', account);
   let closed: Promise<void> | undefined;
 
   return {
-    pid: child.pid!,
-    ports: p,
+    pid,
+    ports,
     accounts,
     blobUrl,
     queueUrl,
@@ -189,11 +225,7 @@ export async function startAzurite(options: AzuriteOptions): Promise<AzuriteHand
       );
     },
     close: () => {
-      closed ??= (async () => {
-        await stopChild(child);
-        process.off('exit', killOnExit);
-        if (removeCwd) rmSync(cwd, { recursive: true, force: true });
-      })();
+      closed ??= stop();
       return closed;
     },
   };
