@@ -20,6 +20,7 @@ import {
   loadStandIns,
   resumedVirtualMs,
   type SavedStandIns,
+  type StandInState,
   type StandIns,
   type StateSaver,
   standInStatePath,
@@ -142,6 +143,29 @@ export function pdgAccountName(storageId: string): string {
   return `pdg${storageId.toLowerCase().replace(/[^a-z0-9]/g, '')}`.slice(0, 24);
 }
 
+/** The stand-ins once started, with the identity and PDG storage the stack registered in them. */
+interface StandInParts {
+  identity: IdentityStandIn;
+  azurite: AzuriteHandle;
+  keyVault: KeyVaultStandIn;
+  simulator: SimulatorHandle;
+  appIdentity: ManagedIdentity;
+  pdgStorage: PdgStorageInfo;
+}
+
+/** What the stand-ins are started with besides their own options. */
+interface StackInputs {
+  dir: string;
+  options: StackOptions;
+  tls: StackTls;
+  clock: Clock;
+  /** The saved state to carry on from (persistent stack only). */
+  state: StandInState | undefined;
+  generated: StandIns['stack'];
+  /** Saves the stand-ins' state; the simulator and Key Vault call it after each change. */
+  saveState: () => Promise<void>;
+}
+
 export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const started = performance.now();
   const dir = resolve(options.dir ?? '.local');
@@ -149,191 +173,30 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
   const saved = options.persistent ? savedStandIns(dir) : undefined;
   const state = saved?.state;
   const clock = resumedClock(options.timeScale ?? 1, saved);
-  const generated: StandIns['stack'] = {
-    apiKey: options.apiKey ?? state?.stack.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`,
-    apiKeyWithoutGem:
-      state?.stack.apiKeyWithoutGem ?? `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`,
-    notifySigningSecret: state?.stack.notifySigningSecret ?? randomBytes(32).toString('base64url'),
-  };
-  const { apiKey, apiKeyWithoutGem } = generated;
+  const generated = generatedValues(options.apiKey, state);
   // Set once the simulator and Key Vault are up; their changes are saved through it.
   let saver: StateSaver | undefined;
   const saveState = async () => saver?.save();
 
   const tls = await ensureTls({ dir });
   if (options.trustInProcess ?? true) trustInProcess(tls.cert);
+  const inputs: StackInputs = { dir, options, tls, clock, state, generated, saveState };
 
-  const storageId = DEFAULT_STORAGE_ID;
-  const pdgAccount = { name: pdgAccountName(storageId), key: randomBytes(32).toString('base64') };
-  const servicePrincipal = {
-    tenantId: TOMTOM_TENANT_ID,
-    clientId: randomUUID(),
-    clientSecret: `${randomBytes(3).toString('hex')}~${randomBytes(24).toString('base64url')}`,
-  };
-
-  // Everything started is recorded so a failure part-way closes what is already up.
-  const closers: (() => Promise<void>)[] = [];
-  const closeAll = async (): Promise<void> => {
-    const results = await Promise.allSettled(closers.splice(0).map((c) => c()));
-    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed.length)
-      throw new AggregateError(
-        failed.map((f) => f.reason),
-        'local stack: some parts failed to close',
-      );
-  };
-  const track = <T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> =>
-    p.then((part) => {
-      closers.push(() => part.close());
-      return part;
-    });
-
+  const closers = new Closers();
   try {
-    const [identity, azurite] = await Promise.all([
-      track(startIdentity({ tls })),
-      track(
-        startAzurite({
-          tls,
-          accounts: [pdgAccount],
-          persistent: options.persistent,
-          location: join(dir, 'azurite'),
-        }),
-      ),
-    ]);
-    const appIdentity = identity.addManagedIdentity({ clientId: APP_IDENTITY_CLIENT_ID });
-    const sp = identity.addServicePrincipal(servicePrincipal);
-    const allowedObjectIds = [appIdentity.objectId, identity.systemAssigned.objectId];
-    const pdgStorage: PdgStorageInfo = {
-      id: storageId,
-      name: 'gemflow-local-storage',
-      region: 'westeurope',
-      account: pdgAccount.name,
-      container: PDG_CONTAINER,
-      containerUrl: `${azurite.blobUrl(pdgAccount.name)}/${PDG_CONTAINER}/`,
-      blobConnectionString: azurite.connectionString(pdgAccount.name),
-      servicePrincipal: sp,
-      allowedObjectIds,
-    };
-
-    const simulatorOptions: SimulatorOptions = {
-      tls: { cert: tls.cert, key: tls.key },
-      clock,
-      jwks: identity.jwks,
-      gemAudience: GEM_AUDIENCE,
-      apiKeys: [
-        { key: apiKey, products: ['pdg', 'gem'] },
-        { key: apiKeyWithoutGem, products: ['pdg'] },
-      ],
-      storages: [
-        {
-          id: pdgStorage.id,
-          name: pdgStorage.name,
-          region: pdgStorage.region,
-          containerUrl: pdgStorage.containerUrl,
-          blobConnectionString: pdgStorage.blobConnectionString,
-          servicePrincipal: {
-            tenantId: sp.tenantId,
-            clientId: sp.clientId,
-            clientSecret: sp.clientSecret,
-          },
-          allowedObjectIds,
-        },
-      ],
-      ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
-      ...(state ? { restore: state.simulator } : {}),
-      onStateChange: saveState,
-    };
-
-    const [keyVault, simulator] = await Promise.all([
-      track(
-        startKeyVault({
-          tls,
-          jwks: identity.jwks,
-          tenantId: identity.tenantId,
-          secrets: { [API_KEY_SECRET_NAME]: apiKey },
-          ...(state ? { restore: state.keyVault } : {}),
-          onStateChange: saveState,
-        }),
-      ),
-      track(startSimulator(simulatorOptions)),
-      createContainers(azurite, [
-        [DEV_ACCOUNT, INBOX_CONTAINER],
-        [DEV_ACCOUNT, OUTBOX_CONTAINER],
-        [DEV_ACCOUNT, ARCHIVE_CONTAINER],
-        [pdgAccount.name, PDG_CONTAINER],
-      ]),
-    ]);
-
-    const storageConnectionString = azurite.connectionString(DEV_ACCOUNT);
-    const settings: Record<string, string> = {
-      AzureWebJobsStorage: storageConnectionString,
-      IDENTITY_ENDPOINT: identity.identityEndpoint,
-      IDENTITY_HEADER: identity.identityHeader,
-      AZURE_CLIENT_ID: appIdentity.clientId,
-      KEY_VAULT_URL: keyVault.url,
-      TOMTOM_API_KEY_SECRET_NAME: API_KEY_SECRET_NAME,
-      KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION: 'true',
-      TOMTOM_API_BASE_URL: simulator.url,
-      TOMTOM_VAULT_URL: simulator.url,
-      AZURE_AUTHORITY_HOST: identity.authorityHost,
-      PDG_DISABLE_INSTANCE_DISCOVERY: 'true',
-      TOKEN_CREDENTIAL: 'managed-identity',
-      DEFAULT_STORAGE_ID: storageId,
-      DEFAULT_OVERTURE_RELEASE,
-      INBOX_CONTAINER,
-      OUTBOX_CONTAINER,
-      // Read by the sweep timer as %SWEEP_SCHEDULE%: binding expressions take no default from shared/config.ts.
-      SWEEP_SCHEDULE: SWEEP_SCHEDULE,
-      // Read by the retention timer as %RETENTION_SCHEDULE%.
-      RETENTION_SCHEDULE: RETENTION_SCHEDULE,
-      ARCHIVE_CONTAINER,
-      NODE_EXTRA_CA_CERTS: tls.caFile,
-      ...clockSettings(clock),
-      TASKHUB_NAME,
-      NOTIFY_SIGNING_SECRET: generated.notifySigningSecret,
-    };
-
-    const info: StackInfo = {
-      dir,
-      simulatorUrl: simulator.url,
-      simulatorAdminUrl: simulator.adminUrl,
-      identityEndpoint: identity.identityEndpoint,
-      identityHeader: identity.identityHeader,
-      authorityHost: identity.authorityHost,
-      tenantId: identity.tenantId,
-      managedIdentity: pick(appIdentity),
-      systemIdentity: pick(identity.systemAssigned),
-      keyVaultUrl: keyVault.url,
-      apiKeySecretName: API_KEY_SECRET_NAME,
-      apiKey,
-      apiKeyWithoutGem,
-      storageConnectionString,
-      blobUrl: azurite.blobUrl(DEV_ACCOUNT),
-      tableUrl: azurite.tableUrl(DEV_ACCOUNT),
-      queueUrl: azurite.queueUrl(DEV_ACCOUNT),
-      inboxContainer: INBOX_CONTAINER,
-      outboxContainer: OUTBOX_CONTAINER,
-      archiveContainer: ARCHIVE_CONTAINER,
-      pdgStorageId: storageId,
-      pdgStorages: [pdgStorage],
-      caFile: tls.caFile,
-      certFile: tls.certFile,
-      timeScale: clock.scale,
-      epochMs: clock.epochMs,
-      virtualEpochMs: clock.virtualEpochMs,
-      ...(options.persistent ? { stateFile: standInStatePath(dir) } : {}),
-      gemAudience: GEM_AUDIENCE,
-      settings,
-      pids: { stack: process.pid, azurite: azurite.pid },
-      startedAt: new Date().toISOString(),
-      startupMs: Math.round(performance.now() - started),
-    };
+    const parts = await startStandIns(inputs, closers);
+    const settings = stackSettings(inputs, parts);
+    const info = stackInfo(inputs, parts, settings, Math.round(performance.now() - started));
     const writeJson = options.writeStackJson ?? true;
     if (writeJson) writeJsonAtomic(stackJsonPath(dir), info);
     if (options.persistent) {
       saver = startStateSaver(dir, () => ({
         clock: { virtualMs: clock.now(), scale: clock.scale, checkpointMs: CHECKPOINT_INTERVAL_MS },
-        standIns: { stack: generated, simulator: simulator.snapshot(), keyVault: keyVault.snapshot() },
+        standIns: {
+          stack: generated,
+          simulator: parts.simulator.snapshot(),
+          keyVault: parts.keyVault.snapshot(),
+        },
       }));
     }
 
@@ -343,24 +206,236 @@ export async function startStack(options: StackOptions = {}): Promise<Stack> {
       info,
       tls,
       clock,
-      identity,
-      keyVault,
-      azurite,
-      simulator,
+      identity: parts.identity,
+      keyVault: parts.keyVault,
+      azurite: parts.azurite,
+      simulator: parts.simulator,
       close: () => {
         closing ??= (async () => {
           // Saved before the parts close: closing the simulator drops its jobs.
           await saver?.close();
-          await closeAll();
+          await closers.closeAll();
           if (writeJson) removeOwnStackJson(dir);
         })();
         return closing;
       },
     };
   } catch (err) {
-    await closeAll().catch(() => undefined);
+    await closers.closeAll().catch(() => undefined);
     throw err;
   }
+}
+
+/** The API keys and signing secret: given or saved ones, otherwise new random ones. */
+function generatedValues(apiKey: string | undefined, state: StandInState | undefined): StandIns['stack'] {
+  return {
+    apiKey: apiKey ?? state?.stack.apiKey ?? `gemflow-local-${randomBytes(16).toString('hex')}`,
+    apiKeyWithoutGem:
+      state?.stack.apiKeyWithoutGem ?? `gemflow-local-pdgonly-${randomBytes(12).toString('hex')}`,
+    notifySigningSecret: state?.stack.notifySigningSecret ?? randomBytes(32).toString('base64url'),
+  };
+}
+
+/** Everything started is recorded so a failure part-way closes what is already up. */
+class Closers {
+  readonly #closers: (() => Promise<void>)[] = [];
+
+  track<T extends { close(): Promise<void> }>(p: Promise<T>): Promise<T> {
+    return p.then((part) => {
+      this.#closers.push(() => part.close());
+      return part;
+    });
+  }
+
+  async closeAll(): Promise<void> {
+    const results = await Promise.allSettled(this.#closers.splice(0).map((c) => c()));
+    const failed = results.filter((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed.length)
+      throw new AggregateError(
+        failed.map((f) => f.reason),
+        'local stack: some parts failed to close',
+      );
+  }
+}
+
+/** Identity and Azurite first, then Key Vault and the simulator (which need the identity's keys). */
+async function startStandIns(inputs: StackInputs, closers: Closers): Promise<StandInParts> {
+  const { dir, options, tls, state, saveState } = inputs;
+  const pdgAccount = { name: pdgAccountName(DEFAULT_STORAGE_ID), key: randomBytes(32).toString('base64') };
+  const [identity, azurite] = await Promise.all([
+    closers.track(startIdentity({ tls })),
+    closers.track(
+      startAzurite({
+        tls,
+        accounts: [pdgAccount],
+        persistent: options.persistent,
+        location: join(dir, 'azurite'),
+      }),
+    ),
+  ]);
+  const appIdentity = identity.addManagedIdentity({ clientId: APP_IDENTITY_CLIENT_ID });
+  const pdgStorage = registerPdgStorage(identity, azurite, pdgAccount.name, [
+    appIdentity.objectId,
+    identity.systemAssigned.objectId,
+  ]);
+
+  const [keyVault, simulator] = await Promise.all([
+    closers.track(
+      startKeyVault({
+        tls,
+        jwks: identity.jwks,
+        tenantId: identity.tenantId,
+        secrets: { [API_KEY_SECRET_NAME]: inputs.generated.apiKey },
+        ...(state ? { restore: state.keyVault } : {}),
+        onStateChange: saveState,
+      }),
+    ),
+    closers.track(startSimulator(simulatorOptions(inputs, identity, pdgStorage))),
+    createContainers(azurite, [
+      [DEV_ACCOUNT, INBOX_CONTAINER],
+      [DEV_ACCOUNT, OUTBOX_CONTAINER],
+      [DEV_ACCOUNT, ARCHIVE_CONTAINER],
+      [pdgAccount.name, PDG_CONTAINER],
+    ]),
+  ]);
+  return { identity, azurite, keyVault, simulator, appIdentity, pdgStorage };
+}
+
+/** TomTom's PDG storage: an Azurite account, reached by a new service principal in TomTom's tenant. */
+function registerPdgStorage(
+  identity: IdentityStandIn,
+  azurite: AzuriteHandle,
+  account: string,
+  allowedObjectIds: string[],
+): PdgStorageInfo {
+  const servicePrincipal = identity.addServicePrincipal({
+    tenantId: TOMTOM_TENANT_ID,
+    clientId: randomUUID(),
+    clientSecret: `${randomBytes(3).toString('hex')}~${randomBytes(24).toString('base64url')}`,
+  });
+  return {
+    id: DEFAULT_STORAGE_ID,
+    name: 'gemflow-local-storage',
+    region: 'westeurope',
+    account,
+    container: PDG_CONTAINER,
+    containerUrl: `${azurite.blobUrl(account)}/${PDG_CONTAINER}/`,
+    blobConnectionString: azurite.connectionString(account),
+    servicePrincipal,
+    allowedObjectIds,
+  };
+}
+
+/** The simulator's keys (one with GEM, one PDG-only), the PDG storage and, when resuming, its saved state. */
+function simulatorOptions(
+  inputs: StackInputs,
+  identity: IdentityStandIn,
+  pdgStorage: PdgStorageInfo,
+): SimulatorOptions {
+  const { options, tls, state, generated } = inputs;
+  const sp = pdgStorage.servicePrincipal;
+  return {
+    tls: { cert: tls.cert, key: tls.key },
+    clock: inputs.clock,
+    jwks: identity.jwks,
+    gemAudience: GEM_AUDIENCE,
+    apiKeys: [
+      { key: generated.apiKey, products: ['pdg', 'gem'] },
+      { key: generated.apiKeyWithoutGem, products: ['pdg'] },
+    ],
+    storages: [
+      {
+        id: pdgStorage.id,
+        name: pdgStorage.name,
+        region: pdgStorage.region,
+        containerUrl: pdgStorage.containerUrl,
+        blobConnectionString: pdgStorage.blobConnectionString,
+        servicePrincipal: { tenantId: sp.tenantId, clientId: sp.clientId, clientSecret: sp.clientSecret },
+        allowedObjectIds: pdgStorage.allowedObjectIds,
+      },
+    ],
+    ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
+    ...(state ? { restore: state.simulator } : {}),
+    onStateChange: inputs.saveState,
+  };
+}
+
+/** The environment the app and the local Functions host run with. */
+function stackSettings(inputs: StackInputs, parts: StandInParts): Record<string, string> {
+  const { identity, keyVault, simulator, azurite } = parts;
+  return {
+    AzureWebJobsStorage: azurite.connectionString(DEV_ACCOUNT),
+    IDENTITY_ENDPOINT: identity.identityEndpoint,
+    IDENTITY_HEADER: identity.identityHeader,
+    AZURE_CLIENT_ID: parts.appIdentity.clientId,
+    KEY_VAULT_URL: keyVault.url,
+    TOMTOM_API_KEY_SECRET_NAME: API_KEY_SECRET_NAME,
+    KEY_VAULT_DISABLE_CHALLENGE_VERIFICATION: 'true',
+    TOMTOM_API_BASE_URL: simulator.url,
+    TOMTOM_VAULT_URL: simulator.url,
+    AZURE_AUTHORITY_HOST: identity.authorityHost,
+    PDG_DISABLE_INSTANCE_DISCOVERY: 'true',
+    TOKEN_CREDENTIAL: 'managed-identity',
+    DEFAULT_STORAGE_ID: parts.pdgStorage.id,
+    DEFAULT_OVERTURE_RELEASE,
+    INBOX_CONTAINER,
+    OUTBOX_CONTAINER,
+    // Read by the sweep timer as %SWEEP_SCHEDULE%: binding expressions take no default from shared/config.ts.
+    SWEEP_SCHEDULE: SWEEP_SCHEDULE,
+    // Read by the retention timer as %RETENTION_SCHEDULE%.
+    RETENTION_SCHEDULE: RETENTION_SCHEDULE,
+    ARCHIVE_CONTAINER,
+    NODE_EXTRA_CA_CERTS: inputs.tls.caFile,
+    ...clockSettings(inputs.clock),
+    TASKHUB_NAME,
+    NOTIFY_SIGNING_SECRET: inputs.generated.notifySigningSecret,
+  };
+}
+
+/** stack.json: where every part is, the keys, the settings and the clock's anchor. */
+function stackInfo(
+  inputs: StackInputs,
+  parts: StandInParts,
+  settings: Record<string, string>,
+  startupMs: number,
+): StackInfo {
+  const { dir, options, tls, clock, generated } = inputs;
+  const { identity, keyVault, simulator, azurite } = parts;
+  return {
+    dir,
+    simulatorUrl: simulator.url,
+    simulatorAdminUrl: simulator.adminUrl,
+    identityEndpoint: identity.identityEndpoint,
+    identityHeader: identity.identityHeader,
+    authorityHost: identity.authorityHost,
+    tenantId: identity.tenantId,
+    managedIdentity: pick(parts.appIdentity),
+    systemIdentity: pick(identity.systemAssigned),
+    keyVaultUrl: keyVault.url,
+    apiKeySecretName: API_KEY_SECRET_NAME,
+    apiKey: generated.apiKey,
+    apiKeyWithoutGem: generated.apiKeyWithoutGem,
+    storageConnectionString: azurite.connectionString(DEV_ACCOUNT),
+    blobUrl: azurite.blobUrl(DEV_ACCOUNT),
+    tableUrl: azurite.tableUrl(DEV_ACCOUNT),
+    queueUrl: azurite.queueUrl(DEV_ACCOUNT),
+    inboxContainer: INBOX_CONTAINER,
+    outboxContainer: OUTBOX_CONTAINER,
+    archiveContainer: ARCHIVE_CONTAINER,
+    pdgStorageId: parts.pdgStorage.id,
+    pdgStorages: [parts.pdgStorage],
+    caFile: tls.caFile,
+    certFile: tls.certFile,
+    timeScale: clock.scale,
+    epochMs: clock.epochMs,
+    virtualEpochMs: clock.virtualEpochMs,
+    ...(options.persistent ? { stateFile: standInStatePath(dir) } : {}),
+    gemAudience: GEM_AUDIENCE,
+    settings,
+    pids: { stack: process.pid, azurite: azurite.pid },
+    startedAt: new Date().toISOString(),
+    startupMs,
+  };
 }
 
 /** What the last persistent run under `dir` saved; unusable files are reported and left out. */
