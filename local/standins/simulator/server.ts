@@ -16,7 +16,7 @@ import { credentialKind, RequestLog } from './request-log.js';
 import { badRequest, type SimResponse, stringify, tomtomError } from './responses.js';
 import { type MatchedRoute, matchRoute } from './router.js';
 import type { SimulatorState } from './state.js';
-import type { SimulatorHandle, SimulatorOptions } from './types.js';
+import type { SimulatorHandle, SimulatorOptions, StorageConfig } from './types.js';
 import { handleUnwrap, WrappedTokenStore } from './vault.js';
 
 const MAX_BODY_BYTES = 1 << 20;
@@ -32,15 +32,64 @@ export interface SimulatorOverrides {
   wrappedTokenTtlMs?: number;
 }
 
+/** Everything one simulator's requests share: its stores, its credentials and its clocks. */
+interface SimulatorParts {
+  clock: SimulatorOptions['clock'];
+  /** Wall clock for bearer-token lifetimes and log entries. */
+  realNow: () => number;
+  storages: Map<string, StorageConfig>;
+  keys: KeyRegistry;
+  verifier: ReturnType<typeof createBearerVerifier>;
+  wrapped: WrappedTokenStore;
+  faults: FaultStore;
+  log: RequestLog;
+  jobs: JobStore;
+  pdg: PdgDeps;
+  /** Saves the state after a change; reports a failure rather than throwing it. */
+  stateChanged(): Promise<void>;
+}
+
+/** One request with its body read. */
+interface Incoming {
+  req: IncomingMessage;
+  method: string;
+  url: URL;
+  raw: string;
+}
+
+/** A TomTom/Vault request's answer, who asked (token oid), the fault that shaped it, and whether to drop it. */
+interface Answer {
+  response: SimResponse;
+  subject?: string;
+  faultId?: number;
+  drop?: boolean;
+}
+
 export function createSimulator(options: SimulatorOptions, overrides: SimulatorOverrides = {}) {
+  const sim = simulatorParts(options, overrides);
+  return {
+    handle: (req: IncomingMessage, res: ServerResponse) => handleRequest(sim, req, res),
+    jobs: sim.jobs,
+    faults: sim.faults,
+    keys: sim.keys,
+    log: sim.log,
+    snapshot: (): SimulatorState => ({
+      ...sim.jobs.snapshot(),
+      apiKeys: sim.keys.list(),
+      requests: sim.log.snapshotCounts(),
+    }),
+    async close() {
+      await sim.jobs.close();
+    },
+  };
+}
+
+/** Builds the stores from the options, restoring the saved state when there is one. */
+function simulatorParts(options: SimulatorOptions, overrides: SimulatorOverrides): SimulatorParts {
   const { clock } = options;
-  const realNow = overrides.realNow ?? Date.now;
   const storages = new Map(options.storages.map((s) => [s.id, s]));
   const blobs = overrides.blobs ?? new AzureBlobStore(options.storages);
-  const keys = new KeyRegistry(options.restore?.apiKeys ?? options.apiKeys);
-  const verifier = createBearerVerifier(options.jwks as JSONWebKeySet, options.gemAudience);
   const wrapped = new WrappedTokenStore(overrides.wrappedTokenTtlMs);
-  const faults = new FaultStore(overrides.random);
   const log = new RequestLog();
   const jobs = new JobStore({
     clock,
@@ -53,194 +102,191 @@ export function createSimulator(options: SimulatorOptions, overrides: SimulatorO
     jobs.restore(options.restore);
     log.restoreCounts(options.restore.requests);
   }
-  const snapshot = (): SimulatorState => ({
-    ...jobs.snapshot(),
-    apiKeys: keys.list(),
-    requests: log.snapshotCounts(),
-  });
-  const stateChanged = async (): Promise<void> => {
-    try {
-      await options.onStateChange?.();
-    } catch (e) {
-      // The change stands in memory; say loudly that a restart would lose it.
-      console.error(
-        `[gem-simulator] could not save its state: ${e instanceof Error ? e.message : String(e)}`,
-      );
-    }
-  };
-  const pdg: PdgDeps = {
-    storages,
-    blobs,
-    wrapped,
-    createdAt: new Date(Math.floor(clock.now())).toISOString(),
-    now: () => clock.now(),
-  };
-
-  async function dispatch(route: MatchedRoute, caller: Caller, req: IncomingMessage, url: URL, raw: string) {
-    const { storageId = '', jobId = '' } = route.params;
-    switch (route.name) {
-      case 'listStorages':
-        return listStorages(pdg, caller);
-      case 'getStorage':
-        return getStorage(pdg, storageId, caller);
-      case 'getCredentials':
-        return getCredentials(pdg, storageId, url.searchParams.get('type'), route.pdgVariant!, caller);
-      case 'createJob':
-        return createJob(jobs, pdg, caller, req.headers['content-type'], raw);
-      case 'listJobs':
-        return listJobs(jobs, caller, url.searchParams.get('job_type'));
-      case 'getJob':
-        return getJob(jobs, caller, jobId);
-      case 'unwrap':
-        throw new Error('unwrap is not a TomTom route');
-    }
-  }
-
-  /** Everything after routing for one TomTom/Vault request; returns the response and who asked. */
-  async function answer(
-    route: MatchedRoute,
-    req: IncomingMessage,
-    url: URL,
-    raw: string,
-  ): Promise<{ response: SimResponse; subject?: string; faultId?: number; drop?: boolean }> {
-    const fault = faults.match(route.key, req.method ?? 'GET');
-    if (fault && fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
-    const drop = fault?.rule.afterHandler === 'drop-connection';
-    if (fault?.response) return { response: fault.response, faultId: fault.rule.id, drop };
-    return { ...(await authorizeAndDispatch(route, req, url, raw, fault?.rule.id)), drop };
-  }
-
-  /** Authentication, version check and the route's handler. */
-  async function authorizeAndDispatch(
-    route: MatchedRoute,
-    req: IncomingMessage,
-    url: URL,
-    raw: string,
-    faultId: number | undefined,
-  ): Promise<{ response: SimResponse; subject?: string; faultId?: number }> {
-    if (route.name === 'unwrap') {
-      return {
-        response: handleUnwrap(wrapped, storages, header(req, 'x-vault-token'), raw, clock.now()),
-        faultId,
-      };
-    }
-    const keyCheck = checkApiKey(keys, header(req, 'tomtom-api-key'), route.product!);
-    if (keyCheck?.status === 401) return { response: keyCheck, faultId };
-    const bearer = await verifier.verify(header(req, 'authorization'), realNow());
-    if (!bearer.ok) return { response: bearer.response, faultId };
-    const subject = bearer.caller.oid;
-    if (keyCheck) return { response: keyCheck, subject, faultId };
-    const version = header(req, 'x-version');
-    if (version !== undefined && version.trim() !== '1') {
-      return {
-        response: badRequest(`Unsupported X-Version '${version}'; the supported version is 1.`, [
-          { field: 'X-Version', reason: 'must be 1' },
-        ]),
-        subject,
-        faultId,
-      };
-    }
-    return { response: await dispatch(route, bearer.caller, req, url, raw), subject, faultId };
-  }
-
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const method = req.method ?? 'GET';
-    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
-    let raw: string;
-    try {
-      raw = await readBody(req);
-    } catch {
-      return send(res, tomtomError(413, 'PayloadTooLarge', 'The request body is too large.'));
-    }
-    if (url.pathname === ADMIN_PREFIX || url.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
-      const response = await handleAdmin(
-        { log, jobs, faults, keys, verifier, realNow },
-        method,
-        url,
-        raw,
-        req.socket.remoteAddress,
-      );
-      if (method !== 'GET' && response.status < 300) await stateChanged();
-      return send(res, response);
-    }
-
-    const done = log.begin();
-    try {
-      await answerAndSend(req, res, method, url, raw);
-    } finally {
-      done();
-    }
-  }
-
-  async function answerAndSend(
-    req: IncomingMessage,
-    res: ServerResponse,
-    method: string,
-    url: URL,
-    raw: string,
-  ): Promise<void> {
-    const matched = matchRoute(method, url.pathname);
-    let routeKey = 'unknown';
-    let result: { response: SimResponse; subject?: string; faultId?: number; drop?: boolean };
-    if (matched.kind === 'not-found') {
-      result = { response: tomtomError(404, 'NotFound', 'Resource not found.') };
-    } else if (matched.kind === 'method-not-allowed') {
-      routeKey = matched.key;
-      result = {
-        response: {
-          ...tomtomError(405, 'MethodNotAllowed', `Method ${method} is not allowed here.`),
-          headers: { allow: matched.allow.join(', ') },
-        },
-      };
-    } else {
-      routeKey = matched.route.key;
-      try {
-        result = await answer(matched.route, req, url, raw);
-        if (matched.route.name === 'createJob' && result.response.status < 300) await stateChanged();
-      } catch (e) {
-        // Log the message only: errors here never carry request headers.
-        console.error(`[gem-simulator] ${routeKey} failed: ${e instanceof Error ? e.message : String(e)}`);
-        result = {
-          response: tomtomError(
-            500,
-            'InternalServerError',
-            'The server encountered an internal error. Please retry the request.',
-          ),
-        };
-      }
-    }
-    log.record({
-      time: new Date(realNow()).toISOString(),
-      virtualTime: isoMicros(clock.now()),
-      method,
-      path: req.url ?? '/',
-      route: routeKey,
-      status: result.response.status,
-      credential: credentialKind({
-        apiKey: header(req, 'tomtom-api-key'),
-        authorization: header(req, 'authorization'),
-        vaultToken: header(req, 'x-vault-token'),
-      }),
-      apiKey: header(req, 'tomtom-api-key'),
-      ...(result.subject ? { subject: result.subject } : {}),
-      ...(result.faultId !== undefined ? { faultId: result.faultId } : {}),
-    });
-    // The request ran (its effects stay), but the caller never sees an answer: a network error for it.
-    if (result.drop) return void req.socket.destroy();
-    send(res, result.response);
-  }
-
   return {
-    handle,
-    jobs,
-    faults,
-    keys,
+    clock,
+    realNow: overrides.realNow ?? Date.now,
+    storages,
+    keys: new KeyRegistry(options.restore?.apiKeys ?? options.apiKeys),
+    verifier: createBearerVerifier(options.jwks as JSONWebKeySet, options.gemAudience),
+    wrapped,
+    faults: new FaultStore(overrides.random),
     log,
-    snapshot,
-    async close() {
-      await jobs.close();
+    jobs,
+    pdg: {
+      storages,
+      blobs,
+      wrapped,
+      createdAt: new Date(Math.floor(clock.now())).toISOString(),
+      now: () => clock.now(),
     },
+    stateChanged: () => reportStateChange(options.onStateChange),
   };
+}
+
+async function reportStateChange(onStateChange: (() => Promise<void>) | undefined): Promise<void> {
+  try {
+    await onStateChange?.();
+  } catch (e) {
+    // The change stands in memory; say loudly that a restart would lose it.
+    console.error(`[gem-simulator] could not save its state: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/** One request: the admin API, or a TomTom/Vault request (counted while it runs). */
+async function handleRequest(sim: SimulatorParts, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const method = req.method ?? 'GET';
+  const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+  let raw: string;
+  try {
+    raw = await readBody(req);
+  } catch {
+    return send(res, tomtomError(413, 'PayloadTooLarge', 'The request body is too large.'));
+  }
+  if (url.pathname === ADMIN_PREFIX || url.pathname.startsWith(`${ADMIN_PREFIX}/`)) {
+    const response = await handleAdmin(sim, method, url, raw, req.socket.remoteAddress);
+    if (method !== 'GET' && response.status < 300) await sim.stateChanged();
+    return send(res, response);
+  }
+
+  const done = sim.log.begin();
+  try {
+    const { routeKey, answer } = await routeAndAnswer(sim, { req, method, url, raw });
+    recordRequest(sim, req, method, routeKey, answer);
+    // The request ran (its effects stay), but the caller never sees an answer: a network error for it.
+    if (answer.drop) return void req.socket.destroy();
+    send(res, answer.response);
+  } finally {
+    done();
+  }
+}
+
+/** Routes a TomTom/Vault request and answers it: 404/405 from the route table, else faults, auth, handler. */
+async function routeAndAnswer(
+  sim: SimulatorParts,
+  incoming: Incoming,
+): Promise<{ routeKey: string; answer: Answer }> {
+  const { method } = incoming;
+  const matched = matchRoute(method, incoming.url.pathname);
+  if (matched.kind === 'not-found') {
+    return { routeKey: 'unknown', answer: { response: tomtomError(404, 'NotFound', 'Resource not found.') } };
+  }
+  if (matched.kind === 'method-not-allowed') {
+    const response = {
+      ...tomtomError(405, 'MethodNotAllowed', `Method ${method} is not allowed here.`),
+      headers: { allow: matched.allow.join(', ') },
+    };
+    return { routeKey: matched.key, answer: { response } };
+  }
+  const routeKey = matched.route.key;
+  try {
+    const answer = await applyFaults(sim, matched.route, incoming);
+    if (matched.route.name === 'createJob' && answer.response.status < 300) await sim.stateChanged();
+    return { routeKey, answer };
+  } catch (e) {
+    // Log the message only: errors here never carry request headers.
+    console.error(`[gem-simulator] ${routeKey} failed: ${e instanceof Error ? e.message : String(e)}`);
+    const response = tomtomError(
+      500,
+      'InternalServerError',
+      'The server encountered an internal error. Please retry the request.',
+    );
+    return { routeKey, answer: { response } };
+  }
+}
+
+/** The request log entry: route, status, which kind of credential, the caller and the fault. */
+function recordRequest(
+  sim: SimulatorParts,
+  req: IncomingMessage,
+  method: string,
+  routeKey: string,
+  answer: Answer,
+): void {
+  sim.log.record({
+    time: new Date(sim.realNow()).toISOString(),
+    virtualTime: isoMicros(sim.clock.now()),
+    method,
+    path: req.url ?? '/',
+    route: routeKey,
+    status: answer.response.status,
+    credential: credentialKind({
+      apiKey: header(req, 'tomtom-api-key'),
+      authorization: header(req, 'authorization'),
+      vaultToken: header(req, 'x-vault-token'),
+    }),
+    apiKey: header(req, 'tomtom-api-key'),
+    ...(answer.subject ? { subject: answer.subject } : {}),
+    ...(answer.faultId !== undefined ? { faultId: answer.faultId } : {}),
+  });
+}
+
+/** A matching fault rule first (latency, a canned response, a dropped connection), then the real answer. */
+async function applyFaults(sim: SimulatorParts, route: MatchedRoute, incoming: Incoming): Promise<Answer> {
+  const fault = sim.faults.match(route.key, incoming.method);
+  if (fault && fault.latencyMs > 0) await new Promise((r) => setTimeout(r, fault.latencyMs));
+  const drop = fault?.rule.afterHandler === 'drop-connection';
+  if (fault?.response) return { response: fault.response, faultId: fault.rule.id, drop };
+  const faultId = fault?.rule.id;
+  if (route.name === 'unwrap') return { ...answerVault(sim, incoming), faultId, drop };
+  return { ...(await authorizeAndDispatch(sim, route, incoming)), faultId, drop };
+}
+
+/** Vault's unwrap: the wrapping token is the only credential. */
+function answerVault(sim: SimulatorParts, { req, raw }: Incoming): Answer {
+  return {
+    response: handleUnwrap(sim.wrapped, sim.storages, header(req, 'x-vault-token'), raw, sim.clock.now()),
+  };
+}
+
+/** TomTom's checks in order (API key, bearer token, key's product, X-Version), then the route's handler. */
+async function authorizeAndDispatch(
+  sim: SimulatorParts,
+  route: MatchedRoute,
+  incoming: Incoming,
+): Promise<Answer> {
+  const { req } = incoming;
+  const keyCheck = checkApiKey(sim.keys, header(req, 'tomtom-api-key'), route.product!);
+  if (keyCheck?.status === 401) return { response: keyCheck };
+  const bearer = await sim.verifier.verify(header(req, 'authorization'), sim.realNow());
+  if (!bearer.ok) return { response: bearer.response };
+  const subject = bearer.caller.oid;
+  if (keyCheck) return { response: keyCheck, subject };
+  const version = header(req, 'x-version');
+  if (version !== undefined && version.trim() !== '1') {
+    return {
+      response: badRequest(`Unsupported X-Version '${version}'; the supported version is 1.`, [
+        { field: 'X-Version', reason: 'must be 1' },
+      ]),
+      subject,
+    };
+  }
+  return { response: await dispatchTomTom(sim, route, bearer.caller, incoming), subject };
+}
+
+/** The PDG (storages, credentials) and GEM (jobs) handlers. */
+async function dispatchTomTom(
+  sim: SimulatorParts,
+  route: MatchedRoute,
+  caller: Caller,
+  { req, url, raw }: Incoming,
+): Promise<SimResponse> {
+  const { storageId = '', jobId = '' } = route.params;
+  switch (route.name) {
+    case 'listStorages':
+      return listStorages(sim.pdg, caller);
+    case 'getStorage':
+      return getStorage(sim.pdg, storageId, caller);
+    case 'getCredentials':
+      return getCredentials(sim.pdg, storageId, url.searchParams.get('type'), route.pdgVariant!, caller);
+    case 'createJob':
+      return createJob(sim.jobs, sim.pdg, caller, req.headers['content-type'], raw);
+    case 'listJobs':
+      return listJobs(sim.jobs, caller, url.searchParams.get('job_type'));
+    case 'getJob':
+      return getJob(sim.jobs, caller, jobId);
+    case 'unwrap':
+      throw new Error('unwrap is not a TomTom route');
+  }
 }
 
 function header(req: IncomingMessage, name: string): string | undefined {
