@@ -151,12 +151,45 @@ function readSchema(
   }
 }
 
+type Failure = Extract<ValidationResult<unknown>, { ok: false }>;
+type Row = Record<string, unknown>;
+/** The failing row's values of the columns read, for the failure message. */
+type Example = (rowIndex: number) => Row;
+
 /** Runs the ROAD_MATCHING checks in order over a whole file. */
 export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<ValidationResult<Road>> {
   const file = toArrayBuffer(bytes);
   const read = readSchema(file);
   if (!read.ok) return read;
-  const schema = read.schema;
+  const columns = roadColumns(read.schema);
+  if (!columns.ok) return columns;
+  const navColumn = columns.byName.get('is_navigable');
+  const wanted = navColumn ? ['id', 'geometry', 'is_navigable'] : ['id', 'geometry'];
+  const data = await readRows(file, wanted);
+  if (!data.ok) return data;
+  const { rows } = data;
+  const example: Example = (i) => Object.fromEntries(wanted.map((c) => [c, rows[i]![c]]));
+
+  const duplicate = checkIdsSetAndUnique(rows, example);
+  if (duplicate) return duplicate;
+  const lines = parseGeometries(rows, example);
+  if (!lines.ok) return lines;
+  const navigable = navColumn && checkNavigableBoolean(navColumn, rows, example);
+  if (navigable) return navigable;
+
+  return {
+    ok: true,
+    rows: rows.map((r, i) => ({
+      id: String(r.id),
+      coordinates: lines.coordinates[i]!,
+      // Column missing → every road is navigable; a null in a present column → not navigable (docs).
+      navigable: navColumn ? r.is_navigable === true : true,
+    })),
+  };
+}
+
+/** The top-level columns by name, once `id` and `geometry` are there and `id` has a type GEM accepts. */
+function roadColumns(schema: SchemaElement[]): { ok: true; byName: Map<string, SchemaElement> } | Failure {
   const columns = new Map(parquetSchema({ schema }).children.map((c) => [c.element.name, c.element]));
   const found = [...columns.keys()].join(', ') || 'none';
   if (!columns.has('id')) {
@@ -181,11 +214,13 @@ export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<Vali
       reason: `column 'id' has type ${idType}; expected int32, int64 or string.`,
     };
   }
-  const navColumn = columns.get('is_navigable');
-  const wanted = navColumn ? ['id', 'geometry', 'is_navigable'] : ['id', 'geometry'];
-  let rows: Record<string, unknown>[];
+  return { ok: true, byName: columns };
+}
+
+/** The `wanted` columns of every row; unreadable data pages fail the readable-Parquet check. */
+async function readRows(file: ArrayBuffer, wanted: string[]): Promise<{ ok: true; rows: Row[] } | Failure> {
   try {
-    rows = await parquetReadObjects({ file, columns: wanted, rowFormat: 'object' });
+    return { ok: true, rows: await parquetReadObjects({ file, columns: wanted, rowFormat: 'object' }) };
   } catch (e) {
     return {
       ok: false,
@@ -193,8 +228,10 @@ export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<Vali
       reason: `the file's data pages cannot be read (${readable(e)}).`,
     };
   }
-  const example = (i: number) => Object.fromEntries(wanted.map((c) => [c, rows[i]![c]]));
+}
 
+/** Every row has an id, and no id appears twice (the second row is the one to blame). */
+function checkIdsSetAndUnique(rows: Row[], example: Example): Failure | undefined {
   const firstRowOf = new Map<string, number>();
   for (let i = 0; i < rows.length; i++) {
     const id = rows[i]!.id;
@@ -220,8 +257,15 @@ export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<Vali
     }
     firstRowOf.set(key, i);
   }
+  return undefined;
+}
 
-  const lines: [number, number][][] = [];
+/** Every row's geometry as coordinates, or the first row whose geometry is not a valid LINESTRING. */
+function parseGeometries(
+  rows: Row[],
+  example: Example,
+): { ok: true; coordinates: [number, number][][] } | Failure {
+  const coordinates: [number, number][][] = [];
   for (let i = 0; i < rows.length; i++) {
     const parsed = parseLineString(rows[i]!.geometry);
     if (!parsed.ok) {
@@ -233,30 +277,21 @@ export async function validateRoadMatchingInput(bytes: Uint8Array): Promise<Vali
         example: example(i),
       };
     }
-    lines.push(parsed.coordinates);
+    coordinates.push(parsed.coordinates);
   }
+  return { ok: true, coordinates };
+}
 
-  if (navColumn) {
-    const navType = navColumn.num_children ? 'group' : (navColumn.type?.toLowerCase() ?? 'unknown');
-    if (navType !== 'boolean') {
-      const i = rows.findIndex((r) => r.is_navigable !== null && r.is_navigable !== undefined);
-      return {
-        ok: false,
-        check: 'is-navigable-boolean',
-        reason: `column 'is_navigable' must be boolean; found type ${physicalType(navColumn)}.`,
-        ...(i >= 0 ? { rowNumber: i + 1, example: example(i) } : {}),
-      };
-    }
-  }
-
+/** A present `is_navigable` column must be boolean; the example is its first non-null row. */
+function checkNavigableBoolean(navColumn: SchemaElement, rows: Row[], example: Example): Failure | undefined {
+  const navType = navColumn.num_children ? 'group' : (navColumn.type?.toLowerCase() ?? 'unknown');
+  if (navType === 'boolean') return undefined;
+  const i = rows.findIndex((r) => r.is_navigable !== null && r.is_navigable !== undefined);
   return {
-    ok: true,
-    rows: rows.map((r, i) => ({
-      id: String(r.id),
-      coordinates: lines[i]!,
-      // Column missing → every road is navigable; a null in a present column → not navigable (docs).
-      navigable: navColumn ? r.is_navigable === true : true,
-    })),
+    ok: false,
+    check: 'is-navigable-boolean',
+    reason: `column 'is_navigable' must be boolean; found type ${physicalType(navColumn)}.`,
+    ...(i >= 0 ? { rowNumber: i + 1, example: example(i) } : {}),
   };
 }
 
