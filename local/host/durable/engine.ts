@@ -8,33 +8,34 @@
  * retryable failure takes the next id for its retry timer; a retry timer firing with attempts left takes the
  * next id for the re-attempt; a piece of a long timer firing takes the next id for the next piece). DTFx
  * batches messages instead; the outcome is the same for deterministic code. Where DTFx itself schedules
- * nothing (a retry whose timeout has passed), the engine schedules nothing either, as on Azure.
+ * nothing (a retry whose timeout has passed), the engine schedules nothing either, as on Azure. What an episode
+ * decides is computed by the pure planner (planner.ts); this file runs the orchestrator between its two halves,
+ * commits the plan and carries out its effects (activities, timers, children, parents' notifications).
  */
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../clock.js';
 import { coreState, hostValue, type InvocationLogLine, invokeFunction, triggerBinding } from '../core.js';
-import { activityFailure, orchestratorFailure } from './failures.js';
+import { historyEvent } from './events.js';
+import { activityFailure } from './failures.js';
+import { EventType, type HistoryEvent, isoNow } from './history.js';
 import {
-  type Action,
-  ActionType,
-  actionSignature,
-  EventType,
-  flattenActions,
-  type HistoryEvent,
-  isoNow,
-  type LocalRetry,
-  type OrchestratorState,
-} from './history.js';
+  type ContinuedPlan,
+  continuedRecord,
+  type EpisodeOpening,
+  errorText,
+  executionStartedMessage,
+  InstanceHistory,
+  isStale,
+  type OrchestrationTriggerPayload,
+  type OrchestratorResult,
+  openEpisode,
+  planEpisode,
+  tooLargeEpisode,
+  unfinishedWork,
+} from './planner.js';
 import {
-  firstPieceFireAt,
-  LONG_RUNNING_TIMER_INTERVAL_DURATION,
-  MAXIMUM_SHORT_TIMER_DURATION,
-  nextPieceFireAt,
-} from './longTimers.js';
-import { nextRetry } from './retry.js';
-import {
-  type CommittedAction,
   type DurableStore,
+  type EpisodeRow,
   type InboxMessage,
   type InstanceRecord,
   type ParentLink,
@@ -49,14 +50,6 @@ export interface EngineOptions {
   maxConcurrentActivityFunctions: number;
   maxConcurrentOrchestratorFunctions: number;
   log: (line: string) => void;
-}
-
-/** Retry bookkeeping plus what a re-attempt needs to schedule the same work again. */
-interface RetryInfo extends LocalRetry {
-  kind: 'activity' | 'suborchestration';
-  name: string;
-  input: string | null;
-  instanceId?: string;
 }
 
 class Semaphore {
@@ -78,54 +71,25 @@ class Semaphore {
   }
 }
 
-/** In-memory view of one instance; the store is the truth, this is rebuilt from it on start. */
-class Live {
-  history: HistoryEvent[] = [];
-  committed: CommittedAction[] = [];
-  canceledTimers = new Set<number>();
-  /** id → TaskScheduled / SubOrchestrationInstanceCreated / TimerCreated */
-  scheduled = new Map<number, HistoryEvent>();
-  /** ids whose completion is in history */
-  done = new Set<number>();
-  nextSeq = 0;
+/**
+ * In-memory view of one instance: its committed history (planner.ts) plus what runs around it. The store is
+ * the truth; this is rebuilt from it on start.
+ */
+class Live extends InstanceHistory {
   inbox: StoredMessage[] = [];
   timers = new Map<number, NodeJS.Timeout>();
   dispatched = new Set<string>();
   lock: Promise<unknown> = Promise.resolve();
   pumping = false;
   gone = false;
-  constructor(public record: InstanceRecord) {}
 
   reset(): void {
-    this.history = [];
-    this.committed = [];
-    this.canceledTimers.clear();
-    this.scheduled.clear();
-    this.done.clear();
-    this.nextSeq = 0;
+    this.clearHistory();
     this.clearTimers();
   }
   clearTimers(): void {
     for (const timer of this.timers.values()) clearTimeout(timer);
     this.timers.clear();
-  }
-  absorb(events: HistoryEvent[]): void {
-    for (const event of events) {
-      event.IsPlayed = true; // later episodes replay it
-      this.history.push(event);
-      switch (event.EventType) {
-        case EventType.TaskScheduled:
-        case EventType.SubOrchestrationInstanceCreated:
-        case EventType.TimerCreated:
-          this.scheduled.set(event.EventId, event);
-          this.nextSeq = Math.max(this.nextSeq, event.EventId + 1);
-          break;
-        default: {
-          const id = completionId(event);
-          if (id !== undefined) this.done.add(id);
-        }
-      }
-    }
   }
 }
 
@@ -137,35 +101,6 @@ export class OrchestrationError extends Error {
     super(message);
   }
 }
-
-function completionId(event: HistoryEvent): number | undefined {
-  switch (event.EventType) {
-    case EventType.TaskCompleted:
-    case EventType.TaskFailed:
-    case EventType.SubOrchestrationInstanceCompleted:
-    case EventType.SubOrchestrationInstanceFailed:
-      return event.TaskScheduledId;
-    case EventType.TimerFired:
-      return event.TimerId;
-    default:
-      return undefined;
-  }
-}
-
-function errorText(error: unknown): { message: string; stack: string } {
-  if (error instanceof Error) return { message: error.message, stack: error.stack ?? error.message };
-  const text = typeof error === 'string' ? error : JSON.stringify(error);
-  return { message: text, stack: text };
-}
-
-const OUT_OF_PROC = '$OutOfProcData$:';
-const UNSUPPORTED: Record<number, string> = {
-  [ActionType.CallEntity]: 'callEntity (durable entities)',
-  [ActionType.SignalEntity]: 'signalEntity (durable entities)',
-  [ActionType.LockEntities]: 'lock (durable entities)',
-  [ActionType.ReleaseEntities]: 'entity locks',
-  [ActionType.CallHttp]: 'callHttp',
-};
 
 export class DurableEngineCore {
   readonly instances = new Map<string, Live>();
@@ -231,11 +166,7 @@ export class DurableEngineCore {
     if (!state.record) return;
     live.record = state.record;
     live.reset();
-    for (const episode of state.episodes) {
-      live.absorb(episode.events);
-      live.committed.push(...episode.actions);
-      for (const id of episode.canceledTimers) live.canceledTimers.add(id);
-    }
+    for (const episode of state.episodes) live.absorbEpisode(episode);
     live.inbox = state.messages;
     sortInbox(live);
     if (state.staleKeys.length) await this.#store.deleteRows(live.record.instanceId, state.staleKeys);
@@ -245,19 +176,15 @@ export class DurableEngineCore {
 
   /** Re-dispatches activities, re-arms timers and re-checks children whose completion is not yet known. */
   #rearm(live: Live): void {
-    const executionId = live.record.executionId;
-    const waiting = new Set(
-      live.inbox
-        .filter((m) => !m.executionId || m.executionId === executionId)
-        .map((m) => completionId(m.event))
-        .filter((id): id is number => id !== undefined),
-    );
-    for (const [id, event] of live.scheduled) {
-      if (live.done.has(id) || waiting.has(id)) continue;
+    this.#startWork(live, live.record.executionId, unfinishedWork(live, live.inbox));
+  }
+
+  /** Starts scheduled work: runs an activity, arms a timer, starts (or re-checks) a child. */
+  #startWork(live: Live, executionId: string, scheduled: HistoryEvent[]): void {
+    for (const event of scheduled) {
       if (event.EventType === EventType.TaskScheduled) this.#dispatchActivity(live, executionId, event);
-      else if (event.EventType === EventType.TimerCreated && !live.canceledTimers.has(id)) {
-        this.#armTimer(live, executionId, event);
-      } else if (event.EventType === EventType.SubOrchestrationInstanceCreated) {
+      else if (event.EventType === EventType.TimerCreated) this.#armTimer(live, executionId, event);
+      else if (event.EventType === EventType.SubOrchestrationInstanceCreated) {
         void this.#ensureChild(live, executionId, event).catch((e) => this.#fault(live, e));
       }
     }
@@ -319,351 +246,109 @@ export class DurableEngineCore {
 
   async #process(live: Live, message: StoredMessage): Promise<void> {
     if (live.inbox[0] !== message || !this.#canRun(live)) return;
-    const record = live.record;
-    const event = message.event;
-    const id = completionId(event);
-    const stale =
-      (message.executionId !== undefined && message.executionId !== record.executionId) ||
-      (id !== undefined && live.done.has(id)) ||
-      (event.EventType === EventType.TimerFired && live.canceledTimers.has(event.TimerId ?? -1)) ||
-      (event.EventType === EventType.ExecutionStarted &&
-        live.history.some((h) => h.EventType === EventType.ExecutionStarted));
-    if (stale) return this.#drop(live, message);
+    if (isStale(live, message)) return this.#drop(live, message);
     await this.#episode(live, message);
   }
 
+  /**
+   * One episode: the planner opens it, the orchestrator replays, the planner decides (planner.ts); then the
+   * plan is committed in one transaction and, only once it is, applied to memory and its work started.
+   */
   async #episode(live: Live, message: StoredMessage): Promise<void> {
-    const record = live.record;
-    const now = this.#clock.now();
-    const newEvent: HistoryEvent = { ...message.event, IsPlayed: false };
-    const started: HistoryEvent = {
-      EventType: EventType.OrchestratorStarted,
-      EventId: -1,
-      IsPlayed: false,
-      Timestamp: isoNow(now),
-    };
-    let nextSeq = live.nextSeq;
-    const retryEvents = this.#followUpEvents(live, newEvent, now, () => nextSeq++);
-
-    const payload = {
-      history: [...live.history, started, newEvent],
-      input: record.input ?? null,
-      instanceId: record.instanceId,
-      isReplaying: live.history.length > 0,
-      parentInstanceId: record.parent?.instanceId ?? null,
-      upperSchemaVersion: 1,
-      upperSchemaVersionNew: 2,
-      // The Azure Storage provider's limits, so long timers take the same path as on Azure (longTimers.ts).
-      longRunningTimerIntervalDuration: LONG_RUNNING_TIMER_INTERVAL_DURATION,
-      maximumShortTimerDuration: MAXIMUM_SHORT_TIMER_DURATION,
-      defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
-    };
-    const result = await this.#orchestrators
-      .run(() =>
-        invokeFunction(record.name, { string: JSON.stringify(payload) }, { log: this.#invocationLog }),
-      )
-      // e.g. the orchestrator is no longer registered after a code change: fail the instance, don't loop.
-      .catch((error: unknown) => ({ error, returnValue: undefined }));
-
-    let state: OrchestratorState | undefined;
-    let failure: { message: string; details: string } | undefined;
-    if (result.error !== undefined) {
-      const { message: text, stack } = errorText(result.error);
-      const at = text.indexOf(OUT_OF_PROC);
-      if (at >= 0) {
-        state = JSON.parse(text.slice(at + OUT_OF_PROC.length)) as OrchestratorState;
-        const error = state.error ?? text.slice(0, at).trim();
-        failure = { message: error, details: orchestratorFailure(record.name, error).Details };
-      } else {
-        failure = { message: text, details: stack };
-      }
-    } else {
-      const value = result.returnValue;
-      const raw = value?.json ?? value?.string;
-      if (raw === undefined) {
-        failure = { message: 'the orchestrator binding returned no OrchestratorState', details: '' };
-      } else {
-        state = JSON.parse(raw) as OrchestratorState;
-      }
-    }
-
-    const events: HistoryEvent[] = [started, newEvent, ...retryEvents];
-    const committed: CommittedAction[] = [];
-    const canceledTimers: number[] = [];
-    const afterCommit: (() => void)[] = [];
-    let nondeterminism: string | undefined;
-    let continueAsNew: Action | undefined;
-
-    if (state) {
-      const flat = flattenActions(state.actions);
-      nondeterminism = this.#checkDeterminism(live, flat);
-      if (!nondeterminism) {
-        flat.slice(0, live.committed.length).forEach((action, i) => {
-          const timerId = live.committed[i].id;
-          if (action.actionType === ActionType.CreateTimer && action.isCanceled && timerId !== undefined) {
-            const piece = currentTimerPiece(live, timerId, retryEvents);
-            if (!live.canceledTimers.has(piece)) canceledTimers.push(piece);
-          }
-        });
-        for (const action of flat.slice(live.committed.length)) {
-          const sig = actionSignature(action);
-          switch (action.actionType) {
-            case ActionType.CallActivity:
-            case ActionType.CallActivityWithRetry: {
-              const seq = nextSeq++;
-              const input = encodeActivityInput(action.input);
-              const scheduled: HistoryEvent = {
-                EventType: EventType.TaskScheduled,
-                EventId: seq,
-                IsPlayed: false,
-                Timestamp: isoNow(now),
-                Name: action.functionName,
-                Input: input,
-                ...(action.retryOptions
-                  ? { LocalRetry: retryInfo(action, 'activity', input, undefined, action.retryOptions, now) }
-                  : {}),
-              };
-              events.push(scheduled);
-              committed.push({ sig, id: seq });
-              break;
-            }
-            case ActionType.CallSubOrchestrator:
-            case ActionType.CallSubOrchestratorWithRetry: {
-              const seq = nextSeq++;
-              const input = action.input === undefined ? null : JSON.stringify(action.input);
-              const created: HistoryEvent = {
-                EventType: EventType.SubOrchestrationInstanceCreated,
-                EventId: seq,
-                IsPlayed: false,
-                Timestamp: isoNow(now),
-                Name: action.functionName,
-                InstanceId: action.instanceId || `${record.executionId}:${seq}`,
-                Input: input,
-                ...(action.retryOptions
-                  ? {
-                      LocalRetry: retryInfo(
-                        action,
-                        'suborchestration',
-                        input,
-                        action.instanceId || undefined,
-                        action.retryOptions,
-                        now,
-                      ),
-                    }
-                  : {}),
-              };
-              events.push(created);
-              committed.push({ sig, id: seq });
-              break;
-            }
-            case ActionType.CreateTimer: {
-              const seq = nextSeq++;
-              events.push(timerCreated(seq, now, Date.parse(action.fireAt ?? '') || now));
-              committed.push({ sig, id: seq });
-              if (action.isCanceled) canceledTimers.push(seq);
-              break;
-            }
-            case ActionType.WaitForExternalEvent:
-              committed.push({ sig });
-              break;
-            case ActionType.ContinueAsNew:
-              continueAsNew = action;
-              committed.push({ sig });
-              break;
-            default:
-              failure ??= {
-                message:
-                  `${UNSUPPORTED[action.actionType] ?? `action type ${action.actionType}`} is not supported by the ` +
-                  'local host (durable entities and callHttp are out of its scope); call an activity instead.',
-                details: '',
-              };
-          }
-        }
-      }
-    }
-
-    // Everything new in this episode, before the outcome is decided.
-    const scheduledNow = events.filter(
-      (e) =>
-        e.EventType === EventType.TaskScheduled ||
-        e.EventType === EventType.TimerCreated ||
-        e.EventType === EventType.SubOrchestrationInstanceCreated,
-    );
-    const next: InstanceRecord = {
-      ...record,
-      runtimeStatus: 'Running',
-      lastUpdatedTime: isoNow(now),
-      episodes: record.episodes + 1,
-    };
-    if (state?.customStatus !== undefined) next.customStatus = state.customStatus;
-
-    let outcome: 'running' | 'completed' | 'failed' | 'continued' = 'running';
-    let failureDetails = '';
-    if (nondeterminism || failure) {
-      outcome = 'failed';
-      next.runtimeStatus = 'Failed';
-      next.output = nondeterminism ?? orchestratorFailure(record.name, failure?.message ?? '').Reason;
-      failureDetails = failure?.details ?? '';
-      // A failed instance schedules nothing: drop this episode's new work from its history.
-      events.splice(2, events.length - 2);
-      committed.length = 0;
-      events.push({
-        EventType: EventType.ExecutionCompleted,
-        EventId: -1,
-        IsPlayed: false,
-        Timestamp: isoNow(now),
-        OrchestrationStatus: 'Failed',
-        Result: JSON.stringify(next.output),
-      });
-    } else if (state?.isDone && continueAsNew) {
-      outcome = 'continued';
-    } else if (state?.isDone) {
-      outcome = 'completed';
-      next.runtimeStatus = 'Completed';
-      next.output = state.output ?? null;
-      events.push({
-        EventType: EventType.ExecutionCompleted,
-        EventId: -1,
-        IsPlayed: false,
-        Timestamp: isoNow(now),
-        OrchestrationStatus: 'Completed',
-        Result: state.output === undefined ? null : JSON.stringify(state.output),
-      });
-    }
-    events.push({
-      EventType: EventType.OrchestratorCompleted,
-      EventId: -1,
-      IsPlayed: false,
-      Timestamp: isoNow(now),
-    });
-
-    if (outcome === 'continued') {
-      // New execution, fresh history; the SDK JSON-encodes a string input (processInput), so un-quote it.
-      const raw = continueAsNew?.input;
-      const input = typeof raw === 'string' ? safeParse(raw) : (raw ?? null);
-      const executionId = newExecutionId();
-      // The Azure Storage provider's instance row takes CreatedTime from the new generation's
-      // ExecutionStarted (DurableTask.AzureStorage AzureTableTrackingStore.UpdateStateAsync), and DTFx stamps
-      // that event when it continues the instance as new (TaskOrchestrationDispatcher).
-      const restarted: InstanceRecord = {
-        ...next,
-        executionId,
-        input,
-        output: null,
-        episodes: 0,
-        runtimeStatus: 'Running',
-        createdTime: isoNow(now),
-      };
-      const startedMessage = this.#executionStarted(restarted, now);
-      let key: string | undefined;
-      try {
-        [key] = await this.#store.commit({
-          record: restarted,
-          addMessages: [startedMessage],
-          deleteMessages: [message.key],
-        });
-      } catch (error) {
-        if (!(error instanceof PayloadTooLargeError)) throw error;
-        return this.#failTooLarge(live, message, started, now, error);
-      }
-      live.record = restarted;
-      live.reset();
-      live.inbox = live.inbox.filter((m) => m !== message);
-      live.inbox.unshift({ key: key ?? '', ...startedMessage });
-      sortInbox(live);
-      const stale = (await this.#store.loadPartition(record.instanceId)).staleKeys;
-      await this.#store.deleteRows(record.instanceId, stale);
-      return;
-    }
-
+    const opening = openEpisode(live, message, this.#clock.now());
+    const result = await this.#invokeOrchestrator(opening.record.name, opening.payload);
+    const plan = planEpisode(live, opening, result);
+    if (plan.outcome === 'continued') return this.#continueAsNew(live, message, opening, plan);
     try {
       await this.#store.commit({
-        record: next,
-        episode: { index: next.episodes, row: { events, actions: committed, canceledTimers } },
+        record: plan.record,
+        episode: { index: plan.record.episodes, row: plan.row },
         deleteMessages: [message.key],
       });
     } catch (error) {
       // Retrying cannot shrink the row: fail the instance instead of retrying it forever.
       if (!(error instanceof PayloadTooLargeError)) throw error;
-      return this.#failTooLarge(live, message, started, now, error);
+      return this.#failTooLarge(live, message, opening, error);
     }
-    // Committed: now (and only now) apply to memory and start side effects.
-    live.record = next;
-    live.absorb(events);
-    live.committed.push(...committed);
-    for (const id of canceledTimers) {
-      live.canceledTimers.add(id);
+    this.#applyEpisode(live, message, plan.record, plan.row);
+    if (plan.outcome === 'running') this.#startWork(live, plan.record.executionId, plan.start);
+    else this.#finish(live, plan.failureDetails);
+  }
+
+  #invokeOrchestrator(name: string, payload: OrchestrationTriggerPayload): Promise<OrchestratorResult> {
+    return (
+      this.#orchestrators
+        .run(() => invokeFunction(name, { string: JSON.stringify(payload) }, { log: this.#invocationLog }))
+        // e.g. the orchestrator is no longer registered after a code change: fail the instance, don't loop.
+        .catch((error: unknown) => ({ error, returnValue: undefined }))
+    );
+  }
+
+  /** Committed: now (and only now) the episode reaches memory. */
+  #applyEpisode(live: Live, message: StoredMessage, record: InstanceRecord, row: EpisodeRow): void {
+    live.record = record;
+    live.absorbEpisode(row);
+    for (const id of row.canceledTimers) {
       clearTimeout(live.timers.get(id));
       live.timers.delete(id);
     }
     live.inbox = live.inbox.filter((m) => m !== message);
-
-    if (outcome === 'running') {
-      for (const event of scheduledNow) {
-        if (event.EventType === EventType.TaskScheduled) {
-          afterCommit.push(() => this.#dispatchActivity(live, next.executionId, event));
-        } else if (event.EventType === EventType.TimerCreated) {
-          if (!live.canceledTimers.has(event.EventId)) {
-            afterCommit.push(() => this.#armTimer(live, next.executionId, event));
-          }
-        } else {
-          afterCommit.push(
-            () => void this.#ensureChild(live, next.executionId, event).catch((e) => this.#fault(live, e)),
-          );
-        }
-      }
-    } else {
-      live.clearTimers();
-      afterCommit.push(() => this.#notifyParentReliably(next, failureDetails));
-      if (outcome === 'failed') {
-        this.#log(`[durable] ${next.name} (${next.instanceId}) failed: ${next.output as string}`);
-      }
-    }
-    for (const effect of afterCommit) effect();
   }
 
-  /**
-   * Fails the instance when an episode's row would not fit in a Table entity (a large output, custom status or
-   * continueAsNew input): the event that caused the episode is consumed, nothing new is scheduled.
-   */
+  /** The instance completed or failed: nothing of it runs any more, and its parent hears of it. */
+  #finish(live: Live, failureDetails: string): void {
+    const record = live.record;
+    live.clearTimers();
+    if (record.runtimeStatus === 'Failed') {
+      this.#log(`[durable] ${record.name} (${record.instanceId}) failed: ${record.output as string}`);
+    }
+    this.#notifyParentReliably(record, failureDetails);
+  }
+
+  /** A new execution with a fresh history, started by its ExecutionStarted in the same transaction. */
+  async #continueAsNew(
+    live: Live,
+    message: StoredMessage,
+    opening: EpisodeOpening,
+    plan: ContinuedPlan,
+  ): Promise<void> {
+    const restarted = continuedRecord(plan.record, plan.continueWith.input, newExecutionId(), opening.now);
+    const startedMessage = executionStartedMessage(restarted, opening.now);
+    let key: string | undefined;
+    try {
+      [key] = await this.#store.commit({
+        record: restarted,
+        addMessages: [startedMessage],
+        deleteMessages: [message.key],
+      });
+    } catch (error) {
+      if (!(error instanceof PayloadTooLargeError)) throw error;
+      return this.#failTooLarge(live, message, opening, error);
+    }
+    live.record = restarted;
+    live.reset();
+    live.inbox = live.inbox.filter((m) => m !== message);
+    live.inbox.unshift({ key: key ?? '', ...startedMessage });
+    sortInbox(live);
+    const stale = (await this.#store.loadPartition(restarted.instanceId)).staleKeys;
+    await this.#store.deleteRows(restarted.instanceId, stale);
+  }
+
+  /** An episode's row would not fit in a Table entity: the instance fails (planner.ts tooLargeEpisode). */
   async #failTooLarge(
     live: Live,
     message: StoredMessage,
-    started: HistoryEvent,
-    now: number,
+    opening: EpisodeOpening,
     error: PayloadTooLargeError,
   ): Promise<void> {
-    const record = live.record;
-    const next: InstanceRecord = {
-      ...record,
-      runtimeStatus: 'Failed',
-      output: `Orchestrator function '${record.name}' failed: ${error.message}`,
-      lastUpdatedTime: isoNow(now),
-      episodes: record.episodes + 1,
-    };
-    const events: HistoryEvent[] = [
-      started,
-      {
-        EventType: EventType.ExecutionCompleted,
-        EventId: -1,
-        IsPlayed: false,
-        Timestamp: isoNow(now),
-        OrchestrationStatus: 'Failed',
-        Result: JSON.stringify(next.output),
-      },
-      { EventType: EventType.OrchestratorCompleted, EventId: -1, IsPlayed: false, Timestamp: isoNow(now) },
-    ];
+    const { record, row } = tooLargeEpisode(live.record, opening.started, opening.now, error.message);
     await this.#store.commit({
-      record: next,
-      episode: { index: next.episodes, row: { events, actions: [], canceledTimers: [] } },
+      record,
+      episode: { index: record.episodes, row },
       deleteMessages: [message.key],
     });
-    live.record = next;
-    live.absorb(events);
-    live.clearTimers();
-    live.inbox = live.inbox.filter((m) => m !== message);
-    this.#log(`[durable] ${next.name} (${next.instanceId}) failed: ${next.output as string}`);
-    this.#notifyParentReliably(next, error.stack ?? error.message);
+    this.#applyEpisode(live, message, record, row);
+    this.#finish(live, error.stack ?? error.message);
   }
 
   /** Delivers the child's outcome; a storage error is retried, never left as an unhandled rejection. */
@@ -680,52 +365,6 @@ export class DurableEngineCore {
       );
       setTimeout(() => this.#notifyParentReliably(child, details), 1000).unref();
     });
-  }
-
-  /** DTFx compares the committed (kind, lower(name)) of each position with what the code does now. */
-  #checkDeterminism(live: Live, flat: Action[]): string | undefined {
-    for (let i = 0; i < live.committed.length; i++) {
-      const before = live.committed[i].sig;
-      const now = flat[i] ? actionSignature(flat[i]) : undefined;
-      if (now !== before) {
-        return (
-          `Non-Deterministic workflow detected: action #${i} was '${before}' when this instance last ran, but the ` +
-          `orchestrator code now ${now ? `does '${now}'` : 'no longer schedules it'}. Was the orchestrator changed ` +
-          'while this instance was in flight? Let in-flight instances finish (or terminate them) before deploying ' +
-          'such a change, or start the new logic under a new orchestration name.'
-        );
-      }
-    }
-    return undefined;
-  }
-
-  /**
-   * What the extension schedules by itself in reply to the episode's event, taking the next id as the SDK expects:
-   * the timer after a failed attempt and the next attempt once it fires (retry.ts), the next piece of a long
-   * timer (longTimers.ts).
-   */
-  #followUpEvents(live: Live, event: HistoryEvent, now: number, allocate: () => number): HistoryEvent[] {
-    if (
-      event.EventType === EventType.TaskFailed ||
-      event.EventType === EventType.SubOrchestrationInstanceFailed
-    ) {
-      const retry = live.scheduled.get(event.TaskScheduledId ?? -1)?.LocalRetry as RetryInfo | undefined;
-      if (!retry) return [];
-      const firstAttemptAt = retry.firstAttemptAt ? Date.parse(retry.firstAttemptAt) : undefined;
-      const decision = nextRetry(retry.options, retry.attempt, firstAttemptAt, now);
-      if (decision.kind === 'give-up') return [];
-      return [{ ...timerEvent(allocate(), now, decision.fireAt), LocalRetry: retry }];
-    }
-    if (event.EventType !== EventType.TimerFired) return [];
-    const created = live.scheduled.get(event.TimerId ?? -1);
-    if (created?.LongTimer) {
-      const fireAt = nextPieceFireAt(Date.parse(created.LongTimer.fireAt), now);
-      if (fireAt === undefined) return [];
-      return [{ ...timerEvent(allocate(), now, fireAt), LongTimer: created.LongTimer }];
-    }
-    const retry = created?.LocalRetry as RetryInfo | undefined;
-    if (!retry || retry.attempt >= retry.options.maxNumberOfAttempts) return [];
-    return [reattempt(live.record.executionId, retry, allocate(), now)];
   }
 
   #invocationLog = (line: InvocationLogLine): void => {
@@ -755,14 +394,11 @@ export class DurableEngineCore {
           // A result too large to store fails the task (the orchestrator can handle that), rather than
           // leaving the orchestration waiting for a completion that can never be written.
           if (!(error instanceof PayloadTooLargeError)) throw error;
-          const failed: HistoryEvent = {
-            EventType: EventType.TaskFailed,
-            EventId: -1,
-            IsPlayed: false,
-            Timestamp: isoNow(this.#clock.now()),
-            TaskScheduledId: scheduled.EventId,
-            ...activityFailure(name, error),
-          };
+          const failed = historyEvent.taskFailed(
+            scheduled.EventId,
+            this.#clock.now(),
+            activityFailure(name, error),
+          );
           await this.#deliverCompletion(live, { executionId, event: failed }, name);
         }
       })
@@ -805,19 +441,15 @@ export class DurableEngineCore {
   }
 
   async #runActivity(name: string, scheduled: HistoryEvent): Promise<HistoryEvent> {
-    const base = { EventId: -1, IsPlayed: false, TaskScheduledId: scheduled.EventId };
     const registration = coreState.registrations.get(name);
     if (!registration || triggerBinding(registration).type !== 'activityTrigger') {
-      return {
-        ...base,
-        EventType: EventType.TaskFailed,
-        Timestamp: isoNow(this.#clock.now()),
+      return historyEvent.taskFailed(scheduled.EventId, this.#clock.now(), {
         Reason: `The function '${name}' doesn't exist, is disabled, or is not an activity function.`,
         Details: `Registered activities: ${[...coreState.registrations.values()]
           .filter((r) => triggerBinding(r).type === 'activityTrigger')
           .map((r) => r.metadata.name)
           .join(', ')}`,
-      };
+      });
     }
     // The host hands the activity its input as a string; the worker's tryJsonParse decodes it.
     const gauge = this.#activityGauge;
@@ -834,22 +466,12 @@ export class DurableEngineCore {
     } finally {
       gauge.running--;
     }
-    const timestamp = isoNow(this.#clock.now());
-    if (result.error !== undefined) {
-      // As the worker, the host and the extension's TaskActivityShim report it on Azure (failures.ts).
-      return {
-        ...base,
-        EventType: EventType.TaskFailed,
-        Timestamp: timestamp,
-        ...activityFailure(name, result.error),
-      };
-    }
-    return {
-      ...base,
-      EventType: EventType.TaskCompleted,
-      Timestamp: timestamp,
-      Result: result.returnValue === undefined ? null : JSON.stringify(hostValue(result.returnValue)),
-    };
+    const at = this.#clock.now();
+    // As the worker, the host and the extension's TaskActivityShim report it on Azure (failures.ts).
+    if (result.error !== undefined)
+      return historyEvent.taskFailed(scheduled.EventId, at, activityFailure(name, result.error));
+    const value = result.returnValue === undefined ? null : JSON.stringify(hostValue(result.returnValue));
+    return historyEvent.taskCompleted(scheduled.EventId, at, value);
   }
 
   #armTimer(live: Live, executionId: string, created: HistoryEvent): void {
@@ -866,17 +488,8 @@ export class DurableEngineCore {
         return;
       }
       if (live.canceledTimers.has(id)) return;
-      void this.#deliver(live, {
-        executionId,
-        event: {
-          EventType: EventType.TimerFired,
-          EventId: -1,
-          IsPlayed: false,
-          Timestamp: isoNow(this.#clock.now()),
-          TimerId: id,
-          FireAt: created.FireAt,
-        },
-      }).catch((error) => this.#fault(live, error));
+      const fired = historyEvent.timerFired(id, this.#clock.now(), created.FireAt);
+      void this.#deliver(live, { executionId, event: fired }).catch((error) => this.#fault(live, error));
     };
     clearTimeout(live.timers.get(id));
     check();
@@ -894,15 +507,10 @@ export class DurableEngineCore {
     const fail = (reason: string) =>
       this.#deliver(parent, {
         executionId,
-        event: {
-          EventType: EventType.SubOrchestrationInstanceFailed,
-          EventId: -1,
-          IsPlayed: false,
-          Timestamp: isoNow(this.#clock.now()),
-          TaskScheduledId: created.EventId,
+        event: historyEvent.subOrchestrationFailed(created.EventId, this.#clock.now(), {
           Reason: reason,
           Details: '',
-        },
+        }),
       });
     if (childId === link.instanceId) {
       return fail(`A sub-orchestration cannot reuse its parent's instance ID '${childId}'.`);
@@ -931,25 +539,18 @@ export class DurableEngineCore {
     if (!link) return;
     const parent = this.instances.get(link.instanceId);
     if (!parent || parent.record.executionId !== link.executionId) return;
-    const base = {
-      EventId: -1,
-      IsPlayed: false,
-      Timestamp: isoNow(this.#clock.now()),
-      TaskScheduledId: link.taskScheduledId,
-    };
+    const at = this.#clock.now();
     const event: HistoryEvent =
       child.runtimeStatus === 'Completed'
-        ? {
-            ...base,
-            EventType: EventType.SubOrchestrationInstanceCompleted,
-            Result: child.output === undefined ? null : JSON.stringify(child.output),
-          }
-        : {
-            ...base,
-            EventType: EventType.SubOrchestrationInstanceFailed,
+        ? historyEvent.subOrchestrationCompleted(
+            link.taskScheduledId,
+            at,
+            child.output === undefined ? null : JSON.stringify(child.output),
+          )
+        : historyEvent.subOrchestrationFailed(link.taskScheduledId, at, {
             Reason: typeof child.output === 'string' ? child.output : JSON.stringify(child.output),
             Details: details,
-          };
+          });
     await this.#deliver(parent, { executionId: link.executionId, event });
   }
 
@@ -961,31 +562,6 @@ export class DurableEngineCore {
     live.inbox.push({ key, ...message });
     sortInbox(live);
     this.#pump(live);
-  }
-
-  #executionStarted(record: InstanceRecord, now: number): InboxMessage {
-    return {
-      executionId: record.executionId,
-      event: {
-        EventType: EventType.ExecutionStarted,
-        EventId: -1,
-        IsPlayed: false,
-        Timestamp: isoNow(now),
-        Name: record.name,
-        Version: record.version,
-        Input: record.input === undefined ? null : JSON.stringify(record.input),
-        OrchestrationInstance: { InstanceId: record.instanceId, ExecutionId: record.executionId },
-        ...(record.parent
-          ? {
-              ParentInstance: {
-                Name: record.parent.name,
-                TaskScheduleId: record.parent.taskScheduledId,
-                OrchestrationInstance: { InstanceId: record.parent.instanceId },
-              },
-            }
-          : {}),
-      },
-    };
   }
 
   // ---------------------------------------------------------------- management operations
@@ -1046,7 +622,7 @@ export class DurableEngineCore {
           version,
           episodes: 0,
         };
-        const startedMessage = this.#executionStarted(record, now);
+        const startedMessage = executionStartedMessage(record, now);
         const [key] = await this.#store.commit({ record, addMessages: [startedMessage] });
         const live = new Live(record);
         live.inbox.push({ key, ...startedMessage });
@@ -1086,16 +662,7 @@ export class DurableEngineCore {
       );
     }
     // No executionId: a raised event follows the instance across continueAsNew, as in DTFx.
-    await this.#deliver(live, {
-      event: {
-        EventType: EventType.EventRaised,
-        EventId: -1,
-        IsPlayed: false,
-        Timestamp: isoNow(this.#clock.now()),
-        Name: eventName,
-        Input: inputJson,
-      },
-    });
+    await this.#deliver(live, { event: historyEvent.eventRaised(this.#clock.now(), eventName, inputJson) });
   }
 
   async terminate(instanceId: string, reason: string): Promise<void> {
@@ -1111,21 +678,8 @@ export class DurableEngineCore {
         episodes: live.record.episodes + 1,
       };
       const events: HistoryEvent[] = [
-        {
-          EventType: EventType.ExecutionTerminated,
-          EventId: -1,
-          IsPlayed: false,
-          Timestamp: isoNow(now),
-          Input: reason,
-        },
-        {
-          EventType: EventType.ExecutionCompleted,
-          EventId: -1,
-          IsPlayed: false,
-          Timestamp: isoNow(now),
-          OrchestrationStatus: 'Terminated',
-          Result: JSON.stringify(reason),
-        },
+        historyEvent.executionTerminated(now, reason),
+        historyEvent.executionCompleted(now, 'Terminated', JSON.stringify(reason)),
       ];
       await this.#store.commit({
         record: next,
@@ -1164,13 +718,7 @@ export class DurableEngineCore {
       };
       // The SDK ignores these events; they document the pause in history, as DTFx does.
       const events: HistoryEvent[] = [
-        {
-          EventType: suspend ? EventType.ExecutionSuspended : EventType.ExecutionResumed,
-          EventId: -1,
-          IsPlayed: false,
-          Timestamp: isoNow(now),
-          Reason: reason,
-        },
+        suspend ? historyEvent.executionSuspended(now, reason) : historyEvent.executionResumed(now, reason),
       ];
       await this.#store.commit({
         record: next,
@@ -1216,77 +764,6 @@ export class DurableEngineCore {
     for (const live of this.instances.values()) live.clearTimers();
     // Let in-progress episodes finish their commit so nothing is half-written by us.
     await Promise.all([...this.instances.values()].map((live) => live.lock.catch(() => undefined)));
-  }
-}
-
-function retryInfo(
-  action: Action,
-  kind: RetryInfo['kind'],
-  input: string | null,
-  instanceId: string | undefined,
-  options: NonNullable<Action['retryOptions']>,
-  now: number,
-): RetryInfo {
-  const name = action.functionName ?? '';
-  return { options, attempt: 1, firstAttemptAt: isoNow(now), kind, name, input, instanceId };
-}
-
-/** The next attempt of a retried call, scheduled when its retry timer fires. */
-function reattempt(executionId: string, retry: RetryInfo, seq: number, now: number): HistoryEvent {
-  const base = {
-    EventId: seq,
-    IsPlayed: false,
-    Timestamp: isoNow(now),
-    Name: retry.name,
-    Input: retry.input,
-  };
-  const again: RetryInfo = { ...retry, attempt: retry.attempt + 1 };
-  if (retry.kind === 'activity') return { ...base, EventType: EventType.TaskScheduled, LocalRetry: again };
-  return {
-    ...base,
-    EventType: EventType.SubOrchestrationInstanceCreated,
-    InstanceId: retry.instanceId ?? `${executionId}:${seq}`,
-    LocalRetry: again,
-  };
-}
-
-function timerEvent(seq: number, now: number, fireAt: number): HistoryEvent {
-  return {
-    EventType: EventType.TimerCreated,
-    EventId: seq,
-    IsPlayed: false,
-    Timestamp: isoNow(now),
-    FireAt: isoNow(fireAt),
-  };
-}
-
-/** A CreateTimer action's TimerCreated: the whole timer, or the first piece of a long one. */
-function timerCreated(seq: number, now: number, fireAt: number): HistoryEvent {
-  const first = firstPieceFireAt(fireAt, now);
-  const event = timerEvent(seq, now, first.fireAt);
-  return first.long ? { ...event, LongTimer: { fireAt: isoNow(fireAt), rootId: seq } } : event;
-}
-
-/** The piece a cancelled CreateTimer action stands for now: a long timer's latest piece, else the timer. */
-function currentTimerPiece(live: Live, timerId: number, scheduledNow: HistoryEvent[]): number {
-  let piece = timerId;
-  for (const event of [...live.scheduled.values(), ...scheduledNow]) {
-    if (event.LongTimer?.rootId === timerId && event.EventId > piece) piece = event.EventId;
-  }
-  return piece;
-}
-
-/** Activity input as the host hands it over: strings as they are (already JSON-encoded by the SDK). */
-function encodeActivityInput(input: unknown): string | null {
-  if (input === undefined) return null;
-  return typeof input === 'string' ? input : JSON.stringify(input);
-}
-
-function safeParse(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    return text;
   }
 }
 

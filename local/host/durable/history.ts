@@ -146,6 +146,30 @@ export function actionSignature(action: Action): string {
   }
 }
 
+/** The scheduled id a completion answers (TaskScheduled, SubOrchestrationInstanceCreated or TimerCreated). */
+export function completionId(event: HistoryEvent): number | undefined {
+  switch (event.EventType) {
+    case EventType.TaskCompleted:
+    case EventType.TaskFailed:
+    case EventType.SubOrchestrationInstanceCompleted:
+    case EventType.SubOrchestrationInstanceFailed:
+      return event.TaskScheduledId;
+    case EventType.TimerFired:
+      return event.TimerId;
+    default:
+      return undefined;
+  }
+}
+
+/** The events that take a sequence id: the work an orchestration scheduled. */
+export function isScheduling(event: HistoryEvent): boolean {
+  return (
+    event.EventType === EventType.TaskScheduled ||
+    event.EventType === EventType.TimerCreated ||
+    event.EventType === EventType.SubOrchestrationInstanceCreated
+  );
+}
+
 export function isoNow(ms: number): string {
   return new Date(ms).toISOString();
 }
