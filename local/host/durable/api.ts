@@ -126,56 +126,83 @@ export class DurableApi {
     const method = (req.method ?? 'GET').toUpperCase();
     const parts = path.split('/').map((p) => decodeURIComponent(p));
     if (parts.at(-1) === '') parts.pop();
-    const [area, first, second, third] = parts;
-    const q = url.searchParams;
+    const [area, first, second] = parts;
 
     if (area === 'orchestrators' && first && method === 'POST' && parts.length <= 3) {
-      return this.#start(res, url, first, second, body, q.get('version') ?? '');
+      return this.#start(res, url, first, second, body, url.searchParams.get('version') ?? '');
     }
-    if (area === 'instances') {
-      if (!first) {
-        if (method === 'GET') return this.#list(req, res, q);
-        if (method === 'DELETE') return this.#purgeMany(res, q);
-      } else if (parts.length === 2) {
-        if (method === 'GET') return this.#status(res, url, first, q);
-        if (method === 'DELETE') {
-          const deleted = await this.#engine.purge(first);
-          return deleted
-            ? send(res, 200, { instancesDeleted: 1 })
-            : send(res, 404, { message: `No instance with ID '${first}' found.` });
-        }
-      } else if (method === 'POST') {
-        const reason = q.get('reason') ?? '';
-        if (second === 'raiseEvent' && third && parts.length === 4) {
-          return this.#raise(req, res, first, third, body);
-        }
-        if (parts.length === 3) {
-          switch (second) {
-            case 'terminate':
-              await this.#engine.terminate(first, reason);
-              return send(res, 202);
-            case 'suspend':
-              await this.#engine.suspend(first, reason);
-              return send(res, 202);
-            case 'resume':
-              await this.#engine.resume(first, reason);
-              return send(res, 202);
-            case 'restart':
-              return this.#restart(res, url, first, q.get('restartWithNewInstanceId') !== 'false');
-            case 'rewind':
-              return send(res, 501, {
-                message: 'Rewind is not supported by the local host; start a new instance instead.',
-              });
-          }
-        }
-      }
-    }
+    if (area === 'instances' && (await this.#routeInstances(req, res, url, method, parts, body))) return;
     if (area === 'entities') {
       return send(res, 501, {
         message: 'Durable entities are not supported by the local host; use orchestrations and activities.',
       });
     }
     send(res, 404, { message: `No Durable HTTP API route matches ${method} ${path}.` });
+  }
+
+  /** `instances[/<id>[/<operation>[/<event>]]]`; false when no route matches. */
+  async #routeInstances(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    method: string,
+    parts: string[],
+    body: Buffer,
+  ): Promise<boolean> {
+    const [, id, operation, event] = parts;
+    const q = url.searchParams;
+    if (!id) {
+      if (method === 'GET') this.#list(req, res, q);
+      else if (method === 'DELETE') await this.#purgeMany(res, q);
+      else return false;
+    } else if (parts.length === 2) {
+      if (method === 'GET') await this.#status(res, url, id, q);
+      else if (method === 'DELETE') await this.#purgeOne(res, id);
+      else return false;
+    } else if (method !== 'POST') {
+      return false;
+    } else if (operation === 'raiseEvent' && event && parts.length === 4) {
+      await this.#raise(req, res, id, event, body);
+    } else if (parts.length === 3) {
+      return this.#operate(res, url, id, operation);
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  /** POST instances/<id>/<operation>; false for an operation the API does not have. */
+  async #operate(res: ServerResponse, url: URL, id: string, operation: string): Promise<boolean> {
+    const reason = url.searchParams.get('reason') ?? '';
+    switch (operation) {
+      case 'terminate':
+        await this.#engine.terminate(id, reason);
+        break;
+      case 'suspend':
+        await this.#engine.suspend(id, reason);
+        break;
+      case 'resume':
+        await this.#engine.resume(id, reason);
+        break;
+      case 'restart':
+        await this.#restart(res, url, id, url.searchParams.get('restartWithNewInstanceId') !== 'false');
+        return true;
+      case 'rewind':
+        send(res, 501, {
+          message: 'Rewind is not supported by the local host; start a new instance instead.',
+        });
+        return true;
+      default:
+        return false;
+    }
+    send(res, 202);
+    return true;
+  }
+
+  async #purgeOne(res: ServerResponse, id: string): Promise<void> {
+    const deleted = await this.#engine.purge(id);
+    if (deleted) send(res, 200, { instancesDeleted: 1 });
+    else send(res, 404, { message: `No instance with ID '${id}' found.` });
   }
 
   async #start(

@@ -577,6 +577,15 @@ export class DurableEngineCore {
     parent: ParentLink | null,
     version = '',
   ): Promise<void> {
+    this.#checkCreate(name, instanceId);
+    await this.#oneCreateAtATime(instanceId, async () => {
+      const existing = this.instances.get(instanceId);
+      const replace = () => this.#replaceInstance(existing, { instanceId, name, input, parent, version });
+      await (existing ? this.#withLock(existing, replace) : replace());
+    });
+  }
+
+  #checkCreate(name: string, instanceId: string): void {
     if (!this.isOrchestration(name)) {
       throw new OrchestrationError(
         `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function. ` +
@@ -590,47 +599,13 @@ export class DurableEngineCore {
         400,
       );
     }
-    // Creates of one id run one at a time: two simultaneous starts (a duplicated event) must not both pass
-    // the "already exists" check, which only sees instances whose creation has finished.
-    const createNow = async () => {
-      const existing = this.instances.get(instanceId);
-      const work = async () => {
-        if (existing && !existing.gone && !TERMINAL.has(existing.record.runtimeStatus)) {
-          throw new OrchestrationError(
-            `An Orchestration instance with the status ${existing.record.runtimeStatus} already exists ` +
-              `(instance '${instanceId}'). Wait for it to finish or terminate it before starting the ID again.`,
-            409,
-          );
-        }
-        if (existing) {
-          existing.gone = true;
-          existing.clearTimers();
-          await this.#store.purge(instanceId);
-        }
-        const now = this.#clock.now();
-        const record: InstanceRecord = {
-          instanceId,
-          name,
-          executionId: newExecutionId(),
-          runtimeStatus: 'Pending',
-          input: input === undefined ? null : input,
-          output: null,
-          customStatus: null,
-          createdTime: isoNow(now),
-          lastUpdatedTime: isoNow(now),
-          parent,
-          version,
-          episodes: 0,
-        };
-        const startedMessage = executionStartedMessage(record, now);
-        const [key] = await this.#store.commit({ record, addMessages: [startedMessage] });
-        const live = new Live(record);
-        live.inbox.push({ key, ...startedMessage });
-        this.instances.set(instanceId, live);
-        this.#pump(live);
-      };
-      await (existing ? this.#withLock(existing, work) : work());
-    };
+  }
+
+  /**
+   * Creates of one id run one at a time: two simultaneous starts (a duplicated event) must not both pass
+   * the "already exists" check, which only sees instances whose creation has finished.
+   */
+  async #oneCreateAtATime(instanceId: string, createNow: () => Promise<void>): Promise<void> {
     const attempt = (this.#creating.get(instanceId) ?? Promise.resolve()).then(createNow);
     const settled = attempt.then(
       () => undefined,
@@ -641,6 +616,30 @@ export class DurableEngineCore {
       if (this.#creating.get(instanceId) === settled) this.#creating.delete(instanceId);
     });
     await attempt;
+  }
+
+  /** Refuses a running instance of the id; replaces a finished one; stores the new one and starts it. */
+  async #replaceInstance(existing: Live | undefined, spec: NewInstance): Promise<void> {
+    if (existing && !existing.gone && !TERMINAL.has(existing.record.runtimeStatus)) {
+      throw new OrchestrationError(
+        `An Orchestration instance with the status ${existing.record.runtimeStatus} already exists ` +
+          `(instance '${spec.instanceId}'). Wait for it to finish or terminate it before starting the ID again.`,
+        409,
+      );
+    }
+    if (existing) {
+      existing.gone = true;
+      existing.clearTimers();
+      await this.#store.purge(spec.instanceId);
+    }
+    const now = this.#clock.now();
+    const record = pendingRecord(spec, newExecutionId(), now);
+    const startedMessage = executionStartedMessage(record, now);
+    const [key] = await this.#store.commit({ record, addMessages: [startedMessage] });
+    const live = new Live(record);
+    live.inbox.push({ key, ...startedMessage });
+    this.instances.set(spec.instanceId, live);
+    this.#pump(live);
   }
 
   orchestrationNames(): string[] {
@@ -772,6 +771,32 @@ export class DurableEngineCore {
 function sortInbox(live: Live): void {
   const rank = (m: StoredMessage) => (m.event.EventType === EventType.ExecutionStarted ? 0 : 1);
   live.inbox.sort((a, b) => rank(a) - rank(b) || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+}
+
+/** What `create` was asked for. */
+interface NewInstance {
+  instanceId: string;
+  name: string;
+  input: unknown;
+  parent: ParentLink | null;
+  version: string;
+}
+
+function pendingRecord(spec: NewInstance, executionId: string, now: number): InstanceRecord {
+  return {
+    instanceId: spec.instanceId,
+    name: spec.name,
+    executionId,
+    runtimeStatus: 'Pending',
+    input: spec.input === undefined ? null : spec.input,
+    output: null,
+    customStatus: null,
+    createdTime: isoNow(now),
+    lastUpdatedTime: isoNow(now),
+    parent: spec.parent,
+    version: spec.version,
+    episodes: 0,
+  };
 }
 
 /** DTFx execution ids are GUIDs in "N" format. */

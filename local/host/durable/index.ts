@@ -75,7 +75,6 @@ const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
 export async function startDurableEngine(options: DurableEngineOptions): Promise<DurableEngine> {
   const opened = await DurableStore.open(options.storage, options.taskHub || 'TestHubName');
   const store = options.wrapStore ? options.wrapStore(opened) : opened;
-  const bodyLimit = options.maxRequestBodyBytes ?? DEFAULT_BODY_LIMIT;
   const core = new DurableEngineCore({
     store,
     clock: options.clock,
@@ -90,86 +89,117 @@ export async function startDurableEngine(options: DurableEngineOptions): Promise
     defaultPageSize: options.listPageSize ?? 100,
     log: options.log,
   });
-
-  const rpc = http.createServer((req, res) => {
-    void (async () => {
-      let body: Buffer;
-      try {
-        // The same limit as the public server: the loopback port must not buffer an unbounded body either.
-        body = await readBody(req, bodyLimit);
-      } catch (error) {
-        if (!(error instanceof BodyTooLargeError)) {
-          res.destroy();
-          return;
-        }
-        refuseUnread(res, 413, error.message);
-        return;
-      }
-      const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
-      if (!url.pathname.startsWith(RPC_PREFIX)) {
-        res.writeHead(404).end();
-        return;
-      }
-      await api.handle(req, res, url, url.pathname.slice(RPC_PREFIX.length), body);
-    })().catch((error: unknown) => {
-      options.log(
-        `[durable] rpc ${req.method} ${req.url} failed: ${(error as Error)?.stack ?? String(error)}`,
-      );
-      if (!res.headersSent) res.writeHead(500).end();
-      else res.destroy();
-    });
-  });
-  const closeRpc = () =>
-    new Promise<void>((resolve) => {
-      rpc.close(() => resolve());
-      rpc.closeAllConnections();
-    });
-  await new Promise<void>((resolve, reject) => {
-    rpc.once('error', reject);
-    rpc.listen(0, '127.0.0.1', () => resolve());
-  });
-  const rpcBaseUrl = `http://127.0.0.1:${(rpc.address() as AddressInfo).port}${RPC_PREFIX}`;
-
-  const binding = JSON.stringify(api.clientBinding(rpcBaseUrl));
-  const provider = () => ({ string: binding });
-  setInputProvider('durableClient', provider);
-  setInputProvider('orchestrationClient', provider);
-
+  const rpc = await startRpcListener(api, options.maxRequestBodyBytes ?? DEFAULT_BODY_LIMIT, options.log);
+  provideClientBinding(api, rpc.baseUrl);
   try {
     await core.start();
   } catch (error) {
     // Start-up failed (e.g. the task hub's tables are unreachable): release the port opened above.
-    await closeRpc();
+    await rpc.close();
     throw error;
   }
-
   return {
-    rpcBaseUrl,
-    async handleHttp(req, res, url, body) {
-      const path = url.pathname;
-      if (path !== WEBHOOK_PATH && !path.startsWith(`${WEBHOOK_PATH}/`)) return false;
-      // Constant-time comparison, as for function keys: the key must not leak through response timing.
-      const accepted = options.masterKey ? [options.systemKey, options.masterKey] : [options.systemKey];
-      if (!keyMatches(presentedKey(req, url), ...accepted)) {
-        res.writeHead(401, { 'Content-Type': 'application/json; charset=utf-8' });
-        res.end(
-          JSON.stringify({
-            message:
-              'The Durable HTTP API needs the system key: add ?code=<systemKey> (the URLs in the durableClient ' +
-              'binding and in check-status responses carry it).',
-          }),
-        );
-        return true;
-      }
-      await api.handle(req, res, url, path.slice(WEBHOOK_PATH.length + 1), await body());
-      return true;
-    },
-    clientBinding: (mode = 'rpc') => api.clientBinding(mode === 'rpc' ? rpcBaseUrl : undefined),
+    rpcBaseUrl: rpc.baseUrl,
+    handleHttp: webhookHandler(api, options),
+    clientBinding: (mode = 'rpc') => api.clientBinding(mode === 'rpc' ? rpc.baseUrl : undefined),
     history: (instanceId) => core.history(instanceId),
     stats: () => ({ activities: core.activityStats() }),
     async close() {
-      await closeRpc();
+      await rpc.close();
       await core.close();
     },
+  };
+}
+
+interface RpcListener {
+  /** http://127.0.0.1:<port>/durabletask/ */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+/** The loopback listener (the extension's LocalHttpListener): the Durable HTTP API without auth. */
+async function startRpcListener(
+  api: DurableApi,
+  bodyLimit: number,
+  log: (line: string) => void,
+): Promise<RpcListener> {
+  const rpc = http.createServer((req, res) => {
+    serveRpc(api, req, res, bodyLimit).catch((error: unknown) => {
+      log(`[durable] rpc ${req.method} ${req.url} failed: ${(error as Error)?.stack ?? String(error)}`);
+      if (!res.headersSent) res.writeHead(500).end();
+      else res.destroy();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    rpc.once('error', reject);
+    rpc.listen(0, '127.0.0.1', () => resolve());
+  });
+  return {
+    baseUrl: `http://127.0.0.1:${(rpc.address() as AddressInfo).port}${RPC_PREFIX}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        rpc.close(() => resolve());
+        rpc.closeAllConnections();
+      }),
+  };
+}
+
+async function serveRpc(
+  api: DurableApi,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  bodyLimit: number,
+): Promise<void> {
+  let body: Buffer;
+  try {
+    // The same limit as the public server: the loopback port must not buffer an unbounded body either.
+    body = await readBody(req, bodyLimit);
+  } catch (error) {
+    if (!(error instanceof BodyTooLargeError)) {
+      res.destroy();
+      return;
+    }
+    refuseUnread(res, 413, error.message);
+    return;
+  }
+  const url = new URL(req.url ?? '/', `http://${req.headers.host ?? '127.0.0.1'}`);
+  if (!url.pathname.startsWith(RPC_PREFIX)) {
+    res.writeHead(404).end();
+    return;
+  }
+  await api.handle(req, res, url, url.pathname.slice(RPC_PREFIX.length), body);
+}
+
+/** The durableClient (and v1 orchestrationClient) input binding data, for `df.getClient(context)`. */
+function provideClientBinding(api: DurableApi, rpcBaseUrl: string): void {
+  const binding = JSON.stringify(api.clientBinding(rpcBaseUrl));
+  const provider = () => ({ string: binding });
+  setInputProvider('durableClient', provider);
+  setInputProvider('orchestrationClient', provider);
+}
+
+/** /runtime/webhooks/durabletask/* on the host's public server, behind the system (or master) key. */
+function webhookHandler(
+  api: DurableApi,
+  options: Pick<DurableEngineOptions, 'systemKey' | 'masterKey'>,
+): DurableEngine['handleHttp'] {
+  // Constant-time comparison, as for function keys: the key must not leak through response timing.
+  const accepted = options.masterKey ? [options.systemKey, options.masterKey] : [options.systemKey];
+  return async (req, res, url, body) => {
+    const path = url.pathname;
+    if (path !== WEBHOOK_PATH && !path.startsWith(`${WEBHOOK_PATH}/`)) return false;
+    if (!keyMatches(presentedKey(req, url), ...accepted)) {
+      res.writeHead(401, { 'Content-Type': 'application/json; charset=utf-8' });
+      res.end(
+        JSON.stringify({
+          message:
+            'The Durable HTTP API needs the system key: add ?code=<systemKey> (the URLs in the durableClient ' +
+            'binding and in check-status responses carry it).',
+        }),
+      );
+      return true;
+    }
+    await api.handle(req, res, url, path.slice(WEBHOOK_PATH.length + 1), await body());
+    return true;
   };
 }
