@@ -4,31 +4,12 @@
  * TaskActivityShim / OutOfProcOrchestrationShim), retries (DTFx RetryInterceptor), the start API's wait
  * (HttpApiHandler) and continue-as-new (DurableTask.AzureStorage's instance table).
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
 import { caughtFailureMessage, failureMessageOf } from '../../../shared/workflow/status.js';
-import {
-  episodeTime,
-  type Harness,
-  idSequence,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { episodeTime, idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
 
-let storage: Storage;
-let h: Harness;
-
-beforeAll(async () => {
-  storage = await startStorage();
-  h = await startHarness({ storage, taskHub: uniqueHub('Parity'), scale: 1000 });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
-});
+const h = useDurableHarness({ hub: 'Parity', scale: 1000 });
 
 async function historyUntil(id: string, done: (history: HistoryEvent[]) => boolean): Promise<HistoryEvent[]> {
   for (;;) {

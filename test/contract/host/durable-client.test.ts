@@ -3,29 +3,12 @@
  * (rpcBaseUrl, loopback listener) and webhook mode (URL templates on the public host, system key).
  */
 import * as df from 'durable-functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { invokeFunction } from '../../../local/host/core.js';
-import {
-  type Harness,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { useDurableHarness, waitForStatus } from './durable-harness.js';
 
-let storage: Storage;
-let h: Harness;
-
-beforeAll(async () => {
-  storage = await startStorage();
-  // A page size of 2 makes the client follow x-ms-continuation-token in getStatusAll.
-  h = await startHarness({ storage, taskHub: uniqueHub('Client'), scale: 1000, listPageSize: 2 });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
-});
+// A page size of 2 makes the client follow x-ms-continuation-token in getStatusAll.
+const h = useDurableHarness({ hub: 'Client', scale: 1000, listPageSize: 2 });
 
 const runningOrPending = (s: { runtimeStatus: string }) => s.runtimeStatus === 'Running';
 

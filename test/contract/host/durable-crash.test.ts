@@ -10,23 +10,19 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { fixtureDir, repoRoot, type Storage, startStorage, uniqueHub } from './durable-harness.js';
+import { afterAll, expect, it } from 'vitest';
+import { fixtureDir, repoRoot, uniqueHub, useDurableStorage } from './durable-harness.js';
 
 /** Built by the integration project's global setup (test/setup/build.ts). */
 const cli = path.join(repoRoot, 'dist/local/host/cli.js');
 const terminal = new Set(['Completed', 'Failed', 'Terminated', 'Canceled']);
 
-let storage: Storage;
+const storage = useDurableStorage();
 const children: ChildProcess[] = [];
 
-beforeAll(async () => {
-  storage = await startStorage();
-});
-afterAll(async () => {
+afterAll(() => {
   for (const child of children)
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  await storage?.stop();
 });
 
 interface Host {

@@ -3,24 +3,15 @@
  * activity's completion is retried; the loopback rpc listener refuses a body over the host's limit with 413;
  * and an engine whose start-up fails leaves no listener open behind it.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createClock } from '../../../local/host/clock.js';
 import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { EventType } from '../../../local/host/durable/history.js';
 import { startDurableEngine } from '../../../local/host/durable/index.js';
 import type { DurableStore } from '../../../local/host/durable/store.js';
-import {
-  type Harness,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { uniqueHub, useDurableHarness, waitForStatus } from './durable-harness.js';
 import { waitFor } from './helpers.js';
 
-let storage: Storage;
-let h: Harness;
 /** How many activity completions the store refuses next, and how many it has refused. */
 const faults = { pending: 0, injected: 0 };
 const logs: string[] = [];
@@ -39,20 +30,12 @@ function flakyStore(store: DurableStore): DurableStore {
   return store;
 }
 
-beforeAll(async () => {
-  storage = await startStorage();
-  h = await startHarness({
-    storage,
-    taskHub: uniqueHub('Faults'),
-    scale: 1000,
-    maxRequestBodyBytes: 64 * 1024,
-    wrapStore: flakyStore,
-    log: (line) => logs.push(line),
-  });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
+const h = useDurableHarness({
+  hub: 'Faults',
+  scale: 1000,
+  maxRequestBodyBytes: 64 * 1024,
+  wrapStore: flakyStore,
+  log: (line) => logs.push(line),
 });
 
 describe('durable engine under storage faults', () => {
@@ -101,7 +84,7 @@ describe('durable engine under storage faults', () => {
     const before = servers();
     const start = startDurableEngine({
       taskHub: uniqueHub('BadStart'),
-      storage: resolveStorageConnection({ AzureWebJobsStorage: storage.connectionString }),
+      storage: resolveStorageConnection({ AzureWebJobsStorage: h.storage.connectionString }),
       publicBaseUrl: h.publicBaseUrl,
       systemKey: 'unused',
       clock: createClock({ scale: 1 }),

@@ -1,7 +1,9 @@
 /**
  * Shared set-up for the durable engine's contract tests: table storage (the stack's Azurite when the global
  * setup provides AzureWebJobsStorage, otherwise a private in-memory azurite-table over http), the fixture app
- * loaded through the core shim, the engine behind a public HTTP server, and the real DurableClient.
+ * loaded through the core shim, the engine behind a public HTTP server, and the real DurableClient. A test file
+ * calls `useDurableHarness()` (or `useDurableStorage()` alone) once at the top: it registers the hooks that start
+ * everything before the file's tests and stop it after them.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import http from 'node:http';
@@ -10,6 +12,7 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
+import { afterAll, beforeAll } from 'vitest';
 import { createClock } from '../../../local/host/clock.js';
 import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { installCoreShim } from '../../../local/host/core.js';
@@ -109,7 +112,8 @@ export interface Harness {
 }
 
 export interface HarnessOptions {
-  storage: Storage;
+  /** Only its connection string is read. */
+  storage: Pick<Storage, 'connectionString'>;
   taskHub: string;
   scale?: number;
   maxConcurrentActivityFunctions?: number;
@@ -170,6 +174,69 @@ export async function startHarness(options: HarnessOptions): Promise<Harness> {
       server.closeAllConnections();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
+  };
+}
+
+/** A value a beforeAll hook provides; reading it before the hook ran is a mistake in the test file. */
+function started<T>(value: T | undefined, what: string): T {
+  if (value === undefined)
+    throw new Error(`${what} is started in beforeAll: use it inside a test or a later hook`);
+  return value;
+}
+
+/** Table storage for the file's tests: started before them, stopped after them. */
+export function useDurableStorage(): Pick<Storage, 'connectionString'> {
+  let storage: Storage | undefined;
+  beforeAll(async () => {
+    storage = await startStorage();
+  });
+  afterAll(async () => {
+    await storage?.stop();
+  });
+  return {
+    get connectionString() {
+      return started(storage, 'The durable test storage').connectionString;
+    },
+  };
+}
+
+export interface DurableHarnessOptions extends Omit<HarnessOptions, 'storage' | 'taskHub'> {
+  /** The task hub's name prefix; each run gets its own hub (uniqueHub). */
+  hub: string;
+}
+
+/** The started harness, and the storage it runs on (for a second engine on the same account). */
+export interface DurableHarness extends Omit<Harness, 'close'> {
+  readonly storage: Pick<Storage, 'connectionString'>;
+}
+
+/**
+ * Storage plus the engine on a public server for the file's tests (beforeAll), closed after them (afterAll).
+ * The returned harness can be used inside tests and hooks registered after this call.
+ */
+export function useDurableHarness(options: DurableHarnessOptions): DurableHarness {
+  const storage = useDurableStorage();
+  let harness: Harness | undefined;
+  beforeAll(async () => {
+    const { hub, ...rest } = options;
+    harness = await startHarness({ ...rest, storage, taskHub: uniqueHub(hub) });
+  });
+  afterAll(async () => {
+    await harness?.close();
+  });
+  const h = () => started(harness, 'The durable harness');
+  return {
+    storage,
+    get engine() {
+      return h().engine;
+    },
+    get publicBaseUrl() {
+      return h().publicBaseUrl;
+    },
+    get systemKey() {
+      return h().systemKey;
+    },
+    client: (mode) => h().client(mode),
   };
 }
 

@@ -3,23 +3,18 @@
  * from inside the functions, and a fan-out throughput measurement (printed, not asserted).
  */
 import { app } from '@azure/functions';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
-  type Harness,
   loadFixtureApp,
-  type Storage,
   startHarness,
-  startStorage,
   uniqueHub,
+  useDurableHarness,
   waitForStatus,
 } from './durable-harness.js';
 
-let storage: Storage;
-let h: Harness;
 const orchestrators = { inFlight: 0, max: 0 };
 
-beforeAll(async () => {
-  storage = await startStorage();
+beforeAll(() => {
   loadFixtureApp();
   // Worker hooks run around every invocation, so they see orchestrator episodes in flight.
   app.hook.preInvocation((context) => {
@@ -31,16 +26,12 @@ beforeAll(async () => {
   app.hook.postInvocation((context) => {
     if (context.invocationContext.functionName === 'FanOut') orchestrators.inFlight--;
   });
-  h = await startHarness({
-    storage,
-    taskHub: uniqueHub('Limits'),
-    maxConcurrentActivityFunctions: 3,
-    maxConcurrentOrchestratorFunctions: 1,
-  });
 });
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
+// Registered after the hooks above, so the engine starts once they are in place.
+const h = useDurableHarness({
+  hub: 'Limits',
+  maxConcurrentActivityFunctions: 3,
+  maxConcurrentOrchestratorFunctions: 1,
 });
 
 describe('durable concurrency limits', () => {
@@ -60,7 +51,7 @@ describe('durable concurrency limits', () => {
 describe('fan-out throughput (measurement)', () => {
   it('runs a 200-activity fan-out and prints activities per second', async () => {
     const fast = await startHarness({
-      storage,
+      storage: h.storage,
       taskHub: uniqueHub('FanOut'),
       maxConcurrentActivityFunctions: 10,
       maxConcurrentOrchestratorFunctions: 10,

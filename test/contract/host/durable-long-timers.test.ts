@@ -5,30 +5,12 @@
  * (one id per piece), and the extension splits its CreateTimer into pieces of at most 3 days
  * (DurableOrchestrationContext.cs IDurableOrchestrationContext.CreateTimer). A virtual day passes in 86 ms here.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
-import {
-  episodeTime,
-  type Harness,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { episodeTime, useDurableHarness, waitForStatus } from './durable-harness.js';
 
 const DAY = 86_400_000;
-let storage: Storage;
-let h: Harness;
-
-beforeAll(async () => {
-  storage = await startStorage();
-  h = await startHarness({ storage, taskHub: uniqueHub('LongTimers'), scale: 1_000_000 });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
-});
+const h = useDurableHarness({ hub: 'LongTimers', scale: 1_000_000 });
 
 const timersOf = (history: HistoryEvent[]) => history.filter((e) => e.EventType === EventType.TimerCreated);
 

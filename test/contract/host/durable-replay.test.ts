@@ -3,30 +3,12 @@
  * must be what the SDK expects (reference: local-functions-host.md §3).
  */
 import { createRequire } from 'node:module';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { EventType } from '../../../local/host/durable/index.js';
-import {
-  type Harness,
-  idSequence,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
 
 const require_ = createRequire(__filename);
-let storage: Storage;
-let h: Harness;
-
-beforeAll(async () => {
-  storage = await startStorage();
-  h = await startHarness({ storage, taskHub: uniqueHub('Replay'), scale: 1000 });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
-});
+const h = useDurableHarness({ hub: 'Replay', scale: 1000 });
 
 describe('durable engine replay contract', () => {
   it('runs on the pinned library versions the protocol was verified with', () => {

@@ -3,28 +3,11 @@
  * instance, retrying forever or revealing internals: results the worker cannot convert, rows too large for
  * the history store, and the webhook's keys.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  type Harness,
-  type Storage,
-  startHarness,
-  startStorage,
-  uniqueHub,
-  waitForStatus,
-} from './durable-harness.js';
+import { describe, expect, it } from 'vitest';
+import { useDurableHarness, waitForStatus } from './durable-harness.js';
 
-let storage: Storage;
-let h: Harness;
 const masterKey = `master-${Math.random().toString(36).slice(2)}`;
-
-beforeAll(async () => {
-  storage = await startStorage();
-  h = await startHarness({ storage, taskHub: uniqueHub('Robust'), scale: 1000, masterKey });
-});
-afterAll(async () => {
-  await h?.close();
-  await storage?.stop();
-});
+const h = useDurableHarness({ hub: 'Robust', scale: 1000, masterKey });
 
 describe('durable engine robustness', () => {
   it('fails the task when the worker cannot convert an activity result, so the orchestrator can catch it', async () => {
