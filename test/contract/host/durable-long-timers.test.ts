@@ -24,7 +24,9 @@ describe('long durable timers', () => {
     const pieces = timersOf(history);
     const started = episodeTime(history, pieces[0]);
     const finalFireAt = started + 10 * DAY;
-    expect(pieces.length).toBeGreaterThanOrEqual(4);
+    // Four pieces when every piece fires on time; fewer when a loaded machine fires one late (the next piece
+    // then starts later, so less is left), but never one: a 10-day timer is always split.
+    expect(pieces.length).toBeGreaterThanOrEqual(2);
     expect(pieces.map((p) => p.EventId)).toEqual(pieces.map((_, i) => i));
     // Each piece: three days from its episode, or the rest when that is shorter (the extension's loop).
     for (const piece of pieces) {
