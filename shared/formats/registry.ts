@@ -8,6 +8,16 @@ import type { CreateFeatureSink, InputFormat, OpenFeatureSource, OutputFormat } 
 
 export async function readerFor(format: InputFormat): Promise<OpenFeatureSource> {
   switch (format) {
+    case 'gem-parquet':
+      return (await import('./gemParquet.js')).openGemParquet;
+    case 'geoparquet':
+      return (await import('./geoparquet.js')).openGeoParquet;
+    case 'geojson':
+      return (await import('./geojson.js')).openGeoJson;
+    case 'geojsonseq':
+      return (await import('./geojson.js')).openGeoJsonSeq;
+    case 'csv':
+      return (await import('./csv.js')).openCsv;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot read ${format} files yet.`);
   }
@@ -15,6 +25,12 @@ export async function readerFor(format: InputFormat): Promise<OpenFeatureSource>
 
 export async function writerFor(format: OutputFormat): Promise<CreateFeatureSink> {
   switch (format) {
+    case 'geoparquet':
+      return (await import('./geoparquet.js')).createGeoParquetSink;
+    case 'geojson':
+      return (await import('./geojson.js')).createGeoJsonSink;
+    case 'csv':
+      return (await import('./csv.js')).createCsvSink;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot write ${format} files yet.`);
   }

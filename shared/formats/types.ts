@@ -123,6 +123,11 @@ export interface FeatureSource {
   readonly declaredGeometryType: GeometryType | null;
   /** Features the source states it holds (header, metadata), or null. A claim: never used to allocate. */
   readonly declaredFeatureCount: number | null;
+  /**
+   * The name the source gives its geometry column, where it names one (the CSV WKT column, the GeoParquet
+   * primary column, the GeoPackage geometry column), so the enriched output can use the same name.
+   */
+  readonly geometryColumn?: string | null;
   /** The features in source order. Call once. */
   features(): AsyncIterable<SourceFeature>;
   /** Releases files and handles; safe to call twice. */
@@ -242,6 +247,8 @@ export interface SinkOptions {
   crs: CrsDeclaration | null;
   /** The source's declared geometry type, when one was declared (GeoPackage, FlatGeobuf headers). */
   geometryType: GeometryType | null;
+  /** The geometry column's name for formats that name it (CSV, GeoParquet, GeoPackage): the source's own. */
+  geometryColumn?: string | null;
   /** Scratch space for writers that need it. */
   tempDir: string;
 }
