@@ -1,0 +1,188 @@
+import proj4 from 'proj4';
+import { describe, expect, it } from 'vitest';
+import { RD_NEW_PROJJSON } from '../../../local/standins/format-samples/geoparquet.js';
+import { parseCrsText, projectionFor, registryEntry, wktAuthorityCode } from '../../../shared/formats/crs.js';
+import { FormatError } from '../../../shared/formats/errors.js';
+
+const epsg = (code: number) => projectionFor({ kind: 'epsg', code, source: 'test' });
+
+async function ruleOf(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+  } catch (err) {
+    expect(err).toBeInstanceOf(FormatError);
+    return (err as FormatError).rule;
+  }
+  throw new Error('expected a FormatError');
+}
+
+describe('control points with independently known WGS 84 positions', () => {
+  it('RD New origin (the Amersfoort tower) lands within 1e-5° (the 7-parameter shift is ~1 m)', async () => {
+    // The tower's ETRS89 position as published with RDNAPTRANS; the datum shift alone is ~100 m, so a
+    // missing or wrong shift (epsg.io's own +towgs84 for 28992 puts it 150 m east) fails this.
+    const [lon, lat] = (await epsg(28992)).toLonLat(155000, 463000);
+    expect(Math.abs(lon - 5.38720621)).toBeLessThan(1e-5);
+    expect(Math.abs(lat - 52.1551744)).toBeLessThan(1e-5);
+  });
+
+  it('Web Mercator matches the spherical Mercator formula within 1e-9°', async () => {
+    const p = await epsg(3857);
+    const R = 6378137;
+    for (const [lon, lat] of [[4.9, 52.37], [-73.98, 40.75], [151.2, -33.86]] as const) {
+      const x = (R * lon * Math.PI) / 180;
+      const y = R * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
+      const [l, f] = p.toLonLat(x, y);
+      expect(Math.abs(l - lon)).toBeLessThan(1e-9);
+      expect(Math.abs(f - lat)).toBeLessThan(1e-9);
+    }
+  });
+
+  it('UTM 31N: the false origin on the central meridian is (3°E, 0°)', async () => {
+    const [lon, lat] = (await epsg(32631)).toLonLat(500000, 0);
+    expect(Math.abs(lon - 3)).toBeLessThan(1e-9);
+    expect(Math.abs(lat)).toBeLessThan(1e-9);
+  });
+});
+
+describe('registry coverage and round trips', () => {
+  const cases: [number, number, number][] = [
+    [28992, 5.0, 52.2],
+    [3857, 4.9, 52.37],
+    [2154, 2.35, 48.85],
+    [25832, 9.99, 53.55],
+    [27700, -0.12, 51.5],
+    [3035, 10.0, 52.0],
+    [32631, 3.2, 51.2],
+    [31370, 4.35, 50.85],
+    [2056, 7.44, 46.95],
+  ];
+  it.each(cases)('EPSG:%i projects exactly as proj4 with the same definition, and round-trips within 1e-7°', async (code, lon, lat) => {
+    const p = await epsg(code);
+    expect(p.isLonLat).toBe(false);
+    expect(typeof p.definition).toBe('string');
+    const direct = proj4(p.definition as string);
+    const [x, y] = direct.forward([lon, lat]) as [number, number];
+    const [l, f] = p.toLonLat(x, y);
+    expect(Math.abs(l - lon)).toBeLessThan(1e-7);
+    expect(Math.abs(f - lat)).toBeLessThan(1e-7);
+    const [l2, f2] = direct.inverse([x, y]) as [number, number];
+    expect(l).toBe(l2);
+    expect(f).toBe(f2);
+  });
+
+  it('uses the registry definition as is where proj4js has no better datum shift (UTM on WGS 84)', async () => {
+    const entry = await registryEntry(32631);
+    expect((await epsg(32631)).definition).toBe(entry!.proj4);
+  });
+
+  it('replaces a grid-file datum (OSTN15 for 27700) by proj4js\'s shift instead of failing', async () => {
+    const p = await epsg(27700);
+    expect(String(p.definition)).not.toContain('nadgrids');
+    const [lon, lat] = p.toLonLat(530000, 180000);
+    expect(lon).toBeCloseTo(-0.127, 2);
+    expect(lat).toBeCloseTo(51.5, 1);
+  });
+
+  it('treats WGS 84 and GRS 80 geographic CRSs as lon/lat without reprojection', async () => {
+    for (const code of [4326, 4258, 4269]) {
+      const p = await epsg(code);
+      expect(p.isLonLat).toBe(true);
+      expect(p.toLonLat(4.9, 52.37)).toEqual([4.9, 52.37]);
+    }
+    expect((await projectionFor({ kind: 'crs84', source: 't' })).isLonLat).toBe(true);
+  });
+});
+
+describe('axis order: data is always x = east/longitude', () => {
+  it('EPSG:4326 declared by authority (lat/lon in the registry) reads x as longitude', async () => {
+    const p = await projectionFor({ kind: 'wkt', wkt: 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]', source: 't' });
+    expect(p.toLonLat(4.9, 52.37)).toEqual([4.9, 52.37]);
+  });
+
+  it('a PROJJSON geographic CRS with Lat, Lon axes still reads x as longitude', async () => {
+    const p = await projectionFor({
+      kind: 'projjson',
+      source: 't',
+      projjson: {
+        type: 'GeographicCRS',
+        name: 'Amersfoort',
+        datum: { type: 'GeodeticReferenceFrame', name: 'Amersfoort', ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 }, id: { authority: 'EPSG', code: 6289 } },
+        coordinate_system: { subtype: 'ellipsoidal', axis: [{ name: 'Geodetic latitude', abbreviation: 'Lat', direction: 'north', unit: 'degree' }, { name: 'Geodetic longitude', abbreviation: 'Lon', direction: 'east', unit: 'degree' }] },
+      },
+    }).catch((e) => e);
+    // Either refused for an unknown datum shift, or read as lon/lat: never lat/lon.
+    if (p instanceof FormatError) expect(p.rule).toBe('crs-datum-unknown');
+    else {
+      const [lon, lat] = p.toLonLat(5.38, 52.15);
+      expect(Math.abs(lon - 5.38)).toBeLessThan(0.01);
+      expect(Math.abs(lat - 52.15)).toBeLessThan(0.01);
+    }
+  });
+
+  it('RD New as PROJJSON (GeoParquet) and by code give the same positions', async () => {
+    const byCode = await epsg(28992);
+    const { id: _id, ...withoutId } = RD_NEW_PROJJSON;
+    for (const projjson of [RD_NEW_PROJJSON, withoutId]) {
+      const p = await projectionFor({ kind: 'projjson', projjson, source: 't' });
+      const [a, b] = p.toLonLat(121000, 487000);
+      const [c, d] = byCode.toLonLat(121000, 487000);
+      expect(Math.abs(a - c)).toBeLessThan(1e-7);
+      expect(Math.abs(b - d)).toBeLessThan(1e-7);
+    }
+  });
+});
+
+describe('declarations gem-flow refuses, with the fix', () => {
+  it('no CRS at all', async () => {
+    expect(await ruleOf(projectionFor(null))).toBe('crs-missing');
+  });
+  it('a code the registry does not have', async () => {
+    expect(await ruleOf(epsg(999_999))).toBe('crs-unknown');
+  });
+  it('a geocentric CRS', async () => {
+    expect(await ruleOf(epsg(4978))).toBe('crs-unsupported');
+  });
+  it('WKT that does not parse', async () => {
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: 'PROJCS["broken"', source: 't' }))).toBe('crs-unknown');
+  });
+  it('an ESRI .prj on a datum without a known shift (no AUTHORITY, no TOWGS84)', async () => {
+    const prj =
+      'PROJCS["RD_New",GEOGCS["GCS_Amersfoort",DATUM["D_Amersfoort",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Double_Stereographic"],PARAMETER["False_Easting",155000.0],PARAMETER["False_Northing",463000.0],PARAMETER["Central_Meridian",5.38763888888889],PARAMETER["Scale_Factor",0.9999079],PARAMETER["Latitude_Of_Origin",52.15616055555555],UNIT["Meter",1.0]]';
+    const err = await projectionFor({ kind: 'wkt', wkt: prj, source: 'roads.prj' }).catch((e) => e);
+    expect(err).toBeInstanceOf(FormatError);
+    expect(err.rule).toBe('crs-datum-unknown');
+    expect(err.message).toContain('sourceCrs');
+  });
+  it('an ESRI .prj on ETRS89 (GRS 80, no AUTHORITY) is read', async () => {
+    const prj =
+      'PROJCS["ETRS_1989_UTM_Zone_32N",GEOGCS["GCS_ETRS_1989",DATUM["D_ETRS_1989",SPHEROID["GRS_1980",6378137.0,298.257222101]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Transverse_Mercator"],PARAMETER["False_Easting",500000.0],PARAMETER["False_Northing",0.0],PARAMETER["Central_Meridian",9.0],PARAMETER["Scale_Factor",0.9996],PARAMETER["Latitude_Of_Origin",0.0],UNIT["Meter",1.0]]';
+    const p = await projectionFor({ kind: 'wkt', wkt: prj, source: 'roads.prj' });
+    const [x, y] = proj4((await epsg(25832)).definition as string).forward([9.99, 53.55]) as [number, number];
+    const [lon, lat] = p.toLonLat(x, y);
+    expect(Math.abs(lon - 9.99)).toBeLessThan(1e-7);
+    expect(Math.abs(lat - 53.55)).toBeLessThan(1e-7);
+  });
+  it('the sourceCrs override wins over the declaration', async () => {
+    const p = await projectionFor({ kind: 'crs84', source: 'file' }, { kind: 'epsg', code: 28992, source: 'sourceCrs' });
+    expect(p.isLonLat).toBe(false);
+  });
+});
+
+describe('parsing the sourceCrs option and WKT authority codes', () => {
+  it.each([
+    ['EPSG:28992', { kind: 'epsg', code: 28992 }],
+    ['epsg:3857', { kind: 'epsg', code: 3857 }],
+    ['28992', { kind: 'epsg', code: 28992 }],
+    ['urn:ogc:def:crs:EPSG::28992', { kind: 'epsg', code: 28992 }],
+    ['OGC:CRS84', { kind: 'crs84' }],
+    ['urn:ogc:def:crs:OGC:1.3:CRS84', { kind: 'crs84' }],
+  ])('%s', (text, expected) => {
+    expect(parseCrsText(text, 's')).toMatchObject(expected);
+  });
+  it('rejects text that is no CRS', () => {
+    expect(parseCrsText('Amersfoort please', 's')).toBeNull();
+  });
+  it('finds the top-level AUTHORITY of a registry WKT, not the GEOGCS one', async () => {
+    expect(wktAuthorityCode((await registryEntry(28992))!.wkt)).toBe(28992);
+  });
+});

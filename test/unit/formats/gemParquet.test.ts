@@ -1,0 +1,91 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
+import { createGemParquetWriter, openGemParquet } from '../../../shared/formats/gemParquet.js';
+import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
+import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
+import { bufferAsyncBuffer, validateRoadMatchingInput } from '../../../shared/parquet/index.js';
+import { drain, readOptions, scratch } from './support.js';
+
+const dir = await scratch();
+
+describe('GEM-ready Parquet writer', () => {
+  it('writes rows GEM\'s own validator accepts, in several row groups, with the mapping columns', async () => {
+    const path = join(dir, 'gem.parquet');
+    const writer = await createGemParquetWriter({ path, withNavigable: true, rowGroupRows: 40 });
+    const n = 100;
+    for (let i = 0; i < n; i++) {
+      await writer.write({ id: `r${i}#${i % 2}`, wkt: `LINESTRING (4.9 52.${i}, 4.91 52.${i})`, isNavigable: i % 3 === 0 ? null : i % 2 === 0, sourceIndex: Math.floor(i / 2), part: i % 2 });
+    }
+    const { rows, bytes } = await writer.finish();
+    expect(rows).toBe(n);
+    const file = new Uint8Array(await readFile(path));
+    expect(bytes).toBe(file.byteLength);
+
+    const report = await validateRoadMatchingInput(bufferAsyncBuffer(file));
+    expect(report.problems).toEqual([]);
+    expect(report.valid).toBe(true);
+    expect(report.rowCount).toBe(n);
+
+    const { parquetMetadata, parquetReadObjects } = await loadHyparquet();
+    const metadata = parquetMetadata(file.buffer);
+    expect(metadata.row_groups.map((g) => Number(g.num_rows))).toEqual([40, 40, 20]);
+    const read = await parquetReadObjects({ file: bufferAsyncBuffer(file) });
+    expect(Object.keys(read[0]!)).toEqual(['id', 'geometry', 'is_navigable', 'source_index', 'part']);
+    expect(read[5]).toEqual({ id: 'r5#1', geometry: 'LINESTRING (4.9 52.5, 4.91 52.5)', is_navigable: false, source_index: 2n, part: 1 });
+  });
+
+  it('leaves out is_navigable when no column was mapped, and abort deletes the file', async () => {
+    const path = join(dir, 'gem2.parquet');
+    const writer = await createGemParquetWriter({ path, withNavigable: false });
+    await writer.write({ id: 'a', wkt: 'LINESTRING (1 2, 3 4)', sourceIndex: 0, part: 0 });
+    await writer.finish();
+    const { parquetReadObjects } = await loadHyparquet();
+    const rows = await parquetReadObjects({ file: bufferAsyncBuffer(new Uint8Array(await readFile(path))) });
+    expect(Object.keys(rows[0]!)).toEqual(['id', 'geometry', 'source_index', 'part']);
+
+    const aborted = await createGemParquetWriter({ path: join(dir, 'gem3.parquet'), withNavigable: false });
+    await aborted.write({ id: 'a', wkt: 'LINESTRING (1 2, 3 4)', sourceIndex: 0, part: 0 });
+    await aborted.abort();
+    await expect(readFile(join(dir, 'gem3.parquet'))).rejects.toThrow();
+  });
+});
+
+describe('GEM Parquet reader', () => {
+  it('reads GEM\'s own sample: ids as feature ids, WKT parsed, every column a property', async () => {
+    const records = roadMatchingRecords('valid', { rows: 30 });
+    const source = await openGemParquet(bytesSourceFile(roadMatchingSample('valid', { rows: 30, rowGroupSize: 7 }), 'roads.parquet'), readOptions(dir));
+    expect(source.format).toBe('gem-parquet');
+    expect(source.fields).toEqual([
+      { name: 'id', type: 'bigint' },
+      { name: 'is_navigable', type: 'boolean' },
+    ]);
+    const features = await drain(source);
+    expect(features).toHaveLength(30);
+    features.forEach((f, i) => {
+      expect(f.index).toBe(i);
+      expect(f.id).toBe(Number(records.ids![i]));
+      expect(f.properties).toEqual({ id: records.ids![i], is_navigable: records.isNavigable![i] });
+      expect(f.geometry?.type).toBe('LineString');
+      expect(f.problem).toBeUndefined();
+    });
+  });
+
+  it('a row with WKT that does not parse is that feature\'s problem; the rest reads on', async () => {
+    const source = await openGemParquet(bytesSourceFile(roadMatchingSample('not-a-linestring', { rows: 20 }), 'r.parquet'), readOptions(dir));
+    const features = await drain(source);
+    const records = roadMatchingRecords('not-a-linestring', { rows: 20 });
+    const [point, doubled] = records.defectRows;
+    expect(features[point!]!.geometry?.type).toBe('Point');
+    expect(features[doubled!]!.problem?.rule).toBe('geometry-unreadable');
+    expect(features.filter((f) => f.problem)).toHaveLength(1);
+  });
+
+  it('reads from a local file as from bytes', async () => {
+    const path = join(dir, 'local.parquet');
+    await (await import('node:fs/promises')).writeFile(path, roadMatchingSample('valid', { rows: 5 }));
+    const features = await drain(await openGemParquet(await localSourceFile(path), readOptions(dir)));
+    expect(features).toHaveLength(5);
+  });
+});
