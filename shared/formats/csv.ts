@@ -13,7 +13,7 @@
 import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
-import { type Info, parse } from 'csv-parse';
+import { CsvError, type Info, parse } from 'csv-parse';
 import { CSV_DELIMITERS, WKT_COLUMN_NAMES } from './detect.js';
 import { FormatError } from './errors.js';
 import { enrichmentNames, jsonSafe, matchesAsJson } from './fields.js';
@@ -126,7 +126,7 @@ async function* records(file: SourceFile, delimiter: string, maxBytes: number): 
         },
       );
     }
-    if (typeof e.code === 'string' && e.code.startsWith('CSV_')) {
+    if (err instanceof CsvError) {
       throw new FormatError('csv-unreadable', `${file.name}: ${e.message ?? 'the CSV cannot be parsed'}.`, {
         cause: err,
         remedy: 'Check the quoting at that line (a quote inside a value is written as two quotes "").',

@@ -20,7 +20,11 @@ function text(value: PropertyValue | undefined): string {
 }
 
 function cell(value: string, delimiter: string): string {
-  return delimiter === ',' ? csvCell(value) : /["\r\n]/.test(value) || value.includes(delimiter) ? `"${value.replace(/"/g, '""')}"` : value;
+  return delimiter === ','
+    ? csvCell(value)
+    : /["\r\n]/.test(value) || value.includes(delimiter)
+      ? `"${value.replace(/"/g, '""')}"`
+      : value;
 }
 
 /** The features as CSV rows: the attribute columns, then the WKT column. */
@@ -45,6 +49,10 @@ export const DEFECT_ROW = 2;
 export function broken(kind: CsvBroken, features: SampleFeature[] = sampleRoads()): Uint8Array {
   const lines = new TextDecoder().decode(valid(features)).split('\r\n');
   if (kind === 'no-wkt-column') lines[0] = lines[0]!.replace(/WKT$/, 'shape_text');
-  else lines[DEFECT_ROW + 1] = lines[DEFECT_ROW + 1]!.replace(/"?LINESTRING \(/, '"LINESTRING (4.9 52.3, oops, ').replace(/\)"?$/, ')"');
+  else
+    lines[DEFECT_ROW + 1] = lines[DEFECT_ROW + 1]!.replace(
+      /"?LINESTRING( Z)? \(/,
+      '"LINESTRING$1 (4.9 52.3, oops, ',
+    ).replace(/\)"?$/, ')"');
   return new TextEncoder().encode(lines.join('\r\n'));
 }

@@ -25,13 +25,27 @@ export interface GeoJsonSampleOptions {
 }
 
 /** A FeatureCollection of the features, one feature per line (as GDAL writes it). */
-export function valid(features: SampleFeature[] = sampleRoads(), options: GeoJsonSampleOptions = {}): Uint8Array {
-  const crs = options.crsCode ? `"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::${options.crsCode}"}},\n` : '';
+export function valid(
+  features: SampleFeature[] = sampleRoads(),
+  options: GeoJsonSampleOptions = {},
+): Uint8Array {
+  const crs = options.crsCode
+    ? `"crs":{"type":"name","properties":{"name":"urn:ogc:def:crs:EPSG::${options.crsCode}"}},\n`
+    : '';
   const body = features.map((f) => JSON.stringify(featureJson(f))).join(',\n');
-  return encode(`{"type":"FeatureCollection","name":${JSON.stringify(options.name ?? 'roads')},\n${crs}"features":[\n${body}\n]}\n`);
+  return encode(
+    `{"type":"FeatureCollection","name":${JSON.stringify(options.name ?? 'roads')},\n${crs}"features":[\n${body}\n]}\n`,
+  );
 }
 
-export const GEOJSON_BROKEN = ['polygon', 'single-point', 'single-feature', 'bare-geometry', 'truncated', 'crs-unknown'] as const;
+export const GEOJSON_BROKEN = [
+  'polygon',
+  'single-point',
+  'single-feature',
+  'bare-geometry',
+  'truncated',
+  'crs-unknown',
+] as const;
 export type GeoJsonBroken = (typeof GEOJSON_BROKEN)[number];
 
 /** The 0-based feature that carries the defect, for the per-feature cases. */
@@ -40,7 +54,18 @@ export const DEFECT_FEATURE = 2;
 function square(g: Geometry | null): Geometry {
   const [x, y] = g?.type === 'LineString' ? g.coordinates[0]! : [4.9, 52.37];
   const d = 0.0005;
-  return { type: 'Polygon', coordinates: [[[x!, y!], [x! + d, y!], [x! + d, y! + d], [x!, y! + d], [x!, y!]]] };
+  return {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [x!, y!],
+        [x! + d, y!],
+        [x! + d, y! + d],
+        [x!, y! + d],
+        [x!, y!],
+      ],
+    ],
+  };
 }
 
 export function broken(kind: GeoJsonBroken, features: SampleFeature[] = sampleRoads()): Uint8Array {
@@ -51,7 +76,10 @@ export function broken(kind: GeoJsonBroken, features: SampleFeature[] = sampleRo
       target.geometry = square(target.geometry);
       return valid(copy);
     case 'single-point':
-      target.geometry = { type: 'LineString', coordinates: [(target.geometry as { coordinates: number[][] }).coordinates[0]!] };
+      target.geometry = {
+        type: 'LineString',
+        coordinates: [(target.geometry as { coordinates: number[][] }).coordinates[0]!],
+      };
       return valid(copy);
     case 'single-feature':
       return encode(JSON.stringify(featureJson(target)));
@@ -63,13 +91,21 @@ export function broken(kind: GeoJsonBroken, features: SampleFeature[] = sampleRo
     }
     case 'crs-unknown': {
       const text = new TextDecoder().decode(valid(copy));
-      return encode(text.replace('"features":', '"crs":{"type":"link","properties":{"href":"http://example.com/crs/42","type":"proj4"}},"features":'));
+      return encode(
+        text.replace(
+          '"features":',
+          '"crs":{"type":"link","properties":{"href":"http://example.com/crs/42","type":"proj4"}},"features":',
+        ),
+      );
     }
   }
 }
 
 /** GeoJSONSeq (RFC 8142 when `rs`, else newline-delimited GeoJSON). */
-export function validSeq(features: SampleFeature[] = sampleRoads(), options: { rs?: boolean } = {}): Uint8Array {
+export function validSeq(
+  features: SampleFeature[] = sampleRoads(),
+  options: { rs?: boolean } = {},
+): Uint8Array {
   const prefix = options.rs ? '\u001e' : '';
   return encode(features.map((f) => `${prefix}${JSON.stringify(featureJson(f))}\n`).join(''));
 }
@@ -82,7 +118,10 @@ export function brokenSeq(kind: SeqBroken, features: SampleFeature[] = sampleRoa
   if (kind === 'invalid-line') lines[DEFECT_FEATURE] = lines[DEFECT_FEATURE]!.slice(0, -7);
   else {
     const f = { ...features[DEFECT_FEATURE]! };
-    f.geometry = { type: 'LineString', coordinates: [(f.geometry as { coordinates: number[][] }).coordinates[0]!] };
+    f.geometry = {
+      type: 'LineString',
+      coordinates: [(f.geometry as { coordinates: number[][] }).coordinates[0]!],
+    };
     lines[DEFECT_FEATURE] = JSON.stringify(featureJson(f));
   }
   return encode(lines.join('\n'));

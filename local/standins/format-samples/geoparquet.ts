@@ -16,7 +16,11 @@ export const RD_NEW_PROJJSON = {
   name: 'Amersfoort / RD New',
   base_crs: {
     name: 'Amersfoort',
-    datum: { type: 'GeodeticReferenceFrame', name: 'Amersfoort', ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 } },
+    datum: {
+      type: 'GeodeticReferenceFrame',
+      name: 'Amersfoort',
+      ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 },
+    },
     coordinate_system: {
       subtype: 'ellipsoidal',
       axis: [
@@ -30,9 +34,24 @@ export const RD_NEW_PROJJSON = {
     name: 'RD New',
     method: { name: 'Oblique Stereographic', id: { authority: 'EPSG', code: 9809 } },
     parameters: [
-      { name: 'Latitude of natural origin', value: 52.1561605555556, unit: 'degree', id: { authority: 'EPSG', code: 8801 } },
-      { name: 'Longitude of natural origin', value: 5.38763888888889, unit: 'degree', id: { authority: 'EPSG', code: 8802 } },
-      { name: 'Scale factor at natural origin', value: 0.9999079, unit: 'unity', id: { authority: 'EPSG', code: 8805 } },
+      {
+        name: 'Latitude of natural origin',
+        value: 52.1561605555556,
+        unit: 'degree',
+        id: { authority: 'EPSG', code: 8801 },
+      },
+      {
+        name: 'Longitude of natural origin',
+        value: 5.38763888888889,
+        unit: 'degree',
+        id: { authority: 'EPSG', code: 8802 },
+      },
+      {
+        name: 'Scale factor at natural origin',
+        value: 0.9999079,
+        unit: 'unity',
+        id: { authority: 'EPSG', code: 8805 },
+      },
       { name: 'False easting', value: 155000, unit: 'metre', id: { authority: 'EPSG', code: 8806 } },
       { name: 'False northing', value: 463000, unit: 'metre', id: { authority: 'EPSG', code: 8807 } },
     ],
@@ -55,13 +74,22 @@ export interface GeoParquetSampleOptions {
   corrupt?: { index: number; bytes: Uint8Array };
 }
 
-export async function valid(features: SampleFeature[] = sampleRoads(), options: GeoParquetSampleOptions = {}): Promise<Uint8Array> {
+export async function valid(
+  features: SampleFeature[] = sampleRoads(),
+  options: GeoParquetSampleOptions = {},
+): Promise<Uint8Array> {
   const { parquetWriteBuffer, geojsonToWkb } = await loadHyparquetWriter();
   const p = (name: string) => features.map((f) => f.properties[name] ?? null);
   const wkb = features.map((f, i) =>
-    options.corrupt?.index === i ? options.corrupt.bytes : f.geometry ? geojsonToWkb(f.geometry as never) : null,
+    options.corrupt?.index === i
+      ? options.corrupt.bytes
+      : f.geometry
+        ? geojsonToWkb(f.geometry as never)
+        : null,
   );
-  const types = [...new Set(features.map((f) => f.geometry?.type).filter((t): t is Geometry['type'] => !!t))].sort();
+  const types = [
+    ...new Set(features.map((f) => f.geometry?.type).filter((t): t is Geometry['type'] => !!t)),
+  ].sort();
   const column: Record<string, unknown> = { encoding: 'WKB', geometry_types: types };
   if (options.crs !== undefined) column.crs = options.crs;
   const geo = { version: '1.1.0', primary_column: 'geometry', columns: { geometry: column } };
@@ -89,17 +117,34 @@ export const GEOPARQUET_BROKEN = ['crs-null', 'crs-unknown-datum', 'corrupt-wkb'
 export type GeoParquetBroken = (typeof GEOPARQUET_BROKEN)[number];
 export const DEFECT_FEATURE = 2;
 
-export async function broken(kind: GeoParquetBroken, features: SampleFeature[] = sampleRoads()): Promise<Uint8Array> {
+export async function broken(
+  kind: GeoParquetBroken,
+  features: SampleFeature[] = sampleRoads(),
+): Promise<Uint8Array> {
   switch (kind) {
     case 'crs-null':
       return valid(features, { crs: null });
     case 'crs-unknown-datum': {
       const { id: _id, ...noId } = RD_NEW_PROJJSON;
-      const local = { ...noId, name: 'Local survey grid', base_crs: { ...noId.base_crs, id: undefined, name: 'Local datum', datum: { ...noId.base_crs.datum, name: 'Local datum' } } };
+      const local = {
+        ...noId,
+        name: 'Local survey grid',
+        base_crs: {
+          ...noId.base_crs,
+          id: undefined,
+          name: 'Local datum',
+          datum: { ...noId.base_crs.datum, name: 'Local datum' },
+        },
+      };
       return valid(features, { crs: JSON.parse(JSON.stringify(local)) });
     }
     case 'corrupt-wkb':
       // A LineString header claiming 1,000,000 points, followed by one.
-      return valid(features, { corrupt: { index: DEFECT_FEATURE, bytes: Uint8Array.from([1, 2, 0, 0, 0, 0x40, 0x42, 0x0f, 0, ...new Array(16).fill(0)]) } });
+      return valid(features, {
+        corrupt: {
+          index: DEFECT_FEATURE,
+          bytes: Uint8Array.from([1, 2, 0, 0, 0, 0x40, 0x42, 0x0f, 0, ...new Array(16).fill(0)]),
+        },
+      });
   }
 }

@@ -26,7 +26,15 @@ export interface SampleRoadOptions {
   withZ?: boolean;
 }
 
-const STREET_NAMES = ['Damrak', 'Rokin', 'Prinsengracht', 'Keizersgracht', 'Herengracht', 'Overtoom', 'Vijzelstraat'];
+const STREET_NAMES = [
+  'Damrak',
+  'Rokin',
+  'Prinsengracht',
+  'Keizersgracht',
+  'Herengracht',
+  'Overtoom',
+  'Vijzelstraat',
+];
 
 /** The roads of `roadMatchingRecords('valid')` with attributes of every field type. */
 export function sampleRoads(options: SampleRoadOptions = {}): SampleFeature[] {
@@ -35,7 +43,9 @@ export function sampleRoads(options: SampleRoadOptions = {}): SampleFeature[] {
   return records.geometries!.map((wkt, i) => {
     const parsed = parseLineString(wkt);
     if ('error' in parsed) throw new Error(`sample road ${i}: ${parsed.error.message}`);
-    const line: Position[] = parsed.points.map(([x, y], k) => (options.withZ ? [x, y, Math.round((1.5 + k * 0.25) * 100) / 100] : [x, y]));
+    const line: Position[] = parsed.points.map(([x, y], k) =>
+      options.withZ ? [x, y, Math.round((1.5 + k * 0.25) * 100) / 100] : [x, y],
+    );
     const multi = multiEvery > 0 && i >= 3 && (i - 3) % multiEvery === 0 && line.length >= 3;
     const geometry: Geometry = multi
       ? { type: 'MultiLineString', coordinates: [line.slice(0, 2), line.slice(1)] }

@@ -28,7 +28,11 @@ describe('control points with independently known WGS 84 positions', () => {
   it('Web Mercator matches the spherical Mercator formula within 1e-9°', async () => {
     const p = await epsg(3857);
     const R = 6378137;
-    for (const [lon, lat] of [[4.9, 52.37], [-73.98, 40.75], [151.2, -33.86]] as const) {
+    for (const [lon, lat] of [
+      [4.9, 52.37],
+      [-73.98, 40.75],
+      [151.2, -33.86],
+    ] as const) {
       const x = (R * lon * Math.PI) / 180;
       const y = R * Math.log(Math.tan(Math.PI / 4 + (lat * Math.PI) / 360));
       const [l, f] = p.toLonLat(x, y);
@@ -56,26 +60,29 @@ describe('registry coverage and round trips', () => {
     [31370, 4.35, 50.85],
     [2056, 7.44, 46.95],
   ];
-  it.each(cases)('EPSG:%i projects exactly as proj4 with the same definition, and round-trips within 1e-7°', async (code, lon, lat) => {
-    const p = await epsg(code);
-    expect(p.isLonLat).toBe(false);
-    expect(typeof p.definition).toBe('string');
-    const direct = proj4(p.definition as string);
-    const [x, y] = direct.forward([lon, lat]) as [number, number];
-    const [l, f] = p.toLonLat(x, y);
-    expect(Math.abs(l - lon)).toBeLessThan(1e-7);
-    expect(Math.abs(f - lat)).toBeLessThan(1e-7);
-    const [l2, f2] = direct.inverse([x, y]) as [number, number];
-    expect(l).toBe(l2);
-    expect(f).toBe(f2);
-  });
+  it.each(cases)(
+    'EPSG:%i projects exactly as proj4 with the same definition, and round-trips within 1e-7°',
+    async (code, lon, lat) => {
+      const p = await epsg(code);
+      expect(p.isLonLat).toBe(false);
+      expect(typeof p.definition).toBe('string');
+      const direct = proj4(p.definition as string);
+      const [x, y] = direct.forward([lon, lat]) as [number, number];
+      const [l, f] = p.toLonLat(x, y);
+      expect(Math.abs(l - lon)).toBeLessThan(1e-7);
+      expect(Math.abs(f - lat)).toBeLessThan(1e-7);
+      const [l2, f2] = direct.inverse([x, y]) as [number, number];
+      expect(l).toBe(l2);
+      expect(f).toBe(f2);
+    },
+  );
 
   it('uses the registry definition as is where proj4js has no better datum shift (UTM on WGS 84)', async () => {
     const entry = await registryEntry(32631);
     expect((await epsg(32631)).definition).toBe(entry!.proj4);
   });
 
-  it('replaces a grid-file datum (OSTN15 for 27700) by proj4js\'s shift instead of failing', async () => {
+  it("replaces a grid-file datum (OSTN15 for 27700) by proj4js's shift instead of failing", async () => {
     const p = await epsg(27700);
     expect(String(p.definition)).not.toContain('nadgrids');
     const [lon, lat] = p.toLonLat(530000, 180000);
@@ -95,7 +102,11 @@ describe('registry coverage and round trips', () => {
 
 describe('axis order: data is always x = east/longitude', () => {
   it('EPSG:4326 declared by authority (lat/lon in the registry) reads x as longitude', async () => {
-    const p = await projectionFor({ kind: 'wkt', wkt: 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]', source: 't' });
+    const p = await projectionFor({
+      kind: 'wkt',
+      wkt: 'GEOGCS["WGS 84",DATUM["WGS_1984",SPHEROID["WGS 84",6378137,298.257223563]],PRIMEM["Greenwich",0],UNIT["degree",0.0174532925199433],AUTHORITY["EPSG","4326"]]',
+      source: 't',
+    });
     expect(p.toLonLat(4.9, 52.37)).toEqual([4.9, 52.37]);
   });
 
@@ -106,8 +117,19 @@ describe('axis order: data is always x = east/longitude', () => {
       projjson: {
         type: 'GeographicCRS',
         name: 'Amersfoort',
-        datum: { type: 'GeodeticReferenceFrame', name: 'Amersfoort', ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 }, id: { authority: 'EPSG', code: 6289 } },
-        coordinate_system: { subtype: 'ellipsoidal', axis: [{ name: 'Geodetic latitude', abbreviation: 'Lat', direction: 'north', unit: 'degree' }, { name: 'Geodetic longitude', abbreviation: 'Lon', direction: 'east', unit: 'degree' }] },
+        datum: {
+          type: 'GeodeticReferenceFrame',
+          name: 'Amersfoort',
+          ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 },
+          id: { authority: 'EPSG', code: 6289 },
+        },
+        coordinate_system: {
+          subtype: 'ellipsoidal',
+          axis: [
+            { name: 'Geodetic latitude', abbreviation: 'Lat', direction: 'north', unit: 'degree' },
+            { name: 'Geodetic longitude', abbreviation: 'Lon', direction: 'east', unit: 'degree' },
+          ],
+        },
       },
     }).catch((e) => e);
     // Either refused for an unknown datum shift, or read as lon/lat: never lat/lon.
@@ -143,7 +165,9 @@ describe('declarations gem-flow refuses, with the fix', () => {
     expect(await ruleOf(epsg(4978))).toBe('crs-unsupported');
   });
   it('WKT that does not parse', async () => {
-    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: 'PROJCS["broken"', source: 't' }))).toBe('crs-unknown');
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: 'PROJCS["broken"', source: 't' }))).toBe(
+      'crs-unknown',
+    );
   });
   it('an ESRI .prj on a datum without a known shift (no AUTHORITY, no TOWGS84)', async () => {
     const prj =
@@ -163,7 +187,10 @@ describe('declarations gem-flow refuses, with the fix', () => {
     expect(Math.abs(lat - 53.55)).toBeLessThan(1e-7);
   });
   it('the sourceCrs override wins over the declaration', async () => {
-    const p = await projectionFor({ kind: 'crs84', source: 'file' }, { kind: 'epsg', code: 28992, source: 'sourceCrs' });
+    const p = await projectionFor(
+      { kind: 'crs84', source: 'file' },
+      { kind: 'epsg', code: 28992, source: 'sourceCrs' },
+    );
     expect(p.isLonLat).toBe(false);
   });
 });

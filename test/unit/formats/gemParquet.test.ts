@@ -8,15 +8,21 @@ import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
 import { bufferAsyncBuffer, validateRoadMatchingInput } from '../../../shared/parquet/index.js';
 import { drain, readOptions, scratch } from './support.js';
 
-const dir = await scratch();
+const dir = scratch();
 
 describe('GEM-ready Parquet writer', () => {
-  it('writes rows GEM\'s own validator accepts, in several row groups, with the mapping columns', async () => {
+  it("writes rows GEM's own validator accepts, in several row groups, with the mapping columns", async () => {
     const path = join(dir, 'gem.parquet');
     const writer = await createGemParquetWriter({ path, withNavigable: true, rowGroupRows: 40 });
     const n = 100;
     for (let i = 0; i < n; i++) {
-      await writer.write({ id: `r${i}#${i % 2}`, wkt: `LINESTRING (4.9 52.${i}, 4.91 52.${i})`, isNavigable: i % 3 === 0 ? null : i % 2 === 0, sourceIndex: Math.floor(i / 2), part: i % 2 });
+      await writer.write({
+        id: `r${i}#${i % 2}`,
+        wkt: `LINESTRING (4.9 52.${i}, 4.91 52.${i})`,
+        isNavigable: i % 3 === 0 ? null : i % 2 === 0,
+        sourceIndex: Math.floor(i / 2),
+        part: i % 2,
+      });
     }
     const { rows, bytes } = await writer.finish();
     expect(rows).toBe(n);
@@ -33,7 +39,13 @@ describe('GEM-ready Parquet writer', () => {
     expect(metadata.row_groups.map((g) => Number(g.num_rows))).toEqual([40, 40, 20]);
     const read = await parquetReadObjects({ file: bufferAsyncBuffer(file) });
     expect(Object.keys(read[0]!)).toEqual(['id', 'geometry', 'is_navigable', 'source_index', 'part']);
-    expect(read[5]).toEqual({ id: 'r5#1', geometry: 'LINESTRING (4.9 52.5, 4.91 52.5)', is_navigable: false, source_index: 2n, part: 1 });
+    expect(read[5]).toEqual({
+      id: 'r5#1',
+      geometry: 'LINESTRING (4.9 52.5, 4.91 52.5)',
+      is_navigable: false,
+      source_index: 2n,
+      part: 1,
+    });
   });
 
   it('leaves out is_navigable when no column was mapped, and abort deletes the file', async () => {
@@ -53,9 +65,12 @@ describe('GEM-ready Parquet writer', () => {
 });
 
 describe('GEM Parquet reader', () => {
-  it('reads GEM\'s own sample: ids as feature ids, WKT parsed, every column a property', async () => {
+  it("reads GEM's own sample: ids as feature ids, WKT parsed, every column a property", async () => {
     const records = roadMatchingRecords('valid', { rows: 30 });
-    const source = await openGemParquet(bytesSourceFile(roadMatchingSample('valid', { rows: 30, rowGroupSize: 7 }), 'roads.parquet'), readOptions(dir));
+    const source = await openGemParquet(
+      bytesSourceFile(roadMatchingSample('valid', { rows: 30, rowGroupSize: 7 }), 'roads.parquet'),
+      readOptions(dir),
+    );
     expect(source.format).toBe('gem-parquet');
     expect(source.fields).toEqual([
       { name: 'id', type: 'bigint' },
@@ -72,8 +87,11 @@ describe('GEM Parquet reader', () => {
     });
   });
 
-  it('a row with WKT that does not parse is that feature\'s problem; the rest reads on', async () => {
-    const source = await openGemParquet(bytesSourceFile(roadMatchingSample('not-a-linestring', { rows: 20 }), 'r.parquet'), readOptions(dir));
+  it("a row with WKT that does not parse is that feature's problem; the rest reads on", async () => {
+    const source = await openGemParquet(
+      bytesSourceFile(roadMatchingSample('not-a-linestring', { rows: 20 }), 'r.parquet'),
+      readOptions(dir),
+    );
     const features = await drain(source);
     const records = roadMatchingRecords('not-a-linestring', { rows: 20 });
     const [point, doubled] = records.defectRows;

@@ -1,16 +1,27 @@
 /** Helpers shared by the format tests: limits, scratch directories, draining a source. */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll } from 'vitest';
 import { FormatError } from '../../../shared/formats/errors.js';
-import type { FeatureSource, FormatLimits, ReadOptions, SourceFeature } from '../../../shared/formats/types.js';
+import type {
+  FeatureSource,
+  FormatLimits,
+  ReadOptions,
+  SourceFeature,
+} from '../../../shared/formats/types.js';
 
-export const LIMITS: FormatLimits = { maxFeatureBytes: 1024 * 1024, maxVertices: 100_000, maxFields: 200, maxDepth: 32 };
+export const LIMITS: FormatLimits = {
+  maxFeatureBytes: 1024 * 1024,
+  maxVertices: 100_000,
+  maxFields: 200,
+  maxDepth: 32,
+};
 
 /** A scratch directory removed after the file's tests. */
-export async function scratch(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'gem-flow-formats-'));
+export function scratch(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'gem-flow-formats-'));
   afterAll(() => rm(dir, { recursive: true, force: true }));
   return dir;
 }
