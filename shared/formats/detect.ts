@@ -64,8 +64,10 @@ export async function detectFormat(file: SourceFile, options: DetectOptions = {}
   if (startsWith(head, FGB)) return { format: 'flatgeobuf', reason: 'FlatGeobuf magic bytes' };
   if (startsWith(head, ZIP) || startsWith(head, ZIP_EMPTY)) return detectZip(file);
   if (startsWith(head, SQLITE)) return detectSqlite(file, head);
+  const known = knownOther(head);
+  if (known) throw unknown(file, known);
   const text = asText(head, head.byteLength === file.byteLength);
-  if (text === null) throw unknown(file, binaryLooks(head));
+  if (text === null) throw unknown(file, 'binary data of no known format');
   const trimmed = text.replace(/^\uFEFF/, '').trimStart();
   if (trimmed.startsWith('\u001e')) return { format: 'geojsonseq', reason: 'RFC 8142 record separators' };
   if (trimmed.startsWith('{') || trimmed.startsWith('['))
@@ -73,14 +75,15 @@ export async function detectFormat(file: SourceFile, options: DetectOptions = {}
   return detectCsv(file, text, options);
 }
 
-function binaryLooks(head: Uint8Array): string {
+/** Formats users upload by mistake, by their magic bytes (a PDF's start is also valid text). */
+function knownOther(head: Uint8Array): string | undefined {
   if (startsWith(head, [0x00, 0x00, 0x27, 0x0a]))
     return 'a bare Shapefile .shp (not zipped with its .shx, .dbf and .prj)';
   if (startsWith(head, [0x1f, 0x8b])) return 'a gzip-compressed file (decompress it first)';
   if (startsWith(head, [0x25, 0x50, 0x44, 0x46])) return 'a PDF document';
   if (startsWith(head, [0xd0, 0xcf, 0x11, 0xe0])) return 'an old Excel/Office document';
   if (startsWith(head, [0x89, 0x50, 0x4e, 0x47])) return 'a PNG image';
-  return 'binary data of no known format';
+  return undefined;
 }
 
 /** The head as UTF-8 text, or null when it is binary (NUL bytes, or invalid UTF-8 before the last 3 bytes). */

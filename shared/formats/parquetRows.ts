@@ -190,6 +190,8 @@ export async function* rowBatches(
           rowEnd,
           compressors: NODE_COMPRESSORS,
           useOffsetIndex: true,
+          // Un-annotated BYTE_ARRAY is binary (WKB, blobs), not text: only UTF8/STRING columns are decoded.
+          utf8: false,
           parsers: { geometryFromBytes: (b: Uint8Array) => b, geographyFromBytes: (b: Uint8Array) => b },
         });
       } catch (err) {
