@@ -1,15 +1,13 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
-import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import * as samples from '../../../local/standins/format-samples/csv.js';
 import { sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { createCsvSink, detectDelimiter, openCsv } from '../../../shared/formats/csv.js';
-import { FormatError } from '../../../shared/formats/errors.js';
 import { wktToGeometry } from '../../../shared/formats/geometry.js';
 import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
-import { drain, formatRule, readOptions, scratch } from './support.js';
+import { assertOnlyFormatErrors, drain, formatRule, readOptions, scratch } from './support.js';
 
 const dir = scratch();
 const roads = sampleRoads({ rows: 10, withZ: true });
@@ -109,23 +107,11 @@ describe('CSV reader', () => {
     expect(detectDelimiter('"x;y",b,c')).toBe(',');
   });
 
-  it('property test: mutated files throw nothing but FormatError', async () => {
-    const base = samples.valid(sampleRoads({ rows: 4 }));
-    await fc.assert(
-      fc.asyncProperty(
-        fc.integer({ min: 0, max: base.byteLength }),
-        fc.array(fc.tuple(fc.nat(base.byteLength - 1), fc.integer({ min: 0, max: 255 })), { maxLength: 6 }),
-        async (cut, flips) => {
-          const bytes = base.slice(0, cut);
-          for (const [at, v] of flips) if (at < bytes.byteLength) bytes[at] = v;
-          try {
-            await drain(await openCsv(file(bytes), readOptions(dir)));
-          } catch (err) {
-            if (!(err instanceof FormatError)) throw err;
-          }
-        },
-      ),
-      { numRuns: 150 },
+  it('property test: mutated files throw nothing but FormatError, read at most three times (head, two passes)', async () => {
+    await assertOnlyFormatErrors(
+      samples.valid(sampleRoads({ rows: 4 })),
+      async (f) => drain(await openCsv(f, readOptions(dir))),
+      { passes: 3 },
     );
   });
 });

@@ -11,8 +11,7 @@ import { sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { detectFormat, HEAD_BYTES, zipEntryNames } from '../../../shared/formats/detect.js';
 import { bytesSourceFile } from '../../../shared/formats/sourceFile.js';
-import type { SourceFile } from '../../../shared/formats/types.js';
-import { formatRule } from './support.js';
+import { counting, formatRule } from './support.js';
 
 const roads = sampleRoads({ rows: 5 });
 const text = (t: string) => new TextEncoder().encode(t);
@@ -63,25 +62,6 @@ function sqlite(applicationId?: number): Uint8Array {
   db.exec('CREATE TABLE t (a INTEGER)');
   db.close();
   return new Uint8Array(readFileSync(path));
-}
-
-/** Counts the bytes detection reads. */
-function counting(file: SourceFile) {
-  let bytes = 0;
-  return {
-    file: {
-      ...file,
-      slice: async (s: number, e?: number) => {
-        const b = await file.slice(s, e);
-        bytes += b.byteLength;
-        return b;
-      },
-      stream: () => {
-        throw new Error('detection must not stream');
-      },
-    } as SourceFile,
-    bytes: () => bytes,
-  };
 }
 
 describe('detectFormat by content', () => {

@@ -6,7 +6,7 @@ import { createGemParquetWriter, openGemParquet } from '../../../shared/formats/
 import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
 import { bufferAsyncBuffer, validateRoadMatchingInput } from '../../../shared/parquet/index.js';
-import { drain, readOptions, scratch } from './support.js';
+import { assertOnlyFormatErrors, drain, readOptions, scratch } from './support.js';
 
 const dir = scratch();
 
@@ -105,5 +105,13 @@ describe('GEM Parquet reader', () => {
     await (await import('node:fs/promises')).writeFile(path, roadMatchingSample('valid', { rows: 5 }));
     const features = await drain(await openGemParquet(await localSourceFile(path), readOptions(dir)));
     expect(features).toHaveLength(5);
+  });
+
+  it('property test: truncated or mutated files throw nothing but FormatError', async () => {
+    const base = roadMatchingSample('valid', { rows: 12, rowGroupSize: 4 });
+    await assertOnlyFormatErrors(base, async (f) => drain(await openGemParquet(f, readOptions(dir))), {
+      passes: 4,
+      maxFlips: 4,
+    });
   });
 });
