@@ -334,13 +334,28 @@ export function parseCrsText(text: string, source: string): CrsDeclaration | nul
  * PROJJSON carrying the CRS's type, name and `id`, which readers resolve through their own registry.
  * A WKT with no code is written as null ("unknown"), with the WKT kept beside it by the caller.
  */
+/** The EPSG code a declaration names (directly, or as a WKT/PROJJSON's own id), if any. */
+export function epsgCodeOf(crs: CrsDeclaration | null): number | undefined {
+  if (!crs) return undefined;
+  switch (crs.kind) {
+    case 'epsg':
+      return crs.code;
+    case 'wkt':
+      return wktAuthorityCode(crs.wkt);
+    case 'projjson':
+      return projjsonCode(crs.projjson);
+    case 'crs84':
+      return undefined;
+  }
+}
+
 export async function crsToProjjson(
   crs: CrsDeclaration | null,
 ): Promise<Record<string, unknown> | null | undefined> {
   if (!crs) return null;
   if (crs.kind === 'crs84') return undefined;
   if (crs.kind === 'projjson') return crs.projjson;
-  const code = crs.kind === 'epsg' ? crs.code : wktAuthorityCode(crs.wkt);
+  const code = epsgCodeOf(crs);
   if (code === undefined) return null;
   if (code === 4326) return undefined;
   const entry = await registryEntry(code);

@@ -10,7 +10,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
-import { parseCrsText } from './crs.js';
+import { epsgCodeOf, parseCrsText } from './crs.js';
 import { FormatError } from './errors.js';
 import { enrichmentNames, FieldCollector, jsonSafe, matchesAsJson } from './fields.js';
 import { checkGeoJsonGeometry } from './geometry.js';
@@ -327,11 +327,9 @@ async function writeText(out: WriteStream, text: string): Promise<void> {
 
 /** The `crs` member to write for geometries kept in a CRS other than CRS84 (GeoJSON 2008 form). */
 function crsMember(crs: CrsDeclaration | null): string {
-  if (!crs || crs.kind === 'crs84') return '';
-  if (crs.kind === 'epsg' && crs.code !== 4326) {
-    return `"crs":${JSON.stringify({ type: 'name', properties: { name: `urn:ogc:def:crs:EPSG::${crs.code}` } })},`;
-  }
-  return '';
+  const code = epsgCodeOf(crs);
+  if (code === undefined || code === 4326) return '';
+  return `"crs":${JSON.stringify({ type: 'name', properties: { name: `urn:ogc:def:crs:EPSG::${code}` } })},`;
 }
 
 export const createGeoJsonSink: CreateFeatureSink = async (options) => {

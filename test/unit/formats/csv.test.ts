@@ -91,6 +91,16 @@ describe('CSV reader', () => {
     );
   });
 
+  it('an empty WKT cell is a feature without geometry, not a problem', async () => {
+    const features = await drain(
+      await openCsv(file('id,wkt\n1,\n2,"LINESTRING (1 2, 3 4)"\n'), readOptions(dir)),
+    );
+    expect(features.map((f) => [f.geometry?.type ?? null, f.problem ?? null])).toEqual([
+      [null, null],
+      ['LineString', null],
+    ]);
+  });
+
   it('the wktColumn option picks the column', async () => {
     const features = await drain(
       await openCsv(

@@ -67,6 +67,35 @@ describe("GeoParquet reader (files written by hyparquet-writer's own WKB encoder
     });
   });
 
+  it('a null geometry reads as null, and is written back as null', async () => {
+    const withNull = roads.map((r, i) => (i === 4 ? { ...r, geometry: null } : r));
+    const features = await drain(await openGeoParquet(file(await samples.valid(withNull)), readOptions(dir)));
+    expect(features[4]).toMatchObject({ geometry: null });
+    expect(features[4]!.problem).toBeUndefined();
+    const path = join(dir, 'nulls.parquet');
+    const sink = await createGeoParquetSinkWith(
+      { path, layer: 'l', fields: [], crs: null, geometryType: null, tempDir: dir },
+      {},
+    );
+    await sink.write({
+      id: null,
+      geometry: null,
+      properties: {},
+      enrichment: {
+        gers: null,
+        confidence: null,
+        lr_from: null,
+        lr_to: null,
+        match: 'unmatched',
+        match_count: 0,
+      },
+      matches: [],
+    });
+    await sink.finish();
+    const back = await drain(await openGeoParquet(await localSourceFile(path), readOptions(dir)));
+    expect(back[0]).toMatchObject({ geometry: null });
+  });
+
   it('crs: null is an unknown CRS: the projection asks for sourceCrs', async () => {
     const source = await openGeoParquet(file(await samples.broken('crs-null', roads)), readOptions(dir));
     expect(source.crs).toBeNull();
