@@ -114,7 +114,6 @@ async function* records(file: SourceFile, delimiter: string, maxBytes: number): 
   try {
     for await (const item of parser as AsyncIterable<CsvRecord>) yield item;
   } catch (err) {
-    input.destroy();
     const e = err as { code?: string; lines?: number; message?: string };
     if (e.code === 'CSV_MAX_RECORD_SIZE') {
       throw new FormatError(
@@ -133,6 +132,9 @@ async function* records(file: SourceFile, delimiter: string, maxBytes: number): 
       });
     }
     throw err;
+  } finally {
+    // A consumer that stops early must not leave the source stream open.
+    input.destroy();
   }
 }
 

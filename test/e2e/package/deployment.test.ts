@@ -64,13 +64,43 @@ describe('the staged package', () => {
       .filter(([key, entry]) => key && (entry.dev || entry.optional || entry.devOptional))
       .map(([key]) => `${key}/`);
     expect(notForProduction).toEqual(
-      expect.arrayContaining([
-        'node_modules/vitest/',
-        'node_modules/azurite/',
-        'node_modules/hyparquet-writer/',
-      ]),
+      expect.arrayContaining(['node_modules/vitest/', 'node_modules/azurite/']),
     );
     expect(staged.filter((file) => notForProduction.some((dir) => file.startsWith(dir)))).toEqual([]);
+    // The format library's registry ships one file per EPSG code, not its 8 MB all-in-one copy.
+    expect(staged).toEqual(expect.arrayContaining(['node_modules/epsg-index/s/28992.json']));
+    expect(staged).not.toContain('node_modules/epsg-index/all.json');
+  });
+
+  it('writes GEM-ready Parquet (hyparquet-writer through import()) and reprojects, on Node 22 without require(esm)', async () => {
+    const out = join(workDir, 'gem-ready.parquet');
+    const script = `
+      const formats = ${JSON.stringify(join(deployDir, 'dist/shared/formats'))};
+      const { createGemParquetWriter } = require(formats + '/gemParquet.js');
+      const { projectionFor } = require(formats + '/crs.js');
+      const { validateRoadMatchingInput, bufferAsyncBuffer } = require(${JSON.stringify(join(deployDir, 'dist/shared/parquet/index.js'))});
+      (async () => {
+        const writer = await createGemParquetWriter({ path: ${JSON.stringify(out)}, withNavigable: true });
+        await writer.write({ id: 'a', wkt: 'LINESTRING (4.9 52.37, 4.91 52.38)', isNavigable: true, sourceIndex: 0, part: 0 });
+        await writer.finish();
+        const report = await validateRoadMatchingInput(bufferAsyncBuffer(new Uint8Array(require('node:fs').readFileSync(${JSON.stringify(out)}))));
+        const rd = await projectionFor({ kind: 'epsg', code: 28992, source: 'package test' });
+        console.log(JSON.stringify({ requireModule: process.features.require_module, valid: report.valid, lonLat: rd.toLonLat(155000, 463000) }));
+      })().catch((error) => { console.error(error); process.exit(1); });
+    `;
+    const { stdout } = await run(process.execPath, [NO_REQUIRE_ESM, '-e', script], {
+      cwd: deployDir,
+      env: { PATH: process.env.PATH ?? '' },
+    });
+    const result = JSON.parse(stdout.trim().split('\n').at(-1)!) as {
+      requireModule: boolean;
+      valid: boolean;
+      lonLat: number[];
+    };
+    expect(result.requireModule).toBe(false);
+    expect(result.valid).toBe(true);
+    expect(result.lonLat[0]).toBeCloseTo(5.3872, 4);
+    expect(result.lonLat[1]).toBeCloseTo(52.1552, 4);
   });
 
   it('loads on Node 22 without require(esm), registers every function and validates Parquet with hyparquet', async () => {
