@@ -106,6 +106,7 @@ async function scanCollection(
     limits,
     (value, index) => onFeature(featureFromJson(value, index)),
     file.name,
+    true,
   );
   for await (const chunk of file.stream()) assembler.write(chunk);
   assembler.end();

@@ -20,12 +20,16 @@ interface Frame {
   expectKey: boolean;
   /** True for the top-level `features` array, whose elements are emitted instead of kept. */
   isFeatures: boolean;
+  /** True inside a value that is being skipped (a feature's geometry in a pass that needs only properties). */
+  skip: boolean;
 }
 
 export interface CollectionLimits {
   maxFeatureBytes: number;
   maxDepth: number;
 }
+
+const SKIPPED: Json[] = [];
 
 /** Sets a member without letting a `__proto__` key change the object's prototype. */
 function setMember(target: Record<string, Json>, key: string, value: Json): void {
@@ -52,6 +56,8 @@ export class FeatureCollectionAssembler {
     private readonly limits: CollectionLimits,
     private readonly onFeature: (value: Json, index: number) => void,
     private readonly label: string,
+    /** Do not build features' `geometry` values (they arrive as null): for a pass that reads properties only. */
+    private readonly skipGeometry = false,
   ) {
     this.tokenizer.onToken = ({ token, value, offset, partial }) => {
       if (partial) {
@@ -141,12 +147,19 @@ export class FeatureCollectionAssembler {
         }
         if (top?.isFeatures) this.featureStart = offset;
         const isFeatures = isArray && this.stack.length === 1 && !top!.isArray && top!.key === 'features';
+        const skip =
+          (top?.skip ?? false) ||
+          (this.skipGeometry &&
+            this.stack.length === 3 &&
+            this.stack[1]!.isFeatures &&
+            top!.key === 'geometry');
         this.stack.push({
-          value: isArray ? [] : {},
+          value: skip ? SKIPPED : isArray ? [] : {},
           isArray,
           key: undefined,
           expectKey: !isArray,
           isFeatures,
+          skip,
         });
         return;
       }
@@ -154,7 +167,7 @@ export class FeatureCollectionAssembler {
       case TokenType.RIGHT_BRACKET: {
         const frame = this.stack.pop();
         if (!frame) throw new Error('unbalanced close');
-        this.complete(frame.isFeatures ? null : (frame.value as Json), frame.isFeatures);
+        this.complete(frame.isFeatures || frame.skip ? null : (frame.value as Json), frame.isFeatures);
         return;
       }
       case TokenType.COLON:
@@ -182,6 +195,7 @@ export class FeatureCollectionAssembler {
       this.rootValue = value;
       return;
     }
+    if (parent.skip) return;
     if (parent.isFeatures) {
       this.featureStart = -1;
       this.onFeature(value, this.featureCount++);
