@@ -70,6 +70,8 @@ describe('the staged package', () => {
     // The format library's registry ships one file per EPSG code, not its 8 MB all-in-one copy.
     expect(staged).toEqual(expect.arrayContaining(['node_modules/epsg-index/s/28992.json']));
     expect(staged).not.toContain('node_modules/epsg-index/all.json');
+    expect(staged).toContain('node_modules/@esri/proj-codes/pe_list_geogcs.json');
+    expect(staged).not.toContain('node_modules/@esri/proj-codes/pe_list_projcs.json');
   });
 
   it('writes GEM-ready Parquet (hyparquet-writer through import()) and reprojects, on Node 22 without require(esm)', async () => {

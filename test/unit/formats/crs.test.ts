@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import proj4 from 'proj4';
 import { describe, expect, it } from 'vitest';
 import { RD_NEW_PROJJSON } from '../../../local/standins/format-samples/geoparquet.js';
@@ -154,6 +156,36 @@ describe('axis order: data is always x = east/longitude', () => {
   });
 });
 
+describe('ESRI .prj files (names only: no AUTHORITY, no TOWGS84)', () => {
+  // The .prj text ArcGIS and QGIS write, from Esri's own projection-engine list.
+  const esriProjected = JSON.parse(
+    readFileSync(
+      join(dirname(require.resolve('@esri/proj-codes/package.json')), 'pe_list_projcs.json'),
+      'utf8',
+    ),
+  ).ProjectedCoordinateSystems as { wkid: number; wkt: string }[];
+  const prjOf = (code: number) => esriProjected.find((c) => c.wkid === code)!.wkt;
+
+  // Esri writes LV95 as a Hotine oblique Mercator, which proj4js computes 0.1 m apart from the registry's
+  // Swiss oblique Mercator: a difference of projection method, not of datum.
+  it.each([
+    [28992, 121000, 487000, 1e-7],
+    [31467, 3500000, 5600000, 1e-7],
+    [27700, 530000, 180000, 1e-7],
+    [31370, 150000, 170000, 1e-7],
+    [2056, 2600000, 1200000, 2e-6],
+    [25832, 500000, 5800000, 1e-7],
+  ])('EPSG:%i as an ESRI .prj projects as the code does', async (code, x, y, tolerance) => {
+    const prj = prjOf(code);
+    expect(prj).not.toMatch(/AUTHORITY|TOWGS84/);
+    const fromPrj = await projectionFor({ kind: 'wkt', wkt: prj, source: 'roads.prj' });
+    const [a, b] = fromPrj.toLonLat(x, y);
+    const [c, d] = (await epsg(code)).toLonLat(x, y);
+    expect(Math.abs(a - c)).toBeLessThan(tolerance);
+    expect(Math.abs(b - d)).toBeLessThan(tolerance);
+  });
+});
+
 describe('declarations gem-flow refuses, with the fix', () => {
   it('no CRS at all', async () => {
     expect(await ruleOf(projectionFor(null))).toBe('crs-missing');
@@ -169,9 +201,9 @@ describe('declarations gem-flow refuses, with the fix', () => {
       'crs-unknown',
     );
   });
-  it('an ESRI .prj on a datum without a known shift (no AUTHORITY, no TOWGS84)', async () => {
+  it('an ESRI .prj on a datum no list names (no AUTHORITY, no TOWGS84) is refused with the fix', async () => {
     const prj =
-      'PROJCS["RD_New",GEOGCS["GCS_Amersfoort",DATUM["D_Amersfoort",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Double_Stereographic"],PARAMETER["False_Easting",155000.0],PARAMETER["False_Northing",463000.0],PARAMETER["Central_Meridian",5.38763888888889],PARAMETER["Scale_Factor",0.9999079],PARAMETER["Latitude_Of_Origin",52.15616055555555],UNIT["Meter",1.0]]';
+      'PROJCS["Local_Grid",GEOGCS["GCS_Local_Survey",DATUM["D_Local_Survey",SPHEROID["Bessel_1841",6377397.155,299.1528128]],PRIMEM["Greenwich",0.0],UNIT["Degree",0.0174532925199433]],PROJECTION["Double_Stereographic"],PARAMETER["False_Easting",155000.0],PARAMETER["False_Northing",463000.0],PARAMETER["Central_Meridian",5.38763888888889],PARAMETER["Scale_Factor",0.9999079],PARAMETER["Latitude_Of_Origin",52.15616055555555],UNIT["Meter",1.0]]';
     const err = await projectionFor({ kind: 'wkt', wkt: prj, source: 'roads.prj' }).catch((e) => e);
     expect(err).toBeInstanceOf(FormatError);
     expect(err.rule).toBe('crs-datum-unknown');
