@@ -65,6 +65,14 @@ describe('GeoJSON FeatureCollection reader', () => {
     expect(Math.abs(lat! - back[1]!)).toBeLessThan(1e-7);
   });
 
+  it('a crs member naming EPSG:4326 (GeoJSON 2008, lat/lon by authority) is read x = longitude', async () => {
+    const text = new TextDecoder().decode(samples.valid(roads, { crsCode: 4326 }));
+    const source = await openGeoJson(file(new TextEncoder().encode(text)), readOptions(dir));
+    const projection = await projectionFor(source.crs);
+    expect(projection.isLonLat).toBe(true);
+    expect(projection.toLonLat(4.9, 52.37)).toEqual([4.9, 52.37]);
+  });
+
   it('keeps Z', async () => {
     const z = sampleRoads({ rows: 3, withZ: true });
     const features = await drain(await openGeoJson(file(samples.valid(z)), readOptions(dir)));

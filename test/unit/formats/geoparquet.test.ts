@@ -5,6 +5,7 @@ import * as samples from '../../../local/standins/format-samples/geoparquet.js';
 import { projectRoads, sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { projectionFor } from '../../../shared/formats/crs.js';
 import { createGeoParquetSinkWith, openGeoParquet } from '../../../shared/formats/geoparquet.js';
+import { loadHyparquetWriter } from '../../../shared/formats/hyparquetWriter.js';
 import { normaliseFeature } from '../../../shared/formats/normalise.js';
 import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
 import type { OutputFeature } from '../../../shared/formats/types.js';
@@ -64,6 +65,62 @@ describe("GeoParquet reader (files written by hyparquet-writer's own WKB encoder
     written.forEach(([lon, lat], k) => {
       expect(Math.abs(lon! - original[k]![0]!)).toBeLessThan(1e-7);
       expect(Math.abs(lat! - original[k]![1]!)).toBeLessThan(1e-7);
+    });
+  });
+
+  it('reads WKT-encoded GeoParquet, and a Parquet GEOMETRY column without "geo" metadata', async () => {
+    const { parquetWriteBuffer } = await loadHyparquetWriter();
+    const geo = {
+      version: '1.1.0',
+      primary_column: 'wkt',
+      columns: { wkt: { encoding: 'WKT', geometry_types: [] } },
+    };
+    const wktFile = parquetWriteBuffer({
+      columnData: [
+        { name: 'name', data: ['a', 'b'], type: 'STRING' },
+        { name: 'wkt', data: ['LINESTRING Z (1 2 3, 4 5 6)', 'not wkt'], type: 'STRING' },
+      ],
+      kvMetadata: [{ key: 'geo', value: JSON.stringify(geo) }],
+    });
+    const features = await drain(await openGeoParquet(file(new Uint8Array(wktFile)), readOptions(dir)));
+    expect(features[0]).toMatchObject({
+      properties: { name: 'a' },
+      geometry: {
+        type: 'LineString',
+        coordinates: [
+          [1, 2, 3],
+          [4, 5, 6],
+        ],
+      },
+    });
+    expect(features[1]!.problem!.rule).toBe('geometry-unreadable');
+
+    const native = parquetWriteBuffer({
+      columnData: [
+        {
+          name: 'shape',
+          data: [
+            {
+              type: 'LineString',
+              coordinates: [
+                [1, 2],
+                [3, 4],
+              ],
+            },
+          ],
+          type: 'GEOMETRY',
+        },
+      ],
+    });
+    const source = await openGeoParquet(file(new Uint8Array(native)), readOptions(dir));
+    expect(source.geometryColumn).toBe('shape');
+    expect(source.crs).toMatchObject({ kind: 'crs84' });
+    expect((await drain(source))[0]!.geometry).toEqual({
+      type: 'LineString',
+      coordinates: [
+        [1, 2],
+        [3, 4],
+      ],
     });
   });
 
