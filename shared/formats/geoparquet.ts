@@ -29,6 +29,7 @@ import {
 import type {
   CreateFeatureSink,
   CrsDeclaration,
+  FeatureSink,
   FeatureSource,
   FieldInfo,
   Geometry,
@@ -36,6 +37,7 @@ import type {
   OpenFeatureSource,
   OutputFeature,
   PropertyValue,
+  SinkOptions,
   SourceFeature,
 } from './types.js';
 
@@ -341,9 +343,9 @@ export const createGeoParquetSink: CreateFeatureSink = async (options) =>
   createGeoParquetSinkWith(options, {});
 
 export async function createGeoParquetSinkWith(
-  options: Parameters<CreateFeatureSink>[0],
+  options: SinkOptions,
   tuning: GeoParquetSinkTuning,
-) {
+): Promise<FeatureSink> {
   const { ParquetWriter, fileWriter } = await loadHyparquetWriter();
   const geometryName = uniqueGeometryName(options.fields, options.geometryColumn ?? 'geometry');
   const names = enrichmentNames([...options.fields, { name: geometryName, type: 'binary' }]);
