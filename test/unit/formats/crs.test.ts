@@ -112,18 +112,16 @@ describe('axis order: data is always x = east/longitude', () => {
     expect(p.toLonLat(4.9, 52.37)).toEqual([4.9, 52.37]);
   });
 
-  it('a PROJJSON geographic CRS with Lat, Lon axes still reads x as longitude', async () => {
-    const p = await projectionFor({
-      kind: 'projjson',
-      source: 't',
-      projjson: {
-        type: 'GeographicCRS',
-        name: 'Amersfoort',
+  it('a PROJJSON whose axes are listed northing first still reads x as easting', async () => {
+    const projjson = {
+      type: 'ProjectedCRS',
+      name: 'UTM 32N, northing first',
+      base_crs: {
+        name: 'ETRS89',
         datum: {
           type: 'GeodeticReferenceFrame',
-          name: 'Amersfoort',
-          ellipsoid: { name: 'Bessel 1841', semi_major_axis: 6377397.155, inverse_flattening: 299.1528128 },
-          id: { authority: 'EPSG', code: 6289 },
+          name: 'European Terrestrial Reference System 1989',
+          ellipsoid: { name: 'GRS 1980', semi_major_axis: 6378137, inverse_flattening: 298.257222101 },
         },
         coordinate_system: {
           subtype: 'ellipsoidal',
@@ -133,14 +131,35 @@ describe('axis order: data is always x = east/longitude', () => {
           ],
         },
       },
-    }).catch((e) => e);
-    // Either refused for an unknown datum shift, or read as lon/lat: never lat/lon.
-    if (p instanceof FormatError) expect(p.rule).toBe('crs-datum-unknown');
-    else {
-      const [lon, lat] = p.toLonLat(5.38, 52.15);
-      expect(Math.abs(lon - 5.38)).toBeLessThan(0.01);
-      expect(Math.abs(lat - 52.15)).toBeLessThan(0.01);
-    }
+      conversion: {
+        name: 'UTM zone 32N',
+        method: { name: 'Transverse Mercator', id: { authority: 'EPSG', code: 9807 } },
+        parameters: [
+          { name: 'Latitude of natural origin', value: 0, unit: 'degree' },
+          { name: 'Longitude of natural origin', value: 9, unit: 'degree' },
+          { name: 'Scale factor at natural origin', value: 0.9996, unit: 'unity' },
+          { name: 'False easting', value: 500000, unit: 'metre' },
+          { name: 'False northing', value: 0, unit: 'metre' },
+        ],
+      },
+      coordinate_system: {
+        subtype: 'Cartesian',
+        axis: [
+          { name: 'Northing', abbreviation: 'N', direction: 'north', unit: 'metre' },
+          { name: 'Easting', abbreviation: 'E', direction: 'east', unit: 'metre' },
+        ],
+      },
+    };
+    // proj4js reads these axes as north-east-up and would take x as the northing; gem-flow takes x as easting.
+    expect((new proj4.Proj(projjson as never) as unknown as { axis: string }).axis).toBe('neu');
+    const p = await projectionFor({ kind: 'projjson', projjson, source: 't' });
+    const [easting, northing] = proj4((await epsg(25832)).definition as string).forward([9.99, 53.55]) as [
+      number,
+      number,
+    ];
+    const [lon, lat] = p.toLonLat(easting, northing);
+    expect(Math.abs(lon - 9.99)).toBeLessThan(1e-7);
+    expect(Math.abs(lat - 53.55)).toBeLessThan(1e-7);
   });
 
   it('RD New as PROJJSON (GeoParquet) and by code give the same positions', async () => {
