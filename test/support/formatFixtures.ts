@@ -1,0 +1,161 @@
+/**
+ * Features, fields and helpers shared by the format reader/writer tests: one field of every `FieldType`,
+ * geometries with Z, M, ZM, several parts, polygons and nulls, and a way to drain a `FeatureSource`.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type {
+  Enrichment,
+  FeatureSource,
+  FieldInfo,
+  FormatLimits,
+  Geometry,
+  OutputFeature,
+  SourceFeature,
+} from '../../shared/formats/types.js';
+
+export const TEST_LIMITS: FormatLimits = {
+  maxFeatureBytes: 1024 * 1024,
+  maxVertices: 100_000,
+  maxFields: 500,
+  maxDepth: 32,
+};
+
+export const ALL_TYPE_FIELDS: FieldInfo[] = [
+  { name: 'name', type: 'string' },
+  { name: 'lanes', type: 'integer' },
+  { name: 'osm_id', type: 'bigint' },
+  { name: 'speed', type: 'number' },
+  { name: 'oneway', type: 'boolean' },
+  { name: 'opened', type: 'date' },
+  { name: 'updated', type: 'datetime' },
+  { name: 'blob', type: 'binary' },
+  { name: 'tags', type: 'json' },
+];
+
+export const TEST_GEOMETRIES: (Geometry | null)[] = [
+  {
+    type: 'LineString',
+    coordinates: [
+      [4.9, 52.37],
+      [4.91, 52.371],
+      [4.92, 52.3705],
+    ],
+  },
+  {
+    type: 'MultiLineString',
+    coordinates: [
+      [
+        [121000.5, 487000.25, 1.5],
+        [121010, 487020, 2],
+      ],
+      [
+        [121020, 487030, 2.5],
+        [121040.75, 487050, 3],
+        [121060, 487055, 3.5],
+      ],
+    ],
+  },
+  {
+    type: 'LineString',
+    coordinates: [
+      [1, 2, Number.NaN, 10],
+      [3, 4, Number.NaN, 20],
+    ],
+  },
+  {
+    type: 'LineString',
+    coordinates: [
+      [1, 2, 3, 4],
+      [5, 6, 7, 8],
+    ],
+  },
+  null,
+  {
+    type: 'Polygon',
+    coordinates: [
+      [
+        [0, 0],
+        [10, 0],
+        [10, 10],
+        [0, 0],
+      ],
+      [
+        [1, 1],
+        [2, 1],
+        [2, 2],
+        [1, 1],
+      ],
+    ],
+  },
+  { type: 'Point', coordinates: [5, 6] },
+];
+
+const UNMATCHED: Enrichment = {
+  gers: null,
+  confidence: null,
+  lr_from: null,
+  lr_to: null,
+  match: 'unmatched',
+  match_count: 0,
+};
+
+/** One output feature per `TEST_GEOMETRIES` entry, with values of every type (and some nulls). */
+export function testOutputFeatures(): OutputFeature[] {
+  return TEST_GEOMETRIES.map((geometry, i) => ({
+    id: 100 + i,
+    geometry,
+    properties: {
+      name: i === 2 ? null : `Straat ${i} – ü`,
+      lanes: i,
+      osm_id: i === 1 ? 2n ** 60n + 7n : 123456789012 + i,
+      speed: i === 3 ? null : 30.5 + i,
+      oneway: i % 2 === 0,
+      opened: new Date(Date.UTC(2020, 0, 1 + i)),
+      updated: new Date(Date.UTC(2024, 5, 1, 12, 30, i, 250)),
+      blob: i === 4 ? null : Uint8Array.from([i, 255, 0, 7]),
+      tags: { surface: 'asphalt', refs: [i, 'A10'], nested: { ok: true } },
+    },
+    enrichment:
+      i === 0
+        ? {
+            gers: '08f1969c-0000-4000-8000-000000000001',
+            confidence: 93.5,
+            lr_from: 0,
+            lr_to: 1,
+            match: 'full',
+            match_count: 1,
+          }
+        : UNMATCHED,
+    matches:
+      i === 0
+        ? [
+            {
+              gers: '08f1969c-0000-4000-8000-000000000001',
+              confidence: 93.5,
+              lrFrom: 0,
+              lrTo: 1,
+              gersFrom: 0.25,
+              gersTo: 0.75,
+              part: 0,
+            },
+          ]
+        : [],
+  }));
+}
+
+export async function readAll(source: FeatureSource): Promise<SourceFeature[]> {
+  const out: SourceFeature[] = [];
+  for await (const feature of source.features()) out.push(feature);
+  return out;
+}
+
+export async function withTempDir<T>(run: (dir: string) => Promise<T>): Promise<T> {
+  const dir = await mkdtemp(join(tmpdir(), 'gem-flow-formats-'));
+  try {
+    return await run(dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
