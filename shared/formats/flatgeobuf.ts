@@ -16,6 +16,7 @@ import { open, rm } from 'node:fs/promises';
 import { Builder, ByteBuffer } from 'flatbuffers';
 import { ChunkReader } from './chunkReader.js';
 import { FormatError } from './errors.js';
+import { problemFrom } from './featureProblem.js';
 import {
   type DecodeBudget,
   decodeGeometry,
@@ -23,7 +24,6 @@ import {
   encodeGeometry,
   FGB_GEOMETRY_CODE,
   FGB_UNKNOWN_GEOMETRY,
-  GeometryDecodeError,
   geometryTypeForCode,
 } from './flatgeobufGeometry.js';
 import { type FlatGeobufTables, loadFlatGeobufTables } from './flatgeobufLib.js';
@@ -33,13 +33,11 @@ import {
   encodeProperties,
   type FgbColumn,
   fieldTypeForColumn,
-  PropertyDecodeError,
 } from './flatgeobufProperties.js';
 import { enrichmentValues, matchRecord, outputFields } from './outputFields.js';
 import type {
   CreateFeatureSink,
   CrsDeclaration,
-  FeatureProblem,
   FeatureSink,
   FeatureSource,
   FieldInfo,
@@ -312,17 +310,6 @@ class FlatGeobufSource implements FeatureSource {
       problem: { rule, message },
     };
   }
-}
-
-function problemFrom(error: unknown, fallbackRule: string): FeatureProblem {
-  if (error instanceof GeometryDecodeError) return { rule: error.rule, message: error.message };
-  if (error instanceof PropertyDecodeError) return { rule: 'property-unreadable', message: error.message };
-  if (error instanceof FormatError) return { rule: error.rule, message: error.message };
-  // FlatBuffers accessors throw RangeError on offsets outside the buffer.
-  return {
-    rule: fallbackRule,
-    message: `the feature's bytes are inconsistent (${(error as Error).message})`,
-  };
 }
 
 // ---- Writing ----

@@ -8,6 +8,7 @@
  * The package's own `parseGeometry`/`toGeoJsonCoordinates` drop M, hence this module.
  */
 import type { Builder } from 'flatbuffers';
+import { FeatureDecodeError } from './featureProblem.js';
 import type { FlatGeobufTables } from './flatgeobufLib.js';
 import type { Geometry, GeometryType, Position } from './types.js';
 
@@ -45,16 +46,6 @@ export function geometryTypeForCode(code: number): GeometryType | null {
   return TYPE_BY_CODE.get(code) ?? null;
 }
 
-/** A geometry that could not be decoded; `rule` becomes the feature's `FeatureProblem` rule. */
-export class GeometryDecodeError extends Error {
-  constructor(
-    readonly rule: 'geometry-unreadable' | 'geometry-unsupported' | 'feature-too-large',
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
 export interface DecodeBudget {
   vertices: number;
   readonly maxVertices: number;
@@ -70,17 +61,14 @@ export function decodeGeometry(
   depth = 0,
 ): Geometry {
   if (depth > budget.maxDepth) {
-    throw new GeometryDecodeError(
-      'geometry-unreadable',
-      `geometry parts nest deeper than ${budget.maxDepth}`,
-    );
+    throw new FeatureDecodeError('geometry-unreadable', `geometry parts nest deeper than ${budget.maxDepth}`);
   }
   const code = g.type() || headerCode;
   const type = TYPE_BY_CODE.get(code);
   if (type === undefined) {
     const name = UNSUPPORTED_NAMES[code];
-    if (name) throw new GeometryDecodeError('geometry-unsupported', `${name} geometries are not supported`);
-    throw new GeometryDecodeError('geometry-unreadable', `unknown geometry type ${code}`);
+    if (name) throw new FeatureDecodeError('geometry-unsupported', `${name} geometries are not supported`);
+    throw new FeatureDecodeError('geometry-unreadable', `unknown geometry type ${code}`);
   }
   switch (type) {
     case 'Point':
@@ -103,7 +91,7 @@ function decodeParts(g: FgbGeometry, partCode: number, budget: DecodeBudget, dep
   const count = g.partsLength();
   for (let i = 0; i < count; i++) {
     const part = g.parts(i);
-    if (part === null) throw new GeometryDecodeError('geometry-unreadable', `part ${i} is missing`);
+    if (part === null) throw new FeatureDecodeError('geometry-unreadable', `part ${i} is missing`);
     parts.push(decodeGeometry(part, partCode, budget, depth + 1));
   }
   return parts;
@@ -111,7 +99,7 @@ function decodeParts(g: FgbGeometry, partCode: number, budget: DecodeBudget, dep
 
 function asPolygon(part: Geometry): Position[][] {
   if (part.type !== 'Polygon') {
-    throw new GeometryDecodeError('geometry-unreadable', `a MultiPolygon part is a ${part.type}`);
+    throw new FeatureDecodeError('geometry-unreadable', `a MultiPolygon part is a ${part.type}`);
   }
   return part.coordinates;
 }
@@ -119,16 +107,16 @@ function asPolygon(part: Geometry): Position[][] {
 function positions(g: FgbGeometry, budget: DecodeBudget): Position[] {
   const xy = g.xyArray();
   if (xy === null) return [];
-  if (xy.length % 2 !== 0) throw new GeometryDecodeError('geometry-unreadable', 'xy holds an odd count');
+  if (xy.length % 2 !== 0) throw new FeatureDecodeError('geometry-unreadable', 'xy holds an odd count');
   const count = xy.length / 2;
   budget.vertices += count;
   if (budget.vertices > budget.maxVertices) {
-    throw new GeometryDecodeError('feature-too-large', `more than ${budget.maxVertices} vertices`);
+    throw new FeatureDecodeError('feature-too-large', `more than ${budget.maxVertices} vertices`);
   }
   const z = g.zArray();
   const m = g.mArray();
   if ((z !== null && z.length !== count) || (m !== null && m.length !== count)) {
-    throw new GeometryDecodeError('geometry-unreadable', 'z or m does not hold one value per vertex');
+    throw new FeatureDecodeError('geometry-unreadable', 'z or m does not hold one value per vertex');
   }
   const out: Position[] = new Array(count);
   for (let i = 0; i < count; i++) {
@@ -148,13 +136,13 @@ function splitAtEnds(all: Position[], ends: Uint32Array | null): Position[][] {
   let start = 0;
   for (const end of ends) {
     if (end < start || end > all.length) {
-      throw new GeometryDecodeError('geometry-unreadable', `part end ${end} is outside 0..${all.length}`);
+      throw new FeatureDecodeError('geometry-unreadable', `part end ${end} is outside 0..${all.length}`);
     }
     parts.push(all.slice(start, end));
     start = end;
   }
   if (start !== all.length) {
-    throw new GeometryDecodeError('geometry-unreadable', `parts end at ${start} of ${all.length} vertices`);
+    throw new FeatureDecodeError('geometry-unreadable', `parts end at ${start} of ${all.length} vertices`);
   }
   return parts;
 }

@@ -7,6 +7,7 @@
  * converting where nothing is lost (a numeric string into a number column); a value its column cannot hold
  * is written as absent (null), which FlatGeobuf's optional properties allow.
  */
+import { FeatureDecodeError } from './featureProblem.js';
 import { toJsonText } from './outputFields.js';
 import type { FieldType, PropertyValue } from './types.js';
 
@@ -87,10 +88,8 @@ const FIXED_SIZE: Partial<Record<number, number>> = {
 const utf8 = new TextDecoder();
 const utf8Encoder = new TextEncoder();
 
-export class PropertyDecodeError extends Error {}
-
 /**
- * Decodes `bytes` into `properties` (pre-filled with null for every column). Throws `PropertyDecodeError`
+ * Decodes `bytes` into `properties` (pre-filled with null for every column). Throws `FeatureDecodeError`
  * at the first broken pair; what was decoded before it stays in `properties`.
  */
 export function decodeProperties(
@@ -102,12 +101,16 @@ export function decodeProperties(
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   let offset = 0;
   while (offset < bytes.byteLength) {
-    if (offset + 2 > bytes.byteLength) throw new PropertyDecodeError('a column index is cut short');
+    if (offset + 2 > bytes.byteLength)
+      throw new FeatureDecodeError('property-unreadable', 'a column index is cut short');
     const index = view.getUint16(offset, true);
     offset += 2;
     const column = columns[index];
     if (column === undefined) {
-      throw new PropertyDecodeError(`column index ${index} is beyond the ${columns.length} columns`);
+      throw new FeatureDecodeError(
+        'property-unreadable',
+        `column index ${index} is beyond the ${columns.length} columns`,
+      );
     }
     const fixed = FIXED_SIZE[column.type];
     let size: number;
@@ -115,12 +118,15 @@ export function decodeProperties(
     if (fixed !== undefined) size = fixed;
     else {
       if (offset + 4 > bytes.byteLength)
-        throw new PropertyDecodeError(`the length of '${column.name}' is cut short`);
+        throw new FeatureDecodeError('property-unreadable', `the length of '${column.name}' is cut short`);
       size = view.getUint32(offset, true);
       start = offset + 4;
     }
     if (start + size > bytes.byteLength) {
-      throw new PropertyDecodeError(`'${column.name}' claims ${size} bytes past the end of the feature`);
+      throw new FeatureDecodeError(
+        'property-unreadable',
+        `'${column.name}' claims ${size} bytes past the end of the feature`,
+      );
     }
     properties[column.name] = readValue(view, bytes, start, size, column, maxDepth);
     offset = start + size;
@@ -188,10 +194,13 @@ function parseJson(text: string, name: string, maxDepth: number): PropertyValue 
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new PropertyDecodeError(`'${name}' is not valid JSON (${(error as Error).message})`);
+    throw new FeatureDecodeError(
+      'property-unreadable',
+      `'${name}' is not valid JSON (${(error as Error).message})`,
+    );
   }
   if (jsonDepth(value, maxDepth) > maxDepth) {
-    throw new PropertyDecodeError(`'${name}' nests deeper than ${maxDepth} levels`);
+    throw new FeatureDecodeError('property-unreadable', `'${name}' nests deeper than ${maxDepth} levels`);
   }
   return value as PropertyValue;
 }

@@ -2,16 +2,20 @@
  * Features, fields and helpers shared by the format reader/writer tests: one field of every `FieldType`,
  * geometries with Z, M, ZM, several parts, polygons and nulls, and a way to drain a `FeatureSource`.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import fc from 'fast-check';
 import type {
+  CreateFeatureSink,
+  CrsDeclaration,
   Enrichment,
   FeatureSource,
   FieldInfo,
   FormatLimits,
   Geometry,
   OutputFeature,
+  SinkOptions,
   SourceFeature,
 } from '../../shared/formats/types.js';
 
@@ -158,4 +162,48 @@ export async function withTempDir<T>(run: (dir: string) => Promise<T>): Promise<
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Writes `testOutputFeatures()` as layer `roads` with `ALL_TYPE_FIELDS`; checks and returns the file's bytes. */
+export async function writeTestFeatures(
+  create: CreateFeatureSink,
+  path: string,
+  crs: CrsDeclaration | null,
+): Promise<Uint8Array> {
+  const sink = await create({
+    path,
+    layer: 'roads',
+    fields: ALL_TYPE_FIELDS,
+    crs,
+    geometryType: 'LineString',
+    tempDir: dirname(path),
+  });
+  for (const feature of testOutputFeatures()) await sink.write(feature);
+  const result = await sink.finish();
+  const bytes = new Uint8Array(await readFile(path));
+  if (result.features !== TEST_GEOMETRIES.length || result.bytes !== bytes.byteLength) {
+    throw new Error(`finish() said ${JSON.stringify(result)} for ${bytes.byteLength} bytes`);
+  }
+  return bytes;
+}
+
+/** Sink options with no user fields, no CRS and no declared geometry type. */
+export function bareSinkOptions(path: string): SinkOptions {
+  return { path, layer: 'l', fields: [], crs: null, geometryType: null, tempDir: dirname(path) };
+}
+
+/** Copies of `valid` cut short at a random length, with up to `maxEdits` random bytes overwritten. */
+export function mutatedCopies(valid: Uint8Array, maxEdits = 8): fc.Arbitrary<Uint8Array> {
+  return fc
+    .tuple(
+      fc.array(fc.tuple(fc.nat(valid.byteLength - 1), fc.integer({ min: 0, max: 255 })), {
+        maxLength: maxEdits,
+      }),
+      fc.nat(valid.byteLength),
+    )
+    .map(([edits, cut]) => {
+      const bytes = valid.slice(0, Math.max(cut, 1));
+      for (const [at, value] of edits) if (at < bytes.byteLength) bytes[at] = value;
+      return bytes;
+    });
 }
