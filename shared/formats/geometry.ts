@@ -15,7 +15,16 @@ import type { Geometry, Position } from './types.js';
 
 type WkxPoint = wkx.Point;
 
+const finite = (n: unknown): boolean => typeof n === 'number' && Number.isFinite(n);
+
+/**
+ * wkx's WKT parser is lenient: a word where a number belongs (`1 a`, `oops`, `NaN`) comes back as a missing
+ * or NaN coordinate instead of an error. Every coordinate the dimensions call for must be a finite number.
+ */
 function toPosition(p: WkxPoint): Position {
+  if (!finite(p.x) || !finite(p.y) || (p.hasZ && !finite(p.z)) || (p.hasM && !finite(p.m))) {
+    throw new Error('a coordinate is not a number');
+  }
   if (p.hasZ && p.hasM) return [p.x, p.y, p.z, p.m];
   if (p.hasZ) return [p.x, p.y, p.z];
   if (p.hasM) return [p.x, p.y, Number.NaN, p.m];
@@ -57,7 +66,18 @@ function fromWkx(g: wkx.Geometry): Geometry | null {
 
 /** Parses WKT or EWKT (the SRID prefix is ignored: the layer's CRS applies). `EMPTY` gives null. */
 export function wktToGeometry(text: string): Geometry | null {
-  return fromWkx(wkx.Geometry.parse(text.trim()));
+  const wkt = text.trim();
+  // wkx stops at the geometry's last parenthesis and ignores what follows: refuse trailing text.
+  if (!/(?:\)|\bEMPTY)$/i.test(wkt)) throw new Error('the WKT does not end with ")" or EMPTY');
+  let depth = 0;
+  for (let i = 0; i < wkt.length; i++) {
+    const c = wkt.charCodeAt(i);
+    if (c === 0x28) depth++;
+    else if (c === 0x29 && --depth === 0 && i !== wkt.length - 1)
+      throw new Error('text after the geometry\'s closing ")"');
+  }
+  if (depth !== 0) throw new Error('unbalanced parentheses');
+  return fromWkx(wkx.Geometry.parse(wkt));
 }
 
 /** Parses ISO WKB or EWKB. `EMPTY` gives null. */

@@ -24,7 +24,9 @@ import {
   createSchema,
   fieldTypeForDeclared,
   GEOMETRY_TYPE_NAMES,
+  geometryColumnFor,
   type LayerInfo,
+  type OutputTables,
   quoteIdentifier,
   readLayerCrs,
   registerCrs,
@@ -130,6 +132,7 @@ class GeoPackageSource implements FeatureSource {
   readonly fields: readonly FieldInfo[];
   readonly declaredGeometryType: GeometryType | null;
   readonly declaredFeatureCount: number | null;
+  readonly geometryColumn: string;
   private closed = false;
 
   constructor(
@@ -143,6 +146,7 @@ class GeoPackageSource implements FeatureSource {
     this.fields = columns.attributes.map(({ name, type }) => ({ name, type }));
     this.declaredGeometryType = GEOMETRY_TYPE_NAMES[info.geometryTypeName.toUpperCase()] ?? null;
     this.declaredFeatureCount = info.featureCount;
+    this.geometryColumn = info.geometryColumn;
   }
 
   async *features(): AsyncIterable<SourceFeature> {
@@ -264,7 +268,10 @@ const BATCH = 5000;
 
 export const createGeoPackageSink: CreateFeatureSink = async (options) => {
   const { DatabaseSync } = await loadSqlite();
-  const fields = outputFields(options.fields, { matchesColumn: false, reserved: ['fid', 'geom'] });
+  const fields = outputFields(options.fields, {
+    matchesColumn: false,
+    reserved: ['fid', geometryColumnFor(options)],
+  });
   await rm(options.path, { force: true });
   const db = new DatabaseSync(options.path);
   try {
@@ -293,16 +300,17 @@ class GeoPackageSink implements FeatureSink {
     private readonly options: SinkOptions,
     private readonly fields: FieldInfo[],
     private readonly srsId: number,
-    private readonly tables: { features: string; matches: string },
+    private readonly tables: OutputTables,
   ) {
     const columns = fields.map((f) => quoteIdentifier(f.name));
     const marks = fields.map(() => '?');
     const table = quoteIdentifier(tables.features);
+    const geom = quoteIdentifier(tables.geometryColumn);
     this.insertFeature = db.prepare(
-      `INSERT INTO ${table} ("fid", "geom", ${columns.join(', ')}) VALUES (?, ?, ${marks.join(', ')})`,
+      `INSERT INTO ${table} ("fid", ${geom}, ${columns.join(', ')}) VALUES (?, ?, ${marks.join(', ')})`,
     );
     this.insertFeatureAutoFid = db.prepare(
-      `INSERT INTO ${table} ("geom", ${columns.join(', ')}) VALUES (?, ${marks.join(', ')})`,
+      `INSERT INTO ${table} (${geom}, ${columns.join(', ')}) VALUES (?, ${marks.join(', ')})`,
     );
     this.insertMatch = db.prepare(
       `INSERT INTO ${quoteIdentifier(tables.matches)} ("fid", "gers", "confidence", "lr_from", "lr_to", "gers_from", "gers_to", "part") VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,

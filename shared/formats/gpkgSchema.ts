@@ -350,14 +350,26 @@ function tableNameFor(layer: string): string {
   return /^(gpkg_|sqlite_|rtree_)/i.test(name) ? `layer_${name}` : name;
 }
 
+export interface OutputTables {
+  features: string;
+  geometryColumn: string;
+  matches: string;
+}
+
+/** The geometry column's name: the source's own where it had one, else GDAL's `geom`. */
+export function geometryColumnFor(options: SinkOptions): string {
+  return options.geometryColumn?.trim() || 'geom';
+}
+
 /** Creates the core tables, the feature table and the matches table; returns their names. */
 export function createSchema(
   db: DatabaseSync,
   options: SinkOptions,
   fields: readonly FieldInfo[],
   srsId: number,
-): { features: string; matches: string } {
+): OutputTables {
   const features = tableNameFor(options.layer);
+  const geometryColumn = geometryColumnFor(options);
   const matches = `${features}_matches`;
   const geometryType = options.geometryType ? options.geometryType.toUpperCase() : 'GEOMETRY';
   const columns = fields.map((f) => `${quoteIdentifier(f.name)} ${SQL_TYPE_FOR_FIELD[f.type]}`);
@@ -376,7 +388,7 @@ export function createSchema(
       CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
       CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
     CREATE TABLE ${quoteIdentifier(features)} ("fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-      "geom" ${geometryType}${columns.map((c) => `, ${c}`).join('')});
+      ${quoteIdentifier(geometryColumn)} ${geometryType}${columns.map((c) => `, ${c}`).join('')});
     CREATE TABLE ${quoteIdentifier(matches)} ("match_id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
       "fid" INTEGER NOT NULL REFERENCES ${quoteIdentifier(features)} ("fid"), "gers" TEXT NOT NULL,
       "confidence" DOUBLE, "lr_from" DOUBLE, "lr_to" DOUBLE, "gers_from" DOUBLE, "gers_to" DOUBLE,
@@ -395,9 +407,9 @@ export function createSchema(
   );
   db.prepare('INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)').run(
     features,
-    'geom',
+    geometryColumn,
     geometryType,
     srsId,
   );
-  return { features, matches };
+  return { features, geometryColumn, matches };
 }

@@ -111,6 +111,12 @@ export interface SourceFeature {
   problem?: FeatureProblem;
 }
 
+/** Something a reader decided or worked around that the user should know (the DBF encoding it used, …). */
+export interface SourceNote {
+  rule: string;
+  message: string;
+}
+
 export interface FeatureSource {
   readonly format: InputFormat;
   /** The layer read (GeoPackage table, Shapefile base name, FlatGeobuf/GeoJSON name), or null. */
@@ -123,10 +129,17 @@ export interface FeatureSource {
   readonly declaredGeometryType: GeometryType | null;
   /** Features the source states it holds (header, metadata), or null. A claim: never used to allocate. */
   readonly declaredFeatureCount: number | null;
+  /**
+   * The name the source gives its geometry column, where it names one (the CSV WKT column, the GeoParquet
+   * primary column, the GeoPackage geometry column), so the enriched output can use the same name.
+   */
+  readonly geometryColumn?: string | null;
   /** The features in source order. Call once. */
   features(): AsyncIterable<SourceFeature>;
   /** Releases files and handles; safe to call twice. */
   close(): Promise<void>;
+  /** What the reader decided while opening, for the validation report (info, not errors). */
+  readonly notes?: readonly SourceNote[];
 }
 
 // ---- Reading ----
@@ -162,7 +175,10 @@ export interface ReadOptions {
   limits: FormatLimits;
   /** A scratch directory for formats that need a local file (GeoPackage) or spill to disk; the caller deletes it. */
   tempDir: string;
-  /** GeoPackage: the layer (table) to read; default the only line layer. */
+  /**
+   * GeoPackage: the layer (table) to read, default the only line layer. Shapefile zip: the base name of the
+   * `.shp` to read when the archive holds several.
+   */
   layer?: string;
   /** CSV: the WKT column; default detected from the header (`wkt`, `geometry`, `geom`, `the_geom`, `shape`). */
   wktColumn?: string;
@@ -242,6 +258,8 @@ export interface SinkOptions {
   crs: CrsDeclaration | null;
   /** The source's declared geometry type, when one was declared (GeoPackage, FlatGeobuf headers). */
   geometryType: GeometryType | null;
+  /** The geometry column's name for formats that name it (CSV, GeoParquet, GeoPackage): the source's own. */
+  geometryColumn?: string | null;
   /** Scratch space for writers that need it. */
   tempDir: string;
 }

@@ -6,6 +6,7 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import fc from 'fast-check';
+import { FormatError } from '../../shared/formats/errors.js';
 import type {
   CreateFeatureSink,
   CrsDeclaration,
@@ -206,4 +207,21 @@ export function mutatedCopies(valid: Uint8Array, maxEdits = 8): fc.Arbitrary<Uin
       for (const [at, value] of edits) if (at < bytes.byteLength) bytes[at] = value;
       return bytes;
     });
+}
+
+/**
+ * Opens and drains a source the way a fuzz test wants: a `FormatError` counts as a clean refusal (no
+ * features), anything else is rethrown so the property fails; the source is closed either way.
+ */
+export async function readOrRefuse(open: () => Promise<FeatureSource>): Promise<SourceFeature[]> {
+  let source: FeatureSource | undefined;
+  try {
+    source = await open();
+    return await readAll(source);
+  } catch (error) {
+    if (error instanceof FormatError) return [];
+    throw error;
+  } finally {
+    await source?.close();
+  }
 }

@@ -7,16 +7,12 @@ import { FormatError } from '../../../shared/formats/errors.js';
 import { createGeoPackageSink, openGeoPackage } from '../../../shared/formats/geopackage.js';
 import { encodeGpkgGeometry } from '../../../shared/formats/gpkgGeometry.js';
 import { loadSqlite, sqliteAvailable } from '../../../shared/formats/sqlite.js';
-import type {
-  CrsDeclaration,
-  FeatureSource,
-  FormatLimits,
-  SourceFeature,
-} from '../../../shared/formats/types.js';
+import type { CrsDeclaration, FormatLimits } from '../../../shared/formats/types.js';
 import {
   bareSinkOptions,
   mutatedCopies,
   readAll,
+  readOrRefuse,
   TEST_LIMITS,
   testOutputFeatures,
   withTempDir,
@@ -441,16 +437,9 @@ describe('GeoPackage reader', () => {
       await fc.assert(
         fc.asyncProperty(mutatedCopies(valid, 12), async (bytes) => {
           const file = memorySourceFile(bytes, 'fuzz.gpkg');
-          let source: FeatureSource | undefined;
-          let features: SourceFeature[] = [];
-          try {
-            source = await openGeoPackage(file, { limits: TEST_LIMITS, tempDir: dir });
-            features = await readAll(source);
-          } catch (error) {
-            if (!(error instanceof FormatError)) throw error;
-          } finally {
-            await source?.close();
-          }
+          const features = await readOrRefuse(() =>
+            openGeoPackage(file, { limits: TEST_LIMITS, tempDir: dir }),
+          );
           expect(file.outOfRange).toBe(0);
           expect(file.bytesRead).toBeLessThanOrEqual(bytes.byteLength);
           expect(features.every((f, i) => f.index === i)).toBe(true);
