@@ -38,13 +38,12 @@ import { enrichmentValues, matchRecord, outputFields } from './outputFields.js';
 import type {
   CreateFeatureSink,
   CrsDeclaration,
-  FeatureSink,
   FeatureSource,
   FieldInfo,
   FormatLimits,
+  Geometry,
   GeometryType,
   OpenFeatureSource,
-  OutputFeature,
   PropertyValue,
   SinkOptions,
   SourceFeature,
@@ -318,20 +317,41 @@ class FlatGeobufSource implements FeatureSource {
 const FLUSH_BYTES = 1024 * 1024;
 
 export const createFlatGeobufSink: CreateFeatureSink = async (options) => {
+  const writer = await openFlatGeobufWriter(options, outputFields(options.fields, { matchesColumn: true }));
+  return {
+    write: (feature) =>
+      writer.write(feature.geometry, {
+        ...feature.properties,
+        ...enrichmentValues(feature.enrichment),
+        matches: feature.matches.map(matchRecord),
+      }),
+    finish: () => writer.finish(),
+    abort: () => writer.abort(),
+  };
+};
+
+/**
+ * A FlatGeobuf file of exactly `fields` (no enrichment), written feature by feature: the enriched sink's
+ * engine, and what the samples write plain road layers with.
+ */
+export async function openFlatGeobufWriter(
+  options: Omit<SinkOptions, 'fields'>,
+  fields: readonly FieldInfo[],
+): Promise<FlatGeobufWriter> {
   const tables = await loadFlatGeobufTables();
-  const columns = outputFields(options.fields, { matchesColumn: true }).map(
+  const columns = fields.map(
     (field): FgbColumn => ({ name: field.name, type: COLUMN_FOR_FIELD[field.type] }),
   );
   const handle = await open(options.path, 'w');
-  const sink = new FlatGeobufSink(handle, tables, options, columns);
+  const writer = new FlatGeobufWriter(handle, tables, options, columns);
   try {
-    await sink.start();
+    await writer.start();
   } catch (error) {
-    await sink.abort();
+    await writer.abort();
     throw error;
   }
-  return sink;
-};
+  return writer;
+}
 
 interface HeaderState {
   count: number;
@@ -340,7 +360,7 @@ interface HeaderState {
   dims: EncodedDimensions;
 }
 
-class FlatGeobufSink implements FeatureSink {
+export class FlatGeobufWriter {
   private readonly state: HeaderState = { count: 0, geometryCode: null, dims: { hasZ: false, hasM: false } };
   private pending: Uint8Array[] = [];
   private pendingBytes = 0;
@@ -351,7 +371,7 @@ class FlatGeobufSink implements FeatureSink {
   constructor(
     private readonly handle: FileHandle,
     private readonly tables: FlatGeobufTables,
-    private readonly options: SinkOptions,
+    private readonly options: Omit<SinkOptions, 'fields'>,
     private readonly columns: FgbColumn[],
   ) {}
 
@@ -363,17 +383,9 @@ class FlatGeobufSink implements FeatureSink {
     await this.flush();
   }
 
-  async write(feature: OutputFeature): Promise<void> {
+  async write(geometry: Geometry | null, values: Record<string, PropertyValue>): Promise<void> {
     const builder = new Builder(1024);
-    const dims = this.state.dims;
-    const geometryOffset = feature.geometry
-      ? encodeGeometry(builder, this.tables, feature.geometry, dims)
-      : 0;
-    const values: Record<string, PropertyValue> = {
-      ...feature.properties,
-      ...enrichmentValues(feature.enrichment),
-      matches: feature.matches.map(matchRecord),
-    };
+    const geometryOffset = geometry ? encodeGeometry(builder, this.tables, geometry, this.state.dims) : 0;
     const propertiesOffset = this.tables.Feature.createPropertiesVector(
       builder,
       encodeProperties(this.columns, values),
@@ -382,7 +394,7 @@ class FlatGeobufSink implements FeatureSink {
     if (geometryOffset) this.tables.Feature.addGeometry(builder, geometryOffset);
     this.tables.Feature.addProperties(builder, propertiesOffset);
     builder.finishSizePrefixed(this.tables.Feature.endFeature(builder));
-    this.noteGeometryType(feature.geometry?.type);
+    this.noteGeometryType(geometry?.type);
     this.state.count++;
     this.queue(builder.asUint8Array());
     if (this.pendingBytes >= FLUSH_BYTES) await this.flush();

@@ -61,7 +61,7 @@ function hasTable(db: DatabaseSync, name: string): boolean {
   );
 }
 
-/** The layer to read: the one asked for, else the only line layer, else the only generic-geometry layer. */
+/** The layer to read: the one asked for, else the only layer declared as lines or as generic geometry. */
 export function chooseLayer(db: DatabaseSync, requested: string | undefined): LayerInfo {
   if (!hasTable(db, 'gpkg_contents')) {
     throw new FormatError(
@@ -124,19 +124,20 @@ function pickLineLayer(
   rows: FeatureTableRow[],
   describe: (list: FeatureTableRow[]) => string,
 ): FeatureTableRow {
-  const lines = rows.filter((r) => LINE_TYPES.has(r.geometry_type_name.toUpperCase()));
-  if (lines.length === 1) return lines[0]!;
-  if (lines.length > 1) {
+  // Layers declared as lines, and layers whose generic type may hold lines (GDAL writes GEOMETRY for a
+  // layer mixing LineStrings and MultiLineStrings).
+  const candidates = rows.filter((r) => {
+    const type = r.geometry_type_name.toUpperCase();
+    return LINE_TYPES.has(type) || GENERIC_TYPES.has(type);
+  });
+  if (candidates.length === 1) return candidates[0]!;
+  if (candidates.length > 1) {
     throw new FormatError(
       'layer-ambiguous',
-      `The GeoPackage has ${lines.length} line layers: ${describe(lines)}.`,
-      {
-        remedy: 'Set the layer option to the table that holds the roads to match.',
-      },
+      `The GeoPackage has ${candidates.length} layers that may hold lines: ${describe(candidates)}.`,
+      { remedy: 'Set the layer option to the table that holds the roads to match.' },
     );
   }
-  const generic = rows.filter((r) => GENERIC_TYPES.has(r.geometry_type_name.toUpperCase()));
-  if (generic.length === 1) return generic[0]!;
   throw new FormatError(
     'layer-missing',
     rows.length
@@ -361,21 +362,9 @@ export function geometryColumnFor(options: SinkOptions): string {
   return options.geometryColumn?.trim() || 'geom';
 }
 
-/** Creates the core tables, the feature table and the matches table; returns their names. */
-export function createSchema(
-  db: DatabaseSync,
-  options: SinkOptions,
-  fields: readonly FieldInfo[],
-  srsId: number,
-): OutputTables {
-  const features = tableNameFor(options.layer);
-  const geometryColumn = geometryColumnFor(options);
-  const matches = `${features}_matches`;
-  const geometryType = options.geometryType ? options.geometryType.toUpperCase() : 'GEOMETRY';
-  const columns = fields.map((f) => `${quoteIdentifier(f.name)} ${SQL_TYPE_FOR_FIELD[f.type]}`);
-  // The output is a scratch file until `finish`: no rollback journal, no fsync; `abort` deletes it.
+/** `application_id`, `user_version` and the contents and geometry-columns tables (after `registerCrs`). */
+export function createCoreTables(db: DatabaseSync): void {
   db.exec(`PRAGMA application_id = 1196444487; PRAGMA user_version = 10400;
-    PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
     CREATE TABLE gpkg_contents (table_name TEXT NOT NULL PRIMARY KEY, data_type TEXT NOT NULL,
       identifier TEXT UNIQUE, description TEXT DEFAULT '',
       last_change DATETIME NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ','now')),
@@ -386,30 +375,63 @@ export function createSchema(
       CONSTRAINT pk_geom_cols PRIMARY KEY (table_name, column_name),
       CONSTRAINT uk_gc_table_name UNIQUE (table_name),
       CONSTRAINT fk_gc_tn FOREIGN KEY (table_name) REFERENCES gpkg_contents(table_name),
-      CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id));
-    CREATE TABLE ${quoteIdentifier(features)} ("fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
-      ${quoteIdentifier(geometryColumn)} ${geometryType}${columns.map((c) => `, ${c}`).join('')});
-    CREATE TABLE ${quoteIdentifier(matches)} ("match_id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+      CONSTRAINT fk_gc_srs FOREIGN KEY (srs_id) REFERENCES gpkg_spatial_ref_sys (srs_id))`);
+}
+
+export interface FeatureTableSpec {
+  table: string;
+  geometryColumn: string;
+  /** A GeoPackage geometry type name (`LINESTRING`, `GEOMETRY`, …). */
+  geometryTypeName: string;
+  fields: readonly FieldInfo[];
+  srsId: number;
+  description: string;
+}
+
+/** A feature table (`fid` primary key, geometry column, the fields), registered in the core tables. */
+export function createFeatureTable(db: DatabaseSync, spec: FeatureTableSpec): void {
+  const columns = spec.fields.map((f) => `, ${quoteIdentifier(f.name)} ${SQL_TYPE_FOR_FIELD[f.type]}`);
+  db.exec(`CREATE TABLE ${quoteIdentifier(spec.table)} ("fid" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
+    ${quoteIdentifier(spec.geometryColumn)} ${spec.geometryTypeName}${columns.join('')})`);
+  db.prepare(
+    'INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?, ?, ?, ?, ?)',
+  ).run(spec.table, 'features', spec.table, spec.description, spec.srsId);
+  db.prepare('INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)').run(
+    spec.table,
+    spec.geometryColumn,
+    spec.geometryTypeName,
+    spec.srsId,
+  );
+}
+
+/** Creates the core tables, the feature table and the matches table; returns their names. */
+export function createSchema(
+  db: DatabaseSync,
+  options: SinkOptions,
+  fields: readonly FieldInfo[],
+  srsId: number,
+): OutputTables {
+  const features = tableNameFor(options.layer);
+  const geometryColumn = geometryColumnFor(options);
+  const matches = `${features}_matches`;
+  // The output is a scratch file until `finish`: no rollback journal, no fsync; `abort` deletes it.
+  db.exec('PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF');
+  createCoreTables(db);
+  createFeatureTable(db, {
+    table: features,
+    geometryColumn,
+    geometryTypeName: options.geometryType ? options.geometryType.toUpperCase() : 'GEOMETRY',
+    fields,
+    srsId,
+    description: 'Features with GERS ids from TomTom Orbis GEM',
+  });
+  db.exec(`CREATE TABLE ${quoteIdentifier(matches)} ("match_id" INTEGER PRIMARY KEY AUTOINCREMENT NOT NULL,
       "fid" INTEGER NOT NULL REFERENCES ${quoteIdentifier(features)} ("fid"), "gers" TEXT NOT NULL,
       "confidence" DOUBLE, "lr_from" DOUBLE, "lr_to" DOUBLE, "gers_from" DOUBLE, "gers_to" DOUBLE,
       "part" INTEGER NOT NULL);
     CREATE INDEX ${quoteIdentifier(`${matches}_fid`)} ON ${quoteIdentifier(matches)} ("fid")`);
-  const contents = db.prepare(
-    'INSERT INTO gpkg_contents (table_name, data_type, identifier, description, srs_id) VALUES (?, ?, ?, ?, ?)',
-  );
-  contents.run(features, 'features', features, 'Features with GERS ids from TomTom Orbis GEM', srsId);
-  contents.run(
-    matches,
-    'attributes',
-    matches,
-    `Every GEM match of each feature of ${features}, by fid`,
-    null,
-  );
-  db.prepare('INSERT INTO gpkg_geometry_columns VALUES (?, ?, ?, ?, 0, 0)').run(
-    features,
-    geometryColumn,
-    geometryType,
-    srsId,
-  );
+  db.prepare(
+    'INSERT INTO gpkg_contents (table_name, data_type, identifier, description) VALUES (?, ?, ?, ?)',
+  ).run(matches, 'attributes', matches, `Every GEM match of each feature of ${features}, by fid`);
   return { features, geometryColumn, matches };
 }

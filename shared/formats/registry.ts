@@ -8,6 +8,12 @@ import type { CreateFeatureSink, InputFormat, OpenFeatureSource, OutputFormat } 
 
 export async function readerFor(format: InputFormat): Promise<OpenFeatureSource> {
   switch (format) {
+    case 'flatgeobuf':
+      return (await import('./flatgeobuf.js')).openFlatGeobuf;
+    case 'shapefile':
+      return (await import('./shapefile.js')).openShapefile;
+    case 'geopackage':
+      return (await import('./geopackage.js')).openGeoPackage;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot read ${format} files yet.`);
   }
@@ -15,6 +21,10 @@ export async function readerFor(format: InputFormat): Promise<OpenFeatureSource>
 
 export async function writerFor(format: OutputFormat): Promise<CreateFeatureSink> {
   switch (format) {
+    case 'flatgeobuf':
+      return (await import('./flatgeobuf.js')).createFlatGeobufSink;
+    case 'geopackage':
+      return (await import('./geopackage.js')).createGeoPackageSink;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot write ${format} files yet.`);
   }

@@ -4,6 +4,8 @@ import fc from 'fast-check';
 import { Builder } from 'flatbuffers';
 import type { HeaderMeta } from 'flatgeobuf/lib/mjs/header-meta.js';
 import { describe, expect, it } from 'vitest';
+import * as samples from '../../../local/standins/format-samples/flatgeobuf.js';
+import { sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { FormatError } from '../../../shared/formats/errors.js';
 import { createFlatGeobufSink, openFlatGeobuf } from '../../../shared/formats/flatgeobuf.js';
 import { loadFlatGeobufTables } from '../../../shared/formats/flatgeobufLib.js';
@@ -289,3 +291,39 @@ async function featureSizes(bytes: Uint8Array): Promise<number[]> {
   }
   return sizes;
 }
+
+describe('FlatGeobuf samples', () => {
+  const roads = sampleRoads({ rows: 10 });
+
+  it('reads the plain road layer with its typed columns', async () => {
+    const source = await open(await samples.valid(roads));
+    expect(source.crs).toMatchObject({ kind: 'epsg', code: 4326 });
+    expect(source.fields.find((f) => f.name === 'length_mm')?.type).toBe('bigint');
+    const features = await readAll(source);
+    expect(features.map((f) => f.geometry)).toEqual(roads.map((f) => f.geometry));
+    // 'date' fields come back as FlatGeobuf DateTime, the same instant.
+    expect(features.map((f) => f.properties)).toEqual(roads.map((f) => f.properties));
+  });
+
+  it('reads what the flatgeobuf package itself serialized', async () => {
+    const source = await open(await samples.byReference(roads));
+    expect(source.crs).toMatchObject({ kind: 'epsg', code: 4326 });
+    expect(source.declaredFeatureCount).toBe(roads.length);
+    const features = await readAll(source);
+    expect(features.map((f) => f.geometry)).toEqual(roads.map((f) => f.geometry));
+    expect(features[1]!.properties.length_mm).toBe(String(roads[1]!.properties.length_mm));
+    expect(features[1]!.properties.name).toBe(roads[1]!.properties.name);
+    expect(features[1]!.properties.lanes).toBe(roads[1]!.properties.lanes);
+  });
+
+  it('gives each broken sample its own finding', async () => {
+    const truncated = await readAll(await open(await samples.broken('truncated', roads)));
+    expect(truncated.at(-1)!.problem?.rule).toBe('feature-truncated');
+    const polygon = await readAll(await open(await samples.broken('polygon', roads)));
+    expect(polygon.map((f) => f.geometry?.type === 'Polygon')).toEqual(
+      roads.map((_, i) => i === samples.DEFECT_FEATURE),
+    );
+    const overrun = await open(await samples.broken('header-overrun', roads)).catch((e: unknown) => e);
+    expect(overrun).toMatchObject({ rule: 'file-truncated' });
+  });
+});

@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import * as samples from '../../../local/standins/format-samples/geopackage.js';
+import { projectRoads, sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { FormatError } from '../../../shared/formats/errors.js';
 import { createGeoPackageSink, openGeoPackage } from '../../../shared/formats/geopackage.js';
 import { encodeGpkgGeometry } from '../../../shared/formats/gpkgGeometry.js';
@@ -446,6 +448,52 @@ describe('GeoPackage reader', () => {
         }),
         { numRuns: 150 },
       );
+    });
+  });
+});
+
+describe('GeoPackage samples', () => {
+  const roads = sampleRoads({ rows: 10 });
+
+  it('reads the EPSG:3857 acceptance sample with its projected coordinates, fids and typed attributes', async () => {
+    await withTempDir(async (dir) => {
+      const source = await openBytes(await samples.webMercator(roads), dir);
+      expect(source.crs).toMatchObject({ kind: 'epsg', code: 3857 });
+      expect(source.layer).toBe('roads');
+      expect(source.geometryColumn).toBe('geom');
+      expect(source.fields).toEqual(
+        samples.sampleFields(roads).map((f) => ({ ...f, type: f.type === 'integer' ? 'bigint' : f.type })),
+      );
+      const features = await readAll(source);
+      const projected = await projectRoads(roads, 3857);
+      expect(features.map((f) => f.id)).toEqual(roads.map((_, i) => i + 1));
+      expect(features.map((f) => f.geometry)).toEqual(projected.map((f) => f.geometry));
+      expect(features.map((f) => f.properties)).toEqual(roads.map((f) => f.properties));
+      await source.close();
+    });
+  });
+
+  it('gives each broken sample its own finding', async () => {
+    await withTempDir(async (dir) => {
+      const ambiguous = await openBytes(await samples.broken('two-line-layers', roads), dir).catch(
+        (e: unknown) => e,
+      );
+      expect(ambiguous).toMatchObject({ rule: 'layer-ambiguous' });
+      expect((ambiguous as Error).message).toMatch(/'cycle_paths' \(LINESTRING\), 'roads' \(GEOMETRY\)/);
+      const polygons = await openBytes(await samples.broken('polygon-layer', roads), dir).catch(
+        (e: unknown) => e,
+      );
+      expect(polygons).toMatchObject({ rule: 'layer-missing' });
+      expect((polygons as Error).message).toContain("'parcels' (POLYGON)");
+      const mixed = await readAll(await openBytes(await samples.broken('polygon-in-line-layer', roads), dir));
+      expect(mixed.map((f) => f.geometry?.type === 'Polygon')).toEqual(
+        roads.map((_, i) => i === samples.DEFECT_FEATURE),
+      );
+      expect((await openBytes(await samples.broken('unknown-srs', roads), dir)).crs).toBeNull();
+      const plain = await openBytes(await samples.broken('not-a-geopackage', roads), dir).catch(
+        (e: unknown) => e,
+      );
+      expect(plain).toMatchObject({ rule: 'geopackage-invalid' });
     });
   });
 });
