@@ -225,3 +225,32 @@ export async function readOrRefuse(open: () => Promise<FeatureSource>): Promise<
     await source?.close();
   }
 }
+
+/** Every position of a line or multi-line geometry, in order. */
+export function linePositions(geometry: Geometry | null): number[][] {
+  if (geometry?.type === 'LineString') return geometry.coordinates;
+  if (geometry?.type === 'MultiLineString') return geometry.coordinates.flat();
+  return [];
+}
+
+/**
+ * The largest difference, in degrees, between the source's positions taken back to lon/lat through the CRS
+ * it declares (`crs.ts`, proj4 + the EPSG registry) and the lon/lat the sample was projected from.
+ */
+export async function worstLonLatError(
+  source: FeatureSource,
+  lonLat: { geometry: Geometry | null }[],
+): Promise<number> {
+  const { projectionFor } = await import('../../shared/formats/crs.js');
+  const projection = await projectionFor(source.crs!);
+  let worst = 0;
+  let index = 0;
+  for await (const feature of source.features()) {
+    const original = linePositions(lonLat[index++]!.geometry);
+    linePositions(feature.geometry).forEach(([x, y], k) => {
+      const [lon, lat] = projection.toLonLat(x!, y!);
+      worst = Math.max(worst, Math.abs(lon - original[k]![0]!), Math.abs(lat - original[k]![1]!));
+    });
+  }
+  return worst;
+}

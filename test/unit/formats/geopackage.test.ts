@@ -15,9 +15,11 @@ import {
   mutatedCopies,
   readAll,
   readOrRefuse,
+  TEST_GEOMETRIES,
   TEST_LIMITS,
   testOutputFeatures,
   withTempDir,
+  worstLonLatError,
   writeTestFeatures,
 } from '../../support/formatFixtures.js';
 import { memorySourceFile } from '../../support/localSourceFile.js';
@@ -294,6 +296,19 @@ describe('GeoPackage round trip', () => {
     });
   });
 
+  it('names the geometry column as the source did', async () => {
+    await withTempDir(async (dir) => {
+      const path = join(dir, 'named.gpkg');
+      const sink = await createGeoPackageSink({ ...bareSinkOptions(path), geometryColumn: 'SHAPE' });
+      await sink.write({ ...testOutputFeatures()[0]!, properties: {} });
+      await sink.finish();
+      const source = await openPath(path, dir);
+      expect(source.geometryColumn).toBe('SHAPE');
+      expect((await readAll(source))[0]!.geometry).toEqual(TEST_GEOMETRIES[0]);
+      await source.close();
+    });
+  });
+
   it('refuses a user field named fid or geom, and abort deletes the file', async () => {
     await withTempDir(async (dir) => {
       const error = await createGeoPackageSink({
@@ -469,6 +484,14 @@ describe('GeoPackage samples', () => {
       expect(features.map((f) => f.id)).toEqual(roads.map((_, i) => i + 1));
       expect(features.map((f) => f.geometry)).toEqual(projected.map((f) => f.geometry));
       expect(features.map((f) => f.properties)).toEqual(roads.map((f) => f.properties));
+      await source.close();
+    });
+  });
+
+  it('takes the EPSG:3857 sample back to the roads’ lon/lat within 1e-7°', async () => {
+    await withTempDir(async (dir) => {
+      const source = await openBytes(await samples.webMercator(roads), dir);
+      expect(await worstLonLatError(source, roads)).toBeLessThan(1e-7);
       await source.close();
     });
   });

@@ -19,7 +19,13 @@ import { encodingLabel, resolveDbfEncoding } from '../../../shared/formats/dbfEn
 import { FormatError } from '../../../shared/formats/errors.js';
 import { openShapefile } from '../../../shared/formats/shapefile.js';
 import type { FormatLimits, SourceFeature } from '../../../shared/formats/types.js';
-import { mutatedCopies, readAll, readOrRefuse, TEST_LIMITS } from '../../support/formatFixtures.js';
+import {
+  mutatedCopies,
+  readAll,
+  readOrRefuse,
+  TEST_LIMITS,
+  worstLonLatError,
+} from '../../support/formatFixtures.js';
 import { memorySourceFile } from '../../support/localSourceFile.js';
 
 const ROADS = sampleRoads({ rows: 12 });
@@ -90,6 +96,10 @@ describe('Shapefile reader', () => {
     // Amsterdam in RD New: x ≈ 120 km, y ≈ 485 km.
     expect(x).toBeGreaterThan(110_000);
     expect(y).toBeGreaterThan(475_000);
+  });
+
+  it('takes the RD New sample back to the roads’ lon/lat within 1e-7° through its .prj', async () => {
+    expect(await worstLonLatError(await open(await rdNew(ROADS)), ROADS)).toBeLessThan(1e-7);
   });
 
   it('keeps Z (PolyLineZ) and M (PolyLineM) as read', async () => {
