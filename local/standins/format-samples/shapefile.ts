@@ -46,8 +46,16 @@ function linesOf(geometry: Geometry | null): Position[][] {
   throw new Error(`the Shapefile sample writes lines only, not ${geometry.type}`);
 }
 
+/** Min and max without spreading (a spread of a million values overflows the stack). */
 function range(values: number[]): [number, number] {
-  return values.length ? [Math.min(...values), Math.max(...values)] : [0, 0];
+  if (values.length === 0) return [0, 0];
+  let lo = values[0]!;
+  let hi = lo;
+  for (const v of values) {
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return [lo, hi];
 }
 
 /** The bounding box Xmin, Ymin, Xmax, Ymax as four little-endian doubles at `at`. */
@@ -155,7 +163,7 @@ function dbfColumn(name: string, values: PropertyValue[], encode: (s: string) =>
       ? { name, code: 'N', length: 10, decimals: 0 }
       : { name, code: 'N', length: 19, decimals: 11 };
   }
-  const width = Math.max(1, ...values.map((v) => (v === null ? 0 : encode(String(v)).length)));
+  const width = values.reduce<number>((w, v) => Math.max(w, v === null ? 0 : encode(String(v)).length), 1);
   return { name, code: 'C', length: Math.min(254, width), decimals: 0 };
 }
 
