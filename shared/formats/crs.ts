@@ -18,10 +18,15 @@
  *   geographic CRS, it replaces the registry's `+towgs84`, which epsg.io exports wrongly for some codes
  *   (EPSG:28992's rotations are in microradians where arc-seconds are meant: 150 m off). A definition that
  *   needs a grid file (`+nadgrids`) gdal would download is given the table's shift instead, or refused.
+ * - **ESRI `.prj` files** carry no AUTHORITY and no TOWGS84, only names (`GCS_Amersfoort`, `D_Amersfoort`).
+ *   The geographic CRS's name is looked up in Esri's own projection-engine list (`@esri/proj-codes`, the
+ *   names ArcGIS and QGIS write) to find its EPSG code, and that code's datum shift (proj4js's, else the
+ *   registry's) is added to the definition as a `TOWGS84`.
  * - **No silent datum guesses.** A WKT/PROJJSON definition on a datum proj4js does not know and that carries
- *   no `TOWGS84` is refused (`crs-datum-unknown`) unless its ellipsoid is WGS 84 or GRS 80 (ETRS89, NAD83,
- *   GDA94…: within about a metre of WGS 84, below what road matching resolves), instead of being
- *   reprojected tens or hundreds of metres off. The fix is the `sourceCrs` option with the EPSG code.
+ *   no `TOWGS84`, and whose geographic CRS cannot be identified as above, is refused (`crs-datum-unknown`)
+ *   unless its ellipsoid is WGS 84 or GRS 80 (ETRS89, NAD83, GDA94…: within about a metre of WGS 84, below
+ *   what road matching resolves), instead of being reprojected tens or hundreds of metres off. The fix is
+ *   the `sourceCrs` option with the EPSG code.
  */
 import { readFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -227,17 +232,87 @@ function build(definition: string | Record<string, unknown>, label: string, sour
   };
 }
 
+// ---- ESRI names ----
+
+interface EsriGeographic {
+  wkid: number;
+  latestWkid?: number;
+  name: string;
+}
+
+let esriGeographic: Promise<Map<string, number>> | undefined;
+
+/** Esri's geographic CRS names (`GCS_Amersfoort`) → EPSG code; the 1.3 MB list is read once, on first need. */
+function esriGeographicCodes(): Promise<Map<string, number>> {
+  const path = join(dirname(require.resolve('@esri/proj-codes/package.json')), 'pe_list_geogcs.json');
+  esriGeographic ??= readFile(path, 'utf8').then((text) => {
+    const list = (JSON.parse(text) as { GeographicCoordinateSystems: EsriGeographic[] })
+      .GeographicCoordinateSystems;
+    const byName = new Map<string, number>();
+    for (const crs of list) {
+      const code = crs.latestWkid ?? crs.wkid;
+      // Esri's own codes (above 32767) are not EPSG codes: there is no registry entry to take a shift from.
+      if (code <= 32767 && !byName.has(crs.name.toLowerCase())) byName.set(crs.name.toLowerCase(), code);
+    }
+    return byName;
+  });
+  esriGeographic.catch(() => {
+    esriGeographic = undefined;
+  });
+  return esriGeographic;
+}
+
+/** The datum shift of an EPSG geographic CRS: proj4js's (from PROJ) first, else the registry's `+towgs84`. */
+async function datumShiftOf(geographicCode: number): Promise<string | undefined> {
+  const fromProj4 = proj4DatumShift(geographicCode);
+  if (fromProj4) return fromProj4;
+  const entry = await registryEntry(geographicCode);
+  return entry ? /\+towgs84=(\S+)/.exec(entry.proj4)?.[1] : undefined;
+}
+
+/**
+ * A WKT1 without a datum shift, with one added from the EPSG code of its geographic CRS, which Esri's
+ * projection-engine list gives for the names ArcGIS and QGIS write in a `.prj`. Undefined when the name is
+ * not in the list or the code has no known shift.
+ */
+async function withEsriDatumShift(wkt: string): Promise<{ wkt: string; code: number } | undefined> {
+  const name = /GEOGCS\[\s*"([^"]+)"/i.exec(wkt)?.[1];
+  const datum = wkt.search(/DATUM\[/i);
+  if (!name || datum < 0) return undefined;
+  const code = (await esriGeographicCodes()).get(name.toLowerCase());
+  const shift = code === undefined ? undefined : await datumShiftOf(code);
+  if (code === undefined || !shift) return undefined;
+  // TOWGS84[…] goes in as the DATUM's last member, before its closing bracket.
+  let depth = 0;
+  for (let i = datum; i < wkt.length; i++) {
+    if (wkt[i] === '[') depth++;
+    else if (wkt[i] === ']' && --depth === 0) {
+      return { wkt: `${wkt.slice(0, i)},TOWGS84[${shift}]${wkt.slice(i)}`, code };
+    }
+  }
+  return undefined;
+}
+
 /** A definition parsed from its own text (no code): refused when its datum shift would be a guess. */
-function fromDefinition(
+async function fromDefinition(
   definition: string | Record<string, unknown>,
   label: string,
   source: string,
-): Projection {
+): Promise<Projection> {
   const proj = makeProj(definition);
   if (!proj) {
     throw new FormatError('crs-unknown', `${source}: the CRS definition cannot be read (${label}).`, {
       remedy: CRS_REMEDY,
     });
+  }
+  // A WKT that states no TOWGS84 gets the shift of its geographic CRS's EPSG code where Esri's list names
+  // it: even where proj4js knows the datum by name, its name table is older than its per-code one
+  // (Belge 1972 by name has the signs of the shift reversed, 250 m off).
+  if (typeof definition === 'string' && !/TOWGS84\[/i.test(definition)) {
+    const shifted = await withEsriDatumShift(definition);
+    if (shifted && makeProj(shifted.wkt)) {
+      return build(shifted.wkt, `${label} (datum shift of EPSG:${shifted.code})`, source);
+    }
   }
   if (!hasDatumShift(proj) && !hasWgs84LikeEllipsoid(proj) && !proj.nadgrids) {
     throw new FormatError(
@@ -334,13 +409,28 @@ export function parseCrsText(text: string, source: string): CrsDeclaration | nul
  * PROJJSON carrying the CRS's type, name and `id`, which readers resolve through their own registry.
  * A WKT with no code is written as null ("unknown"), with the WKT kept beside it by the caller.
  */
+/** The EPSG code a declaration names (directly, or as a WKT/PROJJSON's own id), if any. */
+export function epsgCodeOf(crs: CrsDeclaration | null): number | undefined {
+  if (!crs) return undefined;
+  switch (crs.kind) {
+    case 'epsg':
+      return crs.code;
+    case 'wkt':
+      return wktAuthorityCode(crs.wkt);
+    case 'projjson':
+      return projjsonCode(crs.projjson);
+    case 'crs84':
+      return undefined;
+  }
+}
+
 export async function crsToProjjson(
   crs: CrsDeclaration | null,
 ): Promise<Record<string, unknown> | null | undefined> {
   if (!crs) return null;
   if (crs.kind === 'crs84') return undefined;
   if (crs.kind === 'projjson') return crs.projjson;
-  const code = crs.kind === 'epsg' ? crs.code : wktAuthorityCode(crs.wkt);
+  const code = epsgCodeOf(crs);
   if (code === undefined) return null;
   if (code === 4326) return undefined;
   const entry = await registryEntry(code);
