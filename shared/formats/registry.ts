@@ -18,6 +18,12 @@ export async function readerFor(format: InputFormat): Promise<OpenFeatureSource>
       return (await import('./geojson.js')).openGeoJsonSeq;
     case 'csv':
       return (await import('./csv.js')).openCsv;
+    case 'flatgeobuf':
+      return (await import('./flatgeobuf.js')).openFlatGeobuf;
+    case 'shapefile':
+      return (await import('./shapefile.js')).openShapefile;
+    case 'geopackage':
+      return (await import('./geopackage.js')).openGeoPackage;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot read ${format} files yet.`);
   }
@@ -31,6 +37,10 @@ export async function writerFor(format: OutputFormat): Promise<CreateFeatureSink
       return (await import('./geojson.js')).createGeoJsonSink;
     case 'csv':
       return (await import('./csv.js')).createCsvSink;
+    case 'flatgeobuf':
+      return (await import('./flatgeobuf.js')).createFlatGeobufSink;
+    case 'geopackage':
+      return (await import('./geopackage.js')).createGeoPackageSink;
     default:
       throw new FormatError('format-unsupported', `gem-flow cannot write ${format} files yet.`);
   }

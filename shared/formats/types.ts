@@ -111,6 +111,12 @@ export interface SourceFeature {
   problem?: FeatureProblem;
 }
 
+/** Something a reader decided or worked around that the user should know (the DBF encoding it used, …). */
+export interface SourceNote {
+  rule: string;
+  message: string;
+}
+
 export interface FeatureSource {
   readonly format: InputFormat;
   /** The layer read (GeoPackage table, Shapefile base name, FlatGeobuf/GeoJSON name), or null. */
@@ -132,6 +138,8 @@ export interface FeatureSource {
   features(): AsyncIterable<SourceFeature>;
   /** Releases files and handles; safe to call twice. */
   close(): Promise<void>;
+  /** What the reader decided while opening, for the validation report (info, not errors). */
+  readonly notes?: readonly SourceNote[];
 }
 
 // ---- Reading ----
@@ -167,7 +175,10 @@ export interface ReadOptions {
   limits: FormatLimits;
   /** A scratch directory for formats that need a local file (GeoPackage) or spill to disk; the caller deletes it. */
   tempDir: string;
-  /** GeoPackage: the layer (table) to read; default the only line layer. */
+  /**
+   * GeoPackage: the layer (table) to read, default the only line layer. Shapefile zip: the base name of the
+   * `.shp` to read when the archive holds several.
+   */
   layer?: string;
   /** CSV: the WKT column; default detected from the header (`wkt`, `geometry`, `geom`, `the_geom`, `shape`). */
   wktColumn?: string;

@@ -1,18 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { readerFor, writerFor } from '../../../shared/formats/registry.js';
+import {
+  INPUT_FORMATS,
+  type InputFormat,
+  OUTPUT_FORMATS,
+  type OutputFormat,
+} from '../../../shared/formats/types.js';
 import { formatRule } from './support.js';
 
 describe('format registry', () => {
-  it.each(['gem-parquet', 'geoparquet', 'geojson', 'geojsonseq', 'csv'] as const)(
-    'has a reader for %s',
-    async (format) => {
-      expect(typeof (await readerFor(format))).toBe('function');
-    },
-  );
-  it.each(['geoparquet', 'geojson', 'csv'] as const)('has a writer for %s', async (format) => {
+  it.each(INPUT_FORMATS)('has a reader for %s', async (format) => {
+    expect(typeof (await readerFor(format))).toBe('function');
+  });
+  it.each(OUTPUT_FORMATS)('has a writer for %s', async (format) => {
     expect(typeof (await writerFor(format))).toBe('function');
   });
-  it('an output format without a writer is a FormatError, not a crash', async () => {
-    expect(await formatRule(writerFor('flatgeobuf'))).toBe('format-unsupported');
+  it('a format it does not know is a FormatError, not a crash', async () => {
+    expect(await formatRule(readerFor('kml' as InputFormat))).toBe('format-unsupported');
+    expect(await formatRule(writerFor('shapefile' as OutputFormat))).toBe('format-unsupported');
   });
 });
