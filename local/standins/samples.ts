@@ -5,13 +5,18 @@
  * content-derived name stays stable between runs. Invalid kinds differ from the valid file in exactly one
  * defect, so a validator that reports anything else on them is wrong, not just noisy.
  *
+ * Hostile kinds (hostileSamples.ts) are files whose footer lies or whose size is extreme; for them the number is
+ * the point count (`giant-row`) or the nesting depth (`deep-schema`).
+ *
  * Run as a script to write a file:
  *   npm exec -- node dist/local/standins/samples.js <kind> <out.parquet> [rows] [seed]
  *   npm exec -- node dist/local/standins/samples.js lane-level <out.parquet> [rows] [seed]
+ *   npm exec -- node dist/local/standins/samples.js giant-row <out.parquet> [points]
  */
 import { writeFileSync } from 'node:fs';
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
 import { parquetWriteBuffer } from 'hyparquet-writer';
+import { HOSTILE_SAMPLE_KINDS, hostileSample, isHostileSampleKind } from './hostileSamples.js';
 
 export const ROAD_SAMPLE_KINDS = [
   'valid',
@@ -320,7 +325,8 @@ function isRoadSampleKind(value: string): value is RoadSampleKind {
 
 function main(argv: string[]): number {
   const [kind, out, rowsArg, seedArg] = argv;
-  const usage = `usage: samples <${ROAD_SAMPLE_KINDS.join('|')}|lane-level> <out.parquet> [rows] [seed]`;
+  const kinds = [...ROAD_SAMPLE_KINDS, 'lane-level', ...HOSTILE_SAMPLE_KINDS].join('|');
+  const usage = `usage: samples <${kinds}> <out.parquet> [rows] [seed]`;
   if (!kind || !out) {
     process.stderr.write(usage + '\n');
     return 2;
@@ -334,6 +340,7 @@ function main(argv: string[]): number {
   let bytes: Uint8Array;
   if (kind === 'lane-level') bytes = laneLevelSample({ rows, seed });
   else if (isRoadSampleKind(kind)) bytes = roadMatchingSample(kind, { rows, seed });
+  else if (isHostileSampleKind(kind)) bytes = hostileSample(kind, { points: rows, depth: rows });
   else {
     process.stderr.write(`unknown kind '${kind}'\n${usage}\n`);
     return 2;
