@@ -358,3 +358,81 @@ export function plainInt64(values: bigint[]): Uint8Array {
   for (let k = 0; k < values.length; k++) view.setBigInt64(k * 8, values[k]!, true);
   return out;
 }
+
+export interface CraftedColumn {
+  path: string;
+  type: number;
+  /** The column chunk: page headers and bodies, back to back. */
+  pages: Uint8Array;
+  /** num_values in the column metadata; default `rows`. */
+  numValues?: number;
+  codec?: number;
+}
+
+/**
+ * A one-row-group file with the road schema (or `schema`), whose column chunks are the given page bytes, laid
+ * out after the leading "PAR1" with the offsets and sizes the metadata states (unless a test overrides them).
+ */
+export function craftedFile(
+  columns: CraftedColumn[],
+  rows: number,
+  options: {
+    schema?: ThriftFields[];
+    numRows?: bigint | number;
+    chunk?: (spec: ColumnChunkSpec) => ColumnChunkSpec;
+  } = {},
+): Uint8Array {
+  let offset = 4;
+  const chunks = columns.map((column) => {
+    const spec: ColumnChunkSpec = {
+      path: [column.path],
+      type: column.type,
+      codec: column.codec ?? PARQUET.codec.UNCOMPRESSED,
+      numValues: column.numValues ?? rows,
+      dataPageOffset: offset,
+      totalCompressedSize: column.pages.byteLength,
+    };
+    offset += column.pages.byteLength;
+    return columnChunk(options.chunk ? options.chunk(spec) : spec);
+  });
+  const metadata = fileMetaData({
+    schema: options.schema ?? roadSchema(),
+    numRows: options.numRows ?? rows,
+    rowGroups: [rowGroup(chunks, rows)],
+  });
+  return parquetFile(metadata, concatBytes(...columns.map((c) => c.pages)));
+}
+
+/** One page per column for `ids`, `geometries` (null allowed) and `navigable` (null allowed), uncompressed. */
+export function craftedRoads(
+  ids: bigint[],
+  geometries: (string | null)[],
+  navigable: (boolean | null)[],
+): CraftedColumn[] {
+  const defined = (values: unknown[]) => levelBlock(...values.map((v) => rleRun(1, v === null ? 0 : 1)));
+  const bools = navigable.filter((v): v is boolean => v !== null);
+  const packed = new Uint8Array(Math.ceil(bools.length / 8));
+  bools.forEach((b, k) => {
+    if (b) packed[k >> 3]! |= 1 << (k & 7);
+  });
+  const { type } = PARQUET;
+  return [
+    { path: 'id', type: type.INT64, pages: dataPage({ numValues: ids.length, body: plainInt64(ids) }) },
+    {
+      path: 'geometry',
+      type: type.BYTE_ARRAY,
+      pages: dataPage({
+        numValues: geometries.length,
+        body: concatBytes(
+          defined(geometries),
+          plainStrings(geometries.filter((g): g is string => g !== null)),
+        ),
+      }),
+    },
+    {
+      path: 'is_navigable',
+      type: type.BOOLEAN,
+      pages: dataPage({ numValues: navigable.length, body: concatBytes(defined(navigable), packed) }),
+    },
+  ];
+}
