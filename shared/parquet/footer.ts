@@ -6,7 +6,7 @@
  * against the bytes that actually exist before anything is read or allocated for them. What fails is a finding in
  * the report; what passes is a layout the row reader can trust to stay inside its limits.
  */
-import type { ColumnMetaData, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
+import type { ColumnMetaData, FileMetaData, SchemaTree } from 'hyparquet';
 import { parquetMetadata, parquetSchema } from 'hyparquet';
 import {
   formatBytes,
@@ -96,8 +96,10 @@ export async function openParquet(
     return null;
   }
   const footer = new Uint8Array(await file.slice(size - 8 - footerLength, size));
-  const vetted = vetFooter(footer, footerLength, limits);
-  if (vetted) return unreadable(vetted);
+  const schema = vetFooter(footer, footerLength, limits);
+  if (typeof schema === 'string') return unreadable(schema);
+  // Before hyparquet parses the footer: its parse walks the schema by num_children (a negative count loops forever).
+  if (!checkSchema(schema, report, limits)) return null;
 
   let metadata: FileMetaData;
   try {
@@ -107,7 +109,6 @@ export async function openParquet(
       `The Parquet footer cannot be decoded (${errorText(err)}); the file is truncated or corrupt. Re-export it.`,
     );
   }
-  if (!checkSchema(metadata.schema, report, limits)) return null;
   let columns: SchemaTree[];
   try {
     columns = parquetSchema(metadata).children;
@@ -119,21 +120,49 @@ export async function openParquet(
   return { metadata, columns, rowCount, dataEnd: size - 8 - footerLength };
 }
 
-/** Why the footer's Thrift is refused, or undefined when hyparquet may parse it. */
-function vetFooter(footer: Uint8Array, footerLength: number, limits: ValidationLimits): string | undefined {
+/** A schema element as the footer's Thrift states it (parquet.thrift SchemaElement fields 1, 4 and 5). */
+interface RawSchemaElement {
+  name: string;
+  /** As stated: anything but a non-negative integer is corrupt. */
+  numChildren: unknown;
+  hasType: boolean;
+}
+
+const SCHEMA_FIELD = 2;
+const decoder = new TextDecoder();
+
+/**
+ * Vets the footer's Thrift (keeping only the schema list) before hyparquet parses it. Returns the schema, or
+ * why the footer is refused.
+ */
+function vetFooter(
+  footer: Uint8Array,
+  footerLength: number,
+  limits: ValidationLimits,
+): RawSchemaElement[] | string {
+  const malformed = (detail: string) =>
+    `The Parquet footer is malformed (${detail}); the file is truncated or corrupt. Re-export it.`;
+  let schema: unknown;
   try {
-    readThriftStruct(
-      footer,
-      0,
-      footerLength,
-      { maxDepth: THRIFT_DEPTH, maxObjects: maxFooterObjects(limits) },
-      false,
-    );
-    return undefined;
+    const bounds = { maxDepth: THRIFT_DEPTH, maxObjects: maxFooterObjects(limits) };
+    schema = readThriftStruct(footer, 0, footerLength, bounds, new Set([SCHEMA_FIELD])).value[SCHEMA_FIELD];
   } catch (err) {
     if (!(err instanceof ThriftBoundsError)) throw err;
-    return `The Parquet footer is malformed (${err.message}); the file is truncated or corrupt. Re-export it.`;
+    return malformed(err.message);
   }
+  if (!Array.isArray(schema)) return malformed('it has no schema');
+  return schema.map((element) => {
+    const fields = (typeof element === 'object' && element !== null ? element : {}) as Record<
+      number,
+      unknown
+    >;
+    const name = fields[4];
+    return {
+      name: name instanceof Uint8Array ? decoder.decode(name) : '',
+      numChildren: fields[5],
+      hasType: typeof fields[1] === 'number' && fields[1] >= 0 && fields[1] <= 7,
+    };
+  });
 }
 
 /**
@@ -141,7 +170,7 @@ function vetFooter(footer: Uint8Array, footerLength: number, limits: ValidationL
  * explicit stack: hyparquet's tree builder recurses per level and copies the path at each, so a 20,000-deep
  * schema would overflow the stack (and need ~200 million path entries) before any check could run.
  */
-function checkSchema(schema: SchemaElement[], report: ReportBuilder, limits: ValidationLimits): boolean {
+function checkSchema(schema: RawSchemaElement[], report: ReportBuilder, limits: ValidationLimits): boolean {
   const corrupt = (detail: string) => {
     report.add({
       rule: 'parquet-readable',
@@ -149,20 +178,20 @@ function checkSchema(schema: SchemaElement[], report: ReportBuilder, limits: Val
     });
     return false;
   };
-  if (!Array.isArray(schema) || schema.length === 0) return corrupt('it has no root element');
+  if (schema.length === 0) return corrupt('it has no root element');
   // Children still expected by each open group, root first: an element's depth is the number of open groups.
   const open: number[] = [];
   let topLevel = '';
   for (let i = 0; i < schema.length; i++) {
     const element = schema[i]!;
-    const name = String(element.name);
+    const name = element.name;
     if (i > 0) {
       if (open.length === 0) return corrupt(`${schema.length - i} elements follow the root's children`);
       open[open.length - 1]!--;
     }
-    const children = element.num_children ?? 0;
-    if (!Number.isSafeInteger(children) || children < 0)
-      return corrupt(`"${name}" claims ${children} children`);
+    const children = element.numChildren ?? 0;
+    if (typeof children !== 'number' || !Number.isSafeInteger(children) || children < 0)
+      return corrupt(`"${name}" claims ${String(children)} children`);
     if (open.length === 1) topLevel = name;
     if (open.length > limits.maxSchemaDepth) {
       report.add({
@@ -175,7 +204,7 @@ function checkSchema(schema: SchemaElement[], report: ReportBuilder, limits: Val
       return false;
     }
     if (children > 0) open.push(children);
-    else if (i > 0 && element.type === undefined) return corrupt(`"${name}" has neither a type nor children`);
+    else if (i > 0 && !element.hasType) return corrupt(`"${name}" has neither a type nor children`);
     while (open.length > 0 && open[open.length - 1] === 0) open.pop();
   }
   if (open.length > 0) return corrupt(`groups claim more children than the ${schema.length} elements listed`);

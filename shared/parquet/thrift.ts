@@ -25,7 +25,7 @@ export type ThriftValue = number | bigint | boolean | Uint8Array | ThriftValue[]
 export type ThriftStruct = { [field: number]: ThriftValue };
 
 export interface ThriftRead {
-  /** The struct, when `build` was asked for; otherwise an empty object. */
+  /** The struct, with the fields `keep` asked for (all when `keep` is true, none when false). */
   value: ThriftStruct;
   /** Offset just past the struct's STOP byte. */
   end: number;
@@ -45,9 +45,10 @@ const BINARY = 8;
 const LIST = 9;
 const STRUCT = 12;
 
+/** `keep`: whether this container's contents are stored (or only walked). */
 type Frame =
-  | { kind: 'struct'; value: ThriftStruct; field: number }
-  | { kind: 'list'; value: ThriftValue[]; elementType: number; left: number };
+  | { kind: 'struct'; value: ThriftStruct; field: number; keep: boolean }
+  | { kind: 'list'; value: ThriftValue[]; elementType: number; left: number; keep: boolean };
 
 class Cursor {
   constructor(
@@ -91,19 +92,19 @@ class Cursor {
 
 /**
  * Reads one struct starting at `start` (not past `end`). Throws ThriftBoundsError on anything hyparquet would
- * either choke on or allocate too much for. With `build` false nothing is kept: use it to vet a footer before
- * hyparquet parses it.
+ * either choke on or allocate too much for. `keep` says what to store: everything (true), nothing (false: only
+ * vet the bytes, e.g. a footer before hyparquet parses it), or only the listed top-level fields.
  */
 export function readThriftStruct(
   bytes: Uint8Array,
   start: number,
   end: number,
   bounds: ThriftBounds,
-  build = true,
+  keep: boolean | ReadonlySet<number> = true,
 ): ThriftRead {
   const cursor = new Cursor(bytes, start, Math.min(end, bytes.byteLength));
   const root: ThriftStruct = {};
-  const stack: Frame[] = [{ kind: 'struct', value: root, field: 0 }];
+  const stack: Frame[] = [{ kind: 'struct', value: root, field: 0, keep: keep !== false }];
   let objects = 1;
   let depth = 1;
 
@@ -119,7 +120,7 @@ export function readThriftStruct(
   };
 
   /** Reads a value of `type`; containers are pushed and filled by the loop, scalars returned. */
-  const element = (type: number, inList: boolean): ThriftValue | Frame => {
+  const element = (type: number, inList: boolean, build: boolean): ThriftValue | Frame => {
     switch (type) {
       case TRUE:
         return inList ? cursor.byte() === 1 : true;
@@ -158,11 +159,11 @@ export function readThriftStruct(
         // An empty list's element type is never read (writers leave it 0).
         if (size > 0 && !VALUE_TYPES.has(elementType))
           throw new ThriftBoundsError(`a list of unknown type ${elementType}`);
-        return { kind: 'list', value: [], elementType, left: size };
+        return { kind: 'list', value: [], elementType, left: size, keep: build };
       }
       case STRUCT:
         count();
-        return { kind: 'struct', value: {}, field: 0 };
+        return { kind: 'struct', value: {}, field: 0, keep: build };
       default:
         throw new ThriftBoundsError(`unknown type ${type} at byte ${cursor.at - 1}`);
     }
@@ -182,7 +183,8 @@ export function readThriftStruct(
       const delta = header >> 4;
       const field = delta ? frame.field + delta : cursor.zigzag32();
       frame.field = field;
-      produced = element(type, false);
+      const build = frame.keep && (stack.length > 1 || typeof keep === 'boolean' || keep.has(field));
+      produced = element(type, false, build);
       assign = (v) => {
         if (build) frame.value[field] = v;
       };
@@ -192,7 +194,8 @@ export function readThriftStruct(
         continue;
       }
       frame.left--;
-      produced = element(frame.elementType, true);
+      const build = frame.keep;
+      produced = element(frame.elementType, true, build);
       assign = (v) => {
         if (build) frame.value.push(v);
       };

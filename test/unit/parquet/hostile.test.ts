@@ -171,6 +171,17 @@ describe('the footer', () => {
     expect(report.problems[0]!.message).toMatch(/nested more than 24 levels deep/);
   });
 
+  it("a column group claiming −1 children (hyparquet's footer parse would loop forever on it) is refused first", async () => {
+    const schema = [
+      schemaElement({ name: 'root', numChildren: 2 }),
+      roadSchema()[1]!,
+      schemaElement({ name: 'nested', numChildren: -1 }),
+    ];
+    const report = await validate(parquetFile(fileMetaData({ schema, numRows: 0, rowGroups: [] })));
+    expect(failing(report)).toEqual(['parquet-readable']);
+    expect(report.problems[0]!.message).toContain('"nested" claims -1 children');
+  });
+
   it('a schema wider than the validator reads: schema-width', async () => {
     const schema = [schemaElement({ name: 'root', numChildren: 12 }), ...roadSchema().slice(1)];
     for (let k = 0; k < 9; k++) schema.push(schemaElement({ name: `extra${k}`, type: PARQUET.type.INT32 }));
