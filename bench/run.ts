@@ -4,7 +4,8 @@
  * other in the same process against the same stand-ins. Per run it reports outbound calls by kind (from the
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
  * (virtual time), and wall time. The last line printed is one JSON object with both runs and the ratios
- * (baseline / gem-flow).
+ * (baseline / gem-flow). Before it, the validation memory benchmark (bench/validationMemory.ts) runs; its
+ * figures are in the same JSON object under `validationMemory`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,7 @@ import { type LocalApp, startLocalApp } from '../local/app.js';
 import { roadMatchingSample } from '../local/standins/samples.js';
 import { matchInstanceIdForBlob, outboxBlobNames, outputStemFor } from '../shared/workflow/ids.js';
 import { runBaseline } from './baseline.js';
+import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
 const ROWS = 500;
@@ -201,7 +203,19 @@ function table(rows: [string, string | number, string | number, string | number 
     .join('\n');
 }
 
+/** `npm run bench` runs both benchmarks; `npm run bench -- validation` or `-- gem-job` runs one. */
 async function main(): Promise<void> {
+  const only = process.argv[2];
+  const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
+  if (only === 'validation') {
+    console.log(JSON.stringify(validationMemory));
+    return;
+  }
+  if (validationMemory) console.log('');
+  await gemJobBench(validationMemory);
+}
+
+async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
   const hostErrors: string[] = [];
   const app = await startLocalApp({
@@ -337,6 +351,7 @@ async function main(): Promise<void> {
         ),
         wallTime: ratio(baseline.wallSeconds, gemflow.wallSeconds),
       },
+      ...(validationMemory ? { validationMemory } : {}),
     };
     console.log(JSON.stringify(json));
   } finally {
