@@ -340,7 +340,7 @@ const definitions = {
   }),
   VALIDATION_MAX_ROW_GROUP_BYTES: define({
     description:
-      'Largest stored size of the id, geometry and is_navigable column chunks of one row group, held while it is read; also the largest decompressed page. Larger is a row-group-size or page-size finding.',
+      'Largest stored size of the id, geometry and is_navigable column chunks of one row group, held while it is read; a quarter of it is the largest decompressed page. Larger is a row-group-size or page-size finding.',
     default: String(DEFAULT_VALIDATION_LIMITS.maxRowGroupBytes),
     schema: integer(1024 * 1024, 1024 ** 3),
   }),

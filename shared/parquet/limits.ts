@@ -10,8 +10,8 @@ export interface ValidationLimits {
   readonly maxFooterBytes: number;
   /**
    * Stored bytes of the checked columns (id, geometry, is_navigable) in one row group: a row group's column
-   * chunks are held while it is read. Also the largest page, decompressed, and (÷ 16) the most values a page
-   * may hold, since a page is decoded whole.
+   * chunks are held while it is read. A quarter of it is the largest page, decompressed, and a sixteenth the
+   * most values a page may hold, since a page is decoded whole.
    */
   readonly maxRowGroupBytes: number;
   /** Bytes of one row's checked values together. */
@@ -54,6 +54,11 @@ export function resolveLimits(overrides: Partial<ValidationLimits> = {}): Valida
 /** Thrift objects (structs and strings) allowed in a footer of the given limit. */
 export function maxFooterObjects(limits: ValidationLimits): number {
   return Math.max(1024, Math.floor(limits.maxFooterBytes / 16));
+}
+
+/** The largest page, decompressed: a page is decompressed whole, twice (vetted, then decoded). */
+export function maxPageBytes(limits: ValidationLimits): number {
+  return Math.max(1024 * 1024, Math.floor(limits.maxRowGroupBytes / 4));
 }
 
 /** Values one page may hold: decoding costs about 16 bytes per value (levels plus the value slot). */

@@ -14,7 +14,14 @@
 import * as zlib from 'node:zlib';
 import type { CompressionCodec, Compressors } from 'hyparquet';
 import { snappyUncompress } from 'hyparquet';
-import { formatBytes, formatCount, LIMIT_SETTINGS, maxPageValues, type ValidationLimits } from './limits.js';
+import {
+  formatBytes,
+  formatCount,
+  LIMIT_SETTINGS,
+  maxPageBytes,
+  maxPageValues,
+  type ValidationLimits,
+} from './limits.js';
 import type { ValidationProblem } from './report.js';
 import { intField, readThriftStruct, structField, ThriftBoundsError } from './thrift.js';
 
@@ -152,16 +159,6 @@ function vetPage(
     );
   if (uncompressed === undefined || uncompressed < 0) fail(`it claims ${uncompressed} decompressed bytes`);
   const end = bodyStart + compressed!;
-  if (uncompressed! > limits.maxRowGroupBytes) {
-    throw new PageProblem({
-      rule: 'page-size',
-      row: firstRow,
-      message:
-        `Row group ${chunk.group}, column "${chunk.column}": the page starting at row ${formatCount(firstRow)} is ` +
-        `${formatBytes(uncompressed!)} decompressed, more than the ${formatBytes(limits.maxRowGroupBytes)} a page ` +
-        `may take (${LIMIT_SETTINGS.maxRowGroupBytes}). Write smaller pages (pyarrow data_page_size, default 1 MiB).`,
-    });
-  }
   const body = bytes.subarray(bodyStart, end);
   const info = { chunk, limits, compressors, firstRow, uncompressed: uncompressed!, fail };
   if (type === 'DICTIONARY_PAGE') {
@@ -196,6 +193,21 @@ function checkValueCount(count: number | undefined, what: string, page: PageCont
     });
   }
   return count!;
+}
+
+/** Checked after the value checks, so a page holding one oversized value is reported as that value. */
+function checkPageSize(page: PageContext): void {
+  const cap = maxPageBytes(page.limits);
+  if (page.uncompressed <= cap) return;
+  throw new PageProblem({
+    rule: 'page-size',
+    row: page.firstRow,
+    message:
+      `Row group ${page.chunk.group}, column "${page.chunk.column}": the page starting at row ` +
+      `${formatCount(page.firstRow)} is ${formatBytes(page.uncompressed)} decompressed, more than the ` +
+      `${formatBytes(cap)} a page may take (a quarter of ${LIMIT_SETTINGS.maxRowGroupBytes}). ` +
+      'Write smaller pages (pyarrow data_page_size, default 1 MiB).',
+  });
 }
 
 /** A page of `values` values averaging more than the value limit must hold a value over it. */
@@ -241,6 +253,7 @@ function vetDictionaryPage(
   if (page.chunk.type === 'BYTE_ARRAY' && count * 4 > page.uncompressed)
     page.fail(`${count} dictionary entries claimed in ${page.uncompressed} bytes`);
   checkAverageValueSize(count, page.uncompressed, page, 0);
+  checkPageSize(page);
   decompress(body, page.uncompressed, page);
 }
 
@@ -248,6 +261,7 @@ function vetDataPageV1(header: ReturnType<typeof structField>, body: Uint8Array,
   if (!header) page.fail('a data page has no data page header');
   const numValues = checkValueCount(intField(header, 1), 'values', page);
   checkAverageValueSize(numValues, page.uncompressed, page, numValues);
+  checkPageSize(page);
   const data = decompress(body, page.uncompressed, page);
   const reader = { bytes: data, at: 0 };
   const { maxRepetitionLevel, maxDefinitionLevel } = page.chunk;
@@ -276,6 +290,7 @@ function vetDataPageV2(header: ReturnType<typeof structField>, body: Uint8Array,
   const valueBytes = page.uncompressed - definitionBytes - repetitionBytes;
   if (valueBytes < 0) page.fail(`its levels are larger than the whole page`);
   checkAverageValueSize(numValues, valueBytes, page, rows!);
+  checkPageSize(page);
   const { maxRepetitionLevel, maxDefinitionLevel } = page.chunk;
   if (maxRepetitionLevel > 0)
     walkHybrid({ bytes: body, at: 0 }, repetitionBytes, bitWidth(maxRepetitionLevel), numValues, -1, page);

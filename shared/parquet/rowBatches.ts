@@ -8,7 +8,7 @@
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
 import { parquetReadObjects } from 'hyparquet';
 import type { ParquetLayout, RowGroupLayout } from './footer.js';
-import type { ValidationLimits } from './limits.js';
+import { maxPageBytes, type ValidationLimits } from './limits.js';
 import { boundedCompressors, type ChunkColumn, vetChunkPages } from './pages.js';
 import type { ReportBuilder } from './report.js';
 import { errorText, type GuardedFile } from './schema.js';
@@ -78,7 +78,7 @@ export interface BatchReader {
  */
 export async function* readRowBatches(reader: BatchReader): AsyncGenerator<RowBatch> {
   const { file, layout, groups, columns, limits, report } = reader;
-  const compressors = boundedCompressors(limits.maxRowGroupBytes);
+  const compressors = boundedCompressors(maxPageBytes(limits));
   const names = columns.map((c) => c.element.name);
   for (const group of groups) {
     const held = await holdChunks(file, group, columns, limits, report, compressors);

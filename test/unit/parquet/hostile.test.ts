@@ -17,6 +17,7 @@ import {
   list,
   PARQUET,
   parquetFile,
+  plainInt64,
   plainStrings,
   rleRun,
   roadSchema,
@@ -281,10 +282,25 @@ describe('pages', () => {
   const valid = concatBytes(levelBlock(rleRun(1, 1)), plainStrings([road(1)]));
 
   it('a page claiming 1 GiB decompressed: page-size, before any buffer is sized from it', async () => {
-    const report = await validate(onePage(valid, { uncompressedSize: 2 ** 30 }));
+    const roads = craftedRoads([1n], [road(1)], [true]);
+    roads[0] = {
+      ...roads[0]!,
+      codec: PARQUET.codec.SNAPPY,
+      pages: dataPage({ numValues: 1, body: plainInt64([1n]), uncompressedSize: 2 ** 30 }),
+    };
+    const report = await validate(craftedFile(roads, 1));
     expect(failing(report)).toEqual(['page-size']);
-    expect(report.problems[0]).toMatchObject({ row: 0, column: 'geometry' });
+    expect(report.problems[0]).toMatchObject({ row: 0, column: 'id' });
+    expect(report.problems[0]!.message).toMatch(
+      /is 1 GiB decompressed, more than the 32 MiB a page may take/,
+    );
     expect(report.problems[0]!.message).toContain('VALIDATION_MAX_ROW_GROUP_BYTES');
+  });
+
+  it('a geometry page claiming 1 GiB for one value: value-size, the more telling finding', async () => {
+    const report = await validate(onePage(valid, { uncompressedSize: 2 ** 30 }));
+    expect(failing(report)).toEqual(['value-size']);
+    expect(report.problems[0]).toMatchObject({ row: 0, column: 'geometry' });
   });
 
   it('a page claiming more values than a page may hold: page-size', async () => {
