@@ -23,7 +23,7 @@ import {
   type ValidationLimits,
 } from './limits.js';
 import type { ValidationProblem } from './report.js';
-import { intField, readThriftStruct, structField, ThriftBoundsError } from './thrift.js';
+import { intField, readThriftStruct, structField } from './thrift.js';
 
 /** A decompressed page would be larger than allowed. */
 export class PageLimitError extends Error {}
@@ -116,11 +116,10 @@ export function vetChunkPages(
     }
   } catch (err) {
     if (err instanceof PageProblem) return { problem: err.finding };
-    if (err instanceof ThriftBoundsError || err instanceof RangeError || err instanceof PageLimitError) {
-      return { problem: corrupt(chunk, chunk.groupRowStart + values, err.message) };
-    }
-    // A decompressor's own complaint (zlib, snappy): the page is not what it says.
-    return { problem: corrupt(chunk, chunk.groupRowStart + values, (err as Error).message) };
+    // The bounded Thrift reader, a bound hit by a decompressor (PageLimitError, zlib's RangeError) or its own
+    // complaint: whichever, the page is not what it says.
+    const detail = err instanceof Error ? err.message : String(err);
+    return { problem: corrupt(chunk, chunk.groupRowStart + values, detail) };
   }
   return { values };
 }
