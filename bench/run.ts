@@ -4,8 +4,9 @@
  * other in the same process against the same stand-ins. Per run it reports outbound calls by kind (from the
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
- * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. The last line printed is one JSON object
- * with both runs, the ratios (baseline / gem-flow) and the memory figures.
+ * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
+ * benchmark (bench/validationMemory.ts). The last line printed is one JSON object with every run, the ratios
+ * (baseline / gem-flow) and the memory figures.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +18,7 @@ import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
+import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
 const ROWS = 500;
@@ -246,7 +248,19 @@ async function runMemory(app: LocalApp): Promise<{ small: UploadMemoryFigures; l
   return { small, large };
 }
 
+/** `npm run bench` runs both benchmarks; `npm run bench -- validation` or `-- gem-job` runs one. */
 async function main(): Promise<void> {
+  const only = process.argv[2];
+  const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
+  if (only === 'validation') {
+    console.log(JSON.stringify(validationMemory));
+    return;
+  }
+  if (validationMemory) console.log('');
+  await gemJobBench(validationMemory);
+}
+
+async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
   const hostErrors: string[] = [];
   const app = await startLocalApp({
@@ -391,6 +405,7 @@ async function main(): Promise<void> {
           memoryFigures.small.growthUntilStartedMiB,
         ),
       },
+      ...(validationMemory ? { validationMemory } : {}),
     };
     console.log(JSON.stringify(json));
   } finally {

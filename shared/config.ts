@@ -2,6 +2,7 @@ import { Cron } from 'croner';
 import { z } from 'zod';
 import { SecretValue } from './auth/secret.js';
 import { GemFlowError } from './errors.js';
+import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from './parquet/limits.js';
 import { allowListEntries, parseAllowList } from './workflow/callbackTarget.js';
 
 /**
@@ -402,6 +403,39 @@ const definitions = {
     default: '4',
     schema: integer(1, 64),
   }),
+  VALIDATION_MAX_FOOTER_BYTES: define({
+    description:
+      'Largest Parquet footer (file metadata) validation reads; a larger one is a footer-size finding. It grows with row groups × columns.',
+    default: String(DEFAULT_VALIDATION_LIMITS.maxFooterBytes),
+    schema: integer(1024, 1024 ** 3),
+  }),
+  VALIDATION_MAX_ROW_GROUP_BYTES: define({
+    description:
+      'Largest stored size of the id, geometry and is_navigable column chunks of one row group, held while it is read; a quarter of it is the largest decompressed page. Larger is a row-group-size or page-size finding.',
+    default: String(DEFAULT_VALIDATION_LIMITS.maxRowGroupBytes),
+    schema: integer(1024 * 1024, 1024 ** 3),
+  }),
+  VALIDATION_MAX_ROW_BYTES: define({
+    description:
+      "Largest size of one row's id, geometry and is_navigable together; larger is a row-size finding.",
+    default: String(DEFAULT_VALIDATION_LIMITS.maxRowBytes),
+    schema: integer(1024, 1024 ** 3),
+  }),
+  VALIDATION_MAX_VALUE_BYTES: define({
+    description: "Largest size of one value (an id, or a geometry's WKT); larger is a value-size finding.",
+    default: String(DEFAULT_VALIDATION_LIMITS.maxValueBytes),
+    schema: integer(1024, 1024 ** 3),
+  }),
+  VALIDATION_MAX_ROWS: define({
+    description: 'Most rows an input file may have; more is a row-limit finding (split the file).',
+    default: String(DEFAULT_VALIDATION_LIMITS.maxRows),
+    schema: integer(1, 1_000_000_000),
+  }),
+  VALIDATION_BATCH_ROWS: define({
+    description: 'Rows validation decodes at once.',
+    default: String(DEFAULT_VALIDATION_LIMITS.batchRows),
+    schema: integer(1, 1_000_000),
+  }),
   NOTIFY_SIGNING_SECRET: define({
     description:
       'HMAC key for signing result callbacks, for local development. Without it (or a secret name) callbacks are refused.',
@@ -517,6 +551,11 @@ export interface Settings {
     readonly storageFanOutLimit: number;
     readonly matchRetentionDays: number;
   };
+  /** Bounds on what input validation reads and holds (shared/parquet/limits.ts). */
+  readonly validation: Pick<
+    ValidationLimits,
+    'maxFooterBytes' | 'maxRowGroupBytes' | 'maxRowBytes' | 'maxValueBytes' | 'maxRows' | 'batchRows'
+  >;
   readonly notify: {
     readonly signingSecret: SigningSecretSource;
     readonly maxAttempts: number;
@@ -789,6 +828,14 @@ function buildSettings(
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
       matchRetentionDays: values.MATCH_RETENTION_DAYS,
+    },
+    validation: {
+      maxFooterBytes: values.VALIDATION_MAX_FOOTER_BYTES,
+      maxRowGroupBytes: values.VALIDATION_MAX_ROW_GROUP_BYTES,
+      maxRowBytes: values.VALIDATION_MAX_ROW_BYTES,
+      maxValueBytes: values.VALIDATION_MAX_VALUE_BYTES,
+      maxRows: values.VALIDATION_MAX_ROWS,
+      batchRows: values.VALIDATION_BATCH_ROWS,
     },
     notify: {
       signingSecret: resolved.signingSecret,

@@ -5,13 +5,18 @@
  * content-derived name stays stable between runs. Invalid kinds differ from the valid file in exactly one
  * defect, so a validator that reports anything else on them is wrong, not just noisy.
  *
+ * Hostile kinds (hostileSamples.ts) are files whose footer lies or whose size is extreme; for them the number is
+ * the point count (`giant-row`) or the nesting depth (`deep-schema`).
+ *
  * Run as a script to write a file:
  *   npm exec -- node dist/local/standins/samples.js <kind> <out.parquet> [rows] [seed]
  *   npm exec -- node dist/local/standins/samples.js lane-level <out.parquet> [rows] [seed]
+ *   npm exec -- node dist/local/standins/samples.js giant-row <out.parquet> [points]
  */
-import { writeFileSync } from 'node:fs';
+import { statSync, writeFileSync } from 'node:fs';
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
-import { parquetWriteBuffer } from 'hyparquet-writer';
+import { fileWriter, ParquetWriter, parquetWriteBuffer, schemaFromColumnData } from 'hyparquet-writer';
+import { HOSTILE_SAMPLE_KINDS, hostileSample, isHostileSampleKind } from './hostileSamples.js';
 
 export const ROAD_SAMPLE_KINDS = [
   'valid',
@@ -105,6 +110,26 @@ function idFor(index: number, idType: SampleIdType): number | bigint | string {
   return `nl-ams-${String(index).padStart(6, '0')}`;
 }
 
+/** Rows `from` … `from + count − 1` of a valid sample, drawing from `rand` in row order. */
+function generateRoads(
+  from: number,
+  count: number,
+  idType: SampleIdType,
+  rand: () => number,
+): { ids: (number | bigint | string)[]; lines: LonLat[][]; isNavigable: (boolean | null)[] } {
+  const ids: (number | bigint | string)[] = [];
+  const lines: LonLat[][] = [];
+  const isNavigable: (boolean | null)[] = [];
+  for (let i = from; i < from + count; i++) {
+    ids.push(idFor(i, idType));
+    lines.push(amsterdamRoad(rand));
+    // ~85 % drivable, ~10 % footpaths/cycle paths, ~5 % unknown (null = not navigable for GEM).
+    const r = rand();
+    isNavigable.push(r < 0.05 ? null : r >= 0.15);
+  }
+  return { ids, lines, isNavigable };
+}
+
 /** Builds the rows of a sample; `roadMatchingSample` encodes them. Exposed so tests can state expectations. */
 export function roadMatchingRecords(
   kind: RoadSampleKind,
@@ -115,16 +140,7 @@ export function roadMatchingRecords(
   const withIsNavigable = options.withIsNavigable ?? true;
   const rand = prng(options.seed ?? 1);
 
-  const ids: (number | bigint | string)[] = [];
-  const lines: LonLat[][] = [];
-  const isNavigable: (boolean | null)[] = [];
-  for (let i = 0; i < rows; i++) {
-    ids.push(idFor(i, idType));
-    lines.push(amsterdamRoad(rand));
-    // ~85 % drivable, ~10 % footpaths/cycle paths, ~5 % unknown (null = not navigable for GEM).
-    const r = rand();
-    isNavigable.push(r < 0.05 ? null : r >= 0.15);
-  }
+  const { ids, lines, isNavigable } = generateRoads(0, rows, idType, rand);
   const geometries = lines.map(wktLineString);
   // The defect goes into rows the seed chooses, never row 0, so "first row" shortcuts are caught.
   const pick = (): number => 1 + Math.floor(rand() * (rows - 1));
@@ -314,13 +330,53 @@ export function laneLevelSample(options: LaneLevelSampleOptions = {}): Uint8Arra
   return new Uint8Array(buffer);
 }
 
+export interface LargeSampleOptions {
+  rows: number;
+  seed?: number;
+  /** Rows per row group; default 1,048,576 (pyarrow's default). */
+  rowGroupSize?: number;
+}
+
+/**
+ * Writes a valid sample of any size straight to a file, one row group at a time, so a 10-million-row file is
+ * generated in the memory of one row group. Its rows are those `roadMatchingRecords('valid', …)` would give for
+ * the same seed (the layout of row groups differs).
+ */
+export function writeValidSampleFile(path: string, options: LargeSampleOptions): void {
+  const rand = prng(options.seed ?? 1);
+  const groupRows = Math.max(1, options.rowGroupSize ?? 1_048_576);
+  const columns = (from: number, count: number): ColumnSource[] => {
+    const { ids, lines, isNavigable } = generateRoads(from, count, 'int64', rand);
+    return [
+      { name: 'id', data: ids, type: 'INT64', nullable: false },
+      { name: 'geometry', data: lines.map(wktLineString), type: 'STRING' },
+      { name: 'is_navigable', data: isNavigable, type: 'BOOLEAN' },
+    ];
+  };
+  let first: ColumnSource[] | undefined = columns(0, Math.min(groupRows, options.rows));
+  const writer = new ParquetWriter({
+    writer: fileWriter(path),
+    schema: schemaFromColumnData({ columnData: first }),
+    createdBy: 'gem-flow samples',
+  });
+  for (let from = 0; from < options.rows; from += groupRows) {
+    const columnData = first ?? columns(from, Math.min(groupRows, options.rows - from));
+    first = undefined;
+    writer.write({ columnData, rowGroupSize: groupRows });
+  }
+  writer.finish();
+}
+
+const LARGE_SAMPLE_ROWS = 1_000_000;
+
 function isRoadSampleKind(value: string): value is RoadSampleKind {
   return (ROAD_SAMPLE_KINDS as readonly string[]).includes(value);
 }
 
 function main(argv: string[]): number {
   const [kind, out, rowsArg, seedArg] = argv;
-  const usage = `usage: samples <${ROAD_SAMPLE_KINDS.join('|')}|lane-level> <out.parquet> [rows] [seed]`;
+  const kinds = [...ROAD_SAMPLE_KINDS, 'lane-level', ...HOSTILE_SAMPLE_KINDS].join('|');
+  const usage = `usage: samples <${kinds}> <out.parquet> [rows] [seed]`;
   if (!kind || !out) {
     process.stderr.write(usage + '\n');
     return 2;
@@ -332,8 +388,15 @@ function main(argv: string[]): number {
     return 2;
   }
   let bytes: Uint8Array;
+  if (kind === 'valid' && rows !== undefined && rows > LARGE_SAMPLE_ROWS) {
+    // Too large to build in memory: written one row group at a time.
+    writeValidSampleFile(out, { rows, seed });
+    process.stdout.write(`wrote ${out} (${kind}, ${rows} rows, ${statSync(out).size} bytes)\n`);
+    return 0;
+  }
   if (kind === 'lane-level') bytes = laneLevelSample({ rows, seed });
   else if (isRoadSampleKind(kind)) bytes = roadMatchingSample(kind, { rows, seed });
+  else if (isHostileSampleKind(kind)) bytes = hostileSample(kind, { points: rows, depth: rows });
   else {
     process.stderr.write(`unknown kind '${kind}'\n${usage}\n`);
     return 2;

@@ -126,14 +126,15 @@ export function createMatchActivities(services: Services): MatchActivities {
       }
       const { blob, etag, size } = await pinnedSource(input);
       const file = await blobAsyncBuffer(blob, { etag, size });
+      const limits = services.settings.validation;
       let report: ValidationReport;
       if (input.jobType === 'ROAD_MATCHING') {
-        report = await validateRoadMatchingInput(file);
+        report = await validateRoadMatchingInput(file, { limits });
       } else if (input.source.blobName.toLowerCase().endsWith('.csv')) {
         const head = await file.slice(0, Math.min(size, 64 * 1024));
         report = validateLaneLevelCsvHeader(new Uint8Array(head));
       } else {
-        report = await validateLaneLevelInput(file);
+        report = await validateLaneLevelInput(file, { limits });
       }
       if (report.valid) {
         return {

@@ -6,9 +6,9 @@
  * fetch only the pages a batch needs. Every column chunk's claimed position and size is checked against the
  * file's real size before anything is read.
  */
-import * as zlib from 'node:zlib';
-import type { AsyncBuffer, Compressors, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
+import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
 import { loadHyparquet } from '../parquet/hyparquet.js';
+import { boundedCompressors } from '../parquet/pages.js';
 import { errorText, GuardedFile } from '../parquet/schema.js';
 import { FormatError } from './errors.js';
 import type { FieldInfo, FieldType, FormatLimits, PropertyValue } from './types.js';
@@ -22,32 +22,6 @@ const MAX_BATCH_ROWS = 50_000;
  * hostile 100-byte page claiming 4 GiB would be an allocation of 4 GiB; real writers cut pages at about 1 MiB.
  */
 export const MAX_PAGE_BYTES = 128 * 1024 * 1024;
-
-function checkedSize(claimed: number): number {
-  if (!(claimed >= 0 && claimed <= MAX_PAGE_BYTES)) {
-    throw new Error(`a page claims ${claimed} bytes decompressed, more than the ${MAX_PAGE_BYTES} accepted`);
-  }
-  return claimed;
-}
-
-/** Decompressors that refuse a page's claimed size above MAX_PAGE_BYTES before allocating anything. */
-export function boundedCompressors(
-  snappyUncompress: (input: Uint8Array, output: Uint8Array) => void,
-): Compressors {
-  const options = (size: number) => ({ maxOutputLength: Math.max(1, checkedSize(size)) });
-  return {
-    SNAPPY: (input, size) => {
-      const output = new Uint8Array(checkedSize(size));
-      snappyUncompress(input, output);
-      return output;
-    },
-    GZIP: (input, size) => zlib.gunzipSync(input, options(size)),
-    BROTLI: (input, size) => zlib.brotliDecompressSync(input, options(size)),
-    ...(typeof zlib.zstdDecompressSync === 'function'
-      ? { ZSTD: (input: Uint8Array, size: number) => zlib.zstdDecompressSync(input, options(size)) }
-      : {}),
-  };
-}
 
 export interface ParquetFile {
   file: GuardedFile;
@@ -200,7 +174,7 @@ export async function* rowBatches(
   label: string,
 ): AsyncIterable<RowBatch> {
   const { parquetReadObjects, snappyUncompress } = await loadHyparquet();
-  const compressors = boundedCompressors(snappyUncompress);
+  const compressors = boundedCompressors(MAX_PAGE_BYTES, snappyUncompress);
   const { file, metadata } = parquet;
   let groupStart = 0;
   for (let g = 0; g < metadata.row_groups.length; g++) {

@@ -11,6 +11,12 @@ export {
 } from './asyncBuffer.js';
 export { type LaneLevelOptions, validateLaneLevelCsvHeader, validateLaneLevelInput } from './laneLevel.js';
 export {
+  DEFAULT_VALIDATION_LIMITS,
+  LIMIT_SETTINGS,
+  resolveLimits,
+  type ValidationLimits,
+} from './limits.js';
+export {
   type ColumnInfo,
   DEFAULT_MAX_PROBLEMS,
   estimateSegments,

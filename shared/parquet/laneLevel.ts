@@ -1,15 +1,19 @@
 /**
  * LANE_LEVEL_MATCHING input checks (gem-api.md §6.2). TomTom's page is partly cut off, so these are
- * structural only: the file is readable, `id` and `points` exist, and `points` has the documented
- * shape (a list of structs with coord { x, y } and heading). Row values are not checked.
+ * structural only: the file is readable (its footer and schema within the limits, see footer.ts), it has rows,
+ * `id` and `points` exist, and `points` has the documented shape (a list of structs with coord { x, y } and
+ * heading). Row values are not checked.
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
+import { openParquet } from './footer.js';
+import { resolveLimits, type ValidationLimits } from './limits.js';
 import { DEFAULT_MAX_PROBLEMS, ReportBuilder, type ValidationReport } from './report.js';
-import { columnInfos, describeType, GuardedFile, readMetadata, topLevelColumns } from './schema.js';
+import { columnInfos, describeType, GuardedFile } from './schema.js';
 
 export interface LaneLevelOptions {
   maxProblems?: number;
-  initialFetchSize?: number;
+  /** Bounds on what is read; unset ones take DEFAULT_VALIDATION_LIMITS. */
+  limits?: Partial<ValidationLimits>;
 }
 
 /** The list element of a 3-level (or legacy 2-level) Parquet LIST, or undefined if not a list. */
@@ -35,11 +39,11 @@ export async function validateLaneLevelInput(
   file: AsyncBuffer,
   options: LaneLevelOptions = {},
 ): Promise<ValidationReport> {
+  const limits = resolveLimits(options.limits);
   const report = new ReportBuilder('LANE_LEVEL_MATCHING', options.maxProblems ?? DEFAULT_MAX_PROBLEMS);
-  const metadata = await readMetadata(new GuardedFile(file), report, options.initialFetchSize);
-  if (!metadata) return report.build();
-  report.rowCount = Number(metadata.num_rows);
-  const columns = await topLevelColumns(metadata);
+  const layout = await openParquet(new GuardedFile(file, limits.maxFooterBytes + 8), report, limits);
+  if (!layout) return report.build();
+  const { columns } = layout;
   report.columns = columnInfos(columns);
   const listing = columns.map((c) => c.element.name).join(', ') || '(none)';
   const byName = new Map(columns.map((c) => [c.element.name, c]));

@@ -6,6 +6,15 @@
 
 export const RULE_IDS = [
   'parquet-readable',
+  'footer-size',
+  'schema-depth',
+  'schema-width',
+  'rows-present',
+  'row-limit',
+  'row-group-size',
+  'page-size',
+  'row-size',
+  'value-size',
   'id-present',
   'id-type',
   'id-not-null',

@@ -5,83 +5,24 @@
  *   is_navigable  optional BOOLEAN (null = not navigable)
  * GEM stops at the first failed check hours after submission; this reports every problem up front.
  *
- * Reading is one row group at a time, only the three columns above, so memory is one row group's worth
- * of those columns plus the id index (see IdIndex).
+ * Nothing the file says about itself is believed before it is checked (footer.ts, pages.ts), and reading is in
+ * bounded batches of the three columns above (rowBatches.ts), so memory is one row group's chunks of those
+ * columns, one batch of rows and the id index (idIndex.ts), whatever the file's size (see limits.ts).
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
-import { loadHyparquet } from './hyparquet.js';
+import { openParquet, type ParquetLayout, planRowGroups, type RowGroupLayout } from './footer.js';
+import { IdIndex, idPasses } from './idIndex.js';
+import { formatBytes, LIMIT_SETTINGS, resolveLimits, type ValidationLimits } from './limits.js';
 import { DEFAULT_MAX_PROBLEMS, ReportBuilder, truncateValue, type ValidationReport } from './report.js';
-import {
-  columnInfos,
-  describeType,
-  errorText,
-  GuardedFile,
-  NODE_COMPRESSORS,
-  nearMiss,
-  readMetadata,
-  topLevelColumns,
-} from './schema.js';
+import { readRowBatches } from './rowBatches.js';
+import { columnInfos, describeType, GuardedFile, nearMiss } from './schema.js';
 import { type LonLat, parseLineString } from './wkt.js';
 
 export interface ValidateOptions {
   /** Problems listed in the report (all are counted). Default 100. */
   maxProblems?: number;
-  /**
-   * Up to this many rows, ids are remembered exactly; beyond it, long string ids are remembered as a
-   * 64-bit hash to bound memory (see IdIndex). Default 5,000,000.
-   */
-  exactIdLimit?: number;
-  /** Footer bytes read first; keep equal to the blob buffer's `footerBytes`. Default hyparquet's 512 KiB. */
-  initialFetchSize?: number;
-}
-
-type IdKey = number | string;
-
-/**
- * Remembers each id's first row to find duplicates. Memory is O(distinct ids): roughly 40–60 bytes per
- * numeric id and 60 + length bytes per string id in a V8 Map, i.e. ~0.5–1 GB at 10 million string ids.
- * In hashed mode a string id longer than 8 characters is kept as a 64-bit hash packed into a 4-character
- * string, capping its cost; the chance of a false "duplicate" is about n²/2⁶⁵ (≈3·10⁻⁶ at 10 million
- * rows), and the report notes that hashing was used.
- */
-class IdIndex {
-  private readonly firstRow = new Map<IdKey, number>();
-  constructor(readonly hashed: boolean) {}
-
-  key(id: number | bigint | string): IdKey {
-    if (typeof id === 'number') return id;
-    if (typeof id === 'bigint') {
-      // Safe-range int64 ids as numbers (cheaper keys); the rest as decimal strings, which cannot collide
-      // with a number key.
-      return id >= BigInt(Number.MIN_SAFE_INTEGER) && id <= BigInt(Number.MAX_SAFE_INTEGER)
-        ? Number(id)
-        : `${id}n`;
-    }
-    return this.hashed && id.length > 8 ? hash64(id) : `s${id}`;
-  }
-
-  /** Returns the first row that had the same id, or undefined (and remembers this one). */
-  seen(id: number | bigint | string, row: number): number | undefined {
-    const k = this.key(id);
-    const first = this.firstRow.get(k);
-    if (first === undefined) this.firstRow.set(k, row);
-    return first;
-  }
-}
-
-/** cyrb53's two 32-bit lanes kept whole: a 64-bit hash as four UTF-16 code units. */
-function hash64(s: string): string {
-  let h1 = 0xdeadbeef;
-  let h2 = 0x41c6ce57;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    h1 = Math.imul(h1 ^ c, 2654435761);
-    h2 = Math.imul(h2 ^ c, 1597334677);
-  }
-  h1 = Math.imul(h1 ^ (h1 >>> 16), 2246822507) ^ Math.imul(h2 ^ (h2 >>> 13), 3266489909);
-  h2 = Math.imul(h2 ^ (h2 >>> 16), 2246822507) ^ Math.imul(h1 ^ (h1 >>> 13), 3266489909);
-  // '#' prefix keeps hashed keys apart from the 's'-prefixed exact ones.
-  return `#${String.fromCharCode(h1 >>> 16, h1 & 0xffff, h2 >>> 16, h2 & 0xffff)}`;
+  /** Bounds on what is read and held; unset ones take DEFAULT_VALIDATION_LIMITS. */
+  limits?: Partial<ValidationLimits>;
 }
 
 function isAllowedIdType(node: SchemaTree): boolean {
@@ -122,20 +63,68 @@ export async function validateRoadMatchingInput(
   file: AsyncBuffer,
   options: ValidateOptions = {},
 ): Promise<ValidationReport> {
+  const limits = resolveLimits(options.limits);
   const report = new ReportBuilder('ROAD_MATCHING', options.maxProblems ?? DEFAULT_MAX_PROBLEMS);
-  const guarded = new GuardedFile(file);
-  const metadata = await readMetadata(guarded, report, options.initialFetchSize);
-  if (!metadata) return report.build();
+  const guarded = new GuardedFile(file, maxSliceBytes(limits));
+  const layout = await openParquet(guarded, report, limits);
+  if (!layout) return report.build();
+  report.columns = columnInfos(layout.columns);
+  const checks = checkColumns(layout.columns, report);
+  const read = [checks.id, checks.geometry, checks.navigable].filter((c): c is SchemaTree => c !== undefined);
+  if (read.length === 0 || layout.rowCount === 0) return report.build();
+  const groups = planRowGroups(
+    layout,
+    read.map((c) => c.element.name),
+    report,
+    limits,
+  );
+  if (groups) await checkRows({ file: guarded, layout, groups, read, checks, limits, report });
+  return report.build();
+}
 
-  report.rowCount = Number(metadata.num_rows);
-  const columns = await topLevelColumns(metadata);
-  report.columns = columnInfos(columns);
+/** The columns whose rows are checked; a column is absent when a column-level rule already failed it. */
+interface ColumnChecks {
+  id?: SchemaTree;
+  geometry?: SchemaTree;
+  navigable?: SchemaTree;
+}
+
+/** Column-level rules: each failure disables the row checks that depend on it, not the others. */
+function checkColumns(columns: SchemaTree[], report: ReportBuilder): ColumnChecks {
   const byName = new Map(columns.map((c) => [c.element.name, c]));
   const listing = columns.map((c) => c.element.name).join(', ') || '(none)';
+  const checks: ColumnChecks = {
+    id: checkIdColumn(byName.get('id'), columns, listing, report),
+    geometry: checkGeometryColumn(byName.get('geometry'), columns, listing, report),
+    navigable: undefined,
+  };
+  const navNode = byName.get('is_navigable');
+  if (!navNode) {
+    report.notes.push('No "is_navigable" column: GEM treats every road as navigable.');
+  } else if (!isBooleanColumn(navNode)) {
+    report.add({
+      rule: 'is-navigable-type',
+      column: 'is_navigable',
+      value: describeType(navNode),
+      message: `"is_navigable" is ${describeType(navNode)}; it must be BOOLEAN (pyarrow pa.bool_()), or be left out.`,
+    });
+  } else {
+    checks.navigable = navNode;
+  }
+  const ignored = columns
+    .map((c) => c.element.name)
+    .filter((n) => n !== 'id' && n !== 'geometry' && n !== 'is_navigable');
+  if (ignored.length > 0) report.notes.push(`Columns GEM ignores: ${ignored.join(', ')}.`);
+  if (checks.id) report.notes.push('Result files return "id" as a string, whatever its type here.');
+  return checks;
+}
 
-  // Column-level rules: each failure disables the row checks that depend on it, not the others.
-  const idNode = byName.get('id');
-  let checkIds = false;
+function checkIdColumn(
+  idNode: SchemaTree | undefined,
+  columns: SchemaTree[],
+  listing: string,
+  report: ReportBuilder,
+): SchemaTree | undefined {
   if (!idNode) {
     const miss = nearMiss(columns, 'id', ['ids', 'road_id', 'segment_id', 'fid']);
     report.add({
@@ -147,19 +136,26 @@ export async function validateRoadMatchingInput(
           ? ` Rename "${miss}" to "id" (names are case-sensitive).`
           : ' Add a unique int32, int64 or string id per road.'),
     });
-  } else if (!isAllowedIdType(idNode)) {
+    return undefined;
+  }
+  if (!isAllowedIdType(idNode)) {
     report.add({
       rule: 'id-type',
       column: 'id',
       value: describeType(idNode),
       message: `"id" is ${describeType(idNode)}; GEM accepts int32, int64 or string (UTF-8) ids, e.g. pyarrow pa.int64() or pa.string().`,
     });
-  } else {
-    checkIds = true;
+    return undefined;
   }
+  return idNode;
+}
 
-  const geometryNode = byName.get('geometry');
-  let checkGeometry = false;
+function checkGeometryColumn(
+  geometryNode: SchemaTree | undefined,
+  columns: SchemaTree[],
+  listing: string,
+  report: ReportBuilder,
+): SchemaTree | undefined {
   if (!geometryNode) {
     const miss = nearMiss(columns, 'geometry', ['geom', 'the_geom', 'wkt', 'shape', 'linestring']);
     report.add({
@@ -171,7 +167,9 @@ export async function validateRoadMatchingInput(
           ? ` Rename "${miss}" to "geometry" (names are case-sensitive).`
           : ' Add the road shape as WKT text, e.g. LINESTRING (4.8952 52.3702, 4.8960 52.3710).'),
     });
-  } else if (!isStringColumn(geometryNode)) {
+    return undefined;
+  }
+  if (!isStringColumn(geometryNode)) {
     const type = describeType(geometryNode);
     const wkb = type.includes('WKB') || type === 'BYTE_ARRAY';
     report.add({
@@ -182,153 +180,213 @@ export async function validateRoadMatchingInput(
         `"geometry" is ${type}; GEM needs WKT text in a string column.` +
         (wkb ? ' This looks like WKB/GeoParquet: convert with shapely.to_wkt() or GeoSeries.to_wkt().' : ''),
     });
-  } else {
-    checkGeometry = true;
+    return undefined;
   }
+  return geometryNode;
+}
 
-  const navNode = byName.get('is_navigable');
-  let checkNavigable = false;
-  if (!navNode) {
-    report.notes.push('No "is_navigable" column: GEM treats every road as navigable.');
-  } else if (!isBooleanColumn(navNode)) {
-    report.add({
-      rule: 'is-navigable-type',
-      column: 'is_navigable',
-      value: describeType(navNode),
-      message: `"is_navigable" is ${describeType(navNode)}; it must be BOOLEAN (pyarrow pa.bool_()), or be left out.`,
-    });
-  } else {
-    checkNavigable = true;
+/** The largest slice validation asks for: the footer, or one column chunk of a row group. */
+function maxSliceBytes(limits: ValidationLimits): number {
+  return Math.max(limits.maxFooterBytes + 8, limits.maxRowGroupBytes);
+}
+
+interface RowPass {
+  file: GuardedFile;
+  layout: ParquetLayout;
+  groups: RowGroupLayout[];
+  read: SchemaTree[];
+  checks: ColumnChecks;
+  limits: ValidationLimits;
+  report: ReportBuilder;
+}
+
+/**
+ * Reads the checked columns once, checking every row; when the ids need more than one pass of the bounded id
+ * index, reads the id column again per extra pass, checking only duplicates.
+ */
+async function checkRows(pass: RowPass): Promise<void> {
+  const { checks, limits, report, layout } = pass;
+  const passes = checks.id ? idPasses(layout.rowCount, limits.maxIdIndexBytes) : 1;
+  const rows = new RowChecker(checks, limits, report, new IdIndex(0, passes));
+  const reader = { ...pass, columns: pass.read, stopped: false };
+  for await (const batch of readRowBatches(reader)) {
+    for (let k = 0; k < batch.rows.length; k++) rows.check(batch.rows[k]!, batch.rowStart + k);
+    report.checkedRows += batch.rows.length;
   }
-
-  const ignored = columns
-    .map((c) => c.element.name)
-    .filter((n) => n !== 'id' && n !== 'geometry' && n !== 'is_navigable');
-  if (ignored.length > 0) report.notes.push(`Columns GEM ignores: ${ignored.join(', ')}.`);
-  if (checkIds) report.notes.push('Result files return "id" as a string, whatever its type here.');
-
-  const read = [checkIds && 'id', checkGeometry && 'geometry', checkNavigable && 'is_navigable'].filter(
-    (c): c is string => typeof c === 'string',
+  rows.addNotes();
+  if (reader.stopped || !checks.id || passes === 1) return;
+  for (let p = 1; p < passes; p++) {
+    const ids = new IdIndex(p, passes);
+    const idReader = { ...pass, columns: [checks.id], stopped: false };
+    for await (const batch of readRowBatches(idReader)) {
+      for (let k = 0; k < batch.rows.length; k++) {
+        const id = batch.rows[k]!.id;
+        if (isIdValue(id)) duplicateCheck(ids, id, batch.rowStart + k, report);
+      }
+    }
+    if (idReader.stopped) return;
+  }
+  report.notes.push(
+    `Ids were compared in ${passes} passes over the id column, to keep the duplicate check within ` +
+      `${formatBytes(limits.maxIdIndexBytes)} of memory.`,
   );
-  if (read.length === 0) return report.build();
+}
 
-  const exactIdLimit = options.exactIdLimit ?? 5_000_000;
-  const ids = new IdIndex(report.rowCount > exactIdLimit);
-  if (ids.hashed) {
-    report.notes.push(
-      `Long string ids were compared by 64-bit hash to bound memory (${report.rowCount} rows); ` +
-        'a reported duplicate is almost certainly real, but check it.',
-    );
+function isIdValue(id: unknown): id is number | bigint | string {
+  return typeof id === 'number' || typeof id === 'bigint' || (typeof id === 'string' && id.trim() !== '');
+}
+
+function duplicateCheck(
+  ids: IdIndex,
+  id: number | bigint | string,
+  row: number,
+  report: ReportBuilder,
+): void {
+  const first = ids.seen(id, row);
+  if (first !== undefined) {
+    report.add({
+      row,
+      column: 'id',
+      rule: 'id-unique',
+      value: truncateValue(id),
+      message: `duplicate id; first used at row ${first}`,
+    });
   }
-  let navigableNulls = 0;
-  let swapHints = 0;
+}
 
-  const { parquetReadObjects } = await loadHyparquet();
-  let groupStart = 0;
-  for (let g = 0; g < metadata.row_groups.length; g++) {
-    const groupRows = Number(metadata.row_groups[g]!.num_rows);
-    const rowStart = groupStart;
-    groupStart += groupRows;
-    if (groupRows === 0) continue;
-    let rows: Record<string, unknown>[];
-    try {
-      rows = await parquetReadObjects({
-        file: guarded,
-        metadata,
-        columns: read,
-        rowStart,
-        rowEnd: rowStart + groupRows,
-        compressors: NODE_COMPRESSORS,
-      });
-    } catch (err) {
-      guarded.rethrowIo();
-      report.add({
-        rule: 'parquet-readable',
+const utf8Bytes = (text: string) => Buffer.byteLength(text, 'utf8');
+
+/** The row rules, applied to one decoded row at a time; counts what the notes report. */
+class RowChecker {
+  private navigableNulls = 0;
+  private swapHints = 0;
+  private stringIds = false;
+  constructor(
+    private readonly checks: ColumnChecks,
+    private readonly limits: ValidationLimits,
+    private readonly report: ReportBuilder,
+    private readonly ids: IdIndex,
+  ) {}
+
+  check(record: Record<string, unknown>, row: number): void {
+    let rowBytes = 0;
+    if (this.checks.id) rowBytes += this.checkId(record.id, row);
+    if (this.checks.geometry) rowBytes += this.checkGeometry(record.geometry, row);
+    if (this.checks.navigable) {
+      rowBytes += 1;
+      if (record.is_navigable === null || record.is_navigable === undefined) this.navigableNulls++;
+    }
+    if (rowBytes > this.limits.maxRowBytes) {
+      this.report.add({
+        row,
+        rule: 'row-size',
         message:
-          `Row group ${g} (rows ${rowStart}–${rowStart + groupRows - 1}) cannot be decoded: ${errorText(err)}. ` +
-          'Re-export the file (SNAPPY, GZIP or ZSTD compression); later rows were not checked.',
+          `the row's id, geometry and is_navigable take ${formatBytes(rowBytes)}, more than the ` +
+          `${formatBytes(this.limits.maxRowBytes)} a row may (${LIMIT_SETTINGS.maxRowBytes}); split the road into segments`,
       });
-      break;
     }
-
-    for (let k = 0; k < rows.length; k++) {
-      const row = rowStart + k;
-      const record = rows[k]!;
-      if (checkIds) {
-        const id = record.id as number | bigint | string | null | undefined;
-        if (id === null || id === undefined) {
-          report.add({
-            row,
-            column: 'id',
-            rule: 'id-not-null',
-            message: 'id is null; every road needs an id',
-          });
-        } else if (typeof id === 'string' && id.trim() === '') {
-          report.add({ row, column: 'id', rule: 'id-not-null', message: 'id is an empty string', value: id });
-        } else {
-          const first = ids.seen(id, row);
-          if (first !== undefined) {
-            report.add({
-              row,
-              column: 'id',
-              rule: 'id-unique',
-              value: truncateValue(id),
-              message: `duplicate id; first used at row ${first}`,
-            });
-          }
-        }
-      }
-      if (checkGeometry) {
-        const wkt = record.geometry;
-        if (wkt === null || wkt === undefined) {
-          report.add({ row, column: 'geometry', rule: 'geometry-not-null', message: 'geometry is null' });
-        } else {
-          const text = String(wkt);
-          const parsed = parseLineString(text);
-          if ('error' in parsed) {
-            report.add({
-              row,
-              column: 'geometry',
-              rule:
-                parsed.error.code === 'too-few-points' ? 'geometry-min-points' : 'geometry-wkt-linestring',
-              message: parsed.error.message,
-              value: truncateValue(text),
-            });
-          } else {
-            const bad = parsed.points.findIndex((p) => !inRange(p));
-            if (bad >= 0) {
-              const [x, y] = parsed.points[bad]!;
-              // If every pair would be in range with its numbers swapped, the writer put latitude first.
-              const swapped = parsed.points.every(([lon, lat]) => inRange([lat, lon]));
-              if (swapped) swapHints++;
-              report.add({
-                row,
-                column: 'geometry',
-                rule: 'geometry-coordinate-range',
-                value: truncateValue(text),
-                message:
-                  `point ${bad + 1} (${x} ${y}) is outside EPSG:4326 (lon −180..180, lat −90..90)` +
-                  (swapped
-                    ? '; it looks like latitude first: longitude must come first (x = lon, y = lat)'
-                    : ''),
-              });
-            }
-          }
-        }
-      }
-      if (checkNavigable && (record.is_navigable === null || record.is_navigable === undefined))
-        navigableNulls++;
-    }
-    report.checkedRows += rows.length;
   }
 
-  if (navigableNulls > 0) {
-    report.notes.push(`${navigableNulls} rows have a null is_navigable: GEM treats them as NOT navigable.`);
+  /** Checks the id; returns its size in bytes. */
+  private checkId(value: unknown, row: number): number {
+    const id = value as number | bigint | string | null | undefined;
+    if (id === null || id === undefined) {
+      this.report.add({
+        row,
+        column: 'id',
+        rule: 'id-not-null',
+        message: 'id is null; every road needs an id',
+      });
+      return 0;
+    }
+    if (typeof id !== 'string') {
+      duplicateCheck(this.ids, id, row, this.report);
+      return 8;
+    }
+    this.stringIds = true;
+    const bytes = utf8Bytes(id);
+    if (this.tooLarge('id', bytes, row, id)) return bytes;
+    if (id.trim() === '') {
+      this.report.add({
+        row,
+        column: 'id',
+        rule: 'id-not-null',
+        message: 'id is an empty string',
+        value: id,
+      });
+    } else {
+      duplicateCheck(this.ids, id, row, this.report);
+    }
+    return bytes;
   }
-  if (swapHints > 0) {
-    report.notes.push(
-      `${swapHints} geometries look like latitude/longitude swapped; WKT in EPSG:4326 is "lon lat" (x y).`,
-    );
+
+  private tooLarge(column: string, bytes: number, row: number, value: string): boolean {
+    if (bytes <= this.limits.maxValueBytes) return false;
+    this.report.add({
+      row,
+      column,
+      rule: 'value-size',
+      value: truncateValue(value),
+      message:
+        `${column} is ${formatBytes(bytes)}, more than the ${formatBytes(this.limits.maxValueBytes)} a value may be ` +
+        `(${LIMIT_SETTINGS.maxValueBytes})` +
+        (column === 'geometry' ? '; split the road into segments' : '; use a short id'),
+    });
+    return true;
   }
-  return report.build();
+
+  /** Checks the geometry; returns its size in bytes. */
+  private checkGeometry(wkt: unknown, row: number): number {
+    if (wkt === null || wkt === undefined) {
+      this.report.add({ row, column: 'geometry', rule: 'geometry-not-null', message: 'geometry is null' });
+      return 0;
+    }
+    const text = String(wkt);
+    const bytes = utf8Bytes(text);
+    if (this.tooLarge('geometry', bytes, row, text)) return bytes;
+    const parsed = parseLineString(text);
+    if ('error' in parsed) {
+      this.report.add({
+        row,
+        column: 'geometry',
+        rule: parsed.error.code === 'too-few-points' ? 'geometry-min-points' : 'geometry-wkt-linestring',
+        message: parsed.error.message,
+        value: truncateValue(text),
+      });
+      return bytes;
+    }
+    const bad = parsed.points.findIndex((p) => !inRange(p));
+    if (bad < 0) return bytes;
+    const [x, y] = parsed.points[bad]!;
+    // If every pair would be in range with its numbers swapped, the writer put latitude first.
+    const swapped = parsed.points.every(([lon, lat]) => inRange([lat, lon]));
+    if (swapped) this.swapHints++;
+    this.report.add({
+      row,
+      column: 'geometry',
+      rule: 'geometry-coordinate-range',
+      value: truncateValue(text),
+      message:
+        `point ${bad + 1} (${x} ${y}) is outside EPSG:4326 (lon −180..180, lat −90..90)` +
+        (swapped ? '; it looks like latitude first: longitude must come first (x = lon, y = lat)' : ''),
+    });
+    return bytes;
+  }
+
+  addNotes(): void {
+    const { notes } = this.report;
+    if (this.navigableNulls > 0)
+      notes.push(`${this.navigableNulls} rows have a null is_navigable: GEM treats them as NOT navigable.`);
+    if (this.swapHints > 0) {
+      notes.push(
+        `${this.swapHints} geometries look like latitude/longitude swapped; WKT in EPSG:4326 is "lon lat" (x y).`,
+      );
+    }
+    if (this.stringIds) {
+      notes.push(
+        'String ids are compared by a 64-bit hash to keep memory bounded: a reported duplicate is almost ' +
+          'certainly real (a false one has a chance of about n²/2⁶⁵), but check it.',
+      );
+    }
+  }
 }

@@ -1,35 +1,47 @@
 /**
- * Reading a Parquet file's metadata and schema for validation, and the shared plumbing that lets the
- * validators tell "the file is broken" (a report) from "storage failed" (an exception to retry).
+ * Describing a Parquet schema for validation reports, and the shared plumbing that lets the validators tell
+ * "the file is broken" (a report) from "storage failed" (an exception to retry).
  */
-import * as zlib from 'node:zlib';
-import type { AsyncBuffer, Compressors, FileMetaData, SchemaTree } from 'hyparquet';
-import { loadHyparquet } from './hyparquet.js';
-import type { ColumnInfo, ReportBuilder } from './report.js';
+import type { AsyncBuffer, SchemaTree } from 'hyparquet';
+import type { ColumnInfo } from './report.js';
+
+/** Bytes the validator asked of the file: what a test or benchmark compares against its limits. */
+export interface ReadAccount {
+  requests: number;
+  bytes: number;
+  /** The largest single slice asked for. */
+  largest: number;
+}
+
+/** A slice larger than the validator ever needs was asked for: a defect in the checks before it, not the file. */
+export class SliceLimitError extends Error {}
 
 /**
- * Decompressors beyond hyparquet's built-in Snappy, from Node's zlib: pyarrow and Spark files are often
- * GZIP or ZSTD, and a valid file must not be reported unreadable just because of its codec. LZ4/LZO
- * have no Node built-in; such files get a parquet-readable problem that names the codec.
+ * Wraps an AsyncBuffer so any error the storage layer throws is remembered and can be re-thrown as-is, every
+ * slice is counted, and no slice may exceed `maxSliceBytes` (the checks before a read keep it within the footer
+ * or row-group limit; this is the backstop that makes "never more than the bound" hold by construction).
  */
-export const NODE_COMPRESSORS: Compressors = {
-  GZIP: (input) => zlib.gunzipSync(input),
-  BROTLI: (input) => zlib.brotliDecompressSync(input),
-  ...(typeof zlib.zstdDecompressSync === 'function'
-    ? { ZSTD: (input: Uint8Array) => zlib.zstdDecompressSync(input) }
-    : {}),
-};
-
-/** Wraps an AsyncBuffer so any error the storage layer throws is remembered and can be re-thrown as-is. */
 export class GuardedFile implements AsyncBuffer {
   ioError: unknown;
   readonly byteLength: number;
-  constructor(private readonly inner: AsyncBuffer) {
+  readonly account: ReadAccount = { requests: 0, bytes: 0, largest: 0 };
+  constructor(
+    private readonly inner: AsyncBuffer,
+    readonly maxSliceBytes: number = Number.MAX_SAFE_INTEGER,
+  ) {
     this.byteLength = inner.byteLength;
   }
   slice = async (start: number, end?: number): Promise<ArrayBuffer> => {
+    const to = Math.min(end ?? this.byteLength, this.byteLength);
+    const from = Math.max(0, start);
+    const length = Math.max(0, to - from);
+    if (length > this.maxSliceBytes)
+      throw new SliceLimitError(`a read of ${length} bytes exceeds the ${this.maxSliceBytes}-byte bound`);
+    this.account.requests++;
+    this.account.bytes += length;
+    if (length > this.account.largest) this.account.largest = length;
     try {
-      return await this.inner.slice(start, end);
+      return await this.inner.slice(from, to);
     } catch (err) {
       this.ioError ??= err;
       throw err;
@@ -39,49 +51,6 @@ export class GuardedFile implements AsyncBuffer {
   rethrowIo(): void {
     if (this.ioError !== undefined) throw this.ioError;
   }
-}
-
-const PAR1 = [0x50, 0x41, 0x52, 0x31];
-
-/** The file's metadata, or null after recording a parquet-readable problem. Storage failures are thrown. */
-export async function readMetadata(
-  file: GuardedFile,
-  report: ReportBuilder,
-  initialFetchSize?: number,
-): Promise<FileMetaData | null> {
-  const notParquet = (detail: string) =>
-    report.add({
-      rule: 'parquet-readable',
-      message:
-        `The file is not Parquet: ${detail}. If it is CSV, GeoJSON or Excel, convert it, ` +
-        `e.g. pandas DataFrame.to_parquet() or pyarrow.parquet.write_table().`,
-    });
-  if (file.byteLength < 12) {
-    notParquet(`it is ${file.byteLength} bytes long, shorter than the smallest Parquet file`);
-    return null;
-  }
-  const tail = new Uint8Array(await file.slice(file.byteLength - 4, file.byteLength));
-  if (!PAR1.every((b, k) => tail[k] === b)) {
-    notParquet('it does not end with the Parquet marker "PAR1"');
-    return null;
-  }
-  try {
-    const { parquetMetadataAsync } = await loadHyparquet();
-    return await parquetMetadataAsync(file, { initialFetchSize, geoparquet: true });
-  } catch (err) {
-    file.rethrowIo();
-    report.add({
-      rule: 'parquet-readable',
-      message: `The Parquet footer cannot be decoded (${errorText(err)}); the file is truncated or corrupt. Re-export it.`,
-    });
-    return null;
-  }
-}
-
-/** Top-level columns of the file as schema subtrees. */
-export async function topLevelColumns(metadata: FileMetaData): Promise<SchemaTree[]> {
-  const { parquetSchema } = await loadHyparquet();
-  return parquetSchema(metadata).children;
 }
 
 /** A readable type name: INT64, STRING, BOOLEAN, BYTE_ARRAY, GEOMETRY (WKB), LIST, STRUCT, INT32 (DATE)… */

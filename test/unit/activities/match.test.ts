@@ -1,7 +1,10 @@
 // The matchFile activities against fake services: what they write to the outbox, and where. (The conditional
 // writes themselves are checked against Azurite in test/contract/app/outbox-pointer.test.ts.)
+import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { createMatchActivities } from '../../../shared/activities/match.js';
+import { loadSettings } from '../../../shared/config.js';
 import type { Services } from '../../../shared/services.js';
 import { TomTomNetworkError, TomTomNotFoundError, TomTomServiceError } from '../../../shared/tomtom/index.js';
 import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
@@ -55,6 +58,7 @@ function fakeOutbox() {
 const source = { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' } as const;
 const location = outboxLocationFor(source, 'match-1');
 const folder = `${location.nameKey}/match-1`;
+const minimalEnv = { TOMTOM_API_KEY: 'local-key-123456', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
 
 const timedOut: DeliverResultsInput = {
   request: {
@@ -180,5 +184,39 @@ describe('pollJob', () => {
       const poll = await pollWith(failure);
       expect(poll.error).toMatchObject({ permanent: true, message: (failure as Error).message });
     }
+  });
+});
+
+describe('validateInput', () => {
+  /** An inbox holding one blob, readable by ranges as the SDK's BlobClient is. */
+  function inboxWith(bytes: Uint8Array) {
+    const blob = {
+      url: 'https://account.blob.core.windows.net/inbox/roads.parquet',
+      getProperties: async () => ({ etag: '"0x1"', contentLength: bytes.byteLength }),
+      download: async (offset = 0, count = bytes.byteLength - offset) => ({
+        readableStreamBody: Readable.from([Buffer.from(bytes.subarray(offset, offset + count))]),
+        contentLength: count,
+      }),
+    };
+    return { getContainerClient: () => ({ getBlobClient: () => blob }) };
+  }
+
+  it('validates with the limits in the settings (VALIDATION_*), and reports what exceeds them', async () => {
+    const { blobs, services } = fakeOutbox();
+    const input = { ...timedOut.request };
+    const bytes = roadMatchingSample('valid', { rows: 20 });
+    const withLimits = (maxRows: number) =>
+      createMatchActivities({
+        ...services,
+        appBlobs: inboxWith(bytes),
+        settings: { validation: { ...loadSettings(minimalEnv).validation, maxRows } },
+      } as unknown as Services).validateInput(input);
+
+    expect(await withLimits(20)).toMatchObject({ valid: true, rowCount: 20 });
+    const refused = await withLimits(19);
+    expect(refused).toMatchObject({ valid: false, rowCount: 20, reportBlob: `${folder}/validation.json` });
+    const report = JSON.parse(blobs.get(`${folder}/validation.json`)?.body ?? '{}');
+    expect(report.problems.map((p: { rule: string }) => p.rule)).toEqual(['row-limit']);
+    expect(report.problems[0].message).toContain('VALIDATION_MAX_ROWS');
   });
 });

@@ -8,6 +8,7 @@ import {
   loadSettings,
   settingDefinitions,
 } from '../../../shared/config.js';
+import { DEFAULT_VALIDATION_LIMITS } from '../../../shared/parquet/limits.js';
 import { readmeSettingsTable, settingsTable } from '../../support/settings-table.js';
 
 /** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
@@ -224,6 +225,34 @@ describe('loadSettings', () => {
     expect(logged).not.toContain('UseDevelopmentStorage');
     if (settings.auth.apiKey.source !== 'environment') throw new Error('expected the local key');
     expect(settings.auth.apiKey.apiKey.reveal()).toBe('local-key-123456');
+  });
+});
+
+describe('validation limits', () => {
+  it("default to the validator's own defaults, and reach settings.validation", () => {
+    const { validation } = loadSettings(minimal);
+    expect(validation).toEqual({
+      maxFooterBytes: DEFAULT_VALIDATION_LIMITS.maxFooterBytes,
+      maxRowGroupBytes: DEFAULT_VALIDATION_LIMITS.maxRowGroupBytes,
+      maxRowBytes: DEFAULT_VALIDATION_LIMITS.maxRowBytes,
+      maxValueBytes: DEFAULT_VALIDATION_LIMITS.maxValueBytes,
+      maxRows: DEFAULT_VALIDATION_LIMITS.maxRows,
+      batchRows: DEFAULT_VALIDATION_LIMITS.batchRows,
+    });
+    const raised = loadSettings({
+      ...minimal,
+      VALIDATION_MAX_ROWS: '20000000',
+      VALIDATION_BATCH_ROWS: '1000',
+    });
+    expect(raised.validation).toMatchObject({ maxRows: 20_000_000, batchRows: 1000 });
+  });
+
+  it('refuse what is not a whole number in range, naming the setting', () => {
+    const error = problemsOf({ ...minimal, VALIDATION_MAX_VALUE_BYTES: '1.5', VALIDATION_MAX_ROWS: '0' });
+    expect(error.problems.map((p) => p.setting).sort()).toEqual([
+      'VALIDATION_MAX_ROWS',
+      'VALIDATION_MAX_VALUE_BYTES',
+    ]);
   });
 });
 

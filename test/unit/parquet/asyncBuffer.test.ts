@@ -94,7 +94,7 @@ describe('blobAsyncBuffer', () => {
     const sample = roadMatchingSample('valid', { rows: 4000, rowGroupSize: 500, seed: 2 });
     const fake = fakeBlob(sample);
     const file = await blobAsyncBuffer(fake.blob, { footerBytes: 16 * 1024, blockBytes: 16 * 1024 });
-    const report = await validateRoadMatchingInput(file, { initialFetchSize: 16 * 1024 });
+    const report = await validateRoadMatchingInput(file);
     expect(report.valid).toBe(true);
     expect(report.checkedRows).toBe(4000);
     const largest = Math.max(...fake.ranges.map(([, count]) => count));
