@@ -26,6 +26,7 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
+import { isNotFound } from '../../shared/errors.js';
 import type { Clock } from './clock.js';
 import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import {
@@ -378,7 +379,7 @@ export async function startEventGridPublisher(
         try {
           await scanRoute(route);
         } catch (error) {
-          if ((error as { statusCode?: number }).statusCode === 404) continue; // container not created yet
+          if (isNotFound(error)) continue; // container not created yet
           const message = `Event Grid stand-in cannot list '${route.container}' for '${route.subscription.name}': ${(error as Error).message}`;
           if (!reportedErrors.has(message)) log(message);
           reportedErrors.add(message);

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parquetReadObjects } from 'hyparquet';
 import type { LocalApp, LocalAppOptions } from '../../local/app.js';
+import { isNotFound } from '../../shared/errors.js';
 import { bufferAsyncBuffer } from '../../shared/parquet/index.js';
 import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import {
@@ -149,7 +150,7 @@ async function readBlob(client: ContainerClient, name: string): Promise<Buffer |
   try {
     return await client.getBlobClient(name).downloadToBuffer();
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }
