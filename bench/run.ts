@@ -6,7 +6,7 @@
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
  * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
  * benchmark (bench/validationMemory.ts). The last line printed is one JSON object with every run, the ratios
- * (baseline / gem-flow) and the memory figures.
+ * (baseline / gem-flow) and the memory figures. `npm run bench -- validation` or `-- gem-job` runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -197,8 +197,11 @@ async function runNaive(app: LocalApp, bytes: Uint8Array): Promise<RunFigures> {
 const round = (n: number, digits = 1) => Math.round(n * 10 ** digits) / 10 ** digits;
 const ratio = (baseline: number, gemflow: number) => (gemflow === 0 ? null : round(baseline / gemflow, 2));
 
+/** One line of a results table: its label, the two columns compared, and their ratio. */
+type Row = [string, string | number, string | number, string | number | null];
+
 function table(
-  rows: [string, string | number, string | number, string | number | null][],
+  rows: Row[],
   header: [string, string, string, string] = ['', 'baseline', 'gem-flow', 'baseline/gem-flow'],
 ): string {
   const all = [header, ...rows.map((r) => r.map((c) => (c === null ? '-' : String(c))))];
@@ -221,7 +224,7 @@ async function runMemory(app: LocalApp): Promise<{ small: UploadMemoryFigures; l
   const small = await measureUpload(app, 'bench/memory-1mib.bin', SMALL_UPLOAD_BYTES);
   const large = await measureUpload(app, 'bench/memory-2gib.bin', LARGE_UPLOAD_BYTES);
   const mib = (n: number) => round(n, 1);
-  const rows: [string, string | number, string | number, string | number | null][] = [
+  const rows: Row[] = [
     [
       'host peak RSS growth until the match started (MiB)',
       mib(small.growthUntilStartedMiB),
@@ -248,22 +251,9 @@ async function runMemory(app: LocalApp): Promise<{ small: UploadMemoryFigures; l
   return { small, large };
 }
 
-/** `npm run bench` runs both benchmarks; `npm run bench -- validation` or `-- gem-job` runs one. */
-async function main(): Promise<void> {
-  const only = process.argv[2];
-  const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
-  if (only === 'validation') {
-    console.log(JSON.stringify(validationMemory));
-    return;
-  }
-  if (validationMemory) console.log('');
-  await gemJobBench(validationMemory);
-}
-
-async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
-  const hostErrors: string[] = [];
-  const app = await startLocalApp({
+/** The app under benchmark, in its own temp dir; what the host writes to stderr is kept in `hostErrors`. */
+function startBenchApp(dir: string, hostErrors: string[]): Promise<LocalApp> {
+  return startLocalApp({
     dir,
     timeScale: TIME_SCALE,
     writeStackJson: false,
@@ -280,6 +270,136 @@ async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Pro
       if (stream === 'stderr') hostErrors.push(line);
     },
   });
+}
+
+/** The two runs side by side: calls by kind, polls, the job's duration, detection delay, wall time. */
+function comparisonRows(baseline: RunFigures, gemflow: RunFigures): Row[] {
+  const kinds: (keyof Calls)[] = ['tomtomRest', 'vaultUnwrap', 'keyVault', 'identity', 'total'];
+  const labels: Record<keyof Calls, string> = {
+    tomtomRest: 'TomTom REST calls',
+    vaultUnwrap: 'Vault unwrap calls',
+    keyVault: 'Key Vault requests',
+    identity: 'identity/token requests',
+    total: 'outbound calls, total',
+  };
+  return [
+    ...kinds.map(
+      (k) =>
+        [labels[k], baseline.calls[k], gemflow.calls[k], ratio(baseline.calls[k], gemflow.calls[k])] as Row,
+    ),
+    ['  of which job polls', baseline.polls, gemflow.polls, ratio(baseline.polls, gemflow.polls)],
+    [
+      'GEM job duration (virtual min)',
+      round(baseline.jobVirtualSeconds / 60),
+      round(gemflow.jobVirtualSeconds / 60),
+      null,
+    ],
+    [
+      'completion detection delay (virtual s)',
+      round(baseline.completionDetectionDelaySeconds),
+      round(gemflow.completionDetectionDelaySeconds),
+      ratio(baseline.completionDetectionDelaySeconds, gemflow.completionDetectionDelaySeconds),
+    ],
+    [
+      '  poll that saw SUCCESS, after completion (virtual s)',
+      round(baseline.successPollDelaySeconds),
+      round(gemflow.successPollDelaySeconds),
+      ratio(baseline.successPollDelaySeconds, gemflow.successPollDelaySeconds),
+    ],
+    [
+      'wall time (s)',
+      round(baseline.wallSeconds),
+      round(gemflow.wallSeconds),
+      ratio(baseline.wallSeconds, gemflow.wallSeconds),
+    ],
+  ];
+}
+
+/** How the figures were taken, and what a compressed clock leaves out of gem-flow's column. */
+function notes(virtualJobSeconds: number, projectedKeyVaultReads: number): string {
+  return [
+    'Notes:',
+    '- Calls are counted by the stand-ins (simulator request log, Key Vault and identity counters), reset between runs.',
+    '  Identity counts managed-identity token requests plus the PDG service principal token and discovery requests.',
+    "- Detection delay: gem-flow = the summary's timings.completedAt (the orchestration's clock when it handled the",
+    "  poll that saw SUCCESS) minus the simulator's completion time of the job (/_admin/jobs/timeline); baseline = the",
+    '  virtual time its SUCCESS poll returned minus the same completion time. gem-flow backs off (30 s growing to',
+    '  10 min) but never sleeps past its completion estimate (rows / GEM_SEGMENTS_PER_HOUR, set here to the',
+    '  simulated rate), then polls an overdue job at 1/4 of the time overdue; at this time scale each real ms of',
+    '  processing is',
+    `  ${TIME_SCALE / 1000} virtual s, which both figures include.`,
+    "- gem-flow's API-key cache (300 s) and token caches expire in real time, so in a compressed run they never",
+    `  expire; at 1x a ${round(virtualJobSeconds / 3600, 2)} h job would add at most ~${projectedKeyVaultReads} Key Vault reads and a few token refreshes`,
+    '  to the gem-flow column (still far below the baseline, which reads both on every call).',
+  ].join('\n');
+}
+
+/** The last line the benchmark prints: both runs, their ratios and the memory figures, as one JSON object. */
+function benchmarkJson(
+  baseline: RunFigures,
+  gemflow: RunFigures,
+  memoryFigures: { small: UploadMemoryFigures; large: UploadMemoryFigures },
+  projectedKeyVaultReads: number,
+  validationMemory: MemoryBenchResult | undefined,
+) {
+  return {
+    benchmark: 'one-3h-gem-job',
+    timeScale: TIME_SCALE,
+    rows: ROWS,
+    jobVirtualHours: round(gemflow.jobVirtualSeconds / 3600, 2),
+    baseline: {
+      calls: baseline.calls,
+      polls: baseline.polls,
+      completionDetectionDelaySeconds: round(baseline.completionDetectionDelaySeconds),
+      wallSeconds: round(baseline.wallSeconds, 2),
+    },
+    gemflow: {
+      calls: gemflow.calls,
+      polls: gemflow.polls,
+      completionDetectionDelaySeconds: round(gemflow.completionDetectionDelaySeconds),
+      wallSeconds: round(gemflow.wallSeconds, 2),
+      projectedAtRealTime: { keyVaultReadsAtMost: projectedKeyVaultReads },
+    },
+    ratios: {
+      tomtomRest: ratio(baseline.calls.tomtomRest, gemflow.calls.tomtomRest),
+      vaultUnwrap: ratio(baseline.calls.vaultUnwrap, gemflow.calls.vaultUnwrap),
+      keyVault: ratio(baseline.calls.keyVault, gemflow.calls.keyVault),
+      identity: ratio(baseline.calls.identity, gemflow.calls.identity),
+      totalCalls: ratio(baseline.calls.total, gemflow.calls.total),
+      polls: ratio(baseline.polls, gemflow.polls),
+      completionDetectionDelay: ratio(
+        baseline.completionDetectionDelaySeconds,
+        gemflow.completionDetectionDelaySeconds,
+      ),
+      wallTime: ratio(baseline.wallSeconds, gemflow.wallSeconds),
+    },
+    inboxTrigger: {
+      measured: 'host process VmHWM growth from the commit of the upload',
+      ...memoryFigures,
+      largeOverSmallUntilStarted: ratio(
+        memoryFigures.large.growthUntilStartedMiB,
+        memoryFigures.small.growthUntilStartedMiB,
+      ),
+    },
+    ...(validationMemory ? { validationMemory } : {}),
+  };
+}
+
+async function main(): Promise<void> {
+  const only = process.argv[2];
+  const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
+  if (only === 'validation') {
+    console.log(JSON.stringify(validationMemory));
+    return;
+  }
+  if (validationMemory) console.log('');
+  await gemJobBench(validationMemory);
+}
+
+async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
+  const hostErrors: string[] = [];
+  const app = await startBenchApp(dir, hostErrors);
   try {
     // Same size, different content: each run stages and matches its own file (no reuse across runs).
     const gemflowFile = roadMatchingSample('valid', { rows: ROWS, seed: 301 });
@@ -297,117 +417,19 @@ async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Pro
     const baseline = await runNaive(app, baselineFile);
     console.log(`baseline run done in ${round(baseline.wallSeconds)} s wall`);
 
-    const kinds: (keyof Calls)[] = ['tomtomRest', 'vaultUnwrap', 'keyVault', 'identity', 'total'];
-    const labels: Record<keyof Calls, string> = {
-      tomtomRest: 'TomTom REST calls',
-      vaultUnwrap: 'Vault unwrap calls',
-      keyVault: 'Key Vault requests',
-      identity: 'identity/token requests',
-      total: 'outbound calls, total',
-    };
-    const rows: [string, string | number, string | number, string | number | null][] = [
-      ...kinds.map(
-        (k) =>
-          [labels[k], baseline.calls[k], gemflow.calls[k], ratio(baseline.calls[k], gemflow.calls[k])] as [
-            string,
-            number,
-            number,
-            number | null,
-          ],
-      ),
-      ['  of which job polls', baseline.polls, gemflow.polls, ratio(baseline.polls, gemflow.polls)],
-      [
-        'GEM job duration (virtual min)',
-        round(baseline.jobVirtualSeconds / 60),
-        round(gemflow.jobVirtualSeconds / 60),
-        null,
-      ],
-      [
-        'completion detection delay (virtual s)',
-        round(baseline.completionDetectionDelaySeconds),
-        round(gemflow.completionDetectionDelaySeconds),
-        ratio(baseline.completionDetectionDelaySeconds, gemflow.completionDetectionDelaySeconds),
-      ],
-      [
-        '  poll that saw SUCCESS, after completion (virtual s)',
-        round(baseline.successPollDelaySeconds),
-        round(gemflow.successPollDelaySeconds),
-        ratio(baseline.successPollDelaySeconds, gemflow.successPollDelaySeconds),
-      ],
-      [
-        'wall time (s)',
-        round(baseline.wallSeconds),
-        round(gemflow.wallSeconds),
-        ratio(baseline.wallSeconds, gemflow.wallSeconds),
-      ],
-    ];
     console.log('');
-    console.log(table(rows));
+    console.log(table(comparisonRows(baseline, gemflow)));
     console.log('');
     const virtualJobSeconds = gemflow.jobVirtualSeconds;
     const projectedKeyVaultReads = Math.ceil(virtualJobSeconds / API_KEY_CACHE_TTL_SECONDS);
-    console.log(
-      [
-        'Notes:',
-        '- Calls are counted by the stand-ins (simulator request log, Key Vault and identity counters), reset between runs.',
-        '  Identity counts managed-identity token requests plus the PDG service principal token and discovery requests.',
-        "- Detection delay: gem-flow = the summary's timings.completedAt (the orchestration's clock when it handled the",
-        "  poll that saw SUCCESS) minus the simulator's completion time of the job (/_admin/jobs/timeline); baseline = the",
-        '  virtual time its SUCCESS poll returned minus the same completion time. gem-flow backs off (30 s growing to',
-        '  10 min) but never sleeps past its completion estimate (rows / GEM_SEGMENTS_PER_HOUR, set here to the',
-        '  simulated rate), then polls an overdue job at 1/4 of the time overdue; at this time scale each real ms of',
-        '  processing is',
-        `  ${TIME_SCALE / 1000} virtual s, which both figures include.`,
-        "- gem-flow's API-key cache (300 s) and token caches expire in real time, so in a compressed run they never",
-        `  expire; at 1x a ${round(virtualJobSeconds / 3600, 2)} h job would add at most ~${projectedKeyVaultReads} Key Vault reads and a few token refreshes`,
-        '  to the gem-flow column (still far below the baseline, which reads both on every call).',
-      ].join('\n'),
-    );
+    console.log(notes(virtualJobSeconds, projectedKeyVaultReads));
     const memoryFigures = await runMemory(app);
     if (hostErrors.length) console.log(`(the host wrote ${hostErrors.length} line(s) to stderr)`);
-
-    const json = {
-      benchmark: 'one-3h-gem-job',
-      timeScale: TIME_SCALE,
-      rows: ROWS,
-      jobVirtualHours: round(virtualJobSeconds / 3600, 2),
-      baseline: {
-        calls: baseline.calls,
-        polls: baseline.polls,
-        completionDetectionDelaySeconds: round(baseline.completionDetectionDelaySeconds),
-        wallSeconds: round(baseline.wallSeconds, 2),
-      },
-      gemflow: {
-        calls: gemflow.calls,
-        polls: gemflow.polls,
-        completionDetectionDelaySeconds: round(gemflow.completionDetectionDelaySeconds),
-        wallSeconds: round(gemflow.wallSeconds, 2),
-        projectedAtRealTime: { keyVaultReadsAtMost: projectedKeyVaultReads },
-      },
-      ratios: {
-        tomtomRest: ratio(baseline.calls.tomtomRest, gemflow.calls.tomtomRest),
-        vaultUnwrap: ratio(baseline.calls.vaultUnwrap, gemflow.calls.vaultUnwrap),
-        keyVault: ratio(baseline.calls.keyVault, gemflow.calls.keyVault),
-        identity: ratio(baseline.calls.identity, gemflow.calls.identity),
-        totalCalls: ratio(baseline.calls.total, gemflow.calls.total),
-        polls: ratio(baseline.polls, gemflow.polls),
-        completionDetectionDelay: ratio(
-          baseline.completionDetectionDelaySeconds,
-          gemflow.completionDetectionDelaySeconds,
-        ),
-        wallTime: ratio(baseline.wallSeconds, gemflow.wallSeconds),
-      },
-      inboxTrigger: {
-        measured: 'host process VmHWM growth from the commit of the upload',
-        ...memoryFigures,
-        largeOverSmallUntilStarted: ratio(
-          memoryFigures.large.growthUntilStartedMiB,
-          memoryFigures.small.growthUntilStartedMiB,
-        ),
-      },
-      ...(validationMemory ? { validationMemory } : {}),
-    };
-    console.log(JSON.stringify(json));
+    console.log(
+      JSON.stringify(
+        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory),
+      ),
+    );
   } finally {
     await app.close();
     rmSync(dir, { recursive: true, force: true });

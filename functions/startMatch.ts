@@ -8,6 +8,7 @@ import type { DurableClient, DurableOrchestrationStatus } from 'durable-function
 import type { FieldError } from '../shared/api/errors.js';
 import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
 import { getSettings, type Settings } from '../shared/config.js';
+import { isNotFound } from '../shared/errors.js';
 import { getServices } from '../shared/services.js';
 import { isArchived } from '../shared/workflow/archive.js';
 import {
@@ -176,8 +177,7 @@ export async function findInstance(
   try {
     return (await client.getStatus(instanceId, { showInput: options.showInput ?? false })) ?? undefined;
   } catch (error) {
-    if (error instanceof Error && /could not find any data|404|not found/i.test(error.message))
-      return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

@@ -12,3 +12,21 @@ export abstract class GemFlowError extends Error {
     this.remedy = options.remedy;
   }
 }
+
+/**
+ * The DurableClient's words for a 404 from getStatus: it throws a plain Error, with no status on it
+ * (azure-functions-durable-js src/durableClient/DurableClient.ts, `getStatus`, `case 404`).
+ */
+const DURABLE_CLIENT_NOT_FOUND = /replied with HTTP 404 response/;
+
+/**
+ * True when a call failed because what it named does not exist: an Azure SDK `RestError` (Storage, Tables)
+ * with `statusCode` 404, or the DurableClient's 404 error. An error with any other status code is not a 404,
+ * whatever its message says (a request id or a port number may hold the digits).
+ */
+export function isNotFound(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null) return false;
+  const { statusCode } = error as { statusCode?: unknown };
+  if (statusCode !== undefined) return statusCode === 404;
+  return error instanceof Error && DURABLE_CLIENT_NOT_FOUND.test(error.message);
+}

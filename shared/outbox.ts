@@ -5,7 +5,7 @@
  * converge on the newest one whatever order they finish in.
  */
 import type { ContainerClient } from '@azure/storage-blob';
-import { GemFlowError } from './errors.js';
+import { GemFlowError, isNotFound } from './errors.js';
 import { isNewerRun, type LatestRunDocument, latestBlobName } from './workflow/outboxNames.js';
 
 /** Writes (or overwrites) a JSON document. Idempotent: the same inputs produce the same document. */
@@ -27,7 +27,7 @@ export async function readJsonBlob<T>(container: ContainerClient, blobName: stri
     const bytes = await container.getBlobClient(blobName).downloadToBuffer();
     return JSON.parse(bytes.toString('utf8')) as T;
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

@@ -15,6 +15,7 @@ import {
   startMatchRequestSchema,
 } from '../../shared/api/schemas.js';
 import { publicUrl } from '../../shared/api/urls.js';
+import { isNotFound } from '../../shared/errors.js';
 import { getServices } from '../../shared/services.js';
 import { normaliseEtag } from '../../shared/workflow/ids.js';
 import { pageByCreatedTime } from '../../shared/workflow/paging.js';
@@ -39,8 +40,8 @@ export async function startMatchHandler(
     const properties = await inbox
       .getBlobClient(body.inboxBlob)
       .getProperties()
-      .catch((error: { statusCode?: number }) => {
-        if (error.statusCode === 404) return undefined;
+      .catch((error: unknown) => {
+        if (isNotFound(error)) return undefined;
         throw error;
       });
     if (!properties) {

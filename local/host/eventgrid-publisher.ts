@@ -26,6 +26,7 @@ import { STATUS_CODES } from 'node:http';
 import { join } from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
+import { isNotFound } from '../../shared/errors.js';
 import type { Clock } from './clock.js';
 import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import {
@@ -38,7 +39,7 @@ import {
   subscriptionValidationEvent,
 } from './eventgrid-events.js';
 import { resolveSettingReferences } from './settings.js';
-import { loadJsonState } from './state.js';
+import { type JsonState, loadJsonState } from './state.js';
 
 /** An event subscription on a storage account's system topic, in the terms `az eventgrid ... create` uses. */
 export const eventGridSubscriptionSchema = z.object({
@@ -173,266 +174,331 @@ function matches(route: Route, event: EventGridSchemaEvent): boolean {
 }
 
 /**
- * One publisher for all subscriptions. Its parts (deliveries, the watcher, receipts, shutdown) share the
- * in-flight and receipt state, so they are closures over it here rather than separate functions.
+ * The publisher's state, one object its parts share: the receipts, the deliveries under way (which the watcher
+ * skips, and close wakes and waits for), and the watcher's progress.
  */
+interface PublisherState {
+  options: EventGridPublisherOptions;
+  routes: Route[];
+  /** `{ "<subscription>|<account>/<container>/<blob>": "<etag>" }`, written once a delivery is over. */
+  receipts: JsonState<Record<string, string>>;
+  closed: boolean;
+  inFlight: Set<Promise<void>>;
+  /** Receipt keys with a delivery under way: the watcher publishes nothing more for them meanwhile. */
+  delivering: Set<string>;
+  /** Deliveries waiting (in virtual time) for their next attempt, woken by close. */
+  sleepers: Map<NodeJS.Timeout, () => void>;
+  watcher: WatcherState;
+}
+
+interface WatcherState {
+  enabled: boolean;
+  scans: number;
+  scanning: boolean;
+  /** Events published so far: the next event's sequence number. */
+  published: number;
+  waiters: { target: number; resolve: () => void }[];
+  /** Listing errors already logged, each logged once. */
+  reportedErrors: Set<string>;
+  timer: NodeJS.Timeout | undefined;
+  current: Promise<void> | undefined;
+}
+
+/** One publisher for all subscriptions: validates each webhook, then watches the containers. */
 export async function startEventGridPublisher(
   options: EventGridPublisherOptions,
 ): Promise<EventGridPublisher> {
-  const { log, clock } = options;
   const routes = options.subscriptions.map((s) => routeOf(s, options));
   const receiptsFile = options.stateDir ? join(options.stateDir, 'eventgrid-receipts.json') : undefined;
-  const state = await loadJsonState<Record<string, string>>(receiptsFile, {}, 'Event Grid receipts');
-  const receipts = state.value;
-  const receiptKey = (route: Route, blob: string) =>
-    `${route.subscription.name}|${route.service.accountName}/${route.container}/${blob}`;
-
-  let closed = false;
-  const inFlight = new Set<Promise<void>>();
-  /** Receipt keys with a delivery under way: the watcher publishes nothing more for them meanwhile. */
-  const delivering = new Set<string>();
-  const sleepers = new Map<NodeJS.Timeout, () => void>();
-  const sleepVirtual = (virtualMs: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        sleepers.delete(timer);
-        resolve();
-      }, clock.toRealDelayMs(virtualMs));
-      sleepers.set(timer, resolve);
-    });
-
-  /** One POST as Event Grid sends it; the status, or 0 when no answer came (refused, reset, timed out). */
-  async function post(route: Route, event: EventGridSchemaEvent, attempt: number): Promise<number> {
-    try {
-      const response = await fetch(route.endpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'aeg-event-type': 'Notification',
-          'aeg-subscription-name': route.subscription.name.toUpperCase(),
-          'aeg-delivery-count': String(attempt - 1),
-          'aeg-data-version': event.dataVersion,
-          'aeg-metadata-version': event.metadataVersion,
-        },
-        body: JSON.stringify([event]),
-        signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
-      });
-      await response.arrayBuffer();
-      return response.status;
-    } catch {
-      return 0;
-    }
-  }
-
-  /** Delivers until acknowledged or the retry policy runs out; false when the host stopped first. */
-  async function deliver(route: Route, event: EventGridSchemaEvent): Promise<boolean> {
-    const { maxDeliveryAttempts, eventTimeToLiveInMinutes } = route.subscription;
-    const publishTime = clock.date();
-    const expiresAt = publishTime.getTime() + eventTimeToLiveInMinutes * 60_000;
-    for (let attempt = 1; ; attempt++) {
-      const status = await post(route, event, attempt);
-      if (status >= 200 && status <= 204) return true;
-      const lastOutcome = status
-        ? (STATUS_CODES[status] ?? String(status)).replace(/[^A-Za-z]/g, '')
-        : 'TimedOut';
-      log(
-        `Event Grid subscription '${route.subscription.name}': delivery ${attempt}/${maxDeliveryAttempts} of ${event.subject} failed (${status || 'no answer'}).`,
-      );
-      if (closed) return false;
-      const delay = Math.max(
-        RETRY_SCHEDULE_MS[attempt - 1] ?? 3_600_000,
-        MIN_RETRY_DELAY_MS[status] ?? 10_000,
-      );
-      const reason: DeadLetterReason | undefined =
-        attempt >= maxDeliveryAttempts
-          ? 'MaxDeliveryAttemptsExceeded'
-          : clock.now() + delay > expiresAt
-            ? 'TimeToLiveExceeded'
-            : undefined;
-      if (reason) {
-        const record = deadLetterRecord(event, {
-          reason,
-          attempts: attempt,
-          lastOutcome,
-          publishTime,
-          lastAttemptTime: clock.date(),
-        });
-        await deadLetter(route, record);
-        return true;
-      }
-      await sleepVirtual(delay);
-      if (closed) return false;
-    }
-  }
-
-  async function deadLetter(route: Route, record: Record<string, unknown>): Promise<void> {
-    const { deadLetterContainer, name } = route.subscription;
-    const what = `${record.subject} (${record.deadLetterReason})`;
-    if (!deadLetterContainer) {
-      log(`Event Grid subscription '${name}': dropped ${what}; it has no dead-letter container.`);
-      return;
-    }
-    const container = route.service.getContainerClient(deadLetterContainer);
-    const blobName = deadLetterBlobName(name, clock.date());
-    try {
-      await container.createIfNotExists();
-      const body = JSON.stringify([record]);
-      await container.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body));
-      log(`Event Grid subscription '${name}': dead-lettered ${what} to ${deadLetterContainer}/${blobName}.`);
-    } catch (error) {
-      log(
-        `Event Grid subscription '${name}': dropped ${what}; the dead letter could not be written: ${(error as Error).message}`,
-      );
-    }
-  }
-
-  function publish(route: Route, event: EventGridSchemaEvent, blob: string, etag: string): void {
-    const key = receiptKey(route, blob);
-    delivering.add(key);
-    const work = deliver(route, event)
-      .then(async (over) => {
-        if (!over || receipts[key] === etag) return;
-        receipts[key] = etag;
-        await state.save();
-      })
-      // Nobody awaits a delivery: a failure such as an unwritable state file is logged, never left unhandled.
-      .catch((error: unknown) =>
-        log(`Event Grid delivery of ${event.subject}: ${(error as Error)?.message ?? error}`),
-      )
-      .finally(() => {
-        inFlight.delete(work);
-        delivering.delete(key);
-      });
-    inFlight.add(work);
-  }
-
-  /** Event Grid validates a webhook when the subscription is created; a failed handshake disables it. */
-  async function validate(route: Route): Promise<void> {
-    const code = randomUUID();
-    const topic = storageAccountTopic(route.service.accountName);
-    try {
-      const response = await fetch(route.endpoint, {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json; charset=utf-8',
-          'aeg-event-type': 'SubscriptionValidation',
-        },
-        body: JSON.stringify([subscriptionValidationEvent(topic, code)]),
-        signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
-      });
-      const text = await response.text();
-      const answer = response.ok ? (JSON.parse(text) as { validationResponse?: string }) : {};
-      if (answer.validationResponse === code) return;
-      route.failed = true;
-      log(
-        `Event Grid subscription '${route.subscription.name}' failed validation: the webhook for '${route.subscription.functionName}' answered ${response.status} ${text.slice(0, 200)}`,
-      );
-    } catch (error) {
-      route.failed = true;
-      log(
-        `Event Grid subscription '${route.subscription.name}' failed validation: ${(error as Error).message}`,
-      );
-    }
-  }
-
-  // ------------------------------------------------------------------------------------------ watcher
-
-  let scans = 0;
-  let scanning = false;
-  let published = 0;
-  const scanWaiters: { target: number; resolve: () => void }[] = [];
-  const reportedErrors = new Set<string>();
-
-  async function scanRoute(route: Route): Promise<void> {
-    const container = route.service.getContainerClient(route.container);
-    const account = {
-      name: route.service.accountName,
-      blobUrl: (c: string, b: string) => route.service.getContainerClient(c).getBlobClient(b).url,
-    };
-    for await (const item of container.listBlobsFlat({ prefix: route.prefix })) {
-      if (closed) return;
-      const etag = (item.properties.etag ?? '').replace(/^"|"$/g, '');
-      const key = receiptKey(route, item.name);
-      if (!etag || receipts[key] === etag || delivering.has(key)) continue;
-      const event = blobCreatedEvent(
-        account,
-        route.container,
-        {
-          name: item.name,
-          etag,
-          contentType: item.properties.contentType,
-          contentLength: item.properties.contentLength,
-          blobType: item.properties.blobType,
-          lastModified: item.properties.lastModified,
-        },
-        ++published,
-      );
-      if (matches(route, event)) publish(route, event, item.name, etag);
-    }
-  }
-
-  async function scan(): Promise<void> {
-    scanning = true;
-    try {
-      for (const route of routes.filter((r) => !r.failed)) {
-        try {
-          await scanRoute(route);
-        } catch (error) {
-          if ((error as { statusCode?: number }).statusCode === 404) continue; // container not created yet
-          const message = `Event Grid stand-in cannot list '${route.container}' for '${route.subscription.name}': ${(error as Error).message}`;
-          if (!reportedErrors.has(message)) log(message);
-          reportedErrors.add(message);
-        }
-      }
-    } finally {
-      scanning = false;
-      scans++;
-      for (const waiter of scanWaiters.filter((w) => w.target <= scans)) {
-        scanWaiters.splice(scanWaiters.indexOf(waiter), 1);
-        waiter.resolve();
-      }
-    }
-  }
-
-  for (const route of routes) await validate(route);
-  let watchTimer: NodeJS.Timeout | undefined;
-  let currentScan: Promise<void> | undefined;
-  const watching = (options.watch ?? true) && routes.length > 0;
-  const loop = (): void => {
-    if (closed) return;
-    currentScan = scan().finally(() => {
-      currentScan = undefined;
-      if (!closed) watchTimer = setTimeout(loop, options.pollIntervalMs ?? 1000);
-    });
+  const state: PublisherState = {
+    options,
+    routes,
+    receipts: await loadJsonState<Record<string, string>>(receiptsFile, {}, 'Event Grid receipts'),
+    closed: false,
+    inFlight: new Set(),
+    delivering: new Set(),
+    sleepers: new Map(),
+    watcher: {
+      enabled: (options.watch ?? true) && routes.length > 0,
+      scans: 0,
+      scanning: false,
+      published: 0,
+      waiters: [],
+      reportedErrors: new Set(),
+      timer: undefined,
+      current: undefined,
+    },
   };
-  if (watching) loop();
-
+  for (const route of routes) await validateWebhook(route, options.log);
+  if (state.watcher.enabled) watch(state);
   return {
-    whenScanned(count = 1) {
-      if (!watching) {
-        return Promise.reject(
-          new Error('The Event Grid stand-in is not watching (watch: false or no subscriptions).'),
-        );
-      }
-      return new Promise((resolve) =>
-        scanWaiters.push({ target: scans + (scanning ? 1 : 0) + count, resolve }),
-      );
-    },
+    whenScanned: (count = 1) => whenScanned(state, count),
     async settled() {
-      while (inFlight.size > 0) await Promise.all([...inFlight]);
+      while (state.inFlight.size > 0) await Promise.all([...state.inFlight]);
     },
-    async close() {
-      closed = true;
-      clearTimeout(watchTimer);
-      // Wake deliveries waiting to retry: they see `closed` and end without a receipt.
-      for (const [timer, wake] of sleepers) {
-        clearTimeout(timer);
-        wake();
-      }
-      sleepers.clear();
-      await currentScan;
-      await Promise.allSettled([...inFlight]);
-      await state.flushed();
-    },
+    close: () => closePublisher(state),
   };
+}
+
+async function closePublisher(state: PublisherState): Promise<void> {
+  state.closed = true;
+  clearTimeout(state.watcher.timer);
+  // Wake deliveries waiting to retry: they see `closed` and end without a receipt.
+  for (const [timer, wake] of state.sleepers) {
+    clearTimeout(timer);
+    wake();
+  }
+  state.sleepers.clear();
+  await state.watcher.current;
+  await Promise.allSettled([...state.inFlight]);
+  await state.receipts.flushed();
+}
+
+// ------------------------------------------------------------------------------------------ receipts
+
+function receiptKey(route: Route, blob: string): string {
+  return `${route.subscription.name}|${route.service.accountName}/${route.container}/${blob}`;
+}
+
+function hasReceipt(state: PublisherState, key: string, etag: string): boolean {
+  return state.receipts.value[key] === etag;
+}
+
+async function recordReceipt(state: PublisherState, key: string, etag: string): Promise<void> {
+  if (hasReceipt(state, key, etag)) return;
+  state.receipts.value[key] = etag;
+  await state.receipts.save();
+}
+
+// ------------------------------------------------------------------------------------------ delivery
+
+/** Starts delivering one event; its receipt is recorded once the delivery is over. Nobody awaits it. */
+function publish(
+  state: PublisherState,
+  route: Route,
+  event: EventGridSchemaEvent,
+  blob: string,
+  etag: string,
+) {
+  const key = receiptKey(route, blob);
+  state.delivering.add(key);
+  const work = deliver(state, route, event)
+    .then(async (over) => {
+      if (over) await recordReceipt(state, key, etag);
+    })
+    // Nobody awaits a delivery: a failure such as an unwritable state file is logged, never left unhandled.
+    .catch((error: unknown) =>
+      state.options.log(`Event Grid delivery of ${event.subject}: ${(error as Error)?.message ?? error}`),
+    )
+    .finally(() => {
+      state.inFlight.delete(work);
+      state.delivering.delete(key);
+    });
+  state.inFlight.add(work);
+}
+
+/** Delivers until acknowledged or the retry policy runs out; false when the host stopped first. */
+async function deliver(state: PublisherState, route: Route, event: EventGridSchemaEvent): Promise<boolean> {
+  const { log, clock } = state.options;
+  const { maxDeliveryAttempts, eventTimeToLiveInMinutes } = route.subscription;
+  const publishTime = clock.date();
+  const expiresAt = publishTime.getTime() + eventTimeToLiveInMinutes * 60_000;
+  for (let attempt = 1; ; attempt++) {
+    const status = await post(route, event, attempt);
+    if (status >= 200 && status <= 204) return true;
+    const lastOutcome = status
+      ? (STATUS_CODES[status] ?? String(status)).replace(/[^A-Za-z]/g, '')
+      : 'TimedOut';
+    log(
+      `Event Grid subscription '${route.subscription.name}': delivery ${attempt}/${maxDeliveryAttempts} of ${event.subject} failed (${status || 'no answer'}).`,
+    );
+    if (state.closed) return false;
+    const delay = Math.max(RETRY_SCHEDULE_MS[attempt - 1] ?? 3_600_000, MIN_RETRY_DELAY_MS[status] ?? 10_000);
+    const reason: DeadLetterReason | undefined =
+      attempt >= maxDeliveryAttempts
+        ? 'MaxDeliveryAttemptsExceeded'
+        : clock.now() + delay > expiresAt
+          ? 'TimeToLiveExceeded'
+          : undefined;
+    if (reason) {
+      const record = deadLetterRecord(event, {
+        reason,
+        attempts: attempt,
+        lastOutcome,
+        publishTime,
+        lastAttemptTime: clock.date(),
+      });
+      await deadLetter(state.options, route, record);
+      return true;
+    }
+    await sleepVirtual(state, delay);
+    if (state.closed) return false;
+  }
+}
+
+/** One POST as Event Grid sends it; the status, or 0 when no answer came (refused, reset, timed out). */
+async function post(route: Route, event: EventGridSchemaEvent, attempt: number): Promise<number> {
+  try {
+    const response = await fetch(route.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'aeg-event-type': 'Notification',
+        'aeg-subscription-name': route.subscription.name.toUpperCase(),
+        'aeg-delivery-count': String(attempt - 1),
+        'aeg-data-version': event.dataVersion,
+        'aeg-metadata-version': event.metadataVersion,
+      },
+      body: JSON.stringify([event]),
+      signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
+    });
+    await response.arrayBuffer();
+    return response.status;
+  } catch {
+    return 0;
+  }
+}
+
+/** Waits `virtualMs` of the host's clock; close wakes the wait early. */
+function sleepVirtual(state: PublisherState, virtualMs: number): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const timer = setTimeout(() => {
+      state.sleepers.delete(timer);
+      resolve();
+    }, state.options.clock.toRealDelayMs(virtualMs));
+    state.sleepers.set(timer, resolve);
+  });
+}
+
+async function deadLetter(
+  { log, clock }: EventGridPublisherOptions,
+  route: Route,
+  record: Record<string, unknown>,
+): Promise<void> {
+  const { deadLetterContainer, name } = route.subscription;
+  const what = `${record.subject} (${record.deadLetterReason})`;
+  if (!deadLetterContainer) {
+    log(`Event Grid subscription '${name}': dropped ${what}; it has no dead-letter container.`);
+    return;
+  }
+  const container = route.service.getContainerClient(deadLetterContainer);
+  const blobName = deadLetterBlobName(name, clock.date());
+  try {
+    await container.createIfNotExists();
+    const body = JSON.stringify([record]);
+    await container.getBlockBlobClient(blobName).upload(body, Buffer.byteLength(body));
+    log(`Event Grid subscription '${name}': dead-lettered ${what} to ${deadLetterContainer}/${blobName}.`);
+  } catch (error) {
+    log(
+      `Event Grid subscription '${name}': dropped ${what}; the dead letter could not be written: ${(error as Error).message}`,
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------ webhook validation
+
+/** Event Grid validates a webhook when the subscription is created; a failed handshake disables it. */
+async function validateWebhook(route: Route, log: (line: string) => void): Promise<void> {
+  const code = randomUUID();
+  const topic = storageAccountTopic(route.service.accountName);
+  try {
+    const response = await fetch(route.endpoint, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json; charset=utf-8',
+        'aeg-event-type': 'SubscriptionValidation',
+      },
+      body: JSON.stringify([subscriptionValidationEvent(topic, code)]),
+      signal: AbortSignal.timeout(RESPONSE_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    const answer = response.ok ? (JSON.parse(text) as { validationResponse?: string }) : {};
+    if (answer.validationResponse === code) return;
+    route.failed = true;
+    log(
+      `Event Grid subscription '${route.subscription.name}' failed validation: the webhook for '${route.subscription.functionName}' answered ${response.status} ${text.slice(0, 200)}`,
+    );
+  } catch (error) {
+    route.failed = true;
+    log(
+      `Event Grid subscription '${route.subscription.name}' failed validation: ${(error as Error).message}`,
+    );
+  }
+}
+
+// ------------------------------------------------------------------------------------------ watcher
+
+/** Scans now, then again `pollIntervalMs` after each scan ends, until close. */
+function watch(state: PublisherState): void {
+  if (state.closed) return;
+  const { watcher } = state;
+  watcher.current = scan(state).finally(() => {
+    watcher.current = undefined;
+    if (!state.closed) watcher.timer = setTimeout(() => watch(state), state.options.pollIntervalMs ?? 1000);
+  });
+}
+
+function whenScanned(state: PublisherState, count: number): Promise<void> {
+  const { watcher } = state;
+  if (!watcher.enabled) {
+    return Promise.reject(
+      new Error('The Event Grid stand-in is not watching (watch: false or no subscriptions).'),
+    );
+  }
+  return new Promise((resolve) =>
+    watcher.waiters.push({ target: watcher.scans + (watcher.scanning ? 1 : 0) + count, resolve }),
+  );
+}
+
+async function scan(state: PublisherState): Promise<void> {
+  const { watcher } = state;
+  watcher.scanning = true;
+  try {
+    for (const route of state.routes.filter((r) => !r.failed)) {
+      try {
+        await scanRoute(state, route);
+      } catch (error) {
+        if (isNotFound(error)) continue; // container not created yet
+        const message = `Event Grid stand-in cannot list '${route.container}' for '${route.subscription.name}': ${(error as Error).message}`;
+        if (!watcher.reportedErrors.has(message)) state.options.log(message);
+        watcher.reportedErrors.add(message);
+      }
+    }
+  } finally {
+    watcher.scanning = false;
+    watcher.scans++;
+    for (const waiter of watcher.waiters.filter((w) => w.target <= watcher.scans)) {
+      watcher.waiters.splice(watcher.waiters.indexOf(waiter), 1);
+      waiter.resolve();
+    }
+  }
+}
+
+/** Publishes a BlobCreated event for every blob version in the route's container that has no receipt. */
+async function scanRoute(state: PublisherState, route: Route): Promise<void> {
+  const container = route.service.getContainerClient(route.container);
+  const account = {
+    name: route.service.accountName,
+    blobUrl: (c: string, b: string) => route.service.getContainerClient(c).getBlobClient(b).url,
+  };
+  for await (const item of container.listBlobsFlat({ prefix: route.prefix })) {
+    if (state.closed) return;
+    const etag = (item.properties.etag ?? '').replace(/^"|"$/g, '');
+    const key = receiptKey(route, item.name);
+    if (!etag || hasReceipt(state, key, etag) || state.delivering.has(key)) continue;
+    const event = blobCreatedEvent(
+      account,
+      route.container,
+      {
+        name: item.name,
+        etag,
+        contentType: item.properties.contentType,
+        contentLength: item.properties.contentLength,
+        blobType: item.properties.blobType,
+        lastModified: item.properties.lastModified,
+      },
+      ++state.watcher.published,
+    );
+    if (matches(route, event)) publish(state, route, event, item.name, etag);
+  }
 }

@@ -53,108 +53,137 @@ const EVENT_GRID_ORIGINS = [
   'eventgrid.azure.cn',
 ];
 
+/** What the webhook serves: the app's Event Grid functions and the key that may call them. */
+interface EventGridTriggerState {
+  options: EventGridTriggerOptions;
+  functions: Set<string>;
+  eventGridKey: string;
+}
+
 export function startEventGridTriggers(options: EventGridTriggerOptions): EventGridTriggers {
-  const functions = new Set(
-    [...coreState.registrations.values()]
-      .filter((r) => triggerBinding(r).type.toLowerCase() === 'eventgridtrigger')
-      .map((r) => r.metadata.name),
-  );
-  const eventGridKey = options.keys.systemKeys[extensionKeyName('eventgrid')]!;
-
-  /** One invocation per event; the error message of a failed one, as FunctionInvocationException words it. */
-  async function invoke(functionName: string, event: unknown): Promise<string | undefined> {
-    const data = (event as { data?: unknown } | null)?.data;
-    const result = await invokeFunction(
-      functionName,
-      { json: JSON.stringify(event) },
-      {
-        triggerMetadata: {
-          data: { json: JSON.stringify(data ?? null) },
-          sys: {
-            json: JSON.stringify({
-              MethodName: functionName,
-              UtcNow: new Date().toISOString(),
-              RandGuid: randomUUID(),
-            }),
-          },
-        },
-        log: options.invocationLog,
-      },
-    );
-    if (!result.error) return undefined;
-    const error = result.error as Error;
-    options.log(
-      `Executed '${functionName}' (Failed, Id=${result.invocationId}): ${error?.stack ?? String(error)}`,
-    );
-    return `Exception while executing function: Functions.${functionName}`;
-  }
-
-  async function notify(res: ServerResponse, functionName: string, body: Buffer): Promise<void> {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(body.toString('utf8'));
-    } catch {
-      // The extension's JToken.Load throws; the exception leaves the host as a 500.
-      res.writeHead(500).end();
-      return;
-    }
-    const events = Array.isArray(parsed) ? parsed : [parsed];
-    const failures = (await Promise.all(events.map((event) => invoke(functionName, event)))).filter(Boolean);
-    if (failures.length > 0) {
-      res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(failures[0]);
-      return;
-    }
-    res.writeHead(202).end();
-  }
-
-  async function handleHttp(
-    req: IncomingMessage,
-    res: ServerResponse,
-    url: URL,
-    body: BodyReader,
-  ): Promise<boolean> {
-    if (url.pathname.replace(/\/+$/, '').toLowerCase() !== EVENTGRID_WEBHOOK_PATH) return false;
-    if (!keyMatches(presentedKey(req, url), eventGridKey, options.keys.masterKey)) {
-      refuseUnread(res, 401);
-      return true;
-    }
-    const functionName = url.searchParams.get('functionName') ?? '';
-    if (!functions.has(functionName)) {
-      options.log(
-        `Event Grid webhook: cannot find function '${functionName}', available: [${[...functions].join(', ')}]`,
-      );
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
-      res.end(`cannot find function: '${functionName}'`);
-      return true;
-    }
-    if (req.method === 'OPTIONS') {
-      const origin = String(req.headers['webhook-request-origin'] ?? '');
-      res.writeHead(200, {
-        'webhook-allowed-origin': EVENT_GRID_ORIGINS.includes(origin) ? origin : EVENT_GRID_ORIGINS[0]!,
-      });
-      res.end();
-      return true;
-    }
-    const eventType = String(req.headers['aeg-event-type'] ?? '').toLowerCase();
-    if (eventType === 'subscriptionvalidation') {
-      answerValidation(res, await body());
-      options.log(`Event Grid webhook: handshake for function '${functionName}'.`);
-    } else if (eventType === 'notification') {
-      await notify(res, functionName, await body());
-    } else {
-      res.writeHead(eventType === 'unsubscribe' ? 202 : 400).end();
-    }
-    return true;
-  }
-
+  const state: EventGridTriggerState = {
+    options,
+    functions: new Set(
+      [...coreState.registrations.values()]
+        .filter((r) => triggerBinding(r).type.toLowerCase() === 'eventgridtrigger')
+        .map((r) => r.metadata.name),
+    ),
+    eventGridKey: options.keys.systemKeys[extensionKeyName('eventgrid')]!,
+  };
   return {
-    handleHttp,
-    has: (name) => functions.has(name),
+    handleHttp: (req, res, url, body) => handleWebhook(state, req, res, url, body),
+    has: (name) => state.functions.has(name),
     async runNow(functionName, eventJson) {
-      if (!functions.has(functionName)) throw new Error(`"${functionName}" is not an Event Grid function.`);
-      await invoke(functionName, JSON.parse(eventJson));
+      if (!state.functions.has(functionName)) {
+        throw new Error(`"${functionName}" is not an Event Grid function.`);
+      }
+      await invoke(state.options, functionName, JSON.parse(eventJson));
     },
   };
+}
+
+async function handleWebhook(
+  state: EventGridTriggerState,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  body: BodyReader,
+): Promise<boolean> {
+  const { options, functions } = state;
+  if (url.pathname.replace(/\/+$/, '').toLowerCase() !== EVENTGRID_WEBHOOK_PATH) return false;
+  if (!keyMatches(presentedKey(req, url), state.eventGridKey, options.keys.masterKey)) {
+    refuseUnread(res, 401);
+    return true;
+  }
+  const functionName = url.searchParams.get('functionName') ?? '';
+  if (!functions.has(functionName)) {
+    options.log(
+      `Event Grid webhook: cannot find function '${functionName}', available: [${[...functions].join(', ')}]`,
+    );
+    res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
+    res.end(`cannot find function: '${functionName}'`);
+    return true;
+  }
+  if (req.method === 'OPTIONS') {
+    answerAbuseProtection(req, res);
+    return true;
+  }
+  const eventType = String(req.headers['aeg-event-type'] ?? '').toLowerCase();
+  if (eventType === 'subscriptionvalidation') {
+    answerValidation(res, await body());
+    options.log(`Event Grid webhook: handshake for function '${functionName}'.`);
+  } else if (eventType === 'notification') {
+    await notify(options, res, functionName, await body());
+  } else {
+    res.writeHead(eventType === 'unsubscribe' ? 202 : 400).end();
+  }
+  return true;
+}
+
+/** The CloudEvents abuse-protection handshake: 200 with the Event Grid origin that asked, or the public one. */
+function answerAbuseProtection(req: IncomingMessage, res: ServerResponse): void {
+  const origin = String(req.headers['webhook-request-origin'] ?? '');
+  res.writeHead(200, {
+    'webhook-allowed-origin': EVENT_GRID_ORIGINS.includes(origin) ? origin : EVENT_GRID_ORIGINS[0]!,
+  });
+  res.end();
+}
+
+async function notify(
+  options: EventGridTriggerOptions,
+  res: ServerResponse,
+  functionName: string,
+  body: Buffer,
+): Promise<void> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString('utf8'));
+  } catch {
+    // The extension's JToken.Load throws; the exception leaves the host as a 500.
+    res.writeHead(500).end();
+    return;
+  }
+  const events = Array.isArray(parsed) ? parsed : [parsed];
+  const failures = (await Promise.all(events.map((event) => invoke(options, functionName, event)))).filter(
+    Boolean,
+  );
+  if (failures.length > 0) {
+    res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(failures[0]);
+    return;
+  }
+  res.writeHead(202).end();
+}
+
+/** One invocation per event; the error message of a failed one, as FunctionInvocationException words it. */
+async function invoke(
+  options: EventGridTriggerOptions,
+  functionName: string,
+  event: unknown,
+): Promise<string | undefined> {
+  const data = (event as { data?: unknown } | null)?.data;
+  const result = await invokeFunction(
+    functionName,
+    { json: JSON.stringify(event) },
+    {
+      triggerMetadata: {
+        data: { json: JSON.stringify(data ?? null) },
+        sys: {
+          json: JSON.stringify({
+            MethodName: functionName,
+            UtcNow: new Date().toISOString(),
+            RandGuid: randomUUID(),
+          }),
+        },
+      },
+      log: options.invocationLog,
+    },
+  );
+  if (!result.error) return undefined;
+  const error = result.error as Error;
+  options.log(
+    `Executed '${functionName}' (Failed, Id=${result.invocationId}): ${error?.stack ?? String(error)}`,
+  );
+  return `Exception while executing function: Functions.${functionName}`;
 }
 
 /**

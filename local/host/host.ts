@@ -23,7 +23,7 @@ import {
   triggerBinding,
 } from './core.js';
 import type { DurableEngine, DurableEngineOptions } from './durable/index.js';
-import { startEventGridTriggers } from './eventgrid.js';
+import { type EventGridTriggers, startEventGridTriggers } from './eventgrid.js';
 import {
   type EventGridPublisher,
   type EventGridSubscription,
@@ -39,14 +39,15 @@ import {
   extensionKeyName,
   findRoute,
   type HostKeys,
+  type HttpFunctionRoute,
   keyMatches,
   loadOrCreateKeys,
   presentedKey,
   refuseUnread,
 } from './http.js';
 import { decodeRequestPath, NODE_MAX_HEADER_SIZE, requestHeadRefusal, requestUrl } from './request.js';
-import { readHostJson, resolveSettingReferences, UnresolvedSettingError } from './settings.js';
-import { compileSchedule, startTimerTriggers } from './timers.js';
+import { type HostJson, readHostJson, resolveSettingReferences, UnresolvedSettingError } from './settings.js';
+import { compileSchedule, startTimerTriggers, type TimerTriggers } from './timers.js';
 
 export interface HostOptions {
   /** Directory with the app's package.json (whose `main` is the entry) and host.json. */
@@ -103,6 +104,46 @@ const DEFAULT_BODY_LIMIT = 100 * 1024 * 1024;
 /** The app loaded into this process; `require` caches it, so a process hosts one app. */
 let loadedApp: string | undefined;
 
+/** What the host knows before the app loads: its settings, keys, port and shutdown sequence. */
+interface HostState {
+  options: HostOptions;
+  env: NodeJS.ProcessEnv;
+  appRoot: string;
+  log: (line: string) => void;
+  invocationLog: (line: InvocationLogLine) => void;
+  clock: Clock;
+  bodyLimit: number;
+  keys: HostKeys;
+  port: number;
+  baseUrl: string;
+  shutdown: ShutdownSequence;
+}
+
+/** The loaded app, as indexing left it, and the Event Grid subscriptions it is given. */
+interface LoadedApp {
+  hostJson: HostJson;
+  functions: HostedFunction[];
+  functionErrors: Record<string, string[]>;
+  subscriptions: EventGridSubscription[];
+}
+
+/** The trigger services serving the app's functions. */
+interface StartedTriggers {
+  routes: HttpFunctionRoute[];
+  timers: TimerTriggers;
+  eventGrid: EventGridTriggers;
+  engine: DurableEngine | undefined;
+}
+
+/** Everything a request may reach once the host is ready. */
+interface ServingHost {
+  host: HostState;
+  app: LoadedApp;
+  triggers: StartedTriggers;
+}
+
+type RequestHandler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
 export async function startHost(options: HostOptions): Promise<RunningHost> {
   const startedAt = Date.now();
   const log = options.log ?? ((line: string) => console.log(line));
@@ -118,9 +159,83 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
   const keys = await loadOrCreateKeys(
     options.keysFile ?? (options.stateDir && join(options.stateDir, 'keys.json')),
   );
+  const listener = await listenFirst(options.port, log);
+  const { port } = listener;
+  const baseUrl = `http://localhost:${port}`;
+  const shutdown = new ShutdownSequence(log);
+  const host: HostState = {
+    options,
+    env,
+    appRoot,
+    log,
+    invocationLog,
+    clock,
+    bodyLimit,
+    keys,
+    port,
+    baseUrl,
+    shutdown,
+  };
+  shutdown.add(() => closeServer(listener.server));
 
-  // Listen first, answering 503 until ready: the port must be known before the app runs (WEBSITE_HOSTNAME).
-  let handler: ((req: IncomingMessage, res: ServerResponse) => Promise<void>) | undefined;
+  try {
+    const app = await loadAndIndexApp(host);
+    const triggers = await startTriggers(host, app);
+    listener.serve((req, res) => routeRequest({ host, app, triggers }, req, res));
+    for (const [name, errors] of Object.entries(app.functionErrors)) {
+      log(`The '${name}' function is in error: ${errors.join(' ')}`);
+    }
+    const eventGrid = await startEventGrid(host, app);
+    log(
+      `Functions host ready in ${Date.now() - startedAt} ms: ${app.functions.length} function(s), ` +
+        `time scale ${clock.scale}${triggers.engine ? ', durable engine running' : ''}.`,
+    );
+    const { functions, functionErrors } = app;
+    return { baseUrl, port, keys, functions, functionErrors, clock, eventGrid, close: () => shutdown.run() };
+  } catch (error) {
+    await shutdown.run();
+    throw error;
+  }
+}
+
+/**
+ * The host's shutdown, run in the order added: stop accepting HTTP first (nothing new reaches the app), then
+ * the triggers (waiting for their runs), then the durable engine those runs may still call, and appTerminate
+ * last. A step that fails is logged and the next one still runs.
+ */
+class ShutdownSequence {
+  readonly #steps: (() => Promise<void>)[] = [];
+  readonly #log: (line: string) => void;
+
+  constructor(log: (line: string) => void) {
+    this.#log = log;
+  }
+
+  add(step: () => Promise<void>): void {
+    this.#steps.push(step);
+  }
+
+  /** For what must stop before everything else. */
+  addFirst(step: () => Promise<void>): void {
+    this.#steps.unshift(step);
+  }
+
+  async run(): Promise<void> {
+    for (const stop of this.#steps.splice(0)) {
+      await stop().catch((error: unknown) => this.#log(`Error while stopping: ${(error as Error).message}`));
+    }
+  }
+}
+
+/**
+ * Listens first, answering 503 until `serve` gives the host's handler: the port must be known before the app
+ * runs (WEBSITE_HOSTNAME). A handler's failure is answered here: 413 for a body over the limit, else 500.
+ */
+async function listenFirst(
+  port: number | undefined,
+  log: (line: string) => void,
+): Promise<{ server: Server; port: number; serve(handler: RequestHandler): void }> {
+  let handler: RequestHandler | undefined;
   const server = createServer({ maxHeaderSize: NODE_MAX_HEADER_SIZE }, (req, res) => {
     if (!handler) {
       res.writeHead(503, { 'retry-after': '1' }).end('The Functions host is starting.');
@@ -137,200 +252,220 @@ export async function startHost(options: HostOptions): Promise<RunningHost> {
       else res.destroy();
     });
   });
-  const port = await listen(server, options.port);
-  const baseUrl = `http://localhost:${port}`;
-  // Run in the order pushed: stop accepting HTTP first (nothing new reaches the app), then the triggers
-  // (waiting for their runs), then the durable engine those runs may still call, and appTerminate last.
-  const stoppers: (() => Promise<void>)[] = [() => closeServer(server)];
-  const stopAll = async () => {
-    for (const stop of stoppers.splice(0)) {
-      await stop().catch((error: unknown) => log(`Error while stopping: ${(error as Error).message}`));
-    }
+  return {
+    server,
+    port: await listen(server, port),
+    serve: (ready) => {
+      handler = ready;
+    },
   };
+}
 
-  try {
-    env.WEBSITE_HOSTNAME = `localhost:${port}`;
-    setSystemLog((level, category, message) => {
-      if (level !== 'debug' && level !== 'trace') log(`[${category}] ${message}`);
-    });
-    installCoreShim();
-    await loadApp(appRoot);
-    const hostJson = await readHostJson(appRoot, env);
-    const functions = [...coreState.registrations.values()].map((r) => ({
-      name: r.metadata.name,
-      trigger: triggerBinding(r).type,
-    }));
-    warnAboutOutputBindings(log);
-    warnAboutBlobTriggers(log);
-    const subscriptions =
-      options.eventGrid?.subscriptions ?? subscriptionsFromSetting(env.LOCAL_EVENTGRID_SUBSCRIPTIONS);
-    // Index before anything starts: a function whose binding cannot be resolved is disabled, the rest run.
-    const functionErrors = indexFunctions(env, log);
-    stoppers.push(disableFunctions(Object.keys(functionErrors)));
+/** Loads the app into this process and indexes it: a function whose binding cannot be resolved is disabled. */
+async function loadAndIndexApp(host: HostState): Promise<LoadedApp> {
+  const { env, log, options } = host;
+  env.WEBSITE_HOSTNAME = `localhost:${host.port}`;
+  setSystemLog((level, category, message) => {
+    if (level !== 'debug' && level !== 'trace') log(`[${category}] ${message}`);
+  });
+  installCoreShim();
+  await loadApp(host.appRoot);
+  const hostJson = await readHostJson(host.appRoot, env);
+  const functions = [...coreState.registrations.values()].map((r) => ({
+    name: r.metadata.name,
+    trigger: triggerBinding(r).type,
+  }));
+  warnAboutOutputBindings(log);
+  warnAboutBlobTriggers(log);
+  const subscriptions =
+    options.eventGrid?.subscriptions ?? subscriptionsFromSetting(env.LOCAL_EVENTGRID_SUBSCRIPTIONS);
+  // Index before anything starts: a function whose binding cannot be resolved is disabled, the rest run.
+  const functionErrors = indexFunctions(env, log);
+  host.shutdown.add(disableFunctions(Object.keys(functionErrors)));
+  return { hostJson, functions, functionErrors, subscriptions };
+}
 
-    // Validate everything that can fail before anything runs: routes, schedules, subscriptions.
-    const routes = collectHttpRoutes(hostJson.routePrefix);
-    const timers = await startTimerTriggers({
+/**
+ * Starts the trigger services, validating everything that can fail before anything runs (routes, schedules),
+ * then the durable engine when the app has durable functions, then the app's `appStart` hooks.
+ */
+async function startTriggers(host: HostState, app: LoadedApp): Promise<StartedTriggers> {
+  const { options, env, log, invocationLog, clock, keys, shutdown } = host;
+  const routes = collectHttpRoutes(app.hostJson.routePrefix);
+  const timers = await startTimerTriggers({
+    clock,
+    env,
+    statusFile: options.stateDir && join(options.stateDir, 'timers.json'),
+    log,
+    invocationLog,
+  });
+  shutdown.add(() => timers.close());
+  const eventGrid = startEventGridTriggers({ keys, log, invocationLog });
+
+  let engine: DurableEngine | undefined;
+  if (needsDurable()) {
+    const { durable } = app.hostJson;
+    engine = await loadDurableEngine({
+      taskHub: durable.hubName,
+      // The task hub's storage, by connection string or identity-based settings, as the extension resolves it.
+      storage: resolveStorageConnection(env, durable.connectionName, 'The durable task hub'),
+      publicBaseUrl: host.baseUrl,
+      systemKey: keys.systemKey,
+      masterKey: keys.masterKey,
       clock,
-      env,
-      statusFile: options.stateDir && join(options.stateDir, 'timers.json'),
-      log,
-      invocationLog,
-    });
-    stoppers.push(() => timers.close());
-    const eventGridTriggers = startEventGridTriggers({ keys, log, invocationLog });
-
-    let engine: DurableEngine | undefined;
-    if (needsDurable()) {
-      engine = await loadDurableEngine({
-        taskHub: hostJson.durable.hubName,
-        // The task hub's storage, by connection string or identity-based settings, as the extension resolves it.
-        storage: resolveStorageConnection(env, hostJson.durable.connectionName, 'The durable task hub'),
-        publicBaseUrl: baseUrl,
-        systemKey: keys.systemKey,
-        masterKey: keys.masterKey,
-        clock,
-        maxConcurrentActivityFunctions: hostJson.durable.maxConcurrentActivityFunctions,
-        maxConcurrentOrchestratorFunctions: hostJson.durable.maxConcurrentOrchestratorFunctions,
-        maxRequestBodyBytes: bodyLimit,
-        log,
-      });
-      const started = engine;
-      stoppers.push(() => started.close());
-    }
-
-    await runAppHooks('appStart');
-    stoppers.push(() => runAppHooks('appTerminate'));
-
-    handler = async (req, res) => {
-      // Kestrel's refusals come first, before any routing, key check or body read (request.ts).
-      const refusal = requestHeadRefusal(req);
-      const url = refusal ? null : requestUrl(req, `localhost:${port}`);
-      const path = url && decodeRequestPath(url.pathname);
-      if (refusal || !url || path === null) {
-        const message = refusal?.message ?? 'The request target or Host header is malformed.';
-        refuseUnread(res, refusal?.status ?? 400, message);
-        return;
-      }
-      // Read only once a handler has checked the key; BodyTooLargeError becomes the 413 below.
-      const body = bodyReader(req, bodyLimit);
-      const lower = url.pathname.toLowerCase();
-      if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
-        res
-          .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
-          .end('Your Functions host is running.\n');
-        return;
-      }
-      if (lower.startsWith('/admin/')) {
-        await handleAdmin(req, res, url, body);
-        return;
-      }
-      if (await eventGridTriggers.handleHttp(req, res, url, body)) return;
-      if (lower.startsWith('/runtime/webhooks/durabletask')) {
-        if (engine && (await engine.handleHttp(req, res, url, body))) return;
-        refuseUnread(res, 404);
-        return;
-      }
-      const matched = findRoute(routes, path, (req.method ?? 'GET').toUpperCase());
-      if (!matched) {
-        refuseUnread(res, 404);
-        return;
-      }
-      await dispatchHttp(req, res, url, body, matched, { keys, log, invocationLog });
-    };
-
-    async function handleAdmin(req: IncomingMessage, res: ServerResponse, url: URL, body: BodyReader) {
-      if (!keyMatches(presentedKey(req, url), keys.masterKey)) {
-        refuseUnread(res, 401);
-        return;
-      }
-      const json = (status: number, value: unknown) =>
-        res
-          .writeHead(status, { 'content-type': 'application/json; charset=utf-8' })
-          .end(JSON.stringify(value));
-      const lower = url.pathname.toLowerCase().replace(/\/+$/, '');
-      if (lower === '/admin/host/status' && req.method === 'GET') {
-        json(200, {
-          id: env.WEBSITE_SITE_NAME ?? 'localhost',
-          state: 'Running',
-          version: '4.0.0-local',
-          processUptime: Math.round(process.uptime() * 1000),
-          functions: functions.map((f) => f.name),
-          // Local addition: the durable engine's activity concurrency gauge, for load tests.
-          ...(engine ? { durable: engine.stats() } : {}),
-        });
-        return;
-      }
-      if (lower === '/admin/functions' && req.method === 'GET') {
-        json(200, functions);
-        return;
-      }
-      // The host's FunctionsController.GetFunctionStatus: {} for a healthy function, its indexing errors otherwise.
-      const status = /^\/admin\/functions\/([^/]+)\/status$/.exec(lower);
-      if (status && req.method === 'GET') {
-        const name = functions.find((f) => f.name.toLowerCase() === decodeRequestPath(status[1]!))?.name;
-        if (!name) res.writeHead(404).end();
-        else json(200, functionErrors[name] ? { errors: functionErrors[name] } : {});
-        return;
-      }
-      // "Execute Function Now" for non-HTTP functions: POST /admin/functions/<name> {"input": "..."}.
-      const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
-      if (run && req.method === 'POST') {
-        const name = decodeRequestPath(run[1]!) ?? '';
-        const bytes = await body();
-        let input: string | undefined;
-        try {
-          const parsed = bytes.length
-            ? (JSON.parse(bytes.toString('utf8')) as { input?: unknown })
-            : undefined;
-          input = typeof parsed?.input === 'string' ? parsed.input : undefined;
-        } catch {
-          json(400, { error: 'The body is not valid JSON; send {"input": "..."} or no body.' });
-          return;
-        }
-        if (timers.has(name))
-          void timers.runNow(name).catch((e: Error) => log(`Run of '${name}' failed: ${e.message}`));
-        else if (eventGridTriggers.has(name) && input) await eventGridTriggers.runNow(name, input);
-        else {
-          json(404, {
-            error: `No timer or Event Grid function '${name}' (Event Grid functions need {"input":"<event JSON>"}).`,
-          });
-          return;
-        }
-        res.writeHead(202).end();
-        return;
-      }
-      res.writeHead(404).end();
-    }
-
-    for (const [name, errors] of Object.entries(functionErrors)) {
-      log(`The '${name}' function is in error: ${errors.join(' ')}`);
-    }
-
-    // Event Grid validates a subscription's webhook when it is created, so the stand-in starts once the host
-    // answers. It stops first: a delivery under way finishes (or is left without a receipt) before HTTP closes.
-    const eventGrid = await startEventGridPublisher({
-      subscriptions,
-      env,
-      webhook: { baseUrl, key: keys.systemKeys[extensionKeyName('eventgrid')]! },
-      clock,
-      stateDir: options.stateDir,
-      // LOCAL_BLOB_WATCH=false: only events posted to the webhook are delivered (tests that post their own).
-      watch: options.eventGrid?.watch ?? env.LOCAL_BLOB_WATCH?.trim().toLowerCase() !== 'false',
-      pollIntervalMs: options.eventGrid?.pollIntervalMs,
+      maxConcurrentActivityFunctions: durable.maxConcurrentActivityFunctions,
+      maxConcurrentOrchestratorFunctions: durable.maxConcurrentOrchestratorFunctions,
+      maxRequestBodyBytes: host.bodyLimit,
       log,
     });
-    stoppers.unshift(() => eventGrid.close());
-
-    log(
-      `Functions host ready in ${Date.now() - startedAt} ms: ${functions.length} function(s), ` +
-        `time scale ${clock.scale}${engine ? ', durable engine running' : ''}.`,
-    );
-    return { baseUrl, port, keys, functions, functionErrors, clock, eventGrid, close: stopAll };
-  } catch (error) {
-    await stopAll();
-    throw error;
+    const started = engine;
+    shutdown.add(() => started.close());
   }
+
+  await runAppHooks('appStart');
+  shutdown.add(() => runAppHooks('appTerminate'));
+  return { routes, timers, eventGrid, engine };
+}
+
+/**
+ * Event Grid validates a subscription's webhook when it is created, so the stand-in starts once the host
+ * answers. It stops first: a delivery under way finishes (or is left without a receipt) before HTTP closes.
+ */
+async function startEventGrid(host: HostState, app: LoadedApp): Promise<EventGridPublisher> {
+  const { options, env } = host;
+  const eventGrid = await startEventGridPublisher({
+    subscriptions: app.subscriptions,
+    env,
+    webhook: { baseUrl: host.baseUrl, key: host.keys.systemKeys[extensionKeyName('eventgrid')]! },
+    clock: host.clock,
+    stateDir: options.stateDir,
+    // LOCAL_BLOB_WATCH=false: only events posted to the webhook are delivered (tests that post their own).
+    watch: options.eventGrid?.watch ?? env.LOCAL_BLOB_WATCH?.trim().toLowerCase() !== 'false',
+    pollIntervalMs: options.eventGrid?.pollIntervalMs,
+    log: host.log,
+  });
+  host.shutdown.addFirst(() => eventGrid.close());
+  return eventGrid;
+}
+
+/**
+ * One request, routed as the host routes it: Kestrel's refusals first, before any routing, key check or body
+ * read (request.ts); then the root page, the admin API, the Event Grid and durable webhooks, the HTTP functions.
+ */
+async function routeRequest(serving: ServingHost, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const { host, triggers } = serving;
+  const refusal = requestHeadRefusal(req);
+  const url = refusal ? null : requestUrl(req, `localhost:${host.port}`);
+  const path = url && decodeRequestPath(url.pathname);
+  if (refusal || !url || path === null) {
+    const message = refusal?.message ?? 'The request target or Host header is malformed.';
+    refuseUnread(res, refusal?.status ?? 400, message);
+    return;
+  }
+  // Read only once a handler has checked the key; BodyTooLargeError becomes the 413 of listenFirst.
+  const body = bodyReader(req, host.bodyLimit);
+  const lower = url.pathname.toLowerCase();
+  if (url.pathname === '/' && (req.method === 'GET' || req.method === 'HEAD')) {
+    res
+      .writeHead(200, { 'content-type': 'text/plain; charset=utf-8' })
+      .end('Your Functions host is running.\n');
+    return;
+  }
+  if (lower.startsWith('/admin/')) {
+    await handleAdmin(serving, req, res, url, body);
+    return;
+  }
+  if (await triggers.eventGrid.handleHttp(req, res, url, body)) return;
+  if (lower.startsWith('/runtime/webhooks/durabletask')) {
+    if (triggers.engine && (await triggers.engine.handleHttp(req, res, url, body))) return;
+    refuseUnread(res, 404);
+    return;
+  }
+  const matched = findRoute(triggers.routes, path, (req.method ?? 'GET').toUpperCase());
+  if (!matched) {
+    refuseUnread(res, 404);
+    return;
+  }
+  const { keys, log, invocationLog } = host;
+  await dispatchHttp(req, res, url, body, matched, { keys, log, invocationLog });
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  res.writeHead(status, { 'content-type': 'application/json; charset=utf-8' }).end(JSON.stringify(value));
+}
+
+/** The host's admin API (master key): host status, the function list, a function's status, "Run now". */
+async function handleAdmin(
+  serving: ServingHost,
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  body: BodyReader,
+): Promise<void> {
+  const { host, app, triggers } = serving;
+  if (!keyMatches(presentedKey(req, url), host.keys.masterKey)) {
+    refuseUnread(res, 401);
+    return;
+  }
+  const lower = url.pathname.toLowerCase().replace(/\/+$/, '');
+  if (lower === '/admin/host/status' && req.method === 'GET') {
+    sendJson(res, 200, {
+      id: host.env.WEBSITE_SITE_NAME ?? 'localhost',
+      state: 'Running',
+      version: '4.0.0-local',
+      processUptime: Math.round(process.uptime() * 1000),
+      functions: app.functions.map((f) => f.name),
+      // Local addition: the durable engine's activity concurrency gauge, for load tests.
+      ...(triggers.engine ? { durable: triggers.engine.stats() } : {}),
+    });
+    return;
+  }
+  if (lower === '/admin/functions' && req.method === 'GET') {
+    sendJson(res, 200, app.functions);
+    return;
+  }
+  // The host's FunctionsController.GetFunctionStatus: {} for a healthy function, its indexing errors otherwise.
+  const status = /^\/admin\/functions\/([^/]+)\/status$/.exec(lower);
+  if (status && req.method === 'GET') {
+    const name = app.functions.find((f) => f.name.toLowerCase() === decodeRequestPath(status[1]!))?.name;
+    if (!name) res.writeHead(404).end();
+    else sendJson(res, 200, app.functionErrors[name] ? { errors: app.functionErrors[name] } : {});
+    return;
+  }
+  const run = /^\/admin\/functions\/([^/]+)$/.exec(url.pathname);
+  if (run && req.method === 'POST') {
+    await runFunctionNow(serving, res, decodeRequestPath(run[1]!) ?? '', body);
+    return;
+  }
+  res.writeHead(404).end();
+}
+
+/** "Execute Function Now" for non-HTTP functions: POST /admin/functions/<name> {"input": "..."}. */
+async function runFunctionNow(
+  { host, triggers }: ServingHost,
+  res: ServerResponse,
+  name: string,
+  body: BodyReader,
+): Promise<void> {
+  const bytes = await body();
+  let input: string | undefined;
+  try {
+    const parsed = bytes.length ? (JSON.parse(bytes.toString('utf8')) as { input?: unknown }) : undefined;
+    input = typeof parsed?.input === 'string' ? parsed.input : undefined;
+  } catch {
+    sendJson(res, 400, { error: 'The body is not valid JSON; send {"input": "..."} or no body.' });
+    return;
+  }
+  if (triggers.timers.has(name))
+    void triggers.timers.runNow(name).catch((e: Error) => host.log(`Run of '${name}' failed: ${e.message}`));
+  else if (triggers.eventGrid.has(name) && input) await triggers.eventGrid.runNow(name, input);
+  else {
+    sendJson(res, 404, {
+      error: `No timer or Event Grid function '${name}' (Event Grid functions need {"input":"<event JSON>"}).`,
+    });
+    return;
+  }
+  res.writeHead(202).end();
 }
 
 /**

@@ -12,7 +12,7 @@ import { Cron } from 'croner';
 import type { Clock } from './clock.js';
 import { coreState, type InvocationLogLine, invokeFunction, triggerBinding } from './core.js';
 import { resolveSettingReferences } from './settings.js';
-import { loadJsonState } from './state.js';
+import { type JsonState, loadJsonState } from './state.js';
 
 export interface ScheduleStatus {
   Last: string;
@@ -80,15 +80,48 @@ export function compileSchedule(
   }
 }
 
+/** The timer service's state: the jobs, their persisted schedule status, and whether the host is stopping. */
+interface TimerState {
+  options: TimerTriggerOptions;
+  jobs: Map<string, TimerJob>;
+  /** `{ [functionName]: ScheduleStatus }`, for the timers with `useMonitor`. */
+  statuses: JsonState<Record<string, ScheduleStatus>>;
+  closed: boolean;
+}
+
 /** Prepares all timer functions (validating schedules), then starts them. */
 export async function startTimerTriggers(options: TimerTriggerOptions): Promise<TimerTriggers> {
-  const { clock, log } = options;
+  const jobs = compileJobs(options.env);
+  const state: TimerState = {
+    options,
+    jobs,
+    statuses: await loadJsonState<Record<string, ScheduleStatus>>(options.statusFile, {}, 'timer status'),
+    closed: false,
+  };
+  const now = options.clock.now();
+  for (const job of jobs.values()) startJob(state, job, now);
+  await state.statuses.save();
+
+  return {
+    has: (name) => jobs.has(name),
+    runNow: (name) => runNow(state, name),
+    async close() {
+      state.closed = true;
+      for (const job of jobs.values()) clearTimeout(job.timer);
+      await Promise.all([...jobs.values()].map((job) => job.running));
+      await state.statuses.flushed();
+    },
+  };
+}
+
+/** One job per timer function, its schedule compiled (throwing naming the function) before any starts. */
+function compileJobs(env: TimerTriggerOptions['env']): Map<string, TimerJob> {
   const jobs = new Map<string, TimerJob>();
   for (const registration of coreState.registrations.values()) {
     const trigger = triggerBinding(registration);
     if (trigger.type.toLowerCase() !== 'timertrigger') continue;
     const name = registration.metadata.name;
-    const compiled = compileSchedule(name, trigger.schedule, options.env);
+    const compiled = compileSchedule(name, trigger.schedule, env);
     jobs.set(name, {
       name,
       cron: compiled,
@@ -98,142 +131,151 @@ export async function startTimerTriggers(options: TimerTriggerOptions): Promise<
       timer: undefined,
     });
   }
-  const state = await loadJsonState<Record<string, ScheduleStatus>>(options.statusFile, {}, 'timer status');
-  const statuses = state.value;
-  let closed = false;
-  const save = (): Promise<void> => state.save();
+  return jobs;
+}
 
-  const iso = (ms: number): string => new Date(ms).toISOString();
-  const nextAfter = (job: TimerJob, virtualMs: number): number | undefined =>
-    job.cron.nextRun(new Date(virtualMs))?.getTime();
-
-  async function invoke(job: TimerJob, scheduledMs: number, isPastDue: boolean, updateStatus: boolean) {
-    const stored = statuses[job.name];
-    // The function sees the status as stored before this run: Last = previous occurrence, Next = this one.
-    const scheduleStatus = job.useMonitor
-      ? {
-          Last: stored?.Last ?? neverRun,
-          Next: iso(scheduledMs),
-          LastUpdated: stored?.LastUpdated ?? iso(clock.now()),
-        }
-      : null;
-    const payload = {
-      Schedule: { AdjustForDST: true },
-      ScheduleStatus: scheduleStatus,
-      IsPastDue: isPastDue,
-    };
-    const result = await invokeFunction(
-      job.name,
-      { json: JSON.stringify(payload) },
-      { log: options.invocationLog },
-    );
-    if (result.error) {
-      const error = result.error as Error;
-      log(`Executed '${job.name}' (Failed, Id=${result.invocationId}): ${error?.stack ?? String(error)}`);
-    }
-    if (job.useMonitor && updateStatus) {
-      // From the later of the occurrence and now, so a past-due catch-up doesn't leave a past `Next`.
-      const next = nextAfter(job, Math.max(scheduledMs, clock.now()));
-      statuses[job.name] = {
-        Last: iso(scheduledMs),
-        Next: next === undefined ? iso(scheduledMs) : iso(next),
-        LastUpdated: iso(clock.now()),
-      };
-      await save();
-    }
+/** Runs a past-due or `runOnStartup` occurrence, records a first status, and arms the schedule. */
+function startJob(state: TimerState, job: TimerJob, now: number): void {
+  const { log } = state.options;
+  const statuses = state.statuses.value;
+  const trigger = triggerBinding(coreState.registrations.get(job.name)!);
+  const stored = statuses[job.name];
+  if (job.useMonitor && stored && Date.parse(stored.Next) < now) {
+    // An occurrence recorded as next passed while the host was down: run it now, past due.
+    log(`Timer '${job.name}' is past due (its next run was ${stored.Next}); running it now.`);
+    fire(state, job, Date.parse(stored.Next), true);
+  } else if (trigger.runOnStartup === true) {
+    fire(state, job, now, false, false);
   }
+  if (job.useMonitor && !stored) {
+    const next = nextAfter(job, now);
+    statuses[job.name] = { Last: neverRun, Next: iso(next ?? now), LastUpdated: iso(now) };
+  }
+  schedule(state, job, now);
+  log(`Timer '${job.name}': next occurrence ${iso(nextAfter(job, now) ?? now)} (UTC, virtual time).`);
+}
 
-  /** Starts one run unless the previous run of this timer is still going (then the tick is skipped). */
-  function fire(job: TimerJob, scheduledMs: number, isPastDue: boolean, updateStatus = true): void {
-    if (job.running) {
-      log(
-        `Timer '${job.name}': skipping the occurrence at ${iso(scheduledMs)}; the previous run is still running.`,
-      );
+const iso = (ms: number): string => new Date(ms).toISOString();
+
+function nextAfter(job: TimerJob, virtualMs: number): number | undefined {
+  return job.cron.nextRun(new Date(virtualMs))?.getTime();
+}
+
+async function invoke(
+  state: TimerState,
+  job: TimerJob,
+  scheduledMs: number,
+  isPastDue: boolean,
+  updateStatus: boolean,
+): Promise<void> {
+  const { clock, log } = state.options;
+  const statuses = state.statuses.value;
+  const stored = statuses[job.name];
+  // The function sees the status as stored before this run: Last = previous occurrence, Next = this one.
+  const scheduleStatus = job.useMonitor
+    ? {
+        Last: stored?.Last ?? neverRun,
+        Next: iso(scheduledMs),
+        LastUpdated: stored?.LastUpdated ?? iso(clock.now()),
+      }
+    : null;
+  const payload = {
+    Schedule: { AdjustForDST: true },
+    ScheduleStatus: scheduleStatus,
+    IsPastDue: isPastDue,
+  };
+  const result = await invokeFunction(
+    job.name,
+    { json: JSON.stringify(payload) },
+    { log: state.options.invocationLog },
+  );
+  if (result.error) {
+    const error = result.error as Error;
+    log(`Executed '${job.name}' (Failed, Id=${result.invocationId}): ${error?.stack ?? String(error)}`);
+  }
+  if (job.useMonitor && updateStatus) {
+    // From the later of the occurrence and now, so a past-due catch-up doesn't leave a past `Next`.
+    const next = nextAfter(job, Math.max(scheduledMs, clock.now()));
+    statuses[job.name] = {
+      Last: iso(scheduledMs),
+      Next: next === undefined ? iso(scheduledMs) : iso(next),
+      LastUpdated: iso(clock.now()),
+    };
+    await state.statuses.save();
+  }
+}
+
+/** Starts one run unless the previous run of this timer is still going (then the tick is skipped). */
+function fire(
+  state: TimerState,
+  job: TimerJob,
+  scheduledMs: number,
+  isPastDue: boolean,
+  updateStatus = true,
+) {
+  const { log } = state.options;
+  if (job.running) {
+    log(
+      `Timer '${job.name}': skipping the occurrence at ${iso(scheduledMs)}; the previous run is still running.`,
+    );
+    return;
+  }
+  job.running = invoke(state, job, scheduledMs, isPastDue, updateStatus)
+    .catch((error: unknown) => log(`Timer '${job.name}' could not run: ${(error as Error).message}`))
+    .finally(() => {
+      job.running = undefined;
+    });
+}
+
+/** Waits (in real time) for the next virtual occurrence after `afterMs`; never loses an occurrence to jitter. */
+function schedule(state: TimerState, job: TimerJob, afterMs: number): void {
+  const { clock } = state.options;
+  if (state.closed) return;
+  let next = nextAfter(job, afterMs);
+  if (next === undefined) return;
+  // After a long stall (e.g. the machine slept), several occurrences may have passed: like the host,
+  // run once for the latest of them, flagged past due, rather than replaying each one.
+  let pastDue = false;
+  for (
+    let later = nextAfter(job, next);
+    later !== undefined && later <= clock.now();
+    later = nextAfter(job, next)
+  ) {
+    next = later;
+    pastDue = true;
+  }
+  const at = next;
+  const arm = (): void => {
+    if (state.closed) return;
+    const delay = clock.toRealDelayMs(at - clock.now());
+    // setTimeout holds at most ~24.8 days; a yearly schedule re-arms until the occurrence is near.
+    if (delay > MAX_TIMEOUT_MS) {
+      job.timer = setTimeout(arm, MAX_TIMEOUT_MS);
       return;
     }
-    job.running = invoke(job, scheduledMs, isPastDue, updateStatus)
-      .catch((error: unknown) => log(`Timer '${job.name}' could not run: ${(error as Error).message}`))
-      .finally(() => {
-        job.running = undefined;
-      });
-  }
-
-  /** Waits (in real time) for the next virtual occurrence after `afterMs`; never loses an occurrence to jitter. */
-  function schedule(job: TimerJob, afterMs: number): void {
-    if (closed) return;
-    let next = nextAfter(job, afterMs);
-    if (next === undefined) return;
-    // After a long stall (e.g. the machine slept), several occurrences may have passed: like the host,
-    // run once for the latest of them, flagged past due, rather than replaying each one.
-    let pastDue = false;
-    for (
-      let later = nextAfter(job, next);
-      later !== undefined && later <= clock.now();
-      later = nextAfter(job, next)
-    ) {
-      next = later;
-      pastDue = true;
-    }
-    const at = next;
-    const arm = (): void => {
-      if (closed) return;
-      const delay = clock.toRealDelayMs(at - clock.now());
-      // setTimeout holds at most ~24.8 days; a yearly schedule re-arms until the occurrence is near.
-      if (delay > MAX_TIMEOUT_MS) {
-        job.timer = setTimeout(arm, MAX_TIMEOUT_MS);
-        return;
-      }
-      job.timer = setTimeout(() => {
-        fire(job, at, pastDue);
-        schedule(job, at);
-      }, delay);
-    };
-    arm();
-  }
-
-  const now = clock.now();
-  for (const job of jobs.values()) {
-    const trigger = triggerBinding(coreState.registrations.get(job.name)!);
-    const stored = statuses[job.name];
-    if (job.useMonitor && stored && Date.parse(stored.Next) < now) {
-      // An occurrence recorded as next passed while the host was down: run it now, past due.
-      log(`Timer '${job.name}' is past due (its next run was ${stored.Next}); running it now.`);
-      fire(job, Date.parse(stored.Next), true);
-    } else if (trigger.runOnStartup === true) {
-      fire(job, now, false, false);
-    }
-    if (job.useMonitor && !stored) {
-      const next = nextAfter(job, now);
-      statuses[job.name] = { Last: neverRun, Next: iso(next ?? now), LastUpdated: iso(now) };
-    }
-    schedule(job, now);
-    log(`Timer '${job.name}': next occurrence ${iso(nextAfter(job, now) ?? now)} (UTC, virtual time).`);
-  }
-  await save();
-
-  return {
-    has: (name) => jobs.has(name),
-    async runNow(name) {
-      const job = jobs.get(name);
-      if (!job) throw new Error(`"${name}" is not a timer function.`);
-      // Singleton: wait for a run in progress (scheduled or manual), then hold the timer for this run, so a
-      // scheduled occurrence falling inside it is skipped as for any overlapping run.
-      while (job.running) await job.running;
-      const run = invoke(job, clock.now(), false, false);
-      job.running = run
-        .catch(() => undefined) // reported to the caller by `await run`
-        .finally(() => {
-          job.running = undefined;
-        });
-      await run;
-    },
-    async close() {
-      closed = true;
-      for (const job of jobs.values()) clearTimeout(job.timer);
-      await Promise.all([...jobs.values()].map((job) => job.running));
-      await state.flushed();
-    },
+    job.timer = setTimeout(() => {
+      fire(state, job, at, pastDue);
+      schedule(state, job, at);
+    }, delay);
   };
+  arm();
+}
+
+/**
+ * Singleton: waits for a run in progress (scheduled or manual), then holds the timer for this run, so a
+ * scheduled occurrence falling inside it is skipped as for any overlapping run.
+ */
+async function runNow(state: TimerState, name: string): Promise<void> {
+  const job = state.jobs.get(name);
+  if (!job) throw new Error(`"${name}" is not a timer function.`);
+  while (job.running) await job.running;
+  const run = invoke(state, job, state.options.clock.now(), false, false);
+  job.running = run
+    .catch(() => undefined) // reported to the caller by `await run`
+    .finally(() => {
+      job.running = undefined;
+    });
+  await run;
 }
 
 /**

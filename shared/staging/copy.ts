@@ -5,6 +5,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { BlobClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import { isNotFound } from '../errors.js';
 import { StagingError, type StorageSide, safeUrl, toStagingError } from './errors.js';
 import { contentDerivedName } from './names.js';
 
@@ -185,7 +186,7 @@ export async function stageInput(request: StageInputRequest): Promise<StageInput
       try {
         return await blob.getProperties({ abortSignal: request.abortSignal });
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+        if (isNotFound(err)) return undefined;
         throw err;
       }
     },
@@ -274,7 +275,7 @@ export async function deliverResult(request: DeliverResultRequest): Promise<Deli
       try {
         return await target.getProperties({ abortSignal: request.abortSignal });
       } catch (err) {
-        if ((err as { statusCode?: number }).statusCode === 404) return undefined;
+        if (isNotFound(err)) return undefined;
         throw err;
       }
     },

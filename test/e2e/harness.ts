@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parquetReadObjects } from 'hyparquet';
+import { afterAll, beforeAll } from 'vitest';
 import type { LocalApp, LocalAppOptions } from '../../local/app.js';
+import { isNotFound } from '../../shared/errors.js';
 import { bufferAsyncBuffer } from '../../shared/parquet/index.js';
 import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import {
@@ -75,6 +77,36 @@ export async function startApp(options: StartAppOptions = {}): Promise<TestApp> 
         if (!given) rmSync(dir, { recursive: true, force: true });
       }
     },
+  });
+}
+
+/**
+ * One app for the file (or `describe` block) that calls it: registers a `beforeAll` that starts it and an
+ * `afterAll` that closes it, and returns the app. The returned handle stands for the started app, so tests and
+ * later hooks use it as they would the app itself; it throws when read before its `beforeAll` ran (at the top
+ * level of the file, say). `options` may be a function, for options known only once earlier hooks ran.
+ */
+export function useApp(options: StartAppOptions | (() => StartAppOptions) = {}, timeoutMs?: number): TestApp {
+  let started: TestApp | undefined;
+  beforeAll(async () => {
+    started = await startApp(typeof options === 'function' ? options() : options);
+  }, timeoutMs);
+  afterAll(async () => {
+    await started?.close();
+  });
+  const current = (): TestApp => {
+    if (started) return started;
+    throw new Error(
+      'The app of useApp() is read before its beforeAll started it; read it inside a test or hook.',
+    );
+  };
+  return new Proxy({} as TestApp, {
+    get(_target, property) {
+      const app = current();
+      const value: unknown = Reflect.get(app, property, app);
+      return typeof value === 'function' ? value.bind(app) : value;
+    },
+    has: (_target, property) => property in current(),
   });
 }
 
@@ -149,7 +181,7 @@ async function readBlob(client: ContainerClient, name: string): Promise<Buffer |
   try {
     return await client.getBlobClient(name).downloadToBuffer();
   } catch (error) {
-    if ((error as { statusCode?: number }).statusCode === 404) return undefined;
+    if (isNotFound(error)) return undefined;
     throw error;
   }
 }

@@ -13,6 +13,7 @@ import {
   outboxLocationFor,
 } from '../../../shared/workflow/outboxNames.js';
 import type { DeliverResultsInput, MatchSource } from '../../../shared/workflow/types.js';
+import { sampleMatchInput } from '../../support/matchInput.js';
 
 const stack = inject('stack');
 const outbox = BlobServiceClient.fromConnectionString(stack.storageConnectionString).getContainerClient(
@@ -75,15 +76,7 @@ describe('deliverResults of two runs of one name, the older finishing last', () 
   it('keeps each run’s document in its own folder and latest.json at the newer run', async () => {
     const activities = createMatchActivities({ outbox, tomtom: {} } as unknown as Services);
     const input = (instanceId: string, requestedAt: string): DeliverResultsInput => ({
-      request: {
-        source,
-        storageId: 'storage-001',
-        jobType: 'ROAD_MATCHING',
-        overtureRelease: '2026-01-21.0',
-        outbox: outboxLocationFor(source, instanceId),
-        trigger: 'blob',
-        requestedAt,
-      },
+      request: sampleMatchInput({ source, outbox: outboxLocationFor(source, instanceId), requestedAt }),
       instanceId,
       pdgFilename: 'roads-abc.parquet',
       jobId: 7,

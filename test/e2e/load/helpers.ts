@@ -4,14 +4,14 @@
  * surfaces (the app's status API, the Durable HTTP API, the simulator's admin API, Azurite).
  */
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalApp, LocalAppOptions } from '../../../local/app.js';
 import { matchInstanceIdForBlob } from '../../../shared/workflow/ids.js';
 import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type { OutboxLocation } from '../../../shared/workflow/types.js';
+import { useApp } from '../harness.js';
 
 export const repoRoot = resolve(__dirname, '../../..');
 
@@ -23,33 +23,23 @@ export function durableHostSettings(): { maxConcurrentActivityFunctions: number 
   return hostJson.extensions.durableTask;
 }
 
-/**
- * The compiled launcher: it spawns `host/cli.js` next to itself, which exists only in dist/ (the integration
- * project's global setup builds it).
- */
-function startLocalApp(options: LocalAppOptions): Promise<LocalApp> {
-  const launcher = require(
-    join(repoRoot, 'dist', 'local', 'app.js'),
-  ) as typeof import('../../../local/app.js');
-  return launcher.startLocalApp(options);
-}
-
 export interface TestApp {
   app: LocalApp;
   /** Every line the host printed, unbounded (app.hostLog keeps a bounded tail). */
   lines: string[];
 }
 
-/** Starts an isolated app in a fresh temp dir; host output is collected, not echoed. */
-export async function startTestApp(
+/**
+ * An isolated app for the file, started and closed by its hooks (harness.ts `useApp`); host output is
+ * collected, not echoed.
+ */
+export function useTestApp(
   prefix: string,
   options: Omit<LocalAppOptions, 'dir' | 'writeStackJson' | 'onHostLine'> = {},
-): Promise<TestApp> {
+): TestApp {
   const lines: string[] = [];
-  const dir = mkdtempSync(join(tmpdir(), `gemflow-${prefix}-`));
-  const app = await startLocalApp({
-    dir,
-    writeStackJson: false,
+  const app = useApp({
+    name: prefix,
     keepLogLines: 1_000_000,
     ...options,
     onHostLine: (line) => {

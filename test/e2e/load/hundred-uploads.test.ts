@@ -2,7 +2,7 @@
 // (500) a share of GET requests. Every match must complete with its results delivered, GEM must see exactly
 // one job per input file, and the durable engine must keep activity concurrency within host.json's
 // maxConcurrentActivityFunctions while actually running activities side by side.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { contentDerivedName } from '../../../shared/staging/names.js';
 import { outboxBlobNames } from '../../../shared/workflow/outboxNames.js';
@@ -20,10 +20,9 @@ import {
   type SimulatorRequests,
   simulatorJobs,
   simulatorRequests,
-  startTestApp,
-  type TestApp,
   type Upload,
   uploadAll,
+  useTestApp,
   waitForTerminal,
 } from './helpers.js';
 
@@ -32,7 +31,7 @@ const UPLOADS = 100;
 // while the 48 h monitor deadline stays minutes away in real time.
 const TIME_SCALE = 600;
 
-let t: TestApp;
+const t = useTestApp('load', { timeScale: TIME_SCALE });
 let uploads: Upload[];
 let finished: Map<string, DurableStatus>;
 let matches: CompactMatch[];
@@ -40,7 +39,6 @@ let requests: SimulatorRequests;
 let status: HostStatus;
 
 beforeAll(async () => {
-  t = await startTestApp('load', { timeScale: TIME_SCALE });
   const { app } = t;
   // Throttling and server errors on every GET (status reads, credentials, job list, job polls). Rules are
   // tried in order: 10 % of GETs get 429 with Retry-After: 1, then 5 % of the rest get 500.
@@ -69,10 +67,6 @@ beforeAll(async () => {
       `simulator statuses ${JSON.stringify(requests.byStatus)}`,
   );
 }, 200_000);
-
-afterAll(async () => {
-  await t?.app.close();
-});
 
 describe('100 uploads at once, with throttling and server errors', () => {
   it('completes every match with outcome succeeded and delivers results and summary', async () => {

@@ -16,10 +16,9 @@ import {
   listInstances,
   type SimulatorRequests,
   simulatorRequests,
-  startTestApp,
-  type TestApp,
   type Upload,
   uploadAll,
+  useTestApp,
   waitForTerminal,
 } from './helpers.js';
 import {
@@ -34,7 +33,9 @@ import {
 
 const TIME_SCALE = 600;
 
-let t: TestApp;
+// Azure SDK logging at its most verbose, as an operator chasing a problem would set it: every request,
+// response and credential step is printed, so the host log is the hardest place to keep secrets out of.
+const t = useTestApp('secrets', { timeScale: TIME_SCALE, env: { AZURE_LOG_LEVEL: 'verbose' } });
 const callbacks: { body: string; signature: string }[] = [];
 let receiver: Server;
 const outcomes: Record<string, CompactMatch> = {};
@@ -51,9 +52,6 @@ async function runOne(name: string, bytes: Uint8Array, metadata?: Record<string,
 }
 
 beforeAll(async () => {
-  // Azure SDK logging at its most verbose, as an operator chasing a problem would set it: every request,
-  // response and credential step is printed, so the host log is the hardest place to keep secrets out of.
-  t = await startTestApp('secrets', { timeScale: TIME_SCALE, env: { AZURE_LOG_LEVEL: 'verbose' } });
   const { app } = t;
   receiver = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -132,7 +130,6 @@ beforeAll(async () => {
 
 afterAll(async () => {
   receiver?.close();
-  await t?.app.close();
 });
 
 describe('secrets never reach stored state or logs', () => {

@@ -21,9 +21,8 @@ import {
   readOutboxJson,
   readParquet,
   runDocuments,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
 } from '../harness.js';
 import { unresolvedImports } from './imports.js';
@@ -204,11 +203,10 @@ async function deploymentSettings(
 }
 
 describe('the package on the local host, with the settings infra/app/api.bicep sets', () => {
-  let app: TestApp;
   let bicep: Record<string, string>;
-
-  beforeAll(async () => {
-    app = await startApp({
+  // Options read when the hook runs: deployDir is staged by the file's first beforeAll.
+  const app = useApp(
+    () => ({
       name: 'package',
       appRoot: deployDir,
       // The worst Node 22 Flex may run: no require(esm), for the host process and the app it loads.
@@ -218,16 +216,16 @@ describe('the package on the local host, with the settings infra/app/api.bicep s
         bicep = settings.bicep;
         return settings.all;
       },
-    });
+    }),
+    180_000,
+  );
+
+  beforeAll(() => {
     // Provisioning seeds the callback signing secret that NOTIFY_SIGNING_SECRET_NAME names.
     app.stack.keyVault.setSecret(
       bicep.NOTIFY_SIGNING_SECRET_NAME!,
       'a-provisioned-signing-secret-for-callbacks',
     );
-  }, 180_000);
-
-  afterAll(async () => {
-    await app?.close();
   });
 
   it('runs on identity-based storage, Key Vault and managed identity, with no connection string or key', async () => {

@@ -18,22 +18,20 @@ import {
   getMatch,
   readOutboxJson,
   rejectionReportName,
-  startApp,
-  type TestApp,
   uploadInbox,
   uploadPdgFile,
+  useApp,
   waitForMatch,
   waitUntil,
 } from '../harness.js';
 
-let app: TestApp;
+const app = useApp({ name: 'callbacks', timeScale: 600 });
 /** Counts TCP connections to 127.0.0.2:<port>, the stand-in for a target inside the network. */
 let inside: { server: Server; port: number; connections: number };
 /** The allow-listed receiver on 127.0.0.1. */
 let receiver: { url: string; received: { headers: IncomingHttpHeaders; body: string }[]; close(): void };
 
 beforeAll(async () => {
-  app = await startApp({ name: 'callbacks', timeScale: 600 });
   const server = createTcpServer((socket) => {
     inside.connections += 1;
     socket.destroy();
@@ -61,7 +59,6 @@ beforeAll(async () => {
 afterAll(async () => {
   inside?.server.close();
   receiver?.close();
-  await app?.close();
 });
 
 interface ErrorBody {

@@ -4,7 +4,7 @@
 // platform serves its cached token, as Azure's does), so the match fails at once with the typed error and
 // the remedy, and no refused request is sent twice.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   type CompactMatchStatus,
@@ -12,31 +12,22 @@ import {
   readOutboxJson,
   runDocuments,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
 } from '../harness.js';
 
-let app: TestApp;
-
-beforeAll(async () => {
-  // A slower clock than the other files, so "while the job runs" lasts seconds: a GEM job is at least six
-  // virtual minutes (three real seconds), and polls are at most one virtual minute apart.
-  app = await startApp({
-    name: 'credentials',
-    timeScale: 120,
-    // No sweep: its inventory refresh would add TomTom calls of its own to the request log read below.
-    env: {
-      MONITOR_INITIAL_INTERVAL_SECONDS: '20',
-      MONITOR_MAX_INTERVAL_SECONDS: '60',
-      SWEEP_SCHEDULE: '0 0 0 1 1 *',
-    },
-  });
-});
-
-afterAll(async () => {
-  await app?.close();
+// A slower clock than the other files, so "while the job runs" lasts seconds: a GEM job is at least six
+// virtual minutes (three real seconds), and polls are at most one virtual minute apart.
+const app = useApp({
+  name: 'credentials',
+  timeScale: 120,
+  // No sweep: its inventory refresh would add TomTom calls of its own to the request log read below.
+  env: {
+    MONITOR_INITIAL_INTERVAL_SECONDS: '20',
+    MONITOR_MAX_INTERVAL_SECONDS: '60',
+    SWEEP_SCHEDULE: '0 0 0 1 1 *',
+  },
 });
 
 const runningJob = (s: CompactMatchStatus) =>

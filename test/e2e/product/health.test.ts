@@ -2,23 +2,14 @@
 // only (it names nothing of the running stack and calls no dependency), the keyed GET /api/health/report shows
 // settings, problems, the Node version and cached dependency checks, and a settings error leaves every function
 // registered with the report answering 503 and listing each problem.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { api, routeCount, simulatorAdmin, startApp, type TestApp } from '../harness.js';
+import { describe, expect, it } from 'vitest';
+import { api, routeCount, simulatorAdmin, type TestApp, useApp } from '../harness.js';
 
-let app: TestApp;
-let misconfigured: TestApp;
-
-beforeAll(async () => {
-  // A yearly sweep: the default one fires every 1.5 s at this time scale and would call TomTom on its own.
-  app = await startApp({ name: 'health', env: { SWEEP_SCHEDULE: '0 0 0 1 1 *' } });
-  misconfigured = await startApp({
-    name: 'health-bad',
-    env: { MONITOR_BACKOFF_FACTOR: 'abc', KEY_VAULT_URL: '', SWEEP_SCHEDULE: '*/15 * * * *' },
-  });
-}, 120_000);
-
-afterAll(async () => {
-  await Promise.all([app?.close(), misconfigured?.close()]);
+// A yearly sweep: the default one fires every 1.5 s at this time scale and would call TomTom on its own.
+const app = useApp({ name: 'health', env: { SWEEP_SCHEDULE: '0 0 0 1 1 *' } });
+const misconfigured = useApp({
+  name: 'health-bad',
+  env: { MONITOR_BACKOFF_FACTOR: 'abc', KEY_VAULT_URL: '', SWEEP_SCHEDULE: '*/15 * * * *' },
 });
 
 /** Requests the stand-ins have answered: the TomTom simulator, managed identity and Key Vault. */

@@ -2,20 +2,12 @@
 // Unicode in paths, queries and bodies, oversized headers, lines and bodies, unknown keys by the thousand, deep
 // nesting and a forged Host header. Every answer is a 4xx naming what is wrong (never a 500), error answers stay
 // small, and the host keeps answering afterwards.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { START_MATCH_MAX_BODY_BYTES } from '../../../shared/api/schemas.js';
 import { answerBeforeBody, type RawAnswer, rawGet, rawHttp } from '../../support/raw-http.js';
-import { api, startApp, type TestApp } from '../harness.js';
+import { api, useApp } from '../harness.js';
 
-let app: TestApp;
-
-beforeAll(async () => {
-  app = await startApp({ name: 'hostile-http' });
-});
-
-afterAll(async () => {
-  await app?.close();
-});
+const app = useApp({ name: 'hostile-http' });
 
 const keyLine = () => `x-functions-key: ${app.keys.functionKey}\r\n`;
 

@@ -1,34 +1,28 @@
 // The HTTP API as a client sees it: field-level validation, function-key auth, idempotent starts, listing by
 // status, cancelling, the storage inventory and the OpenAPI document (health has its own file).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   api,
   type CompactMatchStatus,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadPdgFile,
+  useApp,
   waitForMatch,
   waitUntil,
 } from '../harness.js';
 
-let app: TestApp;
+// A GEM job lasts at least six virtual minutes: three real seconds at this scale, long enough to cancel.
+const app = useApp({
+  name: 'http-api',
+  timeScale: 120,
+  env: { MONITOR_INITIAL_INTERVAL_SECONDS: '20', MONITOR_MAX_INTERVAL_SECONDS: '60' },
+});
 
 beforeAll(async () => {
-  // A GEM job lasts at least six virtual minutes: three real seconds at this scale, long enough to cancel.
-  app = await startApp({
-    name: 'http-api',
-    timeScale: 120,
-    env: { MONITOR_INITIAL_INTERVAL_SECONDS: '20', MONITOR_MAX_INTERVAL_SECONDS: '60' },
-  });
   // Matches here start from files already in PDG storage, so no inbox event or sweep starts them first.
   await uploadPdgFile(app, 'api-roads.parquet', roadMatchingSample('valid', { rows: 20, seed: 41 }));
   await uploadPdgFile(app, 'api-cancel.parquet', roadMatchingSample('valid', { rows: 20, seed: 42 }));
-});
-
-afterAll(async () => {
-  await app?.close();
 });
 
 interface ErrorBody {

@@ -2,32 +2,23 @@
 // sample shape, test/fixtures/eventgrid) three times to the Event Grid trigger, and the create-job call executes
 // at GEM but its response is lost, so the durable retry runs submitJob again. The deterministic instance id and
 // submitJob's find-or-create must still leave exactly one match and one GEM job.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   blobCreatedEvent,
   postEventGridEvents,
   routeCount,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
 } from '../harness.js';
 
-let app: TestApp;
-
-beforeAll(async () => {
-  app = await startApp({
-    name: 'idempotency',
-    timeScale: 600,
-    // This file delivers its own events: no watcher, and no sweep rediscovering the blob during the test.
-    env: { LOCAL_BLOB_WATCH: 'false', SWEEP_SCHEDULE: '0 0 0 1 1 *' },
-  });
-});
-
-afterAll(async () => {
-  await app?.close();
+const app = useApp({
+  name: 'idempotency',
+  timeScale: 600,
+  // This file delivers its own events: no watcher, and no sweep rediscovering the blob during the test.
+  env: { LOCAL_BLOB_WATCH: 'false', SWEEP_SCHEDULE: '0 0 0 1 1 *' },
 });
 
 describe('duplicate events and a repeated activity', () => {

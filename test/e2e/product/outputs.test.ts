@@ -21,31 +21,28 @@ import {
   readOutboxJson,
   readParquet,
   runDocuments,
-  startApp,
   startCallbackReceiver,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
   waitUntil,
 } from '../harness.js';
 
-let app: TestApp;
+const app = useApp({
+  name: 'outputs',
+  timeScale: 600,
+  // For `npm run outbox`, which finds the stack through stack.json.
+  writeStackJson: true,
+  jobDurations: { queuedMs: 10_000, perSegmentMs: 20_000, minRunningMs: 5 * 60_000 },
+});
 let receiver: CallbackReceiver;
 
 beforeAll(async () => {
-  app = await startApp({
-    name: 'outputs',
-    timeScale: 600,
-    // For `npm run outbox`, which finds the stack through stack.json.
-    writeStackJson: true,
-    jobDurations: { queuedMs: 10_000, perSegmentMs: 20_000, minRunningMs: 5 * 60_000 },
-  });
   receiver = await startCallbackReceiver();
 });
 
 afterAll(async () => {
   receiver?.close();
-  await app?.close();
 });
 
 interface Summary {

@@ -3,7 +3,7 @@
 // optional signed callback reaches its receiver (or fails without failing the match).
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../../shared/workflow/notify.js';
 import {
@@ -16,22 +16,13 @@ import {
   routeCount,
   runDocuments,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
 } from '../harness.js';
 
-let app: TestApp;
-
-beforeAll(async () => {
-  // Two callback attempts keep the failing-receiver case short (the retry delay is real time).
-  app = await startApp({ name: 'pipeline', timeScale: 600, env: { NOTIFY_MAX_ATTEMPTS: '2' } });
-});
-
-afterAll(async () => {
-  await app?.close();
-});
+// Two callback attempts keep the failing-receiver case short (the retry delay is real time).
+const app = useApp({ name: 'pipeline', timeScale: 600, env: { NOTIFY_MAX_ATTEMPTS: '2' } });
 
 interface Received {
   headers: IncomingHttpHeaders;

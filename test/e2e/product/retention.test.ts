@@ -3,7 +3,7 @@
 // recent one and every outbox document; the sweep, running all along, starts nothing for an archived file;
 // a new upload under the same name is a new match; a second run does no harm.
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   api,
@@ -14,9 +14,8 @@ import {
   runDocuments,
   runFunctionNow,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
   waitUntil,
 } from '../harness.js';
@@ -26,26 +25,21 @@ const SCALE = 600;
 const RETENTION_DAYS = 0.1;
 const WINDOW_MS = RETENTION_DAYS * 86_400_000;
 
-let app: TestApp;
+const app = useApp({
+  name: 'retention',
+  timeScale: SCALE,
+  // The timer only runs when the test says so; the sweep keeps its 15-virtual-minute schedule.
+  env: { MATCH_RETENTION_DAYS: String(RETENTION_DAYS), RETENTION_SCHEDULE: '0 0 0 1 1 *' },
+  // A segment takes 36 virtual seconds: 10 roads finish in minutes, 2,000 roads run for 20 hours.
+  jobDurations: { queuedMs: 60_000, minRunningMs: 5 * 60_000, perSegmentMs: 36_000 },
+});
 let inbox: ContainerClient;
 let archive: ContainerClient;
 
 beforeAll(async () => {
-  app = await startApp({
-    name: 'retention',
-    timeScale: SCALE,
-    // The timer only runs when the test says so; the sweep keeps its 15-virtual-minute schedule.
-    env: { MATCH_RETENTION_DAYS: String(RETENTION_DAYS), RETENTION_SCHEDULE: '0 0 0 1 1 *' },
-    // A segment takes 36 virtual seconds: 10 roads finish in minutes, 2,000 roads run for 20 hours.
-    jobDurations: { queuedMs: 60_000, minRunningMs: 5 * 60_000, perSegmentMs: 36_000 },
-  });
   const service = BlobServiceClient.fromConnectionString(app.stack.info.storageConnectionString);
   inbox = service.getContainerClient(app.stack.info.inboxContainer);
   archive = service.getContainerClient(app.stack.info.archiveContainer);
-});
-
-afterAll(async () => {
-  await app?.close();
 });
 
 const virtualNow = () => app.stack.info.epochMs + (Date.now() - app.stack.info.epochMs) * SCALE;

@@ -1,6 +1,6 @@
 // The reconciliation sweep: an upload whose BlobCreated event never arrived is found by the timer sweep and
 // matched; later sweeps (scheduled or run by hand) start nothing more for it.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import {
   api,
@@ -10,24 +10,15 @@ import {
   runDocuments,
   runFunctionNow,
   simulatorAdmin,
-  startApp,
-  type TestApp,
   uploadInbox,
+  useApp,
   waitForMatch,
   waitUntil,
 } from '../harness.js';
 
-let app: TestApp;
-
-beforeAll(async () => {
-  // No watcher: nothing raises the upload's event, as when Event Grid loses it. The sweep keeps its default
-  // schedule (every 15 virtual minutes, 1.5 real seconds at this scale).
-  app = await startApp({ name: 'sweep', timeScale: 600, env: { LOCAL_BLOB_WATCH: 'false' } });
-});
-
-afterAll(async () => {
-  await app?.close();
-});
+// No watcher: nothing raises the upload's event, as when Event Grid loses it. The sweep keeps its default
+// schedule (every 15 virtual minutes, 1.5 real seconds at this scale).
+const app = useApp({ name: 'sweep', timeScale: 600, env: { LOCAL_BLOB_WATCH: 'false' } });
 
 const sweepLines = () => app.hostLog.filter((line) => /\bSweep: inventory/.test(line));
 

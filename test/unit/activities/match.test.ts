@@ -9,6 +9,7 @@ import type { Services } from '../../../shared/services.js';
 import { TomTomNetworkError, TomTomNotFoundError, TomTomServiceError } from '../../../shared/tomtom/index.js';
 import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type { DeliverResultsInput } from '../../../shared/workflow/types.js';
+import { sampleMatchInput } from '../../support/matchInput.js';
 
 type Conditions = { ifMatch?: string; ifNoneMatch?: string };
 const failure = (statusCode: number) => Object.assign(new Error(`status ${statusCode}`), { statusCode });
@@ -61,15 +62,7 @@ const folder = `${location.nameKey}/match-1`;
 const minimalEnv = { TOMTOM_API_KEY: 'local-key-123456', AzureWebJobsStorage: 'UseDevelopmentStorage=true' };
 
 const timedOut: DeliverResultsInput = {
-  request: {
-    source,
-    storageId: 'storage-001',
-    jobType: 'ROAD_MATCHING',
-    overtureRelease: '2026-01-21.0',
-    outbox: location,
-    trigger: 'blob',
-    requestedAt: '2026-02-18T09:59:00Z',
-  },
+  request: sampleMatchInput({ source, outbox: location, requestedAt: '2026-02-18T09:59:00Z' }),
   instanceId: 'match-1',
   pdgFilename: 'roads-abc.parquet',
   jobId: 7,

@@ -8,6 +8,7 @@ import type {
   MatchCustomStatus,
   PollJobResult,
 } from '../../../shared/workflow/types.js';
+import { sampleMatchInput } from '../../support/matchInput.js';
 import { type DriverResult, driveOrchestrator, type Step } from './orchestrationDriver.js';
 
 const START = new Date('2026-02-18T10:00:00Z');
@@ -16,15 +17,7 @@ function orchestrationInput(
   policy: Partial<MatchOrchestrationInput['policy']> = {},
 ): MatchOrchestrationInput {
   return {
-    request: {
-      source: { kind: 'inbox', container: 'inbox', blobName: 'roads.parquet', etag: '0x1' },
-      storageId: 'storage-001',
-      jobType: 'ROAD_MATCHING',
-      overtureRelease: '2026-01-21.0',
-      outbox: { nameKey: 'roads-157ec08226b3', run: 'match-test' },
-      trigger: 'blob',
-      requestedAt: START.toISOString(),
-    },
+    request: sampleMatchInput({ requestedAt: START.toISOString() }),
     policy: {
       initialIntervalSeconds: 30,
       maxIntervalSeconds: 600,

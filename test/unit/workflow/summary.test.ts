@@ -1,16 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../../../shared/workflow/summary.js';
 import type { MatchInput } from '../../../shared/workflow/types.js';
+import { sampleMatchInput } from '../../support/matchInput.js';
 
-const input: MatchInput = {
+const input: MatchInput = sampleMatchInput({
   source: { kind: 'inbox', container: 'inbox', blobName: 'roads/a.parquet', etag: '0x1' },
-  storageId: 'storage-001',
-  jobType: 'ROAD_MATCHING',
-  overtureRelease: '2026-01-21.0',
   outbox: { nameKey: 'roads/a-0123456789ab', run: 'match-abc' },
-  trigger: 'blob',
-  requestedAt: '2026-02-18T10:00:00.000Z',
-};
+});
 
 const context = {
   input,
