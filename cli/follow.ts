@@ -1,0 +1,84 @@
+/**
+ * Follows one match until it ends: polls its status, feeds the progress tracker and renderer, and returns the
+ * final status. A match that does not exist yet (an upload whose event has not started it) is waited for;
+ * `whileMissing` can end the wait with an error (an upload whose options were rejected never gets a match).
+ * Ctrl-C (the signal) stops following, never the match.
+ */
+import { setTimeout as delay } from 'node:timers/promises';
+import type { AppClient, MatchStatus } from './appClient.js';
+import { CliError, EXIT } from './errors.js';
+import type { Output } from './output.js';
+import { createProgressTracker } from './progress.js';
+import type { TargetClock } from './target.js';
+
+export interface FollowOptions {
+  app: AppClient;
+  id: string;
+  output: Output;
+  clock: TargetClock;
+  intervalMs: number;
+  /** Real epoch ms the match was requested, when known (the CLI uploaded the file). */
+  requestedAtMs?: number;
+  /** Asked after each poll that found no match: a CliError ends the wait. Without it, a missing match is an error. */
+  whileMissing?: () => Promise<CliError | undefined>;
+  /** A note printed once when the match has not appeared after this many ms. */
+  missingHint?: { afterMs: number; text: string };
+  signal?: AbortSignal;
+  realNow?: () => number;
+}
+
+export async function followMatch(options: FollowOptions): Promise<MatchStatus> {
+  const realNow = options.realNow ?? Date.now;
+  const renderer = options.output.progress();
+  const tracker = createProgressTracker({
+    clock: options.clock,
+    realNow,
+    ...(options.requestedAtMs !== undefined ? { requestedAtMs: options.requestedAtMs } : {}),
+  });
+  const began = realNow();
+  let hinted = false;
+  renderer.startTicking(() => tracker.current());
+  try {
+    for (;;) {
+      const status = await options.app.getMatch(options.id);
+      if (status) {
+        const view = tracker.update(status);
+        renderer.update(view);
+        if (view.terminal) return status;
+      } else {
+        if (!options.whileMissing) throw matchNotFound(options.id);
+        const stop = await options.whileMissing();
+        if (stop) throw stop;
+        if (options.missingHint && !hinted && realNow() - began > options.missingHint.afterMs) {
+          hinted = true;
+          renderer.note(options.missingHint.text);
+        }
+      }
+      await pause(options.intervalMs, options.signal, options.id);
+    }
+  } finally {
+    renderer.stop();
+  }
+}
+
+export function matchNotFound(id: string): CliError {
+  return new CliError('MatchNotFound', EXIT.failed, `The app has no match "${id}".`, {
+    remedy: 'List the matches with `gem-flow list` (finished matches are purged after MATCH_RETENTION_DAYS).',
+  });
+}
+
+async function pause(ms: number, signal: AbortSignal | undefined, id: string): Promise<void> {
+  try {
+    await delay(ms, undefined, signal ? { signal } : {});
+  } catch (error) {
+    if ((error as Error).name !== 'AbortError') throw error;
+    throw new CliError(
+      'Interrupted',
+      EXIT.interrupted,
+      `Stopped following ${id}; the match itself goes on.`,
+      {
+        remedy: `Follow it again with \`gem-flow status ${id} --watch\`, or cancel it with \`gem-flow cancel ${id}\`.`,
+      },
+    );
+  }
+}
