@@ -20,9 +20,11 @@ async function main(): Promise<number> {
   }
   const interrupted = new AbortController();
   process.once('SIGINT', () => {
+    // A followed match stops being followed and says how to pick it up again; any other command, or a second
+    // Ctrl-C, leaves within two seconds.
     interrupted.abort();
-    // A second Ctrl-C leaves at once.
     process.once('SIGINT', () => process.exit(130));
+    setTimeout(() => process.exit(130), 2000).unref();
   });
   const { runCli } = await import('./program.js');
   return runCli(process.argv.slice(2), {

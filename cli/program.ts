@@ -46,9 +46,11 @@ const jobTypeOption = () => new Option('--job-type <type>', 'GEM job type').choi
 
 type Handler = (context: CommandContext, command: Command) => Promise<ExitCode>;
 
-/** The program; `run` receives each command's handler with the context built from the global options. */
-export function buildProgram(io: CliIo, run: (handler: Handler, command: Command) => Promise<void>): Command {
-  const program = new Command('gem-flow')
+type Run = (handler: Handler, command: Command) => Promise<void>;
+
+/** The program and its global options (target and output), which every command accepts before or after it. */
+function programWithGlobalOptions(io: CliIo): Command {
+  return new Command('gem-flow')
     .description('Run TomTom Orbis GEM matches through gem-flow: locally (npm start) or on Azure.')
     .version(APP_VERSION)
     .exitOverride()
@@ -75,7 +77,9 @@ export function buildProgram(io: CliIo, run: (handler: Handler, command: Command
       '--outbox-container <name>',
       'the outbox container on Azure (default: OUTBOX_CONTAINER, else outbox)',
     );
+}
 
+function addMatchCommand(program: Command, run: Run): void {
   const match = program
     .command('match')
     .description(
@@ -99,7 +103,9 @@ export function buildProgram(io: CliIo, run: (handler: Handler, command: Command
     .action((_file, _options, command: Command) =>
       run((context) => matchCommand(command.args[0]!, command.opts(), context), command),
     );
+}
 
+function addStatusCommand(program: Command, run: Run): void {
   program
     .command('status')
     .description('the status of match ID (default: the newest match); --watch follows it to its end')
@@ -111,7 +117,9 @@ export function buildProgram(io: CliIo, run: (handler: Handler, command: Command
     .action((id: string | undefined, _options, command: Command) =>
       run((context) => statusCommand(id, command.opts(), context), command),
     );
+}
 
+function addListingCommands(program: Command, run: Run): void {
   program
     .command('list')
     .description('matches, newest first, one page (--all: every page)')
@@ -137,7 +145,9 @@ export function buildProgram(io: CliIo, run: (handler: Handler, command: Command
     .action((name: string | undefined, _options, command: Command) =>
       run((context) => outboxCommand(name, command.opts(), context), command),
     );
+}
 
+function addCancelAndValidate(program: Command, run: Run): void {
   program
     .command('cancel')
     .description('stop following match ID (GEM has no cancel: a submitted job runs on)')
@@ -155,7 +165,15 @@ export function buildProgram(io: CliIo, run: (handler: Handler, command: Command
     .action((file: string, _options, command: Command) =>
       run((context) => validateCommand(file, command.opts(), context), command),
     );
+}
 
+/** The program; `run` receives each command's handler with the context built from the global options. */
+export function buildProgram(io: CliIo, run: Run): Command {
+  const program = programWithGlobalOptions(io);
+  addMatchCommand(program, run);
+  addStatusCommand(program, run);
+  addListingCommands(program, run);
+  addCancelAndValidate(program, run);
   return program;
 }
 

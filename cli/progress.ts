@@ -109,7 +109,9 @@ export function createProgressTracker(options: ProgressTrackerOptions): Progress
     const terminal = !isActiveRuntimeStatus(status.runtimeStatus);
     const parts = partsOf(status);
     let fraction = fractionOf(phase, { parts, estimate, virtualNow, monitoringSinceVirtual });
-    if (terminal) fraction = phase === 'completed' || status.outcome === 'succeeded' ? 1 : highest;
+    // A match that ended otherwise than completed keeps the bar where its last phase put it.
+    if (terminal)
+      fraction = phase === 'completed' || status.outcome === 'succeeded' ? 1 : Math.max(highest, fraction);
     highest = Math.max(highest, fraction);
     const step = (PHASE_STEPS as readonly string[]).indexOf(phase);
     const etaVirtualMs = estimate - virtualNow;
@@ -125,8 +127,9 @@ export function createProgressTracker(options: ProgressTrackerOptions): Progress
       polls: status.polls,
       parts,
       elapsedSeconds: Math.max(0, Math.round((real - (requestedAtMs ?? real)) / 1000)),
+      // An estimate is of GEM's job: shown until monitoring is over, never after.
       etaSeconds:
-        terminal || Number.isNaN(etaVirtualMs) || (step >= 0 && phase !== 'monitoring' && step > 3)
+        terminal || Number.isNaN(etaVirtualMs) || step > PHASE_STEPS.indexOf('monitoring')
           ? null
           : Math.max(0, Math.round(etaVirtualMs / options.clock.scale / 1000)),
       estimatedCompletion: status.estimatedCompletion,

@@ -157,6 +157,9 @@ describe('progress of a recorded match', () => {
       [500, status({ runtimeStatus: 'Completed', phase: 'invalid-input', outcome: 'invalid-input' })],
     ]);
     expect(views[1]).toMatchObject({ terminal: true, phase: 'invalid-input', percent: views[0]!.percent });
+    // A match cancelled while monitoring, seen for the first time after it ended: where monitoring starts.
+    const [cancelled] = replay([[0, status({ runtimeStatus: 'Terminated', phase: 'monitoring', jobId: 17 })]]);
+    expect(cancelled).toMatchObject({ terminal: true, percent: 15, etaSeconds: null });
   });
 
   it('without a known request time, elapsed counts from the instance creation, in real time', () => {
