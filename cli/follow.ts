@@ -61,6 +61,30 @@ export async function followMatch(options: FollowOptions): Promise<MatchStatus> 
   }
 }
 
+export interface StartWaitOptions {
+  app: AppClient;
+  id: string;
+  intervalMs: number;
+  timeoutMs: number;
+  whileMissing: () => Promise<CliError | undefined>;
+  signal?: AbortSignal;
+  realNow?: () => number;
+}
+
+/** The match's first status once the app has started it; undefined when it has not within the timeout. */
+export async function waitForStart(options: StartWaitOptions): Promise<MatchStatus | undefined> {
+  const realNow = options.realNow ?? Date.now;
+  const deadline = realNow() + options.timeoutMs;
+  for (;;) {
+    const status = await options.app.getMatch(options.id);
+    if (status) return status;
+    const stop = await options.whileMissing();
+    if (stop) throw stop;
+    if (realNow() >= deadline) return undefined;
+    await pause(Math.min(options.intervalMs, Math.max(0, deadline - realNow())), options.signal, options.id);
+  }
+}
+
 export function matchNotFound(id: string): CliError {
   return new CliError('MatchNotFound', EXIT.failed, `The app has no match "${id}".`, {
     remedy: 'List the matches with `gem-flow list` (finished matches are purged after MATCH_RETENTION_DAYS).',

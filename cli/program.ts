@@ -99,6 +99,11 @@ function addMatchCommand(program: Command, run: Run): void {
   match
     .option('-o, --output <dir>', 'where --wait saves the outputs (default: ./gem-flow-output)')
     .option('--no-download', 'with --wait, do not save the outputs')
+    .option(
+      '--start-timeout <seconds>',
+      'without --wait, how long to wait for the match to start (default 60)',
+      positiveSeconds,
+    )
     .option('--interval <seconds>', 'seconds between status polls (default 2)', positiveSeconds)
     .action((_file, _options, command: Command) =>
       run((context) => matchCommand(command.args[0]!, command.opts(), context), command),

@@ -13,7 +13,7 @@ import { nameKeyFor, outboxBlobNames } from '../../shared/workflow/outboxNames.j
 import type { UploadOptions } from '../../shared/workflow/uploadOptions.js';
 import { type CommandContext, outputRoot } from '../context.js';
 import { CliError, EXIT, type ExitCode, usageError } from '../errors.js';
-import { followMatch } from '../follow.js';
+import { followMatch, waitForStart } from '../follow.js';
 import { collectResult, printResult, validationExcerpt } from '../results.js';
 import { downloadIfExists, type InboxUpload, storageFailure, uploadToInbox } from '../storage.js';
 import type { Target } from '../target.js';
@@ -24,6 +24,8 @@ export interface MatchCommandOptions extends UploadOptions {
   output?: string;
   download?: boolean;
   interval?: number;
+  /** Without --wait: seconds to wait for the match to start. */
+  startTimeout?: number;
 }
 
 /** The upload's options, judged by the same schema `POST /api/matches` uses (shared/api/schemas.ts). */
@@ -75,18 +77,16 @@ export async function matchCommand(
     },
   );
   const { output } = context;
-  output.document({ event: 'uploaded', ...upload });
   output.line(`Uploaded ${size} bytes to ${upload.container}/${name}; its match is ${upload.matchId}.`);
-  if (!options.wait) {
-    output.line(`Follow it: gem-flow status ${upload.matchId} --watch`);
-    return EXIT.ok;
-  }
+  const intervalMs = (options.interval ?? 2) * 1000;
+  if (!options.wait) return reportStart(context, target, upload, intervalMs, options.startTimeout ?? 60);
+  output.document({ event: 'uploaded', ...upload });
   const final = await followMatch({
     app: target.app,
     id: upload.matchId,
     output,
     clock: target.clock,
-    intervalMs: (options.interval ?? 2) * 1000,
+    intervalMs,
     requestedAtMs,
     whileMissing: () => rejection(target, upload),
     missingHint: { afterMs: 60_000, text: notStartedHint(target) },
@@ -102,6 +102,38 @@ export async function matchCommand(
   if (result.outcome === 'invalid-input')
     output.line(`Check a file before uploading it: gem-flow validate ${file}`);
   return result.exitCode;
+}
+
+/**
+ * Without --wait: waits until the app has started the upload's match (or refused its options), so the id can
+ * be used at once (`gem-flow cancel`, `status`). Not started within the timeout is not an error: the event may
+ * be late, and the sweep starts missed uploads; the message says where to look.
+ */
+async function reportStart(
+  context: CommandContext,
+  target: Target,
+  upload: InboxUpload,
+  intervalMs: number,
+  timeoutSeconds: number,
+): Promise<ExitCode> {
+  const status = await waitForStart({
+    app: target.app,
+    id: upload.matchId,
+    intervalMs: Math.min(intervalMs, 1000),
+    timeoutMs: timeoutSeconds * 1000,
+    whileMissing: () => rejection(target, upload),
+    ...(context.io.signal ? { signal: context.io.signal } : {}),
+  });
+  const { output } = context;
+  output.document({ event: 'uploaded', ...upload, status: status ?? null });
+  if (status) {
+    const phase = status.phase ? `, ${status.phase}` : '';
+    output.line(`The match has started (${status.runtimeStatus}${phase}).`);
+  } else {
+    output.line(`It has not started within ${timeoutSeconds} s. ${notStartedHint(target)}`);
+  }
+  output.line(`Follow it: gem-flow status ${upload.matchId} --watch`);
+  return EXIT.ok;
 }
 
 /** The report of an upload whose options the app refused (it starts no match), as an error, once it exists. */

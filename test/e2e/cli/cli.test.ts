@@ -5,7 +5,7 @@
 // command draws the progress bar; a wrong or stale key is refused with a message naming the key's source and
 // where the right key is, and never the key; `npx gem-flow` runs the project's own bin on Node 22.
 //
-// GEM jobs here run at least 40 virtual minutes (4 s of real time), so a follower polling every 0.25 s sees the
+// GEM jobs here run at least 25 virtual minutes (2.5 s of real time), so a follower polling every 0.25 s sees the
 // job queued, running and done.
 import { execFile } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -30,7 +30,9 @@ beforeAll(async () => {
   app = await startApp({
     name: 'cli',
     writeStackJson: true,
-    jobDurations: { queuedMs: 5 * 60_000, perSegmentMs: 0, minRunningMs: 40 * 60_000 },
+    // Any free port but the default one, so nothing can work by assuming 7071.
+    port: 0,
+    jobDurations: { queuedMs: 5 * 60_000, perSegmentMs: 0, minRunningMs: 25 * 60_000 },
   });
   stackFile = join(app.dir, 'stack.json');
   work = mkdtempSync(join(tmpdir(), 'gemflow-cli-e2e-'));
@@ -202,6 +204,68 @@ describe('a refused function key', () => {
       expect(text).not.toContain('key-of-an-earlier-run');
       expect(text).not.toContain(app.keys.functionKey);
     }
+  });
+});
+
+/** The first ```bash block of the README's "Command line" section. */
+function readmeCommandLineBlock(): string {
+  const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
+  const section = readme.slice(readme.indexOf('\n## Command line\n'));
+  const block = /```bash\n([\s\S]*?)```/.exec(section);
+  if (!block) throw new Error('README.md has no ```bash block under "## Command line"');
+  return block[1]!;
+}
+
+describe("the README's command-line walk-through", () => {
+  it('runs as written, in order, against a stack whose port is not 7071', async () => {
+    expect(new URL(app.baseUrl).port).not.toBe('7071');
+    const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts as Record<
+      string,
+      string
+    >;
+    // `npm run sample --` is its script (run from the repository by npm, here with absolute paths so the files land
+    // in this test's folder); `npx gem-flow` is the bin npx runs (the test below runs npx itself). The stack is
+    // found through GEMFLOW_STACK, as a user's is through .local/stack.json.
+    const sampleScript = scripts.sample!.replace(
+      /^node (\S+)/,
+      (_all, script: string) => `"$NODE" "${join(repoRoot, script)}"`,
+    );
+    const block = readmeCommandLineBlock()
+      .replaceAll('npm run sample --', sampleScript)
+      .replaceAll('npx gem-flow', '"$NODE" "$BIN"');
+    const dir = mkdtempSync(join(work, 'readme-'));
+    const run = await new Promise<Run>((resolvePromise) => {
+      execFile(
+        'bash',
+        ['--norc', '-euo', 'pipefail', '-c', block],
+        {
+          cwd: dir,
+          env: { PATH: process.env.PATH ?? '', NODE: process.execPath, BIN: bin, GEMFLOW_STACK: stackFile },
+          timeout: 50_000,
+        },
+        (error, stdout, stderr) =>
+          resolvePromise({
+            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+            stdout: String(stdout),
+            stderr: String(stderr),
+          }),
+      );
+    });
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('is a valid ROAD_MATCHING input: 500 rows.');
+    expect(run.stdout).toMatch(/Match match-[0-9a-f]{32} completed \(GEM job \d+ SUCCESS, \d+ polls\)\./);
+    expect(run.stdout).toMatch(/^roads processed\t500$/m);
+    expect(run.stdout).toMatch(/"kind": "gem-flow.match-summary"/);
+    expect(readFileSync(join(dir, 'roads.results.parquet')).byteLength).toBeGreaterThan(0);
+    const started = JSON.parse(readFileSync(join(dir, 'started.json'), 'utf8'));
+    expect(started).toMatchObject({
+      event: 'uploaded',
+      name: 'big.parquet',
+      status: { runtimeStatus: 'Running' },
+    });
+    expect(run.stdout).toContain(`Cancelled ${started.matchId}.`);
+    expect((await getMatch(app, started.matchId))?.runtimeStatus).toBe('Terminated');
   });
 });
 

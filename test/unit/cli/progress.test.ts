@@ -158,7 +158,9 @@ describe('progress of a recorded match', () => {
     ]);
     expect(views[1]).toMatchObject({ terminal: true, phase: 'invalid-input', percent: views[0]!.percent });
     // A match cancelled while monitoring, seen for the first time after it ended: where monitoring starts.
-    const [cancelled] = replay([[0, status({ runtimeStatus: 'Terminated', phase: 'monitoring', jobId: 17 })]]);
+    const [cancelled] = replay([
+      [0, status({ runtimeStatus: 'Terminated', phase: 'monitoring', jobId: 17 })],
+    ]);
     expect(cancelled).toMatchObject({ terminal: true, percent: 15, etaSeconds: null });
   });
 
