@@ -37,10 +37,15 @@ export async function followMatch(options: FollowOptions): Promise<MatchStatus> 
   });
   const began = realNow();
   let hinted = false;
+  const read = tolerantReader(options, renderer.note.bind(renderer), realNow);
   renderer.startTicking(() => tracker.current());
   try {
     for (;;) {
-      const status = await options.app.getMatch(options.id);
+      const status = await read();
+      if (status === UNANSWERED) {
+        await pause(options.intervalMs, options.signal, options.id);
+        continue;
+      }
       if (status) {
         const view = tracker.update(status);
         renderer.update(view);
@@ -59,6 +64,41 @@ export async function followMatch(options: FollowOptions): Promise<MatchStatus> 
   } finally {
     renderer.stop();
   }
+}
+
+/** How long a followed match may go unanswered (app restarting, a cold start, a network blip) before it is an error. */
+export const UNANSWERED_TOLERANCE_MS = 120_000;
+/** Failures worth waiting out: the app not answering, or answering with a server error. A refused key is not. */
+const TRANSIENT = new Set(['AppUnreachable', 'AppError']);
+const UNANSWERED = Symbol('unanswered');
+
+/**
+ * Reads the status, riding out transient failures for up to UNANSWERED_TOLERANCE_MS in a row (with one note
+ * when they begin and one when they end): a match followed for hours outlives a host restart or a redeploy.
+ */
+function tolerantReader(
+  options: FollowOptions,
+  note: (line: string) => void,
+  realNow: () => number,
+): () => Promise<MatchStatus | undefined | typeof UNANSWERED> {
+  let failingSince: number | undefined;
+  return async () => {
+    try {
+      const status = await options.app.getMatch(options.id);
+      if (failingSince !== undefined) note('The app answers again.');
+      failingSince = undefined;
+      return status;
+    } catch (error) {
+      if (!(error instanceof CliError) || !TRANSIENT.has(error.code)) throw error;
+      if (failingSince === undefined) {
+        failingSince = realNow();
+        note(`${error.summary} Retrying for up to ${UNANSWERED_TOLERANCE_MS / 1000} s.`);
+      } else if (realNow() - failingSince > UNANSWERED_TOLERANCE_MS) {
+        throw error;
+      }
+      return UNANSWERED;
+    }
+  };
 }
 
 export interface StartWaitOptions {

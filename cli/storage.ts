@@ -143,8 +143,10 @@ export function storageFailure(error: unknown, action: string, target: StorageCo
     });
   }
   if (
-    status === undefined ||
-    /ECONNREFUSED|ENOTFOUND|REQUEST_SEND_ERROR|ETIMEDOUT/.test(`${code} ${(error as Error)?.message}`)
+    status === undefined &&
+    /ECONNREFUSED|ENOTFOUND|ECONNRESET|REQUEST_SEND_ERROR|ETIMEDOUT|EAI_AGAIN/.test(
+      `${code} ${(error as Error)?.message}`,
+    )
   ) {
     return new CliError(
       'StorageUnreachable',
@@ -159,7 +161,7 @@ export function storageFailure(error: unknown, action: string, target: StorageCo
   return new CliError(
     'StorageError',
     EXIT.connection,
-    `Could not ${action}: ${status} ${code} ${(error as Error).message}`.trim(),
+    `Could not ${action}: ${[status, code, (error as Error)?.message].filter(Boolean).join(' ')}.`,
     {
       cause: error,
     },
