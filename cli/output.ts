@@ -5,6 +5,7 @@
  * "error: …" and "what to do: …" lines, and in `json` mode also as the last document on stdout, so a script
  * reading stdout always sees why it failed.
  */
+import { SingleBar } from 'cli-progress';
 import Table from 'cli-table3';
 import type { CliError } from './errors.js';
 import {
@@ -76,6 +77,24 @@ export class Output {
     if (this.mode === 'tty') return new TtyProgressRenderer(this.stdout);
     if (this.mode === 'json') return new JsonLinesProgressRenderer(this.stdout);
     return new PlainProgressRenderer(this.stdout);
+  }
+
+  /**
+   * A byte bar for an upload, on a terminal only (elsewhere the upload's line says it is done): a 2 GiB file
+   * takes a while to send.
+   */
+  transferBar(label: string, totalBytes: number): { update(bytes: number): void; stop(): void } {
+    if (this.mode !== 'tty') return { update() {}, stop() {} };
+    const bar = new SingleBar({
+      stream: this.stdout as NodeJS.WriteStream,
+      format: `${label} {bar} {percentage}% | {value}/{total} bytes`,
+      clearOnComplete: true,
+      barsize: 30,
+      hideCursor: true,
+      fps: 5,
+    });
+    bar.start(totalBytes, 0);
+    return { update: (bytes) => bar.update(bytes), stop: () => bar.stop() };
   }
 
   error(error: CliError): void {

@@ -34,10 +34,14 @@ export async function uploadToInbox(
   name: string,
   options: UploadOptions,
   size: number,
+  onProgress?: (loadedBytes: number) => void,
 ): Promise<InboxUpload> {
-  const response = await inbox
-    .getBlockBlobClient(name)
-    .uploadFile(file, { metadata: metadataForUploadOptions(options) });
+  const response = await inbox.getBlockBlobClient(name).uploadFile(file, {
+    metadata: metadataForUploadOptions(options),
+    ...(onProgress
+      ? { onProgress: (progress: { loadedBytes: number }) => onProgress(progress.loadedBytes) }
+      : {}),
+  });
   const etag = normaliseEtag(response.etag ?? '');
   return {
     container: inbox.containerName,

@@ -71,11 +71,12 @@ export async function matchCommand(
   const size = fileSize(path);
   const target = await context.target();
   const requestedAtMs = Date.now();
-  const upload = await uploadToInbox(target.inbox, path, name, uploadOptions, size).catch(
-    (error: unknown) => {
+  const sending = context.output.transferBar(`Uploading ${name}`, size);
+  const upload = await uploadToInbox(target.inbox, path, name, uploadOptions, size, sending.update)
+    .catch((error: unknown) => {
       throw storageFailure(error, `upload ${file} to ${target.inbox.containerName}/${name}`, target);
-    },
-  );
+    })
+    .finally(() => sending.stop());
   const { output } = context;
   output.line(`Uploaded ${size} bytes to ${upload.container}/${name}; its match is ${upload.matchId}.`);
   const intervalMs = (options.interval ?? 2) * 1000;
