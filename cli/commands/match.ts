@@ -10,7 +10,7 @@ import { basename, resolve } from 'node:path';
 import { startMatchRequestSchema } from '../../shared/api/schemas.js';
 import { rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import { nameKeyFor, outboxBlobNames } from '../../shared/workflow/outboxNames.js';
-import type { UploadOptions } from '../../shared/workflow/uploadOptions.js';
+import { UPLOAD_OPTIONS, type UploadOptions } from '../../shared/workflow/uploadOptions.js';
 import { type CommandContext, outputRoot } from '../context.js';
 import { CliError, EXIT, type ExitCode, usageError } from '../errors.js';
 import { followMatch, waitForStart } from '../follow.js';
@@ -60,13 +60,8 @@ export async function matchCommand(
 ): Promise<ExitCode> {
   const path = resolve(context.io.cwd, file);
   const name = options.name ?? basename(path);
-  const uploadOptions: UploadOptions = {
-    ...(options.storageId ? { storageId: options.storageId } : {}),
-    ...(options.jobType ? { jobType: options.jobType } : {}),
-    ...(options.overtureRelease ? { overtureRelease: options.overtureRelease } : {}),
-    ...(options.orbisVersion ? { orbisVersion: options.orbisVersion } : {}),
-    ...(options.callbackUrl ? { callbackUrl: options.callbackUrl } : {}),
-  };
+  const uploadOptions: UploadOptions = {};
+  for (const { field } of UPLOAD_OPTIONS) if (options[field]) uploadOptions[field] = options[field];
   checkUploadRequest(name, uploadOptions);
   const size = fileSize(path);
   const target = await context.target();

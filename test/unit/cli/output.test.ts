@@ -9,7 +9,7 @@ import { asCliError, CliError, EXIT } from '../../../cli/errors.js';
 import { Output, outputModeFor } from '../../../cli/output.js';
 import { localPathFor, type MatchResultReport, printResult, statisticsRows } from '../../../cli/results.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import { captured, cli } from './io.js';
+import { captured, cli, visible } from './io.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'gemflow-cli-output-'));
 
@@ -73,6 +73,22 @@ describe('output modes', () => {
     json.out.table(columns, rows);
     json.out.line('for people');
     expect(json.stdout.text()).toBe('');
+  });
+});
+
+describe('the upload bar', () => {
+  it('counts bytes on a terminal and prints nothing elsewhere', () => {
+    const tty = output('tty');
+    const bar = tty.out.transferBar('Uploading roads.parquet', 2048);
+    bar.update(1024);
+    bar.update(2048);
+    bar.stop();
+    expect(visible(tty.stdout.text())).toContain(
+      'Uploading roads.parquet ============================== 100% | 2048/2048 bytes',
+    );
+    const plain = output('plain');
+    plain.out.transferBar('Uploading roads.parquet', 2048).update(2048);
+    expect(plain.stdout.text()).toBe('');
   });
 });
 
