@@ -3,20 +3,24 @@
  * or saves any blob (e.g. a results Parquet) to a local file; `npm run outbox -- --latest [--pdg] <input name>
  * [results|summary|error|validationReport] [file]` finds the newest run of an input name through its
  * `latest.json` and prints that pointer, or the document it names. The offline counterpart of browsing the
- * outbox container in the Azure portal.
+ * outbox container in the Azure portal; `gem-flow outbox` does the same through the same functions
+ * (cli/storage.ts), on the local stack or on Azure.
  */
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { type LatestRunDocument, latestBlobName, nameKeyFor } from '../shared/workflow/outboxNames.js';
+import { downloadIfExists, listOutbox, OUTBOX_DOCUMENTS, readLatestRun } from '../cli/storage.js';
 import type { MatchOutputs } from '../shared/workflow/types.js';
 import { repoRoot } from './app.js';
 import { attachToStack } from './standins/stack.js';
 
-const DOCUMENTS: readonly (keyof MatchOutputs)[] = ['results', 'summary', 'error', 'validationReport'];
-
 async function show(outbox: ContainerClient, name: string, file: string | undefined): Promise<void> {
-  const bytes = await outbox.getBlobClient(name).downloadToBuffer();
+  const bytes = await downloadIfExists(outbox, name);
+  if (!bytes) {
+    throw new Error(
+      `${outbox.containerName}/${name} does not exist (yet: a match writes its documents when it ends); npm run outbox lists what is there`,
+    );
+  }
   if (file) {
     writeFileSync(resolve(file), bytes);
     console.log(`Saved ${bytes.byteLength} bytes of ${outbox.containerName}/${name} to ${file}.`);
@@ -33,13 +37,15 @@ async function latestTarget(outbox: ContainerClient, args: string[]): Promise<[s
   const [input, document, file] = pdg ? args.slice(1) : args;
   if (!input)
     throw new Error('give the input name: npm run outbox -- --latest [--pdg] <name> [document] [file]');
-  const pointerName = latestBlobName(nameKeyFor(pdg ? 'pdg' : 'inbox', input));
-  if (!document) return [pointerName, undefined];
-  if (!DOCUMENTS.includes(document as keyof MatchOutputs)) {
-    throw new Error(`the document is one of ${DOCUMENTS.join(', ')} (got "${document}")`);
+  if (document && !OUTBOX_DOCUMENTS.includes(document as keyof MatchOutputs)) {
+    throw new Error(`the document is one of ${OUTBOX_DOCUMENTS.join(', ')} (got "${document}")`);
   }
-  const bytes = await outbox.getBlobClient(pointerName).downloadToBuffer();
-  const pointer = JSON.parse(bytes.toString('utf8')) as LatestRunDocument;
+  const latest = await readLatestRun(outbox, pdg ? 'pdg' : 'inbox', input);
+  if (!document) return [latest.pointer, undefined];
+  const pointer = latest.document;
+  if (!pointer) {
+    throw new Error(`no run of ${input} has written its documents yet (${latest.pointer} does not exist)`);
+  }
   const target = pointer.outputs[document as keyof MatchOutputs];
   if (!target) {
     throw new Error(
@@ -56,9 +62,8 @@ async function main(): Promise<void> {
     stack.outboxContainer,
   );
   if (args.length === 0) {
-    for await (const blob of outbox.listBlobsFlat()) {
-      console.log(`${String(blob.properties.contentLength).padStart(10)}  ${blob.name}`);
-    }
+    for (const blob of await listOutbox(outbox))
+      console.log(`${String(blob.size).padStart(10)}  ${blob.name}`);
     return;
   }
   const [name, file] = args[0] === '--latest' ? await latestTarget(outbox, args.slice(1)) : args;
@@ -66,6 +71,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  console.error(`outbox failed: ${(error as Error).message}`);
+  console.error(`outbox failed: ${(error as Error).message || String(error)}`);
   process.exit(1);
 });

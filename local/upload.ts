@@ -2,30 +2,24 @@
  * `npm run upload -- <file> [--name <blob>] [--storage-id <id>] [--job-type <type>] [--overture-release <r>]
  * [--orbis-version <v>] [--callback-url <url>]`: puts a local file into the running stack's inbox (Azurite), with per-file options
  * as blob metadata, exactly as an Azure user would upload to the inbox container. The host's Event Grid
- * stand-in publishes the upload's BlobCreated event to onInboxUpload, which starts a match.
+ * stand-in publishes the upload's BlobCreated event to onInboxUpload, which starts a match. The upload itself
+ * is the one `gem-flow match` makes (cli/storage.ts), with the options of shared/workflow/uploadOptions.ts.
  */
-import { readFileSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BlobServiceClient } from '@azure/storage-blob';
+import { uploadToInbox } from '../cli/storage.js';
+import { UPLOAD_OPTIONS, type UploadOptions } from '../shared/workflow/uploadOptions.js';
 import { repoRoot } from './app.js';
 import { attachToStack } from './standins/stack.js';
-
-const METADATA_OPTIONS = {
-  'storage-id': 'storageid',
-  'job-type': 'jobtype',
-  'overture-release': 'overturerelease',
-  'orbis-version': 'orbisversion',
-  // Honoured only for a host on NOTIFY_ALLOWED_HOSTS (the stack lists 127.0.0.1).
-  'callback-url': 'callbackurl',
-} as const;
 
 async function main(): Promise<void> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: {
       name: { type: 'string' },
-      ...Object.fromEntries(Object.keys(METADATA_OPTIONS).map((k) => [k, { type: 'string' as const }])),
+      ...Object.fromEntries(UPLOAD_OPTIONS.map((option) => [option.flag, { type: 'string' as const }])),
     },
   });
   const file = positionals[0];
@@ -33,18 +27,19 @@ async function main(): Promise<void> {
     throw new Error('Usage: npm run upload -- <file> [--name <blob>] [--storage-id <id>] [--job-type …]');
   const dir = resolve(process.env.GEMFLOW_LOCAL_DIR ?? join(repoRoot, '.local'));
   const stack = attachToStack(dir);
-  const metadata: Record<string, string> = {};
-  for (const [option, key] of Object.entries(METADATA_OPTIONS)) {
-    const value = (values as Record<string, string | undefined>)[option];
-    if (value) metadata[key] = value;
+  const options: UploadOptions = {};
+  for (const { flag, field } of UPLOAD_OPTIONS) {
+    const value = (values as Record<string, string | undefined>)[flag];
+    if (value) options[field] = value;
   }
   const name = values.name ?? basename(file);
-  const bytes = readFileSync(resolve(file));
+  const path = resolve(file);
+  const size = statSync(path).size;
   const container = BlobServiceClient.fromConnectionString(stack.storageConnectionString).getContainerClient(
     stack.inboxContainer,
   );
-  await container.getBlockBlobClient(name).uploadData(bytes, { metadata });
-  console.log(`Uploaded ${bytes.byteLength} bytes to ${stack.inboxContainer}/${name}.`);
+  await uploadToInbox(container, path, name, options, size);
+  console.log(`Uploaded ${size} bytes to ${stack.inboxContainer}/${name}.`);
   console.log(
     `Follow it: curl -s "${String(stack.functionsBaseUrl)}/api/matches" -H "x-functions-key: ${String(stack.functionKey)}"`,
   );

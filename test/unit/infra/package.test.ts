@@ -49,12 +49,14 @@ describe('deployment package: a fake project with the real .funcignore', () => {
       'dist/functions/http/health.js',
       'dist/shared/config.js',
       'dist/local/start.js',
+      'dist/cli/main.js',
       'dist/bench/run.js',
       'dist/test/x.test.js',
       'dist/deploy/host.json',
       'functions/index.ts',
       'shared/config.ts',
       'local/start.ts',
+      'cli/main.ts',
       'test/unit/a.test.ts',
       'bench/run.ts',
       'infra/main.bicep',
@@ -109,9 +111,9 @@ describe('deployment package: a fake project with the real .funcignore', () => {
     }
   });
 
-  it('excludes sources, maps, local/test/bench code, dev and optional packages', () => {
+  it('excludes sources, maps, local/cli/test/bench code, dev and optional packages', () => {
     const excluded = files.filter((file) =>
-      /^(local|test|bench|infra|scripts|docs|functions|shared)\/|^dist\/(local|bench|test|deploy)\/|\.map$|\.ts$(?<!\.d\.ts)|^local\.settings|^README/.test(
+      /^(local|cli|test|bench|infra|scripts|docs|functions|shared)\/|^dist\/(local|cli|bench|test|deploy)\/|\.map$|\.ts$(?<!\.d\.ts)|^local\.settings|^README/.test(
         file,
       ),
     );

@@ -1,0 +1,54 @@
+// The per-file options an uploader writes as blob metadata are exactly what the inbox trigger reads back:
+// every option of shared/workflow/uploadOptions.ts, set through metadataForUploadOptions, comes out of
+// bodyFromBlobMetadata (functions/startMatch.ts) as the same field of the start request, and `gem-flow match`
+// offers every option under its flag (npm run upload builds its flags from the same list).
+import { describe, expect, it } from 'vitest';
+import { buildProgram } from '../../../cli/program.js';
+import { bodyFromBlobMetadata } from '../../../functions/startMatch.js';
+import {
+  metadataForUploadOptions,
+  UPLOAD_OPTIONS,
+  type UploadOptions,
+} from '../../../shared/workflow/uploadOptions.js';
+import { captured } from './io.js';
+
+const VALUES: Required<UploadOptions> = {
+  storageId: 'storage-002',
+  jobType: 'LANE_LEVEL_MATCHING',
+  overtureRelease: '2026-01-21.0',
+  orbisVersion: '123456.1',
+  callbackUrl: 'https://hooks.example.com/gem',
+};
+
+describe('upload options as blob metadata', () => {
+  it.each(UPLOAD_OPTIONS)(
+    '$field travels as "$metadataKey" and is read back as $field',
+    ({ field, metadataKey }) => {
+      const metadata = metadataForUploadOptions({ [field]: VALUES[field] });
+      expect(metadata).toEqual({ [metadataKey]: VALUES[field] });
+      expect(
+        bodyFromBlobMetadata({ container: 'inbox', name: 'roads.parquet', etag: '0x1', metadata }),
+      ).toEqual({
+        inboxBlob: 'roads.parquet',
+        [field]: VALUES[field],
+      });
+    },
+  );
+
+  it('leaves unset and empty options out', () => {
+    expect(metadataForUploadOptions({ storageId: '', jobType: undefined })).toEqual({});
+  });
+
+  it('gem-flow match offers every option under its flag', () => {
+    const io = {
+      stdout: captured().stream,
+      stderr: captured().stream,
+      env: {},
+      cwd: '.',
+      run: async () => ({ stdout: '' }),
+    };
+    const match = buildProgram(io, async () => {}).commands.find((c) => c.name() === 'match')!;
+    const flags = match.options.map((o) => o.long);
+    for (const { flag } of UPLOAD_OPTIONS) expect(flags).toContain(`--${flag}`);
+  });
+});
