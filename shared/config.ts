@@ -1,8 +1,9 @@
 import { Cron } from 'croner';
 import { z } from 'zod';
-import { SecretValue } from './auth/secret.js';
 import { GemFlowError } from './errors.js';
+import { JOB_TYPES, type JobType } from './jobTypes.js';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from './parquet/limits.js';
+import { SecretValue } from './secret.js';
 import { allowListEntries, parseAllowList } from './workflow/callbackTarget.js';
 
 /**
@@ -155,8 +156,6 @@ const allowedHosts = z
     if (problems.length > 0) ctx.addIssue({ code: 'custom', message: problems.join('; ') });
   })
   .transform(allowListEntries);
-
-const jobTypes = ['ROAD_MATCHING', 'LANE_LEVEL_MATCHING'] as const;
 
 const definitions = {
   TOMTOM_API_BASE_URL: define({
@@ -333,7 +332,7 @@ const definitions = {
   DEFAULT_JOB_TYPE: define({
     description: 'GEM job type used when a request names none.',
     default: 'ROAD_MATCHING',
-    schema: z.enum(jobTypes, { error: 'must be ROAD_MATCHING or LANE_LEVEL_MATCHING' }),
+    schema: z.enum(JOB_TYPES, { error: 'must be ROAD_MATCHING or LANE_LEVEL_MATCHING' }),
   }),
   DEFAULT_OVERTURE_RELEASE: define({
     description: 'Overture release for ROAD_MATCHING jobs when a request names none (format YYYY-MM-DD.N).',
@@ -474,8 +473,6 @@ type ParsedSettingValues = {
     ? z.output<Definitions[K]['schema']>
     : z.output<Definitions[K]['schema']> | undefined;
 };
-
-export type JobType = (typeof jobTypes)[number];
 
 export type ApiKeySource =
   | { readonly source: 'environment'; readonly apiKey: SecretValue }

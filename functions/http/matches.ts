@@ -16,8 +16,8 @@ import {
 } from '../../shared/api/schemas.js';
 import { publicUrl } from '../../shared/api/urls.js';
 import { isNotFound } from '../../shared/errors.js';
+import { normaliseEtag } from '../../shared/etag.js';
 import { getServices } from '../../shared/services.js';
-import { normaliseEtag } from '../../shared/workflow/ids.js';
 import { pageByCreatedTime } from '../../shared/workflow/paging.js';
 import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';

@@ -5,6 +5,7 @@
  * validation event, and the dead-letter record ("Event Grid message delivery and retry", delivery-and-retry.md).
  */
 import { createHash, randomUUID } from 'node:crypto';
+import { normaliseEtag } from '../../shared/etag.js';
 
 /** An event in the Event Grid schema. */
 export interface EventGridSchemaEvent {
@@ -44,8 +45,6 @@ export function eventGridTime(date: Date): string {
   return date.toISOString().replace(/\.(\d{3})Z$/, '.$10000Z');
 }
 
-const bare = (etag: string): string => etag.replace(/^"|"$/g, '');
-
 /**
  * The BlobCreated event Azure Storage publishes for a committed blob. The local stand-in cannot know which REST
  * call created it, so `api` is always PutBlob. `sequencer` orders the events of one blob as Storage's does (by
@@ -58,7 +57,7 @@ export function blobCreatedEvent(
   sequence: number,
 ): EventGridSchemaEvent {
   const modified = blob.lastModified ?? new Date();
-  const etag = bare(blob.etag);
+  const etag = normaliseEtag(blob.etag);
   const id = stableGuid(account.name, container, blob.name, etag);
   return {
     topic: storageAccountTopic(account.name),

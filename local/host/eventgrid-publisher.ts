@@ -27,6 +27,7 @@ import { join } from 'node:path';
 import type { BlobServiceClient } from '@azure/storage-blob';
 import { z } from 'zod';
 import { isNotFound } from '../../shared/errors.js';
+import { normaliseEtag } from '../../shared/etag.js';
 import type { Clock } from './clock.js';
 import { blobServiceClientFor, resolveStorageConnection } from './connections.js';
 import {
@@ -483,7 +484,7 @@ async function scanRoute(state: PublisherState, route: Route): Promise<void> {
   };
   for await (const item of container.listBlobsFlat({ prefix: route.prefix })) {
     if (state.closed) return;
-    const etag = (item.properties.etag ?? '').replace(/^"|"$/g, '');
+    const etag = normaliseEtag(item.properties.etag ?? '');
     const key = receiptKey(route, item.name);
     if (!etag || hasReceipt(state, key, etag) || state.delivering.has(key)) continue;
     const event = blobCreatedEvent(

@@ -5,6 +5,7 @@
  */
 import type { BlobClient } from '@azure/storage-blob';
 import { GemFlowError } from '../errors.js';
+import { normaliseEtag } from '../etag.js';
 import { readJsonBlob, recordLatestRun, writeJsonBlob } from '../outbox.js';
 import {
   blobAsyncBuffer,
@@ -23,7 +24,6 @@ import {
   TomTomUnauthorizedError,
 } from '../tomtom/index.js';
 import { callbackTargetProblem, parseAllowList } from '../workflow/callbackTarget.js';
-import { normaliseEtag } from '../workflow/ids.js';
 import { isSuccessfulGemStatus, isTerminalGemStatus } from '../workflow/monitor.js';
 import { buildNotificationRequest, sendNotification } from '../workflow/notify.js';
 import { type LatestOutcome, outboxBlobNames } from '../workflow/outboxNames.js';

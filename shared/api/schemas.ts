@@ -4,12 +4,13 @@
  * default storage, job type and versions) live in `resolveStartMatch`, not in the schema.
  */
 import { z } from 'zod';
+import { JOB_TYPES, type JobType } from '../jobTypes.js';
 import {
   type CallbackAllowList,
   callbackTargetProblem,
   callbackUrlSyntaxProblem,
 } from '../workflow/callbackTarget.js';
-import { JOB_TYPES, type JobType, MATCH_PHASES, type MatchSource } from '../workflow/types.js';
+import { MATCH_PHASES, type MatchInput } from '../workflow/types.js';
 import { BODY_FIELD, ERROR_LIMITS, type FieldError, fieldErrorsFromZod } from './errors.js';
 
 export type { FieldError } from './errors.js';
@@ -60,7 +61,7 @@ const RUNTIME_STATUS_LIST_PATTERN = new RegExp(
   `^(?:${RUNTIME_STATUSES.join('|')})(?:,(?:${RUNTIME_STATUSES.join('|')}))*$`,
 );
 
-const jobTypeSchema = z.enum(JOB_TYPES as [JobType, ...JobType[]]);
+const jobTypeSchema = z.enum(JOB_TYPES);
 
 /** Matches a string holding an unpaired UTF-16 surrogate (in `u` mode a well-formed pair is one code point). */
 const UNPAIRED_SURROGATE = /\p{Cs}/u;
@@ -172,15 +173,8 @@ export interface StartMatchDefaults {
   callbackAllowList?: CallbackAllowList;
 }
 
-/** A resolved request: everything of `MatchInput` except what the handler adds (outputStem, trigger, time). */
-export interface StartMatchSpec {
-  source: MatchSource;
-  storageId: string;
-  jobType: JobType;
-  overtureRelease?: string;
-  orbisVersion?: string;
-  callbackUrl?: string;
-}
+/** A resolved request: everything of `MatchInput` except what the handler adds (outbox, trigger, time). */
+export type StartMatchSpec = Omit<MatchInput, 'outbox' | 'trigger' | 'requestedAt'>;
 
 export type Resolution<T> = { ok: true; value: T } | { ok: false; errors: FieldError[] };
 

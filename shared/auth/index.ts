@@ -1,3 +1,2 @@
 export * from './apiKeyProvider.js';
-export * from './secret.js';
 export * from './tokenCredential.js';

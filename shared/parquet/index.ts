@@ -20,7 +20,6 @@ export {
   type ColumnInfo,
   DEFAULT_MAX_PROBLEMS,
   estimateSegments,
-  type JobType,
   RULE_IDS,
   type RuleId,
   type ValidationProblem,

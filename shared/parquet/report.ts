@@ -3,6 +3,7 @@
  * It is stored in orchestration state and written to the outbox, so it holds no secrets and is bounded
  * in size (the first `maxProblems` problems, plus complete counts per rule).
  */
+import type { JobType } from '../jobTypes.js';
 
 export const RULE_IDS = [
   'parquet-readable',
@@ -33,8 +34,6 @@ export const RULE_IDS = [
 
 /** Stable identifiers of validation rules; safe to match on in code and documentation. */
 export type RuleId = (typeof RULE_IDS)[number];
-
-export type JobType = 'ROAD_MATCHING' | 'LANE_LEVEL_MATCHING';
 
 export interface ValidationProblem {
   /** 0-based row number in the file (as pandas/pyarrow count); absent for file- or column-level problems. */

@@ -6,6 +6,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { BlobClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { isNotFound } from '../errors.js';
+import { normaliseEtag } from '../etag.js';
 import { StagingError, type StorageSide, safeUrl, toStagingError } from './errors.js';
 import { contentDerivedName } from './names.js';
 
@@ -36,8 +37,6 @@ export interface BlobHash {
   /** True when the hash came from metadata recorded by an earlier run, without reading the content. */
   fromMetadata: boolean;
 }
-
-const stripQuotes = (etag: string | undefined): string => (etag ?? '').replace(/^"|"$/g, '');
 
 async function guard<T>(
   op: () => Promise<T>,
@@ -269,7 +268,7 @@ export async function deliverResult(request: DeliverResultRequest): Promise<Deli
     action: 'reading the result',
   });
   const size = props.contentLength ?? 0;
-  const sourceEtag = stripQuotes(props.etag);
+  const sourceEtag = normaliseEtag(props.etag ?? '');
   const existing = await guard(
     async () => {
       try {

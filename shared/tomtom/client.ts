@@ -12,8 +12,9 @@ import {
 } from '@azure/core-rest-pipeline';
 import type { z } from 'zod';
 import type { ApiKeyProvider } from '../auth/apiKeyProvider.js';
-import { SecretValue } from '../auth/secret.js';
 import type { Settings, TokenCredentialKind } from '../config.js';
+import type { JobType } from '../jobTypes.js';
+import { SecretValue } from '../secret.js';
 import { APP_VERSION } from '../version.js';
 import { TomTomApiError, TomTomNetworkError, TomTomResponseError, VaultUnwrapError } from './errors.js';
 import {
@@ -28,7 +29,6 @@ import {
   type CredentialType,
   type GemJob,
   gemJobSchema,
-  type JobType,
   listJobsResponseSchema,
   listStoragesResponseSchema,
   parseWrappedToken,
@@ -107,7 +107,8 @@ function basePipeline(pipelineOptions: InternalPipelineOptions | undefined): Pip
       ],
     },
   });
-  // Replaced by a retry policy that knows which requests are safe to repeat.
+  // Replaced by a retry policy that knows which requests are safe to repeat. The name is core-rest-pipeline's
+  // `defaultRetryPolicyName` (policies/defaultRetryPolicy.ts), which the package index does not export.
   pipeline.removePolicy({ name: 'defaultRetryPolicy' });
   return pipeline;
 }

@@ -1,9 +1,7 @@
 import { inspect } from 'node:util';
 import { z } from 'zod';
-import type { JobType } from '../config.js';
+import type { JobType } from '../jobTypes.js';
 import { JobRequestValidationError } from './errors.js';
-
-export type { JobType } from '../config.js';
 
 // Response schemas keep unknown fields (`looseObject`): the API has two doc generations and may add more.
 

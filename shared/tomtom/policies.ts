@@ -13,10 +13,20 @@ import type { ApiKeyProvider } from '../auth/apiKeyProvider.js';
 
 export const API_KEY_HEADER = 'tomtom-api-key';
 
+/**
+ * The policies' names, exported as core-rest-pipeline exports its own (`bearerTokenAuthenticationPolicyName`, …),
+ * so a caller can position, replace or remove one (`pipeline.removePolicy({ name })`) without repeating a string.
+ */
+export const apiKeyPolicyName = 'tomtomApiKeyPolicy';
+export const xVersionPolicyName = 'tomtomXVersionPolicy';
+export const refreshableBearerTokenPolicyName = 'tomtomBearerTokenPolicy';
+export const unauthorizedRecoveryPolicyName = 'tomtomUnauthorizedRecoveryPolicy';
+export const retryByIdempotencyPolicyName = 'tomtomRetryByIdempotencyPolicy';
+
 /** Adds the `tomtom-api-key` header, read from the provider on every attempt so a re-read key is used. */
 export function apiKeyPolicy(apiKeyProvider: ApiKeyProvider): PipelinePolicy {
   return {
-    name: 'tomtomApiKeyPolicy',
+    name: apiKeyPolicyName,
     async sendRequest(request, next) {
       request.headers.set(API_KEY_HEADER, await apiKeyProvider.getApiKey());
       return next(request);
@@ -27,7 +37,7 @@ export function apiKeyPolicy(apiKeyProvider: ApiKeyProvider): PipelinePolicy {
 /** `X-Version: 1`, required by the older TomTom pages and ignored by the newer ones. */
 export function xVersionPolicy(): PipelinePolicy {
   return {
-    name: 'tomtomXVersionPolicy',
+    name: xVersionPolicyName,
     sendRequest(request, next) {
       request.headers.set('X-Version', '1');
       return next(request);
@@ -54,7 +64,7 @@ export function refreshableBearerTokenPolicy(options: {
   let generation = credential.generation;
   let current = bearerTokenAuthenticationPolicy({ credential, scopes });
   return {
-    name: 'tomtomBearerTokenPolicy',
+    name: refreshableBearerTokenPolicyName,
     sendRequest(request, next) {
       if (credential.generation !== generation) {
         generation = credential.generation;
@@ -82,7 +92,7 @@ export function unauthorizedRecoveryPolicy(options: {
   apiKeyProvider: ApiKeyProvider;
 }): PipelinePolicy {
   return {
-    name: 'tomtomUnauthorizedRecoveryPolicy',
+    name: unauthorizedRecoveryPolicyName,
     async sendRequest(request, next) {
       const response = await next(request);
       if (response.status === 403) options.apiKeyProvider.invalidate();
@@ -132,10 +142,12 @@ export function retryAfterMs(response: PipelineResponse, now: number = Date.now(
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
 }
 
+const RATE_LIMIT_REFUSAL_STRATEGY_NAME = 'tomtomRateLimitRefusalStrategy';
+
 // The library's throttling strategy also retries 503, which is unsafe for a non-idempotent request.
 function rateLimitRefusalStrategy(): RetryStrategy {
   return {
-    name: 'tomtomRateLimitRefusalStrategy',
+    name: RATE_LIMIT_REFUSAL_STRATEGY_NAME,
     retry({ response }) {
       const wait = response?.status === 429 ? retryAfterMs(response) : undefined;
       return wait === undefined ? { skipStrategy: true } : { retryAfterInMs: wait };
@@ -151,7 +163,7 @@ export function retryByIdempotencyPolicy(options: PipelineRetryOptions = {}): Pi
   const idempotent = defaultRetryPolicy(options);
   const refusalsOnly = retryPolicy([rateLimitRefusalStrategy()], { maxRetries: options.maxRetries ?? 3 });
   return {
-    name: 'tomtomRetryByIdempotencyPolicy',
+    name: retryByIdempotencyPolicyName,
     sendRequest(request, next) {
       switch (retryModeOf(request)) {
         case 'idempotent':

@@ -15,7 +15,8 @@
  */
 import type { BlobClient, BlobGetPropertiesResponse, ContainerClient } from '@azure/storage-blob';
 import { GemFlowError } from '../errors.js';
-import { matchInstanceIdForBlob, normaliseEtag } from './ids.js';
+import { normaliseEtag } from '../etag.js';
+import { matchInstanceIdForBlob } from './ids.js';
 
 /** One version of one inbox file: what a match read. */
 export interface InboxFileVersion {

@@ -7,6 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import { GemFlowError } from '../errors.js';
+import { normaliseEtag } from '../etag.js';
 import type { MatchSource } from './types.js';
 
 /** Prefix of every `matchFile` instance id, so listings can filter on it. */
@@ -37,14 +38,6 @@ function digest(domain: string, parts: readonly string[]): string {
     .update([domain, ...parts].join('\u0000'))
     .digest('hex')
     .slice(0, ID_HASH_HEX_CHARS);
-}
-
-/** ETags arrive quoted from some APIs (`"0x8DC…"`) and bare from others; both mean the same version. */
-export function normaliseEtag(etag: string): string {
-  return etag
-    .trim()
-    .replace(/^W\//, '')
-    .replace(/^"(.*)"$/, '$1');
 }
 
 /**

@@ -6,7 +6,7 @@
  * Functions worker hands it, and anything that is not an inbox BlobCreated comes back as `ignored` with the
  * reason, for the log line.
  */
-import { normaliseEtag } from './ids.js';
+import { normaliseEtag } from '../etag.js';
 
 export const BLOB_CREATED_EVENT_TYPE = 'Microsoft.Storage.BlobCreated';
 

@@ -3,8 +3,10 @@
  * `error.json` for a GEM failure, a timeout or a failed match. They are also the body of the completion
  * callback. Pure: every instant is passed in.
  */
+
+import type { JobType } from '../jobTypes.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { JobType, MatchInput, MatchSource } from './types.js';
+import type { MatchInput, MatchSource } from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 

@@ -6,10 +6,7 @@
  * key, no bearer token, no storage credential, no notification signing secret. Activities fetch those
  * themselves from settings or Key Vault.
  */
-
-export type JobType = 'ROAD_MATCHING' | 'LANE_LEVEL_MATCHING';
-
-export const JOB_TYPES: readonly JobType[] = ['ROAD_MATCHING', 'LANE_LEVEL_MATCHING'];
+import type { JobType } from '../jobTypes.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -165,13 +162,10 @@ export interface StageInputResult {
   skipped: boolean;
 }
 
-/** Input of `submitJob`. */
-export interface SubmitJobInput {
-  storageId: string;
+/** Input of `submitJob`: the request's GEM fields, and the staged file's name in the PDG storage. */
+export interface SubmitJobInput
+  extends Pick<MatchInput, 'storageId' | 'jobType' | 'overtureRelease' | 'orbisVersion'> {
   filename: string;
-  jobType: JobType;
-  overtureRelease?: string;
-  orbisVersion?: string;
 }
 
 /** Result of `submitJob`. */

@@ -3,6 +3,7 @@
 import { randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { beforeAll, describe, expect, inject, it } from 'vitest';
+import { normaliseEtag } from '../../../shared/etag.js';
 import {
   ArchiveError,
   archiveBlobName,
@@ -11,7 +12,7 @@ import {
   META_ARCHIVED_ETAG,
   META_ARCHIVED_FROM,
 } from '../../../shared/workflow/archive.js';
-import { matchInstanceIdForBlob, normaliseEtag } from '../../../shared/workflow/ids.js';
+import { matchInstanceIdForBlob } from '../../../shared/workflow/ids.js';
 
 const stack = inject('stack');
 const service = BlobServiceClient.fromConnectionString(stack.storageConnectionString);

@@ -5,8 +5,8 @@ import { randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { DurableClient } from 'durable-functions';
 import { beforeAll, describe, expect, inject, it, vi } from 'vitest';
+import { normaliseEtag } from '../../../shared/etag.js';
 import { archiveBlobName, archiveInboxFile, META_ARCHIVED_ETAG } from '../../../shared/workflow/archive.js';
-import { normaliseEtag } from '../../../shared/workflow/ids.js';
 
 const stack = inject('stack');
 const archiveName = `archive-start-${Date.now().toString(36)}`;

@@ -1,3 +1,8 @@
+/**
+ * The one wrapper for secret strings. It sits on the ground floor of shared/, beside errors.ts, because the
+ * settings (config.ts) hold secrets before anything else is built and the TomTom client hands out the wrapped
+ * Vault token: whatever logs, serialises or interpolates an object carrying one sees `[redacted]`.
+ */
 import { inspect } from 'node:util';
 
 const REDACTED = '[redacted]';
