@@ -7,12 +7,12 @@
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
 import {
+  type InventoryActivities,
   type InventorySnapshot,
   inventoryActivities,
   type StorageDetailsOutcome,
-  type StorageSummaryItem,
 } from '../shared/activities/inventory.js';
-import { ioRetryOptions, registerActivity } from './typedActivity.js';
+import { ioRetryOptions, registerActivities } from './activities.js';
 
 export const LIST_STORAGES_ORCHESTRATION = 'listStorages';
 
@@ -20,16 +20,9 @@ export interface ListStoragesInput {
   fanOutLimit: number;
 }
 
-const listStorageSummaries = registerActivity<Record<string, never>, StorageSummaryItem[]>(
-  'listStorageSummaries',
-  () => inventoryActivities().listStorageSummaries(),
-);
-const getStorageDetails = registerActivity<{ storageId: string }, StorageDetailsOutcome>(
-  'getStorageDetails',
-  (input) => inventoryActivities().getStorageDetails(input),
-);
-const writeInventory = registerActivity<InventorySnapshot, { blob: string }>('writeInventory', (snapshot) =>
-  inventoryActivities().writeInventory(snapshot),
+const { listStorageSummaries, getStorageDetails, writeInventory } = registerActivities<InventoryActivities>(
+  { listStorageSummaries: true, getStorageDetails: true, writeInventory: true },
+  inventoryActivities,
 );
 
 export const listStoragesOrchestrator: OrchestrationHandler = function* (

@@ -18,24 +18,18 @@ import {
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
 import type {
-  DeliverResultsInput,
-  DeliverResultsResult,
+  MatchActivities,
   MatchCustomStatus,
   MatchInput,
   MatchPhase,
   MatchResult,
   MonitorState,
-  NotifyInput,
   NotifyResult,
   PollJobResult,
-  RecordFailureInput,
-  RecordFailureResult,
   StageInputResult,
-  SubmitJobInput,
   SubmitJobResult,
-  ValidateInputResult,
 } from '../shared/workflow/types.js';
-import { ioRetryOptions, registerActivity } from './typedActivity.js';
+import { ioRetryOptions, registerActivities } from './activities.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
@@ -51,29 +45,19 @@ export interface MatchOrchestrationInput {
   };
 }
 
-const validateInput = registerActivity<MatchInput, ValidateInputResult>('validateInput', (input) =>
-  matchActivities().validateInput(input),
-);
-const stageInput = registerActivity<MatchInput, StageInputResult>('stageInput', (input) =>
-  matchActivities().stageInput(input),
-);
-const submitJob = registerActivity<SubmitJobInput, SubmitJobResult>('submitJob', (input) =>
-  matchActivities().submitJob(input),
-);
-const pollJob = registerActivity<{ jobId: number }, PollJobResult>('pollJob', (input) =>
-  matchActivities().pollJob(input),
-);
-const deliverResults = registerActivity<DeliverResultsInput, DeliverResultsResult>(
-  'deliverResults',
-  (input) => matchActivities().deliverResults(input),
-);
-const notify = registerActivity<NotifyInput, NotifyResult>('notify', (input) =>
-  matchActivities().notify(input),
-);
-
-const recordFailure = registerActivity<RecordFailureInput, RecordFailureResult>('recordFailure', (input) =>
-  matchActivities().recordFailure(input),
-);
+const { validateInput, stageInput, submitJob, pollJob, deliverResults, notify, recordFailure } =
+  registerActivities<MatchActivities>(
+    {
+      validateInput: true,
+      stageInput: true,
+      submitJob: true,
+      pollJob: true,
+      deliverResults: true,
+      notify: true,
+      recordFailure: true,
+    },
+    matchActivities,
+  );
 
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,

@@ -34,10 +34,10 @@ import {
   retireBatch,
 } from '../shared/workflow/retention.js';
 import { ACTIVE_RUNTIME_STATUSES } from '../shared/workflow/status.js';
+import { ioRetryOptions, registerActivities } from './activities.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
 import { startSingleton } from './singleton.js';
 import { findInstance } from './startMatch.js';
-import { ioRetryOptions, registerActivity } from './typedActivity.js';
 
 export const RETENTION_ORCHESTRATION = 'retentionRun';
 
@@ -72,9 +72,13 @@ export function durableRetentionHub(client: DurableClient): RetentionTaskHub<Dur
   };
 }
 
-const retireMatches = registerActivity<RetireBatchRequest, RetireBatchResult>(
-  'retireMatches',
-  async (request, context) => {
+/** The retention run's activity; it reads the task hub through its durable client binding, hence the context. */
+export interface RetentionActivities {
+  retireMatches(request: RetireBatchRequest, context: InvocationContext): Promise<RetireBatchResult>;
+}
+
+const retentionActivities: RetentionActivities = {
+  async retireMatches(request, context) {
     const { inbox, archive } = getServices();
     const result = await retireBatch(
       durableRetentionHub(df.getClient(context)),
@@ -86,6 +90,11 @@ const retireMatches = registerActivity<RetireBatchRequest, RetireBatchResult>(
     for (const { instanceId, reason } of result.kept) context.warn(`Retention kept ${instanceId}: ${reason}`);
     return result;
   },
+};
+
+const { retireMatches } = registerActivities<RetentionActivities>(
+  { retireMatches: true },
+  () => retentionActivities,
   { extraInputs: [df.input.durableClient()] },
 );
 

@@ -33,32 +33,7 @@ import {
   buildSummary,
   buildTimeoutDocument,
 } from '../workflow/summary.js';
-import type {
-  DeliverResultsInput,
-  DeliverResultsResult,
-  MatchInput,
-  MatchOutputs,
-  NotifyInput,
-  NotifyResult,
-  PollJobInput,
-  PollJobResult,
-  RecordFailureInput,
-  RecordFailureResult,
-  StageInputResult,
-  SubmitJobInput,
-  SubmitJobResult,
-  ValidateInputResult,
-} from '../workflow/types.js';
-
-export interface MatchActivities {
-  validateInput(input: MatchInput): Promise<ValidateInputResult>;
-  stageInput(input: MatchInput): Promise<StageInputResult>;
-  submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
-  pollJob(input: PollJobInput): Promise<PollJobResult>;
-  deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
-  notify(input: NotifyInput): Promise<NotifyResult>;
-  recordFailure(input: RecordFailureInput): Promise<RecordFailureResult>;
-}
+import type { MatchActivities, MatchInput, MatchOutputs, SubmitJobInput } from '../workflow/types.js';
 
 export class SourceChangedError extends GemFlowError {
   readonly code = 'SourceChanged';

@@ -270,3 +270,18 @@ export interface RecordFailureInput {
 export interface RecordFailureResult {
   errorBlob: string;
 }
+
+/**
+ * The activities of `matchFile`, one method each: the method's name is the activity's registered name, its
+ * parameter the activity's input and its result the activity's output (functions/activities.ts registers
+ * them from this interface; shared/activities/match.ts implements it).
+ */
+export interface MatchActivities {
+  validateInput(input: MatchInput): Promise<ValidateInputResult>;
+  stageInput(input: MatchInput): Promise<StageInputResult>;
+  submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
+  pollJob(input: PollJobInput): Promise<PollJobResult>;
+  deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
+  notify(input: NotifyInput): Promise<NotifyResult>;
+  recordFailure(input: RecordFailureInput): Promise<RecordFailureResult>;
+}
