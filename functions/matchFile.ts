@@ -1,8 +1,10 @@
 /**
- * One workflow per file: validate → stage → submit → monitor → deliver → notify.
- * The orchestrator only sequences typed activity calls; every byte of I/O and every secret stays inside the
- * activities (shared/activities/match.ts), because orchestration inputs, outputs and custom status are stored
- * in the task hub in plain text.
+ * One workflow per file: validate → stage → submit → monitor → deliver → notify. The orchestrator only
+ * sequences typed activity calls; every byte of I/O and every secret stays inside the activities
+ * (shared/activities/), because orchestration inputs, outputs and custom status are stored in the task hub in
+ * plain text. Its steps are sub-generators joined with `yield*` (validate, prepare, monitor, deliver, and the
+ * failure path) that share one explicit `MatchRunState`; each is deterministic, taking time only from
+ * `context.df.currentUtcDateTime`.
  */
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
@@ -33,10 +35,13 @@ import { ioRetryOptions, registerActivities } from './activities.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
+/** How the job is followed: the monitor policy, GEM's throughput for the estimate, and the poll-error limit. */
+export type MatchPolicy = MonitorPolicy & { segmentsPerHour: number; permanentErrorLimit: number };
+
 /** What each generation of the orchestration receives; `resume` is set by continueAsNew while monitoring. */
 export interface MatchOrchestrationInput {
   request: MatchInput;
-  policy: MonitorPolicy & { segmentsPerHour: number; permanentErrorLimit: number };
+  policy: MatchPolicy;
   resume?: {
     startedAt: string;
     monitor: MonitorState;
@@ -45,258 +50,375 @@ export interface MatchOrchestrationInput {
   };
 }
 
-const { validateInput, stageInput, submitJob, pollJob, deliverResults, notify, recordFailure } =
-  registerActivities<MatchActivities>(
-    {
-      validateInput: true,
-      stageInput: true,
-      submitJob: true,
-      pollJob: true,
-      deliverResults: true,
-      notify: true,
-      recordFailure: true,
-    },
-    matchActivities,
-  );
+const activities = registerActivities<MatchActivities>(
+  {
+    validateInput: true,
+    stageInput: true,
+    submitJob: true,
+    pollJob: true,
+    deliverResults: true,
+    notify: true,
+    recordFailure: true,
+  },
+  matchActivities,
+);
+
+/**
+ * One generation of a run as the orchestrator's steps see it: what was asked, how far it got, and what a
+ * failure must record. Rebuilt on every replay from the input and the activity results; the steps below read
+ * and update it instead of sharing a closure's mutable locals.
+ */
+export interface MatchRunState {
+  readonly request: MatchInput;
+  readonly policy: MatchPolicy;
+  /** When the first generation started (ISO); carried over continueAsNew. */
+  readonly startedAt: string;
+  /** Rows in the input once validation counted them; null when unknown (a file already in PDG storage). */
+  rowCount: number | null;
+  /** The phase last published; a failure is recorded as having happened in it. */
+  phase: MatchPhase;
+  /** The fields the last published status set beyond the defaults; the failure status keeps them. */
+  lastStatus: Partial<MatchCustomStatus>;
+  /** What the failure path records; the custom status runs one poll behind, so it is kept here. */
+  readonly progress: MatchProgress;
+  /** Set once the GEM job is submitted, or carried over from the previous generation. */
+  job?: SubmittedJob;
+  /** When GEM should be done (from the row count and its throughput), set when monitoring begins. */
+  estimated: Date | null;
+}
+
+export interface MatchProgress {
+  jobId: number | null;
+  polls: number;
+  lastGemStatus: string | null;
+  submittedAt: string | null;
+}
+
+/** The submitted job: what monitoring works on, and what continueAsNew hands to the next generation. */
+export interface SubmittedJob {
+  readonly staged: StageInputResult;
+  readonly submitted: SubmitJobResult;
+  /** Updated by every poll. */
+  readonly monitor: MonitorState;
+}
+
+/** How monitoring ended: with the terminal poll (null when the deadline came first), or in a new generation. */
+type MonitorOutcome = { kind: 'finished'; final: PollJobResult | null } | { kind: 'continued-as-new' };
 
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
 ): Generator<Task, MatchResult | undefined, unknown> {
-  const { request, policy, resume } = orchestrationInputOf(context);
-  const now = () => context.df.currentUtcDateTime;
-  const startedAt = resume?.startedAt ?? now().toISOString();
-  let rowCount: number | null = resume?.monitor.rowCount ?? null;
-
-  let currentPhase: MatchPhase = resume ? 'monitoring' : 'validating';
-  // What the failure path needs to record; the custom status runs one poll behind, so it is kept here.
-  const progress = {
-    jobId: resume?.monitor.jobId ?? null,
-    polls: resume?.monitor.polls ?? 0,
-    lastGemStatus: resume?.monitor.lastGemStatus ?? null,
-    submittedAt: resume?.monitor.startedAt ?? null,
-  };
-  let lastStatus: Partial<MatchCustomStatus> = {};
-  const report = (phase: MatchPhase, extra: Partial<MatchCustomStatus> = {}) => {
-    currentPhase = phase;
-    lastStatus = extra;
-    const status: MatchCustomStatus = {
-      phase,
-      jobId: null,
-      gemStatus: null,
-      polls: 0,
-      startedAt,
-      estimatedCompletion: null,
-      ...(rowCount !== null ? { rowCount } : {}),
-      ...extra,
-    };
-    context.df.setCustomStatus(status);
-  };
-  const finish = (result: Omit<MatchResult, 'startedAt' | 'finishedAt'>): MatchResult => ({
-    ...result,
-    startedAt,
-    finishedAt: now().toISOString(),
-  });
-
+  const run = runStateOf(context, orchestrationInputOf(context));
   // Once the input is known, a failure must leave a trace: an error document in the outbox and the callback,
   // not just a Failed instance. Secrets cannot be in the message: typed errors never carry them.
   try {
-    let staged: StageInputResult;
-    let submitted: SubmitJobResult;
-    let monitor: MonitorState;
-    if (resume) {
-      ({ staged, submitted, monitor } = resume);
-    } else {
-      report('validating');
-      const validation = yield* validateInput.call(request, ioRetryOptions());
-      // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
-      rowCount = validation.rowCount > 0 ? validation.rowCount : null;
-      if (!validation.valid) {
-        report('invalid-input', { message: validation.summary });
-        return finish({
-          outcome: 'invalid-input',
-          jobId: null,
-          gemStatus: null,
-          statistics: null,
-          outputs: validation.reportBlob ? { validationReport: validation.reportBlob } : {},
-          message: validation.summary,
-          polls: 0,
-        });
-      }
-
-      report('staging');
-      staged = yield* stageInput.call(request, ioRetryOptions());
-
-      report('submitting');
-      // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
-      submitted = yield* submitJob.call(
-        {
-          storageId: request.storageId,
-          filename: staged.pdgFilename,
-          jobType: request.jobType,
-          ...(request.overtureRelease ? { overtureRelease: request.overtureRelease } : {}),
-          ...(request.orbisVersion ? { orbisVersion: request.orbisVersion } : {}),
-        },
-        ioRetryOptions(),
-      );
-      const monitorStart = now().toISOString();
-      Object.assign(progress, {
-        jobId: submitted.jobId,
-        lastGemStatus: submitted.status,
-        submittedAt: monitorStart,
-      });
-      monitor = {
-        jobId: submitted.jobId,
-        polls: 0,
-        generation: 0,
-        startedAt: monitorStart,
-        deadline: deadlineFrom(monitorStart, policy).toISOString(),
-        lastGemStatus: submitted.status,
-        consecutiveErrors: 0,
-        rowCount,
-      };
+    if (!run.job) {
+      const invalid = yield* validate(context, run);
+      if (invalid) return invalid;
+      run.job = yield* prepare(context, run);
     }
-
-    const estimated =
-      rowCount !== null ? estimateCompletion(monitor.startedAt, rowCount, policy.segmentsPerHour) : null;
-    const monitoringStatus = (): Partial<MatchCustomStatus> => ({
-      jobId: monitor.jobId,
-      gemStatus: monitor.lastGemStatus,
-      polls: monitor.polls,
-      estimatedCompletion: estimated ? estimated.toISOString() : null,
-      deadline: monitor.deadline,
-    });
-
-    // The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Errors are
-    // caught inside the loop: an uncaught one would end the instance, and continueAsNew could not revive it.
-    const deadline = new Date(monitor.deadline);
-    let final: PollJobResult | null = null;
-    let failureMessage: string | null = null;
-    for (;;) {
-      report('monitoring', monitoringStatus());
-      const poll = yield* pollJob.call({ jobId: monitor.jobId });
-      monitor.polls += 1;
-      progress.polls = monitor.polls;
-      if (poll.error) {
-        monitor.consecutiveErrors += 1;
-        if (poll.error.permanent && monitor.consecutiveErrors >= policy.permanentErrorLimit) {
-          failureMessage = poll.error.message;
-          break;
-        }
-      } else {
-        monitor.consecutiveErrors = 0;
-        monitor.lastGemStatus = poll.status;
-        progress.lastGemStatus = poll.status;
-        if (poll.terminal) {
-          final = poll;
-          break;
-        }
-      }
-      // No wait runs past the deadline, and the job gets one last poll when it arrives: a job that finishes
-      // during the final wait is delivered, not reported as timed out.
-      const secondsLeft = (deadline.getTime() - now().getTime()) / 1000;
-      if (secondsLeft <= 0) break;
-      const delaySeconds = Math.min(
-        secondsLeft,
-        scheduledPollDelaySeconds(
-          monitor.polls,
-          policy,
-          monitor.lastGemStatus ?? undefined,
-          now(),
-          estimated,
-        ),
-      );
-      yield context.df.createTimer(new Date(now().getTime() + delaySeconds * 1000));
-      // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
-      if (shouldContinueAsNew(monitor, policy)) {
-        monitor.generation += 1;
-        const next: MatchOrchestrationInput = {
-          request,
-          policy,
-          resume: { startedAt, monitor, staged, submitted },
-        };
-        context.df.continueAsNew(next);
-        return undefined;
-      }
-    }
-
-    if (failureMessage !== null) {
-      throw new Error(`Job ${monitor.jobId} could not be followed: ${failureMessage}`);
-    }
-
-    report('delivering', monitoringStatus());
-    const delivered = yield* deliverResults.call(
-      {
-        request,
-        instanceId: context.df.instanceId,
-        pdgFilename: staged.pdgFilename,
-        jobId: monitor.jobId,
-        poll: final,
-        timedOut: final === null,
-        lastGemStatus: monitor.lastGemStatus,
-        deadline: monitor.deadline,
-        startedAt,
-        submittedAt: monitor.startedAt,
-        polls: monitor.polls,
-        finishedAt: now().toISOString(),
-      },
-      ioRetryOptions(),
-    );
-
-    let notification: NotifyResult | undefined;
-    if (request.callbackUrl) {
-      report('notifying', monitoringStatus());
-      notification = yield* notify.call({
-        url: request.callbackUrl,
-        summaryBlob: delivered.summaryBlob,
-        instanceId: context.df.instanceId,
-      });
-    }
-
-    const outcome = delivered.outcome;
-    report(outcome === 'succeeded' ? 'completed' : outcome, {
-      ...monitoringStatus(),
-      ...(delivered.message ? { message: delivered.message } : {}),
-    });
-    return finish({
-      outcome,
-      jobId: monitor.jobId,
-      gemStatus: final?.status ?? monitor.lastGemStatus,
-      statistics: final?.statistics ?? null,
-      outputs: delivered.outputs,
-      ...(delivered.message ? { message: delivered.message } : {}),
-      polls: monitor.polls,
-      ...(notification ? { notification } : {}),
-    });
+    const monitored = yield* monitor(context, run, run.job);
+    if (monitored.kind === 'continued-as-new') return undefined;
+    return yield* deliver(context, run, run.job, monitored.final);
   } catch (error) {
-    const message = caughtFailureMessage(error);
-    const failedIn = currentPhase;
-    report('failed', { ...lastStatus, message });
-    const recorded = yield* recordFailure.call(
-      {
-        request,
-        instanceId: context.df.instanceId,
-        phase: failedIn,
-        message,
-        jobId: progress.jobId,
-        lastGemStatus: progress.lastGemStatus,
-        submittedAt: progress.submittedAt,
-        polls: progress.polls,
-        finishedAt: now().toISOString(),
-      },
-      ioRetryOptions(),
-    );
-    if (request.callbackUrl) {
-      const notification = yield* notify.call({
-        url: request.callbackUrl,
-        summaryBlob: recorded.errorBlob,
-        instanceId: context.df.instanceId,
-      });
-      // A failed instance has no output, so the callback's outcome travels in the custom status.
-      report('failed', { ...lastStatus, message, notification });
-    }
-    throw error;
+    return yield* recordFailureAndRethrow(context, run, error);
   }
 };
+
+function runStateOf(context: OrchestrationContext, input: MatchOrchestrationInput): MatchRunState {
+  const { request, policy, resume } = input;
+  return {
+    request,
+    policy,
+    startedAt: resume?.startedAt ?? context.df.currentUtcDateTime.toISOString(),
+    rowCount: resume?.monitor.rowCount ?? null,
+    phase: resume ? 'monitoring' : 'validating',
+    lastStatus: {},
+    progress: {
+      jobId: resume?.monitor.jobId ?? null,
+      polls: resume?.monitor.polls ?? 0,
+      lastGemStatus: resume?.monitor.lastGemStatus ?? null,
+      submittedAt: resume?.monitor.startedAt ?? null,
+    },
+    ...(resume
+      ? { job: { staged: resume.staged, submitted: resume.submitted, monitor: resume.monitor } }
+      : {}),
+    estimated: null,
+  };
+}
+
+/** Publishes the custom status the status API reads back; `extra` overrides the defaults. */
+function report(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  phase: MatchPhase,
+  extra: Partial<MatchCustomStatus> = {},
+): void {
+  run.phase = phase;
+  run.lastStatus = extra;
+  const status: MatchCustomStatus = {
+    phase,
+    jobId: null,
+    gemStatus: null,
+    polls: 0,
+    startedAt: run.startedAt,
+    estimatedCompletion: null,
+    ...(run.rowCount !== null ? { rowCount: run.rowCount } : {}),
+    ...extra,
+  };
+  context.df.setCustomStatus(status);
+}
+
+/** The status fields of a submitted job, from monitoring on. */
+function monitoringStatus(run: MatchRunState, { monitor }: SubmittedJob): Partial<MatchCustomStatus> {
+  return {
+    jobId: monitor.jobId,
+    gemStatus: monitor.lastGemStatus,
+    polls: monitor.polls,
+    estimatedCompletion: run.estimated ? run.estimated.toISOString() : null,
+    deadline: monitor.deadline,
+  };
+}
+
+function finish(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  result: Omit<MatchResult, 'startedAt' | 'finishedAt'>,
+): MatchResult {
+  return { ...result, startedAt: run.startedAt, finishedAt: context.df.currentUtcDateTime.toISOString() };
+}
+
+/** Validates the input; an invalid file ends the run here with its report (the result), a valid one goes on. */
+function* validate(
+  context: OrchestrationContext,
+  run: MatchRunState,
+): Generator<Task, MatchResult | undefined, unknown> {
+  report(context, run, 'validating');
+  const validation = yield* activities.validateInput.call(run.request, ioRetryOptions());
+  // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
+  run.rowCount = validation.rowCount > 0 ? validation.rowCount : null;
+  if (validation.valid) return undefined;
+  report(context, run, 'invalid-input', { message: validation.summary });
+  return finish(context, run, {
+    outcome: 'invalid-input',
+    jobId: null,
+    gemStatus: null,
+    statistics: null,
+    outputs: validation.reportBlob ? { validationReport: validation.reportBlob } : {},
+    message: validation.summary,
+    polls: 0,
+  });
+}
+
+/** Stages the validated input into PDG storage and submits the GEM job; monitoring starts from the result. */
+function* prepare(context: OrchestrationContext, run: MatchRunState): Generator<Task, SubmittedJob, unknown> {
+  const { request, policy } = run;
+  report(context, run, 'staging');
+  const staged = yield* activities.stageInput.call(request, ioRetryOptions());
+
+  report(context, run, 'submitting');
+  // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
+  const submitted = yield* activities.submitJob.call(
+    {
+      storageId: request.storageId,
+      filename: staged.pdgFilename,
+      jobType: request.jobType,
+      ...(request.overtureRelease ? { overtureRelease: request.overtureRelease } : {}),
+      ...(request.orbisVersion ? { orbisVersion: request.orbisVersion } : {}),
+    },
+    ioRetryOptions(),
+  );
+  const monitorStart = context.df.currentUtcDateTime.toISOString();
+  Object.assign(run.progress, {
+    jobId: submitted.jobId,
+    lastGemStatus: submitted.status,
+    submittedAt: monitorStart,
+  });
+  const monitor: MonitorState = {
+    jobId: submitted.jobId,
+    polls: 0,
+    generation: 0,
+    startedAt: monitorStart,
+    deadline: deadlineFrom(monitorStart, policy).toISOString(),
+    lastGemStatus: submitted.status,
+    consecutiveErrors: 0,
+    rowCount: run.rowCount,
+  };
+  return { staged, submitted, monitor };
+}
+
+/**
+ * The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Poll errors come
+ * back as data and are counted here: an uncaught one would end the instance, and continueAsNew could not revive
+ * it. Only a permanent error repeated `permanentErrorLimit` times ends monitoring, by throwing.
+ */
+function* monitor(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  job: SubmittedJob,
+): Generator<Task, MonitorOutcome, unknown> {
+  const { monitor: state } = job;
+  run.estimated =
+    run.rowCount !== null
+      ? estimateCompletion(state.startedAt, run.rowCount, run.policy.segmentsPerHour)
+      : null;
+  for (;;) {
+    report(context, run, 'monitoring', monitoringStatus(run, job));
+    const poll = yield* activities.pollJob.call({ jobId: state.jobId });
+    const verdict = countPoll(run, state, poll);
+    if (verdict === 'terminal') return { kind: 'finished', final: poll };
+    if (verdict === 'unfollowable') {
+      throw new Error(`Job ${state.jobId} could not be followed: ${poll.error?.message}`);
+    }
+    const nextPollAt = nextPollTime(context, run, state);
+    if (nextPollAt === null) return { kind: 'finished', final: null };
+    yield context.df.createTimer(nextPollAt);
+    // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
+    if (shouldContinueAsNew(state, run.policy)) {
+      continueAsNew(context, run, job);
+      return { kind: 'continued-as-new' };
+    }
+  }
+}
+
+/** Counts a poll into the monitor state and says what it means for the loop. */
+function countPoll(
+  run: MatchRunState,
+  state: MonitorState,
+  poll: PollJobResult,
+): 'terminal' | 'unfollowable' | 'running' {
+  state.polls += 1;
+  run.progress.polls = state.polls;
+  if (poll.error) {
+    state.consecutiveErrors += 1;
+    const unfollowable = poll.error.permanent && state.consecutiveErrors >= run.policy.permanentErrorLimit;
+    return unfollowable ? 'unfollowable' : 'running';
+  }
+  state.consecutiveErrors = 0;
+  state.lastGemStatus = poll.status;
+  run.progress.lastGemStatus = poll.status;
+  return poll.terminal ? 'terminal' : 'running';
+}
+
+/**
+ * When to poll next, or null once the deadline has come. No wait runs past the deadline, and the job gets one
+ * last poll when it arrives: a job that finishes during the final wait is delivered, not reported as timed out.
+ */
+function nextPollTime(context: OrchestrationContext, run: MatchRunState, state: MonitorState): Date | null {
+  const now = context.df.currentUtcDateTime;
+  const secondsLeft = (new Date(state.deadline).getTime() - now.getTime()) / 1000;
+  if (secondsLeft <= 0) return null;
+  const delaySeconds = Math.min(
+    secondsLeft,
+    scheduledPollDelaySeconds(state.polls, run.policy, state.lastGemStatus ?? undefined, now, run.estimated),
+  );
+  return new Date(now.getTime() + delaySeconds * 1000);
+}
+
+/** Ends this generation; the next one resumes monitoring from the carried state with a fresh history. */
+function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: SubmittedJob): void {
+  job.monitor.generation += 1;
+  const next: MatchOrchestrationInput = {
+    request: run.request,
+    policy: run.policy,
+    resume: { startedAt: run.startedAt, monitor: job.monitor, staged: job.staged, submitted: job.submitted },
+  };
+  context.df.continueAsNew(next);
+}
+
+/** Writes the outbox documents for the finished (or timed-out) job, tells the callback, and ends the run. */
+function* deliver(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  job: SubmittedJob,
+  final: PollJobResult | null,
+): Generator<Task, MatchResult, unknown> {
+  const { request, startedAt } = run;
+  const { monitor } = job;
+  report(context, run, 'delivering', monitoringStatus(run, job));
+  const delivered = yield* activities.deliverResults.call(
+    {
+      request,
+      instanceId: context.df.instanceId,
+      pdgFilename: job.staged.pdgFilename,
+      jobId: monitor.jobId,
+      poll: final,
+      timedOut: final === null,
+      lastGemStatus: monitor.lastGemStatus,
+      deadline: monitor.deadline,
+      startedAt,
+      submittedAt: monitor.startedAt,
+      polls: monitor.polls,
+      finishedAt: context.df.currentUtcDateTime.toISOString(),
+    },
+    ioRetryOptions(),
+  );
+
+  let notification: NotifyResult | undefined;
+  if (request.callbackUrl) {
+    report(context, run, 'notifying', monitoringStatus(run, job));
+    notification = yield* activities.notify.call({
+      url: request.callbackUrl,
+      summaryBlob: delivered.summaryBlob,
+      instanceId: context.df.instanceId,
+    });
+  }
+
+  const outcome = delivered.outcome;
+  report(context, run, outcome === 'succeeded' ? 'completed' : outcome, {
+    ...monitoringStatus(run, job),
+    ...(delivered.message ? { message: delivered.message } : {}),
+  });
+  return finish(context, run, {
+    outcome,
+    jobId: monitor.jobId,
+    gemStatus: final?.status ?? monitor.lastGemStatus,
+    statistics: final?.statistics ?? null,
+    outputs: delivered.outputs,
+    ...(delivered.message ? { message: delivered.message } : {}),
+    polls: monitor.polls,
+    ...(notification ? { notification } : {}),
+  });
+}
+
+/**
+ * The failure path: publishes the failure, writes the run's error document, tells the callback, and fails the
+ * instance with the original error.
+ */
+function* recordFailureAndRethrow(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  error: unknown,
+): Generator<Task, never, unknown> {
+  const { request, progress } = run;
+  const message = caughtFailureMessage(error);
+  const failedIn = run.phase;
+  report(context, run, 'failed', { ...run.lastStatus, message });
+  const recorded = yield* activities.recordFailure.call(
+    {
+      request,
+      instanceId: context.df.instanceId,
+      phase: failedIn,
+      message,
+      jobId: progress.jobId,
+      lastGemStatus: progress.lastGemStatus,
+      submittedAt: progress.submittedAt,
+      polls: progress.polls,
+      finishedAt: context.df.currentUtcDateTime.toISOString(),
+    },
+    ioRetryOptions(),
+  );
+  if (request.callbackUrl) {
+    const notification = yield* activities.notify.call({
+      url: request.callbackUrl,
+      summaryBlob: recorded.errorBlob,
+      instanceId: context.df.instanceId,
+    });
+    // A failed instance has no output, so the callback's outcome travels in the custom status.
+    report(context, run, 'failed', { ...run.lastStatus, message, notification });
+  }
+  throw error;
+}
 
 /**
  * The input, checked before the first yield. An instance started by hand (Durable HTTP API, portal) with the
