@@ -1,0 +1,116 @@
+/**
+ * The `deliverResults` activity: writes the run's outcome to its outbox folder and moves `latest.json` of its
+ * name to it. A finished job's GEM result file is streamed from the PDG container beside a summary; a failed
+ * job gets an error document with GEM's message, and a job still running at the deadline a timeout document.
+ */
+import { GemFlowError } from '../errors.js';
+import type { Services } from '../services.js';
+import { deliverResult } from '../staging/copy.js';
+import { outboxBlobNames } from '../workflow/outboxNames.js';
+import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../workflow/summary.js';
+import type { DeliverResultsInput, DeliverResultsResult, PollJobResult } from '../workflow/types.js';
+import { pdgContainerFor, recordLatest, writeRunDocument } from './matchStorage.js';
+
+export class MissingResultFileError extends GemFlowError {
+  readonly code = 'MissingResultFile';
+}
+
+type DeliveryServices = Pick<Services, 'outbox' | 'tomtom' | 'pdgContainer'>;
+
+export async function deliverResults(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+): Promise<DeliverResultsResult> {
+  if (input.timedOut || !input.poll) return deliverTimeout(services, input);
+  if (!input.poll.succeeded) return deliverGemFailure(services, input, input.poll);
+  return deliverSuccess(services, input, input.poll);
+}
+
+/** What every document of the run says about it. */
+function runDetails(input: DeliverResultsInput) {
+  return {
+    input: input.request,
+    instanceId: input.instanceId,
+    pdgFilename: input.pdgFilename,
+    jobId: input.jobId,
+    polls: input.polls,
+    submittedAt: input.submittedAt,
+    completedAt: input.finishedAt,
+  };
+}
+
+async function deliverTimeout(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+): Promise<DeliverResultsResult> {
+  const names = outboxBlobNames(input.request.outbox);
+  const document = buildTimeoutDocument({
+    ...runDetails(input),
+    // Inputs scheduled before these fields existed lack them; the finish time is the nearest stand-in.
+    lastGemStatus: input.poll?.status ?? input.lastGemStatus ?? null,
+    deadline: input.deadline ?? input.finishedAt,
+  });
+  await writeRunDocument(services, names.error, document);
+  await recordLatest(services, input.request, 'timed-out', { error: names.error });
+  return {
+    outcome: 'timed-out',
+    outputs: { error: names.error },
+    summaryBlob: names.error,
+    message: document.message,
+  };
+}
+
+async function deliverGemFailure(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+  poll: PollJobResult,
+): Promise<DeliverResultsResult> {
+  const names = outboxBlobNames(input.request.outbox);
+  const document = buildErrorDocument({
+    ...runDetails(input),
+    gemStatus: poll.status,
+    gemMessage: poll.message,
+  });
+  await writeRunDocument(services, names.error, document);
+  await recordLatest(services, input.request, 'gem-failed', { error: names.error });
+  return {
+    outcome: 'gem-failed',
+    outputs: { error: names.error },
+    summaryBlob: names.error,
+    message: document.message,
+  };
+}
+
+async function deliverSuccess(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+  poll: PollJobResult,
+): Promise<DeliverResultsResult> {
+  const names = outboxBlobNames(input.request.outbox);
+  const resultFilename = poll.resultFilename;
+  if (!resultFilename) {
+    throw new MissingResultFileError(
+      `GEM reported job ${input.jobId} as ${poll.status} without a result file name.`,
+      { remedy: 'Check the job with GET …/gem/jobs/{id}; the result may appear in the storage listing.' },
+    );
+  }
+  const { container, clientSecret } = await pdgContainerFor(services, input.request.storageId, 'READ');
+  await deliverResult({
+    source: container.getBlobClient(resultFilename),
+    target: services.outbox.getBlockBlobClient(names.results),
+    secrets: [clientSecret],
+  });
+  await writeRunDocument(
+    services,
+    names.summary,
+    buildSummary({
+      ...runDetails(input),
+      gemStatus: poll.status,
+      statistics: poll.statistics,
+      resultFilename,
+    }),
+  );
+  const outputs = { results: names.results, summary: names.summary };
+  await recordLatest(services, input.request, 'succeeded', outputs);
+  return { outcome: 'succeeded', outputs, summaryBlob: names.summary };
+}

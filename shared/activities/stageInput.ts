@@ -1,0 +1,39 @@
+/**
+ * The `stageInput` activity: copies the pinned inbox file into the customer's PDG `default` container under a
+ * content-derived name (skipped when that name is already there), as the service principal a fresh Vault
+ * unwrap returns. A file already in PDG storage is only checked to exist.
+ */
+import { GemFlowError } from '../errors.js';
+import type { Services } from '../services.js';
+import { stageInput as stageIntoPdg } from '../staging/copy.js';
+import type { MatchInput, StageInputResult } from '../workflow/types.js';
+import { pdgContainerFor, pinnedSource } from './matchStorage.js';
+
+export class PdgFileMissingError extends GemFlowError {
+  readonly code = 'PdgFileMissing';
+}
+
+export async function stageInput(
+  services: Pick<Services, 'appBlobs' | 'tomtom' | 'pdgContainer'>,
+  input: MatchInput,
+): Promise<StageInputResult> {
+  if (input.source.kind === 'pdg') {
+    const filename = input.source.filename;
+    const storage = await services.tomtom.getStorage(input.storageId);
+    if (storage.files && !storage.files.some((f) => f.name === filename)) {
+      throw new PdgFileMissingError(`Storage ${input.storageId} has no file named ${filename}.`, {
+        remedy: 'Check the file name (with extension) against GET /api/storages?refresh=true.',
+      });
+    }
+    return { pdgFilename: filename, sha256: null, size: null, skipped: true };
+  }
+  const { blob } = await pinnedSource(services, input);
+  const { container, clientSecret } = await pdgContainerFor(services, input.storageId, 'READ_WRITE');
+  const staged = await stageIntoPdg({ source: blob, target: container, secrets: [clientSecret] });
+  return {
+    pdgFilename: staged.targetName,
+    sha256: staged.sha256,
+    size: staged.size,
+    skipped: staged.skipped,
+  };
+}
