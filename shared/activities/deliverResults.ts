@@ -39,46 +39,43 @@ function runDetails(input: DeliverResultsInput) {
   };
 }
 
-async function deliverTimeout(
+function deliverTimeout(
   services: DeliveryServices,
   input: DeliverResultsInput,
 ): Promise<DeliverResultsResult> {
-  const names = outboxBlobNames(input.request.outbox);
   const document = buildTimeoutDocument({
     ...runDetails(input),
     // Inputs scheduled before these fields existed lack them; the finish time is the nearest stand-in.
     lastGemStatus: input.poll?.status ?? input.lastGemStatus ?? null,
     deadline: input.deadline ?? input.finishedAt,
   });
-  await writeRunDocument(services, names.error, document);
-  await recordLatest(services, input.request, 'timed-out', { error: names.error });
-  return {
-    outcome: 'timed-out',
-    outputs: { error: names.error },
-    summaryBlob: names.error,
-    message: document.message,
-  };
+  return deliverErrorDocument(services, input, 'timed-out', document);
 }
 
-async function deliverGemFailure(
+function deliverGemFailure(
   services: DeliveryServices,
   input: DeliverResultsInput,
   poll: PollJobResult,
 ): Promise<DeliverResultsResult> {
-  const names = outboxBlobNames(input.request.outbox);
   const document = buildErrorDocument({
     ...runDetails(input),
     gemStatus: poll.status,
     gemMessage: poll.message,
   });
-  await writeRunDocument(services, names.error, document);
-  await recordLatest(services, input.request, 'gem-failed', { error: names.error });
-  return {
-    outcome: 'gem-failed',
-    outputs: { error: names.error },
-    summaryBlob: names.error,
-    message: document.message,
-  };
+  return deliverErrorDocument(services, input, 'gem-failed', document);
+}
+
+/** A run without results: its error document is the run's output and what the callback sends. */
+async function deliverErrorDocument(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+  outcome: 'timed-out' | 'gem-failed',
+  document: { message: string },
+): Promise<DeliverResultsResult> {
+  const { error } = outboxBlobNames(input.request.outbox);
+  await writeRunDocument(services, error, document);
+  await recordLatest(services, input.request, outcome, { error });
+  return { outcome, outputs: { error }, summaryBlob: error, message: document.message };
 }
 
 async function deliverSuccess(
