@@ -1,6 +1,7 @@
 /**
- * Base of every error gem-flow raises on purpose. `code` is stable and machine-readable; `remedy` tells a
- * person what to change. Messages never carry secrets: subclasses are built from redacted inputs only.
+ * Base of every error gem-flow raises on purpose, and the few helpers every layer uses to read a caught one.
+ * `code` is stable and machine-readable; `remedy` tells a person what to change. Messages never carry secrets:
+ * subclasses are built from redacted inputs only, and URLs go into them through `safeUrl`.
  */
 export abstract class GemFlowError extends Error {
   abstract readonly code: string;
@@ -29,4 +30,21 @@ export function isNotFound(error: unknown): boolean {
   const { statusCode } = error as { statusCode?: unknown };
   if (statusCode !== undefined) return statusCode === 404;
   return error instanceof Error && DURABLE_CLIENT_NOT_FOUND.test(error.message);
+}
+
+/** The HTTP status an Azure SDK error carries (`RestError.statusCode`), or undefined for any other failure. */
+export function statusCodeOf(error: unknown): number | undefined {
+  const status = (error as { statusCode?: unknown } | null)?.statusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+/** What a caught value says: an error's message, or the value itself as text (a thrown string). */
+export function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** A URL fit for a message or a log: without its query string, where a SAS signature would be a secret. */
+export function safeUrl(url: string): string {
+  const q = url.indexOf('?');
+  return q < 0 ? url : url.slice(0, q);
 }

@@ -9,6 +9,7 @@
 import type { z } from 'zod';
 import type { DEPENDENCY_CHECKS, healthReportSchema, healthResponseSchema } from './api/schemas.js';
 import { type ConfigurationProblem, inspectSettings, type Settings, settingsInForce } from './config.js';
+import { errorMessage } from './errors.js';
 import { getServices, type Services } from './services.js';
 import { APP_VERSION } from './version.js';
 
@@ -124,7 +125,7 @@ async function check(name: CheckName, probe: () => Promise<string>): Promise<Dep
     return { name, ok: true, latencyMs: Math.round(performance.now() - started), detail };
   } catch (error) {
     // Messages of gem-flow's typed errors carry no secrets by construction; they say what to fix.
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return { name, ok: false, latencyMs: Math.round(performance.now() - started), detail };
   } finally {
     clearTimeout(timer);

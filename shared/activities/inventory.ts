@@ -2,6 +2,7 @@
  * Activities of the `listStorages` inventory, and the outbox documents the sweep and the storages API read.
  * A storage whose details cannot be fetched is reported in the snapshot rather than failing the inventory.
  */
+import { errorMessage } from '../errors.js';
 import { readJsonBlob, writeJsonBlob } from '../outbox.js';
 import { getServices, type Services } from '../services.js';
 import type { StorageDetails, StorageSummary } from '../tomtom/index.js';
@@ -51,7 +52,7 @@ export function createInventoryActivities(services: Services): InventoryActiviti
           ok: false,
           storageId,
           error: {
-            message: error instanceof Error ? error.message : String(error),
+            message: errorMessage(error),
             status: typeof status === 'number' ? status : null,
           },
         };

@@ -3,6 +3,7 @@
  * target is checked again here whatever path the URL came by, and a callback that cannot be sent never fails
  * the match: the outcome is returned and recorded instead.
  */
+import { errorMessage } from '../errors.js';
 import { readJsonBlob } from '../outbox.js';
 import type { Services } from '../services.js';
 import { callbackTargetProblem, parseAllowList } from '../workflow/callbackTarget.js';
@@ -40,7 +41,7 @@ export async function notify(
     return {
       delivered: false,
       attempts: 0,
-      error: error instanceof Error ? error.message : String(error),
+      error: errorMessage(error),
     };
   }
 }

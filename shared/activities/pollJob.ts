@@ -2,6 +2,7 @@
  * The `pollJob` activity: one look at the GEM job. A failure to read it is returned as data, never thrown, so
  * the orchestrator's monitor loop keeps control: an uncaught failure would end the instance.
  */
+import { errorMessage } from '../errors.js';
 import type { Services } from '../services.js';
 import {
   TomTomApiError,
@@ -37,7 +38,7 @@ export async function pollJob(
       error instanceof TomTomNotFoundError ||
       error instanceof TomTomForbiddenError ||
       error instanceof TomTomUnauthorizedError;
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     return {
       jobId,
       status: 'UNKNOWN',

@@ -135,140 +135,157 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
     // Either way of passing the function key is accepted.
     security: [{ functionKeyHeader: [] }, { functionKeyQuery: [] }],
     paths: {
-      '/api/matches': {
-        post: {
-          operationId: 'startMatch',
-          summary: 'Start matching a file',
-          description:
-            'Validates the request, applies the configured defaults and starts a match. Repeating a request for the same file (or with the same idempotencyKey) returns the existing match with `created: false`.',
-          requestBody: {
-            required: true,
-            description: `UTF-8 JSON, at most ${START_MATCH_MAX_BODY_BYTES} bytes.`,
-            content: { 'application/json': { schema: ref('StartMatchRequest') } },
-          },
-          responses: {
-            '202': {
-              ...json('StartMatchAccepted', 'Accepted; follow statusUrl.'),
-              headers: {
-                Location: { description: 'The status URL.', schema: { type: 'string' } },
-                'Retry-After': {
-                  description: 'Seconds to wait before polling.',
-                  schema: { type: 'integer' },
-                },
-              },
-            },
-            '400': errorResponse(
-              'The body is not valid UTF-8 or JSON, or fields are invalid; `details` lists each field.',
-            ),
-            '401': unauthorizedResponse,
-            '413': errorResponse(
-              `The body is larger than ${START_MATCH_MAX_BODY_BYTES} bytes; it was not parsed.`,
-            ),
-          },
-        },
-        get: {
-          operationId: 'listMatches',
-          summary: 'List matches',
-          description:
-            `One page of matches, newest first, created within a time window (by default the last ${LIST_MATCHES_DEFAULT_WINDOW_DAYS} days). ` +
-            'When more follow, the response has a `continuationToken`: pass it as `?continuationToken=` (the window and status filter travel inside it) until it is null.',
-          parameters: queryParameters(listMatchesQuerySchema),
-          responses: {
-            '200': json('ListMatchesResponse', 'A page of matches, newest first.'),
-            '400': errorResponse('A query parameter is invalid.'),
-            '401': unauthorizedResponse,
-          },
-        },
-      },
-      '/api/matches/{id}': {
-        get: {
-          operationId: 'getMatch',
-          summary: 'Read the status of a match',
-          parameters: [matchIdParameter],
-          responses: {
-            '200': json(
-              'MatchStatus',
-              'The compact status: phase, GEM job id and status, polls, estimate, outputs.',
-            ),
-            '401': unauthorizedResponse,
-            '404': errorResponse('No match with this id.'),
-          },
-        },
-      },
-      '/api/matches/{id}/cancel': {
-        post: {
-          operationId: 'cancelMatch',
-          summary: 'Stop a running match',
-          description:
-            'Terminates the workflow. GEM has no cancel endpoint, so a job already submitted keeps running at TomTom; its results stay in the PDG storage and are not delivered to the outbox.',
-          parameters: [matchIdParameter],
-          responses: {
-            '202': json('CancelMatchResponse', 'The workflow is being terminated.'),
-            '401': unauthorizedResponse,
-            '404': errorResponse('No match with this id.'),
-            '409': errorResponse('The match has already finished.'),
-          },
-        },
-      },
-      '/api/storages': {
-        get: {
-          operationId: 'listStorages',
-          summary: 'List the PDG storages',
-          parameters: queryParameters(listStoragesQuerySchema),
-          responses: {
-            '200': json('StoragesResponse', 'The latest inventory, or a fresh one with refresh=true.'),
-            '202': {
-              description:
-                'refresh=true and TomTom is slow: the refresh continues; GET /api/storages (the Location) serves it when done.',
-            },
-            '502': errorResponse('refresh=true and reading the storages from TomTom failed.'),
-            '401': unauthorizedResponse,
-            '404': errorResponse('No inventory has been taken yet; call again with refresh=true.'),
-          },
-        },
-      },
-      '/api/health': {
-        get: {
-          operationId: 'health',
-          summary: 'Liveness check',
-          description:
-            'Anonymous and free: answers from memory, reads no setting and calls no dependency. It says only that the app runs; the report is GET /api/health/report.',
-          security: [],
-          responses: { '200': json('HealthResponse', 'The app is up.') },
-        },
-      },
-      '/api/health/report': {
-        get: {
-          operationId: 'healthReport',
-          summary: 'Settings, settings problems and dependency checks',
-          description:
-            'The settings in force (secrets only as set or not set), every settings problem, the Node.js version, and whether app storage, the API key source, the Entra token and TomTom answer. The checks are reused for cachedForSeconds, so polling costs at most one round of calls per window.',
-          responses: {
-            '200': json('HealthReport', 'Every setting is valid and every check passed.'),
-            '503': json('HealthReport', 'A setting has a problem or a check failed; the report says which.'),
-            '401': unauthorizedResponse,
-          },
-        },
-      },
-      '/api/openapi.json': {
-        get: {
-          operationId: 'openApiDocument',
-          summary: 'This document',
-          security: [],
-          responses: {
-            '200': {
-              description: 'The OpenAPI 3.1 document.',
-              content: { 'application/json': { schema: {} } },
-            },
-          },
-        },
-      },
+      '/api/matches': { post: startMatchOperation(), get: listMatchesOperation() },
+      '/api/matches/{id}': { get: getMatchOperation() },
+      '/api/matches/{id}/cancel': { post: cancelMatchOperation() },
+      '/api/storages': { get: listStoragesOperation() },
+      '/api/health': { get: healthOperation() },
+      '/api/health/report': { get: healthReportOperation() },
+      '/api/openapi.json': { get: openApiDocumentOperation() },
     },
     components: {
       schemas: componentSchemas(),
       securitySchemes: {
         functionKeyHeader: { type: 'apiKey', in: 'header', name: 'x-functions-key' },
         functionKeyQuery: { type: 'apiKey', in: 'query', name: 'code' },
+      },
+    },
+  };
+}
+
+// One function per operation, in the document's order; each is called only while a document is built.
+
+function startMatchOperation() {
+  return {
+    operationId: 'startMatch',
+    summary: 'Start matching a file',
+    description:
+      'Validates the request, applies the configured defaults and starts a match. Repeating a request for the same file (or with the same idempotencyKey) returns the existing match with `created: false`.',
+    requestBody: {
+      required: true,
+      description: `UTF-8 JSON, at most ${START_MATCH_MAX_BODY_BYTES} bytes.`,
+      content: { 'application/json': { schema: ref('StartMatchRequest') } },
+    },
+    responses: {
+      '202': {
+        ...json('StartMatchAccepted', 'Accepted; follow statusUrl.'),
+        headers: {
+          Location: { description: 'The status URL.', schema: { type: 'string' } },
+          'Retry-After': {
+            description: 'Seconds to wait before polling.',
+            schema: { type: 'integer' },
+          },
+        },
+      },
+      '400': errorResponse(
+        'The body is not valid UTF-8 or JSON, or fields are invalid; `details` lists each field.',
+      ),
+      '401': unauthorizedResponse,
+      '413': errorResponse(`The body is larger than ${START_MATCH_MAX_BODY_BYTES} bytes; it was not parsed.`),
+    },
+  };
+}
+
+function listMatchesOperation() {
+  return {
+    operationId: 'listMatches',
+    summary: 'List matches',
+    description:
+      `One page of matches, newest first, created within a time window (by default the last ${LIST_MATCHES_DEFAULT_WINDOW_DAYS} days). ` +
+      'When more follow, the response has a `continuationToken`: pass it as `?continuationToken=` (the window and status filter travel inside it) until it is null.',
+    parameters: queryParameters(listMatchesQuerySchema),
+    responses: {
+      '200': json('ListMatchesResponse', 'A page of matches, newest first.'),
+      '400': errorResponse('A query parameter is invalid.'),
+      '401': unauthorizedResponse,
+    },
+  };
+}
+
+function getMatchOperation() {
+  return {
+    operationId: 'getMatch',
+    summary: 'Read the status of a match',
+    parameters: [matchIdParameter],
+    responses: {
+      '200': json(
+        'MatchStatus',
+        'The compact status: phase, GEM job id and status, polls, estimate, outputs.',
+      ),
+      '401': unauthorizedResponse,
+      '404': errorResponse('No match with this id.'),
+    },
+  };
+}
+
+function cancelMatchOperation() {
+  return {
+    operationId: 'cancelMatch',
+    summary: 'Stop a running match',
+    description:
+      'Terminates the workflow. GEM has no cancel endpoint, so a job already submitted keeps running at TomTom; its results stay in the PDG storage and are not delivered to the outbox.',
+    parameters: [matchIdParameter],
+    responses: {
+      '202': json('CancelMatchResponse', 'The workflow is being terminated.'),
+      '401': unauthorizedResponse,
+      '404': errorResponse('No match with this id.'),
+      '409': errorResponse('The match has already finished.'),
+    },
+  };
+}
+
+function listStoragesOperation() {
+  return {
+    operationId: 'listStorages',
+    summary: 'List the PDG storages',
+    parameters: queryParameters(listStoragesQuerySchema),
+    responses: {
+      '200': json('StoragesResponse', 'The latest inventory, or a fresh one with refresh=true.'),
+      '202': {
+        description:
+          'refresh=true and TomTom is slow: the refresh continues; GET /api/storages (the Location) serves it when done.',
+      },
+      '502': errorResponse('refresh=true and reading the storages from TomTom failed.'),
+      '401': unauthorizedResponse,
+      '404': errorResponse('No inventory has been taken yet; call again with refresh=true.'),
+    },
+  };
+}
+
+function healthOperation() {
+  return {
+    operationId: 'health',
+    summary: 'Liveness check',
+    description:
+      'Anonymous and free: answers from memory, reads no setting and calls no dependency. It says only that the app runs; the report is GET /api/health/report.',
+    security: [],
+    responses: { '200': json('HealthResponse', 'The app is up.') },
+  };
+}
+
+function healthReportOperation() {
+  return {
+    operationId: 'healthReport',
+    summary: 'Settings, settings problems and dependency checks',
+    description:
+      'The settings in force (secrets only as set or not set), every settings problem, the Node.js version, and whether app storage, the API key source, the Entra token and TomTom answer. The checks are reused for cachedForSeconds, so polling costs at most one round of calls per window.',
+    responses: {
+      '200': json('HealthReport', 'Every setting is valid and every check passed.'),
+      '503': json('HealthReport', 'A setting has a problem or a check failed; the report says which.'),
+      '401': unauthorizedResponse,
+    },
+  };
+}
+
+function openApiDocumentOperation() {
+  return {
+    operationId: 'openApiDocument',
+    summary: 'This document',
+    security: [],
+    responses: {
+      '200': {
+        description: 'The OpenAPI 3.1 document.',
+        content: { 'application/json': { schema: {} } },
       },
     },
   };

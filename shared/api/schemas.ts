@@ -4,6 +4,7 @@
  * default storage, job type and versions) live in `resolveStartMatch`, not in the schema.
  */
 import { z } from 'zod';
+import { errorMessage } from '../errors.js';
 import { JOB_TYPES, type JobType } from '../jobTypes.js';
 import {
   type CallbackAllowList,
@@ -373,7 +374,7 @@ export function parseJsonBody(text: string): Resolution<unknown> {
     return { ok: true, value: JSON.parse(text) };
   } catch (error) {
     // V8 quotes a window of the input in its message; the envelope bounds it (ERROR_LIMITS.reasonLength).
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = errorMessage(error);
     return { ok: false, errors: [{ field: BODY_FIELD, reason: `is not valid JSON (${detail})` }] };
   }
 }

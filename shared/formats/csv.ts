@@ -14,6 +14,7 @@ import { createWriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
 import { Readable } from 'node:stream';
 import { CsvError, type Info, parse } from 'csv-parse';
+import { errorMessage } from '../errors.js';
 import { CSV_DELIMITERS, WKT_COLUMN_NAMES } from './detect.js';
 import { FormatError } from './errors.js';
 import { enrichmentNames, jsonSafe, matchesAsJson } from './fields.js';
@@ -226,7 +227,7 @@ function rowFeature(index: number, record: string[], info: Info, layout: CsvLayo
   } catch (err) {
     feature.problem = {
       rule: 'geometry-unreadable',
-      message: `line ${info.lines}: "${layout.header[layout.wktIndex]}" is not readable WKT (${err instanceof Error ? err.message : String(err)}): "${wkt.slice(0, 60)}".`,
+      message: `line ${info.lines}: "${layout.header[layout.wktIndex]}" is not readable WKT (${errorMessage(err)}): "${wkt.slice(0, 60)}".`,
     };
   }
   return feature;

@@ -7,6 +7,7 @@
  * from the end, each bounded and checked against the file's real size.
  */
 import Tokenizer from '@streamparser/json/tokenizer.js';
+import { errorMessage } from '../errors.js';
 import { FormatError } from './errors.js';
 import { openParquet } from './parquetRows.js';
 import type { InputFormat, SourceFile } from './types.js';
@@ -281,7 +282,7 @@ function scanJsonHead(head: Uint8Array): JsonHead {
   try {
     tokenizer.write(head);
   } catch (err) {
-    if (!(err instanceof StopScan)) result.error = err instanceof Error ? err.message : String(err);
+    if (!(err instanceof StopScan)) result.error = errorMessage(err);
   }
   return result;
 }

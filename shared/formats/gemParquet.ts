@@ -9,6 +9,7 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import type { SchemaElement } from 'hyparquet-writer';
+import { errorMessage } from '../errors.js';
 import { FormatError } from './errors.js';
 import { wktToGeometry } from './geometry.js';
 import { loadHyparquetWriter } from './hyparquetWriter.js';
@@ -187,7 +188,7 @@ function toFeature(
     } catch (err) {
       feature.problem = {
         rule: 'geometry-unreadable',
-        message: `the WKT cannot be read (${err instanceof Error ? err.message : String(err)}): "${wkt.slice(0, 60)}".`,
+        message: `the WKT cannot be read (${errorMessage(err)}): "${wkt.slice(0, 60)}".`,
       };
     }
   }

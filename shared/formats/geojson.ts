@@ -10,6 +10,7 @@
  */
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { rm, stat } from 'node:fs/promises';
+import { errorMessage } from '../errors.js';
 import { epsgCodeOf, parseCrsText } from './crs.js';
 import { FormatError } from './errors.js';
 import { enrichmentNames, FieldCollector, jsonSafe, matchesAsJson } from './fields.js';
@@ -256,7 +257,7 @@ function parseLine(line: Line, index: number, maxBytes: number): SourceFeature {
       properties: {},
       problem: {
         rule: 'feature-unreadable',
-        message: `the line is not valid JSON (${err instanceof Error ? err.message : String(err)}).`,
+        message: `the line is not valid JSON (${errorMessage(err)}).`,
       },
     };
   }

@@ -13,6 +13,7 @@
  */
 import { rm, stat } from 'node:fs/promises';
 import type { SchemaElement } from 'hyparquet-writer';
+import { errorMessage } from '../errors.js';
 import { crsToProjjson, parseCrsText } from './crs.js';
 import { FormatError } from './errors.js';
 import { enrichmentNames } from './fields.js';
@@ -186,7 +187,7 @@ function decodeGeometry(
       geometry: null,
       problem: {
         rule: 'geometry-unreadable',
-        message: `the ${column.encoding} geometry cannot be decoded (${err instanceof Error ? err.message : String(err)}).`,
+        message: `the ${column.encoding} geometry cannot be decoded (${errorMessage(err)}).`,
       },
     };
   }

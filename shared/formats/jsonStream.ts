@@ -8,6 +8,7 @@
  */
 import Tokenizer from '@streamparser/json/tokenizer.js';
 import TokenType from '@streamparser/json/utils/types/tokenType.js';
+import { errorMessage } from '../errors.js';
 import { FormatError } from './errors.js';
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
@@ -105,7 +106,7 @@ export class FeatureCollectionAssembler {
 
   private wrap(err: unknown): unknown {
     if (err instanceof FormatError) return err;
-    const detail = err instanceof Error ? err.message : String(err);
+    const detail = errorMessage(err);
     return new FormatError(
       'json-invalid',
       `${this.label} is not valid JSON after ${this.featureCount} features: ${detail.slice(0, 160)}.`,

@@ -10,21 +10,17 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { open, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
+import { safeUrl, statusCodeOf } from '../errors.js';
 import {
   type BlobAsyncBufferOptions,
   BlobReadError,
   blobAsyncBuffer,
+  clampRange,
+  downloadOptions,
   type RangeReadableBlob,
+  readFailureHint,
 } from '../parquet/asyncBuffer.js';
 import type { SourceFile } from './types.js';
-
-/** Normalises `slice` arguments the way `ArrayBuffer.prototype.slice` does, clamped to the file. */
-function clampRange(byteLength: number, start: number, end?: number): [number, number] {
-  const from = start < 0 ? Math.max(0, byteLength + start) : Math.min(start, byteLength);
-  const toRaw = end === undefined ? byteLength : end < 0 ? byteLength + end : end;
-  const to = Math.min(Math.max(toRaw, 0), byteLength);
-  return [from, Math.max(from, to)];
-}
 
 /** A name safe to use as a file name in a scratch directory (no separators, bounded length). */
 function scratchName(name: string): string {
@@ -43,17 +39,6 @@ export interface BlobSourceFileOptions
   size?: number;
   /** Known etag; every request is conditional on it. Read from the blob's properties when absent. */
   etag?: string;
-}
-
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
-}
-
-/** The blob URL without its query (a SAS token there would be a secret). */
-function safeUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
 }
 
 /**
@@ -79,11 +64,7 @@ export async function blobSourceFile(
     if (from >= byteLength) return;
     let body: NodeJS.ReadableStream | undefined;
     try {
-      const response = await blob.download(from, byteLength - from, {
-        abortSignal: options.abortSignal,
-        maxRetryRequests: options.maxRetryRequests ?? 3,
-        ...(etag ? { conditions: { ifMatch: etag } } : {}),
-      });
+      const response = await blob.download(from, byteLength - from, downloadOptions(options, etag));
       body = response.readableStreamBody;
       if (!body) throw new Error('the download had no body stream');
     } catch (err) {
@@ -113,18 +94,9 @@ export async function blobSourceFile(
 
 function streamError(where: string, from: number, err: unknown): BlobReadError {
   if (err instanceof BlobReadError) return err;
-  const status = statusOf(err);
-  const hint =
-    status === 412
-      ? 'the blob changed while it was being read; the new version will arrive as a new event.'
-      : status === 404
-        ? 'the blob was deleted while it was being read.'
-        : err instanceof Error
-          ? err.message
-          : String(err);
-  return new BlobReadError(`Streaming ${where} from byte ${from} failed: ${hint}`, {
+  return new BlobReadError(`Streaming ${where} from byte ${from} failed: ${readFailureHint(err)}`, {
     cause: err,
-    statusCode: status,
+    statusCode: statusCodeOf(err),
   });
 }
 

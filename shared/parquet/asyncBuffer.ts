@@ -5,7 +5,7 @@
  */
 import type { BlobDownloadOptions, BlobGetPropertiesOptions } from '@azure/storage-blob';
 import type { AsyncBuffer } from 'hyparquet';
-import { GemFlowError } from '../errors.js';
+import { errorMessage, GemFlowError, safeUrl, statusCodeOf } from '../errors.js';
 
 export type { AsyncBuffer } from 'hyparquet';
 
@@ -110,20 +110,46 @@ async function readAll(stream: NodeJS.ReadableStream, expected: number): Promise
   return out;
 }
 
-function statusOf(err: unknown): number | undefined {
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  return typeof status === 'number' ? status : undefined;
+/**
+ * Normalises `slice` arguments the way `ArrayBuffer.prototype.slice` does (negative counts from the end),
+ * clamped to the file; an empty range comes back as `[start, start]`.
+ */
+export function clampRange(byteLength: number, start: number, end?: number): [number, number] {
+  const from = start < 0 ? Math.max(0, byteLength + start) : Math.min(start, byteLength);
+  const toRaw = end === undefined ? byteLength : end < 0 ? byteLength + end : end;
+  const to = Math.min(Math.max(toRaw, 0), byteLength);
+  return [from, Math.max(from, to)];
 }
 
-/** The blob URL without its query (a SAS token there would be a secret). */
-function safeUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
+/** The options of every read of the blob: conditional on its etag, the stream resumed on a break. */
+export function downloadOptions(
+  options: Pick<BlobAsyncBufferOptions, 'abortSignal' | 'maxRetryRequests'>,
+  etag: string | undefined,
+): BlobDownloadOptions {
+  return {
+    abortSignal: options.abortSignal,
+    maxRetryRequests: options.maxRetryRequests ?? 3,
+    ...(etag ? { conditions: { ifMatch: etag } } : {}),
+  };
+}
+
+/** Why a read of the blob failed, in words: replaced (412) or deleted (404) mid-read, or the error's own. */
+export function readFailureHint(err: unknown): string {
+  const status = statusCodeOf(err);
+  if (status === 412)
+    return 'the blob changed while it was being read; the new version will arrive as a new event.';
+  if (status === 404) return 'the blob was deleted while it was being read.';
+  return errorMessage(err);
 }
 
 interface Block {
   start: number;
   bytes: Uint8Array;
+}
+
+function fromBlock(block: Block, start: number, end: number): ArrayBuffer {
+  const from = start - block.start;
+  return block.bytes.slice(from, from + (end - start)).buffer as ArrayBuffer;
 }
 
 /**
@@ -136,133 +162,144 @@ export async function blobAsyncBuffer(
   blob: RangeReadableBlob,
   options: BlobAsyncBufferOptions = {},
 ): Promise<BlobAsyncBuffer> {
-  const footerBytes = options.footerBytes ?? DEFAULT_FOOTER_BYTES;
-  const blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
-  const maxBlocks = Math.max(1, options.maxBlocks ?? DEFAULT_MAX_BLOCKS);
-  const stats: ReadStats = { requests: 0, bytes: 0, cacheHits: 0 };
   const where = safeUrl(blob.url);
-
-  let size = options.size;
-  let etag = options.etag;
-  if (size === undefined) {
-    try {
-      const props = await blob.getProperties({ abortSignal: options.abortSignal });
-      size = props.contentLength;
-      etag ??= props.etag;
-    } catch (err) {
-      const status = statusOf(err);
-      throw new BlobReadError(
-        `Cannot read the properties of ${where} (HTTP ${status ?? 'error'}): ` +
-          (status === 404
-            ? 'the blob does not exist (deleted or renamed after the event?).'
-            : errorText(err)),
-        { cause: err, statusCode: status },
-      );
-    }
-    if (size === undefined)
-      throw new BlobReadError(`${where} reported no content length`, { cause: undefined });
-  }
-  const byteLength = size;
-
-  let footer: Promise<Block> | undefined;
-  const blocks: Promise<Block>[] = [];
-
-  const fetchRange = async (start: number, count: number): Promise<Block> => {
-    stats.requests++;
-    try {
-      const response = await blob.download(start, count, {
-        abortSignal: options.abortSignal,
-        maxRetryRequests: options.maxRetryRequests ?? 3,
-        ...(etag ? { conditions: { ifMatch: etag } } : {}),
-      });
-      if (!response.readableStreamBody) throw new Error('the download had no body stream');
-      const bytes = await readAll(response.readableStreamBody, count);
-      stats.bytes += bytes.byteLength;
-      return { start, bytes };
-    } catch (err) {
-      const status = statusOf(err);
-      const hint =
-        status === 412
-          ? 'the blob changed while it was being read; the new version will arrive as a new event.'
-          : status === 404
-            ? 'the blob was deleted while it was being read.'
-            : errorText(err);
-      throw new BlobReadError(`Ranged read of ${where} bytes ${start}-${start + count - 1} failed: ${hint}`, {
-        cause: err,
-        statusCode: status,
-      });
-    }
-  };
-
-  const fromBlock = (block: Block, start: number, end: number): ArrayBuffer => {
-    const from = start - block.start;
-    return block.bytes.slice(from, from + (end - start)).buffer as ArrayBuffer;
-  };
-
-  const slice = async (startArg: number, endArg?: number): Promise<ArrayBuffer> => {
-    const start = startArg < 0 ? Math.max(0, byteLength + startArg) : Math.min(startArg, byteLength);
-    const end = Math.min(
-      endArg === undefined ? byteLength : endArg < 0 ? byteLength + endArg : endArg,
-      byteLength,
-    );
-    if (end <= start) return new ArrayBuffer(0);
-
-    // The tail: fetched once, at least `footerBytes`, kept for the life of the buffer (the metadata is
-    // read from it and hyparquet may come back for more of it).
-    const footerStart = Math.max(0, byteLength - footerBytes);
-    if (end === byteLength || start >= footerStart) {
-      if (footer) {
-        const block = await footer;
-        if (start >= block.start) {
-          stats.cacheHits++;
-          return fromBlock(block, start, end);
-        }
-      } else if (start >= footerStart) {
-        footer = fetchRange(footerStart, byteLength - footerStart);
-        footer.catch(() => {
-          footer = undefined;
-        });
-        return fromBlock(await footer, start, end);
-      }
-    }
-
-    for (let i = 0; i < blocks.length; i++) {
-      const block = await blocks[i]!;
-      if (start >= block.start && end <= block.start + block.bytes.byteLength) {
-        stats.cacheHits++;
-        // Move to the back: most recently used.
-        blocks.push(...blocks.splice(i, 1));
-        return fromBlock(block, start, end);
-      }
-    }
-
-    const length = end - start;
-    if (length >= blockBytes) return (await fetchRange(start, length)).bytes.buffer as ArrayBuffer;
-
-    // Small read: widen to a block (never past the footer, which is cached separately once fetched).
-    const limit = footer ? Math.max(end, footerStart) : byteLength;
-    const blockEnd = Math.min(limit, start + blockBytes);
-    const pending = fetchRange(start, blockEnd - start);
-    blocks.push(pending);
-    if (blocks.length > maxBlocks) blocks.shift();
-    pending.catch(() => {
-      const at = blocks.indexOf(pending);
-      if (at >= 0) blocks.splice(at, 1);
-    });
-    return fromBlock(await pending, start, end);
-  };
-
+  const { size, etag } =
+    options.size === undefined
+      ? await sizeAndEtag(blob, options, where)
+      : { size: options.size, etag: options.etag };
+  const reader = new RangeReader(blob, where, size, etag, options);
   return {
-    byteLength,
-    slice,
-    stats,
+    byteLength: size,
+    slice: (start: number, end?: number) => reader.slice(start, end),
+    stats: reader.stats,
     get etag() {
       return etag;
     },
   };
 }
 
-function errorText(err: unknown): string {
-  if (err instanceof Error) return err.message;
-  return String(err);
+/** The blob's size (and its etag, unless one was given), from one properties request. */
+async function sizeAndEtag(
+  blob: RangeReadableBlob,
+  options: BlobAsyncBufferOptions,
+  where: string,
+): Promise<{ size: number; etag: string | undefined }> {
+  let props: { contentLength?: number; etag?: string };
+  try {
+    props = await blob.getProperties({ abortSignal: options.abortSignal });
+  } catch (err) {
+    const status = statusCodeOf(err);
+    throw new BlobReadError(
+      `Cannot read the properties of ${where} (HTTP ${status ?? 'error'}): ` +
+        (status === 404
+          ? 'the blob does not exist (deleted or renamed after the event?).'
+          : errorMessage(err)),
+      { cause: err, statusCode: status },
+    );
+  }
+  if (props.contentLength === undefined)
+    throw new BlobReadError(`${where} reported no content length`, { cause: undefined });
+  return { size: props.contentLength, etag: options.etag ?? props.etag };
+}
+
+/** The caches and counters behind one blob-backed buffer; `slice` is the only way in. */
+class RangeReader {
+  readonly stats: ReadStats = { requests: 0, bytes: 0, cacheHits: 0 };
+  readonly #footerBytes: number;
+  readonly #blockBytes: number;
+  readonly #maxBlocks: number;
+  /** The file's tail: fetched once, at least `footerBytes`, kept for the life of the buffer. */
+  #footer: Promise<Block> | undefined;
+  /** Small reads widened to blocks, least recently used first. */
+  readonly #blocks: Promise<Block>[] = [];
+
+  constructor(
+    private readonly blob: RangeReadableBlob,
+    private readonly where: string,
+    private readonly byteLength: number,
+    private readonly etag: string | undefined,
+    private readonly options: BlobAsyncBufferOptions,
+  ) {
+    this.#footerBytes = options.footerBytes ?? DEFAULT_FOOTER_BYTES;
+    this.#blockBytes = options.blockBytes ?? DEFAULT_BLOCK_BYTES;
+    this.#maxBlocks = Math.max(1, options.maxBlocks ?? DEFAULT_MAX_BLOCKS);
+  }
+
+  async slice(startArg: number, endArg?: number): Promise<ArrayBuffer> {
+    const [start, end] = clampRange(this.byteLength, startArg, endArg);
+    if (end <= start) return new ArrayBuffer(0);
+    const footerStart = Math.max(0, this.byteLength - this.#footerBytes);
+    if (end === this.byteLength || start >= footerStart) {
+      const fromFooter = await this.#fromFooter(start, end, footerStart);
+      if (fromFooter) return fromFooter;
+    }
+    const cached = await this.#fromBlocks(start, end);
+    if (cached) return cached;
+    const length = end - start;
+    if (length >= this.#blockBytes)
+      return (await this.#fetchRange(start, length)).bytes.buffer as ArrayBuffer;
+    return this.#throughBlock(start, end, footerStart);
+  }
+
+  /** The metadata is read from the tail, and hyparquet may come back for more of it. */
+  async #fromFooter(start: number, end: number, footerStart: number): Promise<ArrayBuffer | undefined> {
+    if (this.#footer) {
+      const block = await this.#footer;
+      if (start < block.start) return undefined;
+      this.stats.cacheHits++;
+      return fromBlock(block, start, end);
+    }
+    if (start < footerStart) return undefined;
+    const footer = this.#fetchRange(footerStart, this.byteLength - footerStart);
+    this.#footer = footer;
+    footer.catch(() => {
+      this.#footer = undefined;
+    });
+    return fromBlock(await footer, start, end);
+  }
+
+  async #fromBlocks(start: number, end: number): Promise<ArrayBuffer | undefined> {
+    const blocks = this.#blocks;
+    for (let i = 0; i < blocks.length; i++) {
+      const block = await blocks[i]!;
+      if (start >= block.start && end <= block.start + block.bytes.byteLength) {
+        this.stats.cacheHits++;
+        // Move to the back: most recently used.
+        blocks.push(...blocks.splice(i, 1));
+        return fromBlock(block, start, end);
+      }
+    }
+    return undefined;
+  }
+
+  /** A small read, widened to a block (never past the footer, which is cached separately once fetched). */
+  async #throughBlock(start: number, end: number, footerStart: number): Promise<ArrayBuffer> {
+    const blocks = this.#blocks;
+    const limit = this.#footer ? Math.max(end, footerStart) : this.byteLength;
+    const blockEnd = Math.min(limit, start + this.#blockBytes);
+    const pending = this.#fetchRange(start, blockEnd - start);
+    blocks.push(pending);
+    if (blocks.length > this.#maxBlocks) blocks.shift();
+    pending.catch(() => {
+      const at = blocks.indexOf(pending);
+      if (at >= 0) blocks.splice(at, 1);
+    });
+    return fromBlock(await pending, start, end);
+  }
+
+  async #fetchRange(start: number, count: number): Promise<Block> {
+    this.stats.requests++;
+    try {
+      const response = await this.blob.download(start, count, downloadOptions(this.options, this.etag));
+      if (!response.readableStreamBody) throw new Error('the download had no body stream');
+      const bytes = await readAll(response.readableStreamBody, count);
+      this.stats.bytes += bytes.byteLength;
+      return { start, bytes };
+    } catch (err) {
+      throw new BlobReadError(
+        `Ranged read of ${this.where} bytes ${start}-${start + count - 1} failed: ${readFailureHint(err)}`,
+        { cause: err, statusCode: statusCodeOf(err) },
+      );
+    }
+  }
 }

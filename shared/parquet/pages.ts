@@ -13,6 +13,7 @@
  */
 import * as zlib from 'node:zlib';
 import type { CompressionCodec, Compressors } from 'hyparquet';
+import { errorMessage } from '../errors.js';
 import {
   formatBytes,
   formatCount,
@@ -121,7 +122,7 @@ export function vetChunkPages(
     if (err instanceof PageProblem) return { problem: err.finding };
     // The bounded Thrift reader, a bound hit by a decompressor (PageLimitError, zlib's RangeError) or its own
     // complaint: whichever, the page is not what it says.
-    const detail = err instanceof Error ? err.message : String(err);
+    const detail = errorMessage(err);
     return { problem: corrupt(chunk, chunk.groupRowStart + values, detail) };
   }
   return { values };

@@ -3,6 +3,7 @@
  * "the file is broken" (a report) from "storage failed" (an exception to retry).
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
+import { errorMessage } from '../errors.js';
 import type { ColumnInfo } from './report.js';
 
 /** Bytes the validator asked of the file: what a test or benchmark compares against its limits. */
@@ -87,5 +88,5 @@ export function nearMiss(columns: SchemaTree[], wanted: string, aliases: string[
 }
 
 export function errorText(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
+  return errorMessage(err);
 }

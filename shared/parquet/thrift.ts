@@ -103,24 +103,95 @@ export function readThriftStruct(
   keep: boolean | ReadonlySet<number> = true,
 ): ThriftRead {
   const cursor = new Cursor(bytes, start, Math.min(end, bytes.byteLength));
-  const root: ThriftStruct = {};
-  const stack: Frame[] = [{ kind: 'struct', value: root, field: 0, keep: keep !== false }];
-  let objects = 1;
-  let depth = 1;
+  const walker = new StructWalker(cursor, bounds, keep);
+  walker.walk();
+  return { value: walker.root, end: cursor.at, objects: walker.objects, depth: walker.depth };
+}
 
-  const count = () => {
-    if (++objects > bounds.maxObjects)
-      throw new ThriftBoundsError(`more than ${bounds.maxObjects} structs and strings`);
-  };
-  const enter = (frame: Frame) => {
+/**
+ * The iterative walk behind `readThriftStruct`: an explicit stack of open structs and lists instead of
+ * recursion, so a deeply nested input costs a bounded array, never the call stack.
+ */
+class StructWalker {
+  readonly root: ThriftStruct = {};
+  objects = 1;
+  depth = 1;
+  readonly #stack: Frame[];
+
+  constructor(
+    private readonly cursor: Cursor,
+    private readonly bounds: ThriftBounds,
+    private readonly keep: boolean | ReadonlySet<number>,
+  ) {
+    this.#stack = [{ kind: 'struct', value: this.root, field: 0, keep: keep !== false }];
+  }
+
+  walk(): void {
+    const stack = this.#stack;
+    while (stack.length > 0) {
+      const frame = stack[stack.length - 1]!;
+      if (frame.kind === 'struct') this.#structField(frame);
+      else this.#listElement(frame);
+    }
+  }
+
+  /** The next field of an open struct, or its end (STOP). */
+  #structField(frame: Extract<Frame, { kind: 'struct' }>): void {
+    const header = this.cursor.byte();
+    const type = header & 0x0f;
+    if (type === STOP) {
+      this.#stack.pop();
+      return;
+    }
+    const delta = header >> 4;
+    const field = delta ? frame.field + delta : this.cursor.zigzag32();
+    frame.field = field;
+    const { keep } = this;
+    const build = frame.keep && (this.#stack.length > 1 || typeof keep === 'boolean' || keep.has(field));
+    this.#store(this.#element(type, false, build), (v) => {
+      if (build) frame.value[field] = v;
+    });
+  }
+
+  /** The next element of an open list, or its end. */
+  #listElement(frame: Extract<Frame, { kind: 'list' }>): void {
+    if (frame.left === 0) {
+      this.#stack.pop();
+      return;
+    }
+    frame.left--;
+    const build = frame.keep;
+    this.#store(this.#element(frame.elementType, true, build), (v) => {
+      if (build) frame.value.push(v);
+    });
+  }
+
+  /** A scalar is stored at once; a container is stored empty and opened, to be filled by the next steps. */
+  #store(produced: ThriftValue | Frame, assign: (value: ThriftValue) => void): void {
+    if (isFrame(produced)) {
+      assign(produced.value);
+      this.#enter(produced);
+    } else {
+      assign(produced);
+    }
+  }
+
+  #count(): void {
+    if (++this.objects > this.bounds.maxObjects)
+      throw new ThriftBoundsError(`more than ${this.bounds.maxObjects} structs and strings`);
+  }
+
+  #enter(frame: Frame): void {
+    const stack = this.#stack;
     stack.push(frame);
-    depth = Math.max(depth, stack.length);
-    if (stack.length > bounds.maxDepth)
-      throw new ThriftBoundsError(`nested more than ${bounds.maxDepth} levels deep`);
-  };
+    this.depth = Math.max(this.depth, stack.length);
+    if (stack.length > this.bounds.maxDepth)
+      throw new ThriftBoundsError(`nested more than ${this.bounds.maxDepth} levels deep`);
+  }
 
-  /** Reads a value of `type`; containers are pushed and filled by the loop, scalars returned. */
-  const element = (type: number, inList: boolean, build: boolean): ThriftValue | Frame => {
+  /** Reads a value of `type`; containers are returned as frames to open, scalars as values. */
+  #element(type: number, inList: boolean, build: boolean): ThriftValue | Frame {
+    const { cursor } = this;
     switch (type) {
       case TRUE:
         return inList ? cursor.byte() === 1 : true;
@@ -136,78 +207,42 @@ export function readThriftStruct(
       case DOUBLE: {
         const at = cursor.at;
         cursor.skip(8);
-        return new DataView(bytes.buffer, bytes.byteOffset + at, 8).getFloat64(0, true);
+        return new DataView(cursor.bytes.buffer, cursor.bytes.byteOffset + at, 8).getFloat64(0, true);
       }
       case BINARY: {
         const length = cursor.varint32();
         const at = cursor.at;
         cursor.skip(length);
-        count();
-        return build ? bytes.subarray(at, at + length) : EMPTY;
+        this.#count();
+        return build ? cursor.bytes.subarray(at, at + length) : EMPTY;
       }
-      case LIST: {
-        const header = cursor.byte();
-        const elementType = header & 0x0f;
-        let size = header >> 4;
-        if (size === 15) size = cursor.varint32();
-        // Every element takes at least one byte, so a list longer than the bytes left is a lie.
-        if (size < 0 || size > cursor.end - cursor.at) {
-          throw new ThriftBoundsError(
-            `a list of ${size} elements at byte ${cursor.at} with ${cursor.end - cursor.at} bytes left`,
-          );
-        }
-        // An empty list's element type is never read (writers leave it 0).
-        if (size > 0 && !VALUE_TYPES.has(elementType))
-          throw new ThriftBoundsError(`a list of unknown type ${elementType}`);
-        return { kind: 'list', value: [], elementType, left: size, keep: build };
-      }
+      case LIST:
+        return this.#listHeader(build);
       case STRUCT:
-        count();
+        this.#count();
         return { kind: 'struct', value: {}, field: 0, keep: build };
       default:
         throw new ThriftBoundsError(`unknown type ${type} at byte ${cursor.at - 1}`);
     }
-  };
-
-  while (stack.length > 0) {
-    const frame = stack[stack.length - 1]!;
-    let produced: ThriftValue | Frame;
-    let assign: (v: ThriftValue) => void;
-    if (frame.kind === 'struct') {
-      const header = cursor.byte();
-      const type = header & 0x0f;
-      if (type === STOP) {
-        stack.pop();
-        continue;
-      }
-      const delta = header >> 4;
-      const field = delta ? frame.field + delta : cursor.zigzag32();
-      frame.field = field;
-      const build = frame.keep && (stack.length > 1 || typeof keep === 'boolean' || keep.has(field));
-      produced = element(type, false, build);
-      assign = (v) => {
-        if (build) frame.value[field] = v;
-      };
-    } else {
-      if (frame.left === 0) {
-        stack.pop();
-        continue;
-      }
-      frame.left--;
-      const build = frame.keep;
-      produced = element(frame.elementType, true, build);
-      assign = (v) => {
-        if (build) frame.value.push(v);
-      };
-    }
-    if (isFrame(produced)) {
-      assign(produced.value);
-      enter(produced);
-    } else {
-      assign(produced);
-    }
   }
-  return { value: root, end: cursor.at, objects, depth };
+
+  #listHeader(build: boolean): Frame {
+    const { cursor } = this;
+    const header = cursor.byte();
+    const elementType = header & 0x0f;
+    let size = header >> 4;
+    if (size === 15) size = cursor.varint32();
+    // Every element takes at least one byte, so a list longer than the bytes left is a lie.
+    if (size < 0 || size > cursor.end - cursor.at) {
+      throw new ThriftBoundsError(
+        `a list of ${size} elements at byte ${cursor.at} with ${cursor.end - cursor.at} bytes left`,
+      );
+    }
+    // An empty list's element type is never read (writers leave it 0).
+    if (size > 0 && !VALUE_TYPES.has(elementType))
+      throw new ThriftBoundsError(`a list of unknown type ${elementType}`);
+    return { kind: 'list', value: [], elementType, left: size, keep: build };
+  }
 }
 
 const EMPTY = new Uint8Array(0);

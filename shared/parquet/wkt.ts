@@ -49,22 +49,52 @@ function isSpace(c: number): boolean {
   return c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
 }
 
+/** A position in the text; the parse steps below move it forward. */
+class Scanner {
+  at = 0;
+  constructor(readonly text: string) {}
+  skipSpace(): void {
+    while (this.at < this.text.length && isSpace(this.text.charCodeAt(this.at))) this.at++;
+  }
+  /** The match of a sticky pattern at the current position (the position does not move). */
+  peek(pattern: RegExp): string | undefined {
+    pattern.lastIndex = this.at;
+    return pattern.exec(this.text)?.[0];
+  }
+  get atEnd(): boolean {
+    return this.at === this.text.length;
+  }
+  /** Up to 12 characters from here, to quote in a message. */
+  near(): string {
+    return this.text.slice(this.at, this.at + 12);
+  }
+}
+
 /** Parses `LINESTRING (x y, …)` (keyword case-insensitive, 2D, ≥ 2 points) into [lon, lat] pairs. */
 export function parseLineString(wkt: string): LineStringParse {
-  const text = wkt;
-  let i = 0;
-  const skip = () => {
-    while (i < text.length && isSpace(text.charCodeAt(i))) i++;
-  };
-  skip();
-  if (i === text.length)
-    return fail('syntax', 'the geometry is empty text; expected LINESTRING (lon lat, lon lat, …)');
+  const scanner = new Scanner(wkt);
+  const refused = openLineString(scanner);
+  if (refused) return refused;
+  const points: LonLat[] = [];
+  const unreadable = readPoints(scanner, points);
+  if (unreadable) return unreadable;
+  scanner.skipSpace();
+  if (!scanner.atEnd) return fail('syntax', `unexpected text after the closing ")": "${scanner.near()}"`);
+  if (points.length < 2) {
+    return fail('too-few-points', `the LINESTRING has ${points.length} point; a road needs at least 2`);
+  }
+  return { points };
+}
 
-  if (/^SRID=/i.test(text.slice(i, i + 5))) {
+/** Reads up to and past the opening `(` of a 2D LINESTRING; returns the refusal for anything else. */
+function openLineString(scanner: Scanner): LineStringParse | undefined {
+  scanner.skipSpace();
+  if (scanner.atEnd)
+    return fail('syntax', 'the geometry is empty text; expected LINESTRING (lon lat, lon lat, …)');
+  if (/^SRID=/i.test(scanner.text.slice(scanner.at, scanner.at + 5))) {
     return fail('syntax', 'EWKT "SRID=…;" prefix found; GEM takes plain WKT in EPSG:4326, remove the prefix');
   }
-  KEYWORD.lastIndex = i;
-  const keyword = KEYWORD.exec(text)?.[0];
+  const keyword = scanner.peek(KEYWORD);
   if (!keyword) return fail('syntax', 'not WKT: expected the keyword LINESTRING');
   const upper = keyword.toUpperCase();
   if (upper !== 'LINESTRING') {
@@ -73,11 +103,10 @@ export function parseLineString(wkt: string): LineStringParse {
     }
     return fail('syntax', `not WKT: expected the keyword LINESTRING, found "${keyword}"`);
   }
-  i += keyword.length;
-  skip();
+  scanner.at += keyword.length;
+  scanner.skipSpace();
 
-  KEYWORD.lastIndex = i;
-  const modifier = KEYWORD.exec(text)?.[0];
+  const modifier = scanner.peek(KEYWORD);
   if (modifier) {
     const m = modifier.toUpperCase();
     if (m === 'EMPTY') return fail('empty', 'LINESTRING EMPTY has no points; a road needs at least 2');
@@ -89,31 +118,25 @@ export function parseLineString(wkt: string): LineStringParse {
     }
     return fail('syntax', `unexpected "${modifier}" after LINESTRING`);
   }
-  if (text.charCodeAt(i) !== 0x28 /* ( */) return fail('syntax', 'expected "(" after LINESTRING');
-  i++;
-  skip();
-  if (text.charCodeAt(i) === 0x28) {
+  const { text } = scanner;
+  if (text.charCodeAt(scanner.at) !== 0x28 /* ( */) return fail('syntax', 'expected "(" after LINESTRING');
+  scanner.at++;
+  scanner.skipSpace();
+  if (text.charCodeAt(scanner.at) === 0x28) {
     return fail('syntax', 'extra parentheses: write LINESTRING (lon lat, lon lat), not LINESTRING ((…))');
   }
-  if (text.charCodeAt(i) === 0x29 /* ) */)
+  if (text.charCodeAt(scanner.at) === 0x29 /* ) */)
     return fail('empty', 'LINESTRING () has no points; a road needs at least 2');
+  return undefined;
+}
 
-  const points: LonLat[] = [];
+/** Reads `lon lat, lon lat, …)` into `points`, up to and past the closing `)`; returns the refusal if any. */
+function readPoints(scanner: Scanner, points: LonLat[]): LineStringParse | undefined {
   for (;;) {
-    const coord: number[] = [];
-    for (;;) {
-      skip();
-      NUMBER.lastIndex = i;
-      const match = NUMBER.exec(text);
-      if (!match) break;
-      coord.push(Number(match[0]));
-      i = NUMBER.lastIndex;
-      if (i < text.length && !isSpace(text.charCodeAt(i)) && text[i] !== ',' && text[i] !== ')') {
-        return fail('syntax', `point ${points.length + 1}: malformed number near "${text.slice(i, i + 12)}"`);
-      }
-    }
+    const coord = readNumbers(scanner, points.length + 1);
+    if (!Array.isArray(coord)) return coord;
     if (coord.length === 0) {
-      const near = text.slice(i, i + 12);
+      const near = scanner.near();
       return fail(
         'syntax',
         /^nan|^inf/i.test(near)
@@ -130,16 +153,11 @@ export function parseLineString(wkt: string): LineStringParse {
       );
     }
     points.push([coord[0]!, coord[1]!]);
-    skip();
-    const c = text[i];
-    if (c === ',') {
-      i++;
-      continue;
-    }
-    if (c === ')') {
-      i++;
-      break;
-    }
+    scanner.skipSpace();
+    const c = scanner.text[scanner.at];
+    if (c === ',' || c === ')') scanner.at++;
+    if (c === ',') continue;
+    if (c === ')') return undefined;
     return fail(
       'syntax',
       c === undefined
@@ -147,13 +165,23 @@ export function parseLineString(wkt: string): LineStringParse {
         : `point ${points.length}: unexpected "${c}" (expected "," or ")")`,
     );
   }
-  skip();
-  if (i !== text.length)
-    return fail('syntax', `unexpected text after the closing ")": "${text.slice(i, i + 12)}"`);
-  if (points.length < 2) {
-    return fail('too-few-points', `the LINESTRING has ${points.length} point; a road needs at least 2`);
+}
+
+/** The numbers of one point, separated by white space; a number run into other text is refused. */
+function readNumbers(scanner: Scanner, point: number): number[] | LineStringParse {
+  const { text } = scanner;
+  const coord: number[] = [];
+  for (;;) {
+    scanner.skipSpace();
+    const number = scanner.peek(NUMBER);
+    if (number === undefined) return coord;
+    coord.push(Number(number));
+    scanner.at = NUMBER.lastIndex;
+    const i = scanner.at;
+    if (i < text.length && !isSpace(text.charCodeAt(i)) && text[i] !== ',' && text[i] !== ')') {
+      return fail('syntax', `point ${point}: malformed number near "${scanner.near()}"`);
+    }
   }
-  return { points };
 }
 
 const EARTH_RADIUS_KM = 6371.0088; // IUGG mean radius

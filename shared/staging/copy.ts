@@ -5,9 +5,9 @@
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
 import type { BlobClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
-import { isNotFound } from '../errors.js';
+import { isNotFound, safeUrl } from '../errors.js';
 import { normaliseEtag } from '../etag.js';
-import { StagingError, type StorageSide, safeUrl, toStagingError } from './errors.js';
+import { StagingError, type StorageSide, toStagingError } from './errors.js';
 import { contentDerivedName } from './names.js';
 
 /** Metadata keys (lower-case: Azure returns metadata names lower-cased). */

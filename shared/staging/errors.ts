@@ -3,7 +3,7 @@
  * and what a person should do; retriable ones are safe for the activity retry policy to repeat.
  * Messages are built from URLs (query stripped) and service error codes only, never from credentials.
  */
-import { GemFlowError } from '../errors.js';
+import { GemFlowError, safeUrl } from '../errors.js';
 
 export type StagingErrorCode =
   | 'PDG_TENANT_MISSING'
@@ -46,12 +46,6 @@ interface ServiceErrorShape {
   details?: { errorCode?: string; authenticationErrorDetail?: string };
 }
 
-/** The URL without its query string: a SAS signature there would be a secret. */
-export function safeUrl(url: string): string {
-  const q = url.indexOf('?');
-  return q < 0 ? url : url.slice(0, q);
-}
-
 function redact(text: string, secrets: readonly string[]): string {
   let out = text;
   for (const s of secrets) if (s.length >= 4) out = out.split(s).join('[redacted]');
@@ -68,80 +62,99 @@ export function toStagingError(
 ): StagingError {
   if (err instanceof StagingError) return err;
   const e = (err ?? {}) as ServiceErrorShape;
-  const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
-  const errorCode = e.details?.errorCode ?? e.code;
-  const where = safeUrl(context.url);
   const secrets = context.secrets ?? [];
-  const what = `${context.action} ${where}`;
-  const detail = redact(firstLine(e.message ?? String(err)), secrets);
+  const failure: Failure = {
+    err,
+    e,
+    side: context.side,
+    status: typeof e.statusCode === 'number' ? e.statusCode : undefined,
+    errorCode: e.details?.errorCode ?? e.code,
+    what: `${context.action} ${safeUrl(context.url)}`,
+    detail: redact(firstLine(e.message ?? String(err)), secrets),
+    secrets,
+  };
+  return (
+    identityFailure(failure) ??
+    notFound(failure) ??
+    changedWhileCopied(failure) ??
+    forbidden(failure) ??
+    transientFailure(failure) ??
+    new StagingError(
+      'STAGING_FAILED',
+      `${failure.what} failed (${failure.status ?? 'error'} ${failure.errorCode ?? ''}): ${failure.detail}.`.replace(
+        ' )',
+        ')',
+      ),
+      { cause: err, statusCode: failure.status },
+    )
+  );
+}
 
-  if (
-    e.name === 'AuthenticationError' ||
-    e.name === 'CredentialUnavailableError' ||
-    e.name === 'AuthenticationRequiredError'
-  ) {
-    return new StagingError(
-      'PDG_AUTH_FAILED',
-      `Cannot get a token for the PDG service principal (${what}): ${detail}.`,
-      {
-        cause: err,
-        remedy:
-          'The client secret from the Vault unwrap may be expired or wrong; request fresh PDG credentials ' +
-          '(GET …/storages/{id}/credentials) and retry. Check the authority host if this is not Azure public cloud.',
-      },
-    );
-  }
-  if (status === 404) {
-    if (errorCode === 'ContainerNotFound' && context.side === 'pdg') {
-      return new StagingError('PDG_CONTAINER_NOT_FOUND', `The PDG container does not exist (${what}).`, {
-        cause: err,
-        statusCode: status,
-        remedy:
-          'The unwrapped data.url should end in /default/; check the storage id, or ask TomTom to provision it.',
-      });
-    }
-    return new StagingError('SOURCE_NOT_FOUND', `Not found: ${what} (${errorCode ?? 'HTTP 404'}).`, {
+/** A failure as the classifiers below read it; each returns its StagingError, or undefined when it is not theirs. */
+interface Failure {
+  err: unknown;
+  e: ServiceErrorShape;
+  side: StorageSide;
+  status: number | undefined;
+  errorCode: string | undefined;
+  /** The action and the URL (query stripped), e.g. "uploading https://…/default/roads.parquet". */
+  what: string;
+  /** The first line of the cause's message, secrets redacted. */
+  detail: string;
+  secrets: readonly string[];
+}
+
+const IDENTITY_ERROR_NAMES = new Set([
+  'AuthenticationError',
+  'CredentialUnavailableError',
+  'AuthenticationRequiredError',
+]);
+
+function identityFailure({ err, e, what, detail }: Failure): StagingError | undefined {
+  if (!IDENTITY_ERROR_NAMES.has(e.name ?? '')) return undefined;
+  return new StagingError(
+    'PDG_AUTH_FAILED',
+    `Cannot get a token for the PDG service principal (${what}): ${detail}.`,
+    {
+      cause: err,
+      remedy:
+        'The client secret from the Vault unwrap may be expired or wrong; request fresh PDG credentials ' +
+        '(GET …/storages/{id}/credentials) and retry. Check the authority host if this is not Azure public cloud.',
+    },
+  );
+}
+
+function notFound({ err, side, status, errorCode, what }: Failure): StagingError | undefined {
+  if (status !== 404) return undefined;
+  if (errorCode === 'ContainerNotFound' && side === 'pdg') {
+    return new StagingError('PDG_CONTAINER_NOT_FOUND', `The PDG container does not exist (${what}).`, {
       cause: err,
       statusCode: status,
-      remedy: 'The blob was deleted or renamed; upload it again to start a new run.',
+      remedy:
+        'The unwrapped data.url should end in /default/; check the storage id, or ask TomTom to provision it.',
     });
   }
-  if (status === 412 || errorCode === 'ConditionNotMet') {
-    return new StagingError('SOURCE_CHANGED', `The blob changed while it was being copied (${what}).`, {
-      cause: err,
-      statusCode: status,
-      remedy: 'The new version triggers its own run; this one stops.',
-    });
-  }
-  if (status === 403) {
-    if (context.side === 'pdg') {
-      if (errorCode === 'AuthenticationFailed') {
-        const why = e.details?.authenticationErrorDetail
-          ? `: ${redact(e.details.authenticationErrorDetail, secrets)}`
-          : '';
-        return new StagingError(
-          'PDG_TOKEN_REJECTED',
-          `The PDG storage rejected the service principal's token (${what})${why}.`,
-          {
-            cause: err,
-            statusCode: status,
-            remedy:
-              "The tenant id from the Vault unwrap must be the storage account's tenant; request fresh PDG credentials.",
-          },
-        );
-      }
-      return new StagingError(
-        'PDG_FORBIDDEN',
-        `The PDG storage refused ${what} (${errorCode ?? 'HTTP 403'}).`,
-        {
-          cause: err,
-          statusCode: status,
-          remedy:
-            'The service principal from the credentials lacks Storage Blob Data Contributor (upload) or Reader ' +
-            '(download) on the PDG storage: request READ_WRITE credentials for uploads, or ask TomTom support to grant the role.',
-        },
-      );
-    }
+  return new StagingError('SOURCE_NOT_FOUND', `Not found: ${what} (${errorCode ?? 'HTTP 404'}).`, {
+    cause: err,
+    statusCode: status,
+    remedy: 'The blob was deleted or renamed; upload it again to start a new run.',
+  });
+}
+
+function changedWhileCopied({ err, status, errorCode, what }: Failure): StagingError | undefined {
+  if (status !== 412 && errorCode !== 'ConditionNotMet') return undefined;
+  return new StagingError('SOURCE_CHANGED', `The blob changed while it was being copied (${what}).`, {
+    cause: err,
+    statusCode: status,
+    remedy: 'The new version triggers its own run; this one stops.',
+  });
+}
+
+/** A 403 is about the permissions of the side it came from: TomTom's service principal, or the app's identity. */
+function forbidden(failure: Failure): StagingError | undefined {
+  const { err, e, side, status, errorCode, what, secrets } = failure;
+  if (status !== 403) return undefined;
+  if (side === 'app') {
     return new StagingError(
       'APP_STORAGE_FORBIDDEN',
       `The app's storage refused ${what} (${errorCode ?? 'HTTP 403'}).`,
@@ -153,30 +166,48 @@ export function toStagingError(
       },
     );
   }
-  // Throttling, server errors and connection failures (a RestError without a status) may pass on retry;
-  // anything else (a 400, a bug) will not.
+  if (errorCode === 'AuthenticationFailed') {
+    const why = e.details?.authenticationErrorDetail
+      ? `: ${redact(e.details.authenticationErrorDetail, secrets)}`
+      : '';
+    return new StagingError(
+      'PDG_TOKEN_REJECTED',
+      `The PDG storage rejected the service principal's token (${what})${why}.`,
+      {
+        cause: err,
+        statusCode: status,
+        remedy:
+          "The tenant id from the Vault unwrap must be the storage account's tenant; request fresh PDG credentials.",
+      },
+    );
+  }
+  return new StagingError('PDG_FORBIDDEN', `The PDG storage refused ${what} (${errorCode ?? 'HTTP 403'}).`, {
+    cause: err,
+    statusCode: status,
+    remedy:
+      'The service principal from the credentials lacks Storage Blob Data Contributor (upload) or Reader ' +
+      '(download) on the PDG storage: request READ_WRITE credentials for uploads, or ask TomTom support to grant the role.',
+  });
+}
+
+/**
+ * Throttling, server errors and connection failures (a RestError without a status) may pass on retry;
+ * anything else (a 400, a bug) will not.
+ */
+function transientFailure({ err, e, status, what, detail }: Failure): StagingError | undefined {
   const transient =
     status === 408 ||
     status === 429 ||
     (status !== undefined && status >= 500) ||
     (status === undefined && (e.name === 'RestError' || NETWORK_CODES.has(e.code ?? '')));
-  if (transient) {
-    return new StagingError(
-      'TRANSIENT',
-      `Temporary failure: ${what} (${status ?? e.code ?? 'network'}): ${detail}.`,
-      {
-        cause: err,
-        statusCode: status,
-        retriable: true,
-      },
-    );
-  }
+  if (!transient) return undefined;
   return new StagingError(
-    'STAGING_FAILED',
-    `${what} failed (${status ?? 'error'} ${errorCode ?? ''}): ${detail}.`.replace(' )', ')'),
+    'TRANSIENT',
+    `Temporary failure: ${what} (${status ?? e.code ?? 'network'}): ${detail}.`,
     {
       cause: err,
       statusCode: status,
+      retriable: true,
     },
   );
 }

@@ -14,6 +14,6 @@ export {
   stageInput,
   type TransferOptions,
 } from './copy.js';
-export { StagingError, type StagingErrorCode, type StorageSide, safeUrl, toStagingError } from './errors.js';
+export { StagingError, type StagingErrorCode, type StorageSide, toStagingError } from './errors.js';
 export { contentDerivedName } from './names.js';
 export { type PdgContainerAccess, type PdgContainerOptions, pdgContainerClient } from './pdgContainer.js';

@@ -1,3 +1,9 @@
+/**
+ * The TomTom client: PDG (storages and their credentials), GEM (jobs) and the Vault unwrap, as typed operations
+ * over core-rest-pipeline pipelines (policies.ts: API key, Entra token, X-Version, idempotency-aware retries,
+ * 401 recovery). Every response is checked against its documented shape (models.ts), and every failure becomes
+ * a typed error (errors.ts, failures.ts) that says what to do and carries no credential.
+ */
 import {
   createDefaultHttpClient,
   createHttpHeaders,
@@ -178,161 +184,55 @@ function validated<T>(
   );
 }
 
+/** What every operation of the client shares: the HTTP client, the two pipelines, the base URLs, the hints. */
+interface ClientContext {
+  readonly httpClient: HttpClient;
+  readonly tomtomPipeline: Pipeline;
+  readonly vaultPipeline: Pipeline;
+  readonly hints: CredentialHints;
+  readonly pdgUrl: string;
+  readonly gemUrl: string;
+  readonly vaultUrl: string;
+}
+
 export function createTomTomClient(options: TomTomClientOptions): TomTomClient {
   const { settings } = options;
-  const httpClient = options.httpClient ?? createDefaultHttpClient();
-  const tomtomPipeline = createTomTomPipeline(options);
-  const vaultPipeline = createVaultPipeline(options.pipelineOptions);
-  const hints = credentialHints(settings);
-
-  async function send(
-    operation: string,
-    pipeline: Pipeline,
-    request: PipelineRequest,
-    toError: (response: PipelineResponse) => TomTomApiError = (response) =>
-      classifyFailure(operation, request, response, hints),
-  ): Promise<PipelineResponse> {
-    let response: PipelineResponse;
-    try {
-      response = await pipeline.sendRequest(httpClient, request);
-    } catch (error) {
-      if (error instanceof TomTomApiError || (error as Error)?.name === 'AbortError') throw error;
-      const message = error instanceof Error ? scrubCredentials(error.message, request) : 'unknown failure';
-      throw new TomTomNetworkError(
-        `No response (${isRestError(error) && error.code ? `${error.code}: ` : ''}${message})`,
-        { operation, cause: error },
-        'Check network access to the TomTom endpoints; safe requests were already retried.',
-      );
-    }
-    if (response.status >= 400) throw toError(response);
-    return response;
-  }
-
-  function request(
-    method: 'GET' | 'POST',
-    url: string,
-    options: CallOptions | undefined,
-    body?: unknown,
-  ): PipelineRequest {
-    return createPipelineRequest({
-      url,
-      method,
-      abortSignal: options?.abortSignal,
-      headers: createHttpHeaders({
-        Accept: 'application/json',
-        ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
-      }),
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-  }
-
-  async function getJson<T>(
-    operation: string,
-    url: string,
-    schema: z.ZodType<T, unknown>,
-    options?: CallOptions,
-  ) {
-    const pipelineRequest = request('GET', url, options);
-    const response = await send(operation, tomtomPipeline, pipelineRequest);
-    return validated(
-      operation,
-      schema,
-      parseJsonBody(operation, pipelineRequest, response),
-      pipelineRequest,
-      response,
-    );
-  }
-
-  const pdg = settings.tomtom.pdgBaseUrl;
-  const gem = settings.tomtom.gemBaseUrl;
+  const context: ClientContext = {
+    httpClient: options.httpClient ?? createDefaultHttpClient(),
+    tomtomPipeline: createTomTomPipeline(options),
+    vaultPipeline: createVaultPipeline(options.pipelineOptions),
+    hints: credentialHints(settings),
+    pdgUrl: settings.tomtom.pdgBaseUrl,
+    gemUrl: settings.tomtom.gemBaseUrl,
+    vaultUrl: settings.tomtom.vaultUrl,
+  };
+  const { pdgUrl: pdg, gemUrl: gem } = context;
   const storagePath = (storageId: string) => `${pdg}/storages/${encodeURIComponent(storageId)}`;
 
   return {
     listStorages: (callOptions) =>
-      getJson('PDG list storages', `${pdg}/storages`, listStoragesResponseSchema, callOptions),
+      getJson(context, 'PDG list storages', `${pdg}/storages`, listStoragesResponseSchema, callOptions),
 
     getStorage: (storageId, callOptions) =>
-      getJson(`PDG get storage ${storageId}`, storagePath(storageId), storageDetailsSchema, callOptions),
-
-    async getStorageCredentials(storageId, type, callOptions) {
-      const operation = `PDG get ${type} credentials for storage ${storageId}`;
-      const pipelineRequest = request(
-        'GET',
-        `${storagePath(storageId)}/credentials?type=${type}`,
+      getJson(
+        context,
+        `PDG get storage ${storageId}`,
+        storagePath(storageId),
+        storageDetailsSchema,
         callOptions,
-      );
-      const response = await send(operation, tomtomPipeline, pipelineRequest);
-      const token = parseWrappedToken(response.bodyAsText ?? '');
-      if (!token) {
-        throw new TomTomResponseError('The response holds no wrapped token', {
-          operation,
-          status: response.status,
-          requestId: requestIdOf(response),
-        });
-      }
-      return new SecretValue(token);
-    },
+      ),
 
-    async unwrapStorageCredentials(wrappedToken, callOptions) {
-      const operation = 'Vault unwrap storage credentials';
-      const token = typeof wrappedToken === 'string' ? wrappedToken : wrappedToken.reveal();
-      const pipelineRequest = request(
-        'POST',
-        `${settings.tomtom.vaultUrl}/v1/sys/wrapping/unwrap`,
-        callOptions,
-      );
-      pipelineRequest.headers.set('X-Vault-Token', token);
-      setRetryMode(pipelineRequest, 'never');
-      const response = await send(operation, vaultPipeline, pipelineRequest, (failed) => {
-        const details = describeResponse(operation, pipelineRequest, failed);
-        return new VaultUnwrapError(
-          failed.status === 400 || failed.status === 403
-            ? 'Vault refused the wrapped token (already used, expired or invalid)'
-            : 'Vault could not unwrap the credentials',
-          details,
-        );
-      });
-      let body: unknown;
-      try {
-        body = JSON.parse(response.bodyAsText ?? '');
-      } catch (cause) {
-        throw new VaultUnwrapError('Vault answered with something other than JSON', {
-          operation,
-          status: response.status,
-          requestId: requestIdOf(response),
-          cause,
-        });
-      }
-      const credentials = toUnwrappedStorageCredentials(body);
-      if (typeof credentials === 'string') {
-        throw new VaultUnwrapError(`The unwrapped payload is unusable: ${credentials}`, {
-          operation,
-          status: response.status,
-          requestId: requestIdOf(response),
-        });
-      }
-      return credentials;
-    },
+    getStorageCredentials: (storageId, type, callOptions) =>
+      getStorageCredentials(context, storagePath(storageId), storageId, type, callOptions),
 
-    async createJob(jobRequest, callOptions) {
-      const body = toCreateJobBody(jobRequest);
-      const operation = `GEM create ${jobRequest.jobType} job for ${jobRequest.storageId}/${jobRequest.filename}`;
-      const pipelineRequest = setRetryMode(
-        request('POST', `${gem}/jobs`, callOptions, body),
-        'refusals-only',
-      );
-      const response = await send(operation, tomtomPipeline, pipelineRequest);
-      return validated(
-        operation,
-        gemJobSchema,
-        parseJsonBody(operation, pipelineRequest, response),
-        pipelineRequest,
-        response,
-      );
-    },
+    unwrapStorageCredentials: (wrappedToken, callOptions) =>
+      unwrapStorageCredentials(context, wrappedToken, callOptions),
+
+    createJob: (jobRequest, callOptions) => createJob(context, jobRequest, callOptions),
 
     listJobs: (jobType, callOptions) =>
       getJson(
+        context,
         `GEM list ${jobType} jobs`,
         `${gem}/jobs?job_type=${encodeURIComponent(jobType)}`,
         listJobsResponseSchema,
@@ -341,10 +241,161 @@ export function createTomTomClient(options: TomTomClientOptions): TomTomClient {
 
     getJob: (jobId, callOptions) =>
       getJson(
+        context,
         `GEM get job ${jobId}`,
         `${gem}/jobs/${encodeURIComponent(String(jobId))}`,
         gemJobSchema,
         callOptions,
       ),
   };
+}
+
+/**
+ * Sends a request through a pipeline: no response becomes a `TomTomNetworkError` (with credentials scrubbed from
+ * the message), and a 4xx/5xx response the error `toError` makes of it (by default the TomTom error table).
+ */
+async function send(
+  context: ClientContext,
+  operation: string,
+  pipeline: Pipeline,
+  request: PipelineRequest,
+  toError: (response: PipelineResponse) => TomTomApiError = (response) =>
+    classifyFailure(operation, request, response, context.hints),
+): Promise<PipelineResponse> {
+  let response: PipelineResponse;
+  try {
+    response = await pipeline.sendRequest(context.httpClient, request);
+  } catch (error) {
+    if (error instanceof TomTomApiError || (error as Error)?.name === 'AbortError') throw error;
+    const message = error instanceof Error ? scrubCredentials(error.message, request) : 'unknown failure';
+    throw new TomTomNetworkError(
+      `No response (${isRestError(error) && error.code ? `${error.code}: ` : ''}${message})`,
+      { operation, cause: error },
+      'Check network access to the TomTom endpoints; safe requests were already retried.',
+    );
+  }
+  if (response.status >= 400) throw toError(response);
+  return response;
+}
+
+function jsonRequest(
+  method: 'GET' | 'POST',
+  url: string,
+  options: CallOptions | undefined,
+  body?: unknown,
+): PipelineRequest {
+  return createPipelineRequest({
+    url,
+    method,
+    abortSignal: options?.abortSignal,
+    headers: createHttpHeaders({
+      Accept: 'application/json',
+      ...(body === undefined ? {} : { 'Content-Type': 'application/json' }),
+    }),
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+}
+
+/** A TomTom (PDG or GEM) request whose response body is JSON of the documented shape. */
+async function sendForJson<T>(
+  context: ClientContext,
+  operation: string,
+  pipelineRequest: PipelineRequest,
+  schema: z.ZodType<T, unknown>,
+): Promise<T> {
+  const response = await send(context, operation, context.tomtomPipeline, pipelineRequest);
+  return validated(
+    operation,
+    schema,
+    parseJsonBody(operation, pipelineRequest, response),
+    pipelineRequest,
+    response,
+  );
+}
+
+async function getJson<T>(
+  context: ClientContext,
+  operation: string,
+  url: string,
+  schema: z.ZodType<T, unknown>,
+  options?: CallOptions,
+): Promise<T> {
+  return sendForJson(context, operation, jsonRequest('GET', url, options), schema);
+}
+
+async function getStorageCredentials(
+  context: ClientContext,
+  storagePath: string,
+  storageId: string,
+  type: CredentialType,
+  options: CallOptions | undefined,
+): Promise<SecretValue> {
+  const operation = `PDG get ${type} credentials for storage ${storageId}`;
+  const pipelineRequest = jsonRequest('GET', `${storagePath}/credentials?type=${type}`, options);
+  const response = await send(context, operation, context.tomtomPipeline, pipelineRequest);
+  const token = parseWrappedToken(response.bodyAsText ?? '');
+  if (!token) {
+    throw new TomTomResponseError('The response holds no wrapped token', {
+      operation,
+      status: response.status,
+      requestId: requestIdOf(response),
+    });
+  }
+  return new SecretValue(token);
+}
+
+/** The Vault unwrap: sent once (the wrapped token works once), without TomTom credentials. */
+async function unwrapStorageCredentials(
+  context: ClientContext,
+  wrappedToken: SecretValue | string,
+  options: CallOptions | undefined,
+): Promise<UnwrappedStorageCredentials> {
+  const operation = 'Vault unwrap storage credentials';
+  const token = typeof wrappedToken === 'string' ? wrappedToken : wrappedToken.reveal();
+  const pipelineRequest = jsonRequest('POST', `${context.vaultUrl}/v1/sys/wrapping/unwrap`, options);
+  pipelineRequest.headers.set('X-Vault-Token', token);
+  setRetryMode(pipelineRequest, 'never');
+  const response = await send(context, operation, context.vaultPipeline, pipelineRequest, (failed) => {
+    const details = describeResponse(operation, pipelineRequest, failed);
+    return new VaultUnwrapError(
+      failed.status === 400 || failed.status === 403
+        ? 'Vault refused the wrapped token (already used, expired or invalid)'
+        : 'Vault could not unwrap the credentials',
+      details,
+    );
+  });
+  let body: unknown;
+  try {
+    body = JSON.parse(response.bodyAsText ?? '');
+  } catch (cause) {
+    throw new VaultUnwrapError('Vault answered with something other than JSON', {
+      operation,
+      status: response.status,
+      requestId: requestIdOf(response),
+      cause,
+    });
+  }
+  const credentials = toUnwrappedStorageCredentials(body);
+  if (typeof credentials === 'string') {
+    throw new VaultUnwrapError(`The unwrapped payload is unusable: ${credentials}`, {
+      operation,
+      status: response.status,
+      requestId: requestIdOf(response),
+    });
+  }
+  return credentials;
+}
+
+async function createJob(
+  context: ClientContext,
+  jobRequest: CreateJobRequest,
+  options: CallOptions | undefined,
+): Promise<GemJob> {
+  const body = toCreateJobBody(jobRequest);
+  const operation = `GEM create ${jobRequest.jobType} job for ${jobRequest.storageId}/${jobRequest.filename}`;
+  const pipelineRequest = setRetryMode(
+    jsonRequest('POST', `${context.gemUrl}/jobs`, options, body),
+    'refusals-only',
+  );
+  return sendForJson(context, operation, pipelineRequest, gemJobSchema);
 }

@@ -31,7 +31,7 @@ import {
   type RetryStrategy,
   retryPolicy,
 } from '@azure/core-rest-pipeline';
-import { GemFlowError } from '../errors.js';
+import { errorMessage, GemFlowError } from '../errors.js';
 import {
   type CallbackAllowList,
   checkCallbackTarget,
@@ -309,7 +309,7 @@ function failedOutcome(error: unknown, log: AttemptLog): NotificationOutcome {
       error: `Gave up after ${log.attempts} attempts${log.lastStatus !== undefined ? `; last answer HTTP ${log.lastStatus}` : ''}.`,
     };
   }
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   return {
     delivered: false,
     attempts: log.attempts,

@@ -2,6 +2,7 @@
  * Maps a Durable Functions status object into the compact status the HTTP API returns. Structural types
  * only, so shared/ stays free of durable-functions; `DurableOrchestrationStatus` fits `DurableStatusLike`.
  */
+import { errorMessage } from '../errors.js';
 import { isTerminalGemStatus } from './monitor.js';
 import {
   MATCH_PHASES,
@@ -170,7 +171,7 @@ export function caughtFailureMessage(error: unknown): string {
   ) {
     return ownMessage(error.failureDetails.errorMessage);
   }
-  return ownMessage(error instanceof Error ? error.message : String(error));
+  return ownMessage(errorMessage(error));
 }
 
 function toIso(value: string | Date): string {
