@@ -124,6 +124,8 @@ export async function openParquet(
 /** A schema element as the footer's Thrift states it (parquet.thrift SchemaElement fields 1, 4 and 5). */
 interface RawSchemaElement {
   name: string;
+  /** Parquet requires a name; hyparquet leaves a missing one undefined, which every reader of names trips on. */
+  hasName: boolean;
   /** As stated: anything but a non-negative integer is corrupt. */
   numChildren: unknown;
   hasType: boolean;
@@ -160,6 +162,7 @@ function vetFooter(
     const name = fields[4];
     return {
       name: name instanceof Uint8Array ? decoder.decode(name) : '',
+      hasName: name instanceof Uint8Array,
       numChildren: fields[5],
       hasType: typeof fields[1] === 'number' && fields[1] >= 0 && fields[1] <= 7,
     };
@@ -189,6 +192,7 @@ function checkSchema(schema: RawSchemaElement[], report: ReportBuilder, limits: 
     if (i > 0) {
       if (open.length === 0) return corrupt(`${schema.length - i} elements follow the root's children`);
       open[open.length - 1]!--;
+      if (!element.hasName) return corrupt(`schema element ${i} has no name`);
     }
     const children = element.numChildren ?? 0;
     if (typeof children !== 'number' || !Number.isSafeInteger(children) || children < 0)

@@ -183,6 +183,18 @@ describe('the footer', () => {
     expect(report.problems[0]!.message).toContain('"nested" claims -1 children');
   });
 
+  it('a column without a name (a required field) is corrupt, not a crash', async () => {
+    const nameless = { ...schemaElement({ name: 'x', type: PARQUET.type.INT32 }), 4: undefined };
+    const schema = [schemaElement({ name: 'root', numChildren: 4 }), ...roadSchema().slice(1), nameless];
+    for (const validateInput of [validateRoadMatchingInput, validateLaneLevelInput]) {
+      const report = await validateInput(
+        bufferAsyncBuffer(parquetFile(fileMetaData({ schema, numRows: 0, rowGroups: [] }))),
+      );
+      expect(failing(report)).toEqual(['parquet-readable']);
+      expect(report.problems[0]!.message).toContain('schema element 4 has no name');
+    }
+  });
+
   it('a schema wider than the validator reads: schema-width', async () => {
     const schema = [schemaElement({ name: 'root', numChildren: 12 }), ...roadSchema().slice(1)];
     for (let k = 0; k < 9; k++) schema.push(schemaElement({ name: `extra${k}`, type: PARQUET.type.INT32 }));
