@@ -7,9 +7,10 @@
  * file's real size before anything is read.
  */
 import type { AsyncBuffer, FileMetaData, SchemaElement, SchemaTree } from 'hyparquet';
+import { errorMessage } from '../errors.js';
 import { loadHyparquet } from '../parquet/hyparquet.js';
 import { boundedCompressors } from '../parquet/pages.js';
-import { errorText, GuardedFile } from '../parquet/schema.js';
+import { GuardedFile } from '../parquet/schema.js';
 import { FormatError } from './errors.js';
 import type { FieldInfo, FieldType, FormatLimits, PropertyValue } from './types.js';
 
@@ -67,7 +68,7 @@ export async function openParquet(
     file.rethrowIo();
     throw new FormatError(
       'parquet-readable',
-      `The Parquet footer of ${options.label} cannot be decoded (${errorText(err)}).`,
+      `The Parquet footer of ${options.label} cannot be decoded (${errorMessage(err)}).`,
       {
         cause: err,
         remedy,
@@ -206,7 +207,7 @@ export async function* rowBatches(
         file.rethrowIo();
         throw new FormatError(
           'parquet-readable',
-          `${label}: rows ${rowStart}–${rowEnd - 1} (row group ${g}) cannot be decoded: ${errorText(err)}.`,
+          `${label}: rows ${rowStart}–${rowEnd - 1} (row group ${g}) cannot be decoded: ${errorMessage(err)}.`,
           {
             cause: err,
             remedy: 'Re-export the file (SNAPPY, GZIP or ZSTD compression) and upload it again.',

@@ -7,6 +7,7 @@
  * the report; what passes is a layout the row reader can trust to stay inside its limits.
  */
 import type { ColumnMetaData, FileMetaData, SchemaTree } from 'hyparquet';
+import { errorMessage } from '../errors.js';
 import { loadHyparquet } from './hyparquet.js';
 import {
   formatBytes,
@@ -17,7 +18,7 @@ import {
   type ValidationLimits,
 } from './limits.js';
 import type { ReportBuilder } from './report.js';
-import { errorText, type GuardedFile } from './schema.js';
+import type { GuardedFile } from './schema.js';
 import { readThriftStruct, ThriftBoundsError } from './thrift.js';
 
 /** A row group as the reader will use it: rows and the checked columns' byte ranges, all verified. */
@@ -107,14 +108,14 @@ export async function openParquet(
     metadata = parquetMetadata(footer, { geoparquet: true });
   } catch (err) {
     return unreadable(
-      `The Parquet footer cannot be decoded (${errorText(err)}); the file is truncated or corrupt. Re-export it.`,
+      `The Parquet footer cannot be decoded (${errorMessage(err)}); the file is truncated or corrupt. Re-export it.`,
     );
   }
   let columns: SchemaTree[];
   try {
     columns = parquetSchema(metadata).children;
   } catch (err) {
-    return unreadable(`The Parquet schema cannot be read (${errorText(err)}); re-export the file.`);
+    return unreadable(`The Parquet schema cannot be read (${errorMessage(err)}); re-export the file.`);
   }
   const rowCount = checkRowCounts(metadata, report, limits);
   if (rowCount === null) return null;

@@ -6,12 +6,13 @@
  * the validator holds one row group's checked chunks, the pages overlapping one batch, and one batch of rows.
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
+import { errorMessage } from '../errors.js';
 import type { ParquetLayout, RowGroupLayout } from './footer.js';
 import { loadHyparquet } from './hyparquet.js';
 import { maxPageBytes, type ValidationLimits } from './limits.js';
 import { boundedCompressors, type ChunkColumn, vetChunkPages } from './pages.js';
 import type { ReportBuilder } from './report.js';
-import { errorText, type GuardedFile } from './schema.js';
+import type { GuardedFile } from './schema.js';
 
 export interface RowBatch {
   /** First row of the batch (0-based, in the file). */
@@ -107,7 +108,7 @@ export async function* readRowBatches(reader: BatchReader): AsyncGenerator<RowBa
           rule: 'parquet-readable',
           row: rowStart,
           message:
-            `Row group ${group.index} (rows ${rowStart}–${rowEnd - 1}) cannot be decoded: ${errorText(err)}. ` +
+            `Row group ${group.index} (rows ${rowStart}–${rowEnd - 1}) cannot be decoded: ${errorMessage(err)}. ` +
             'Re-export the file (SNAPPY, GZIP or ZSTD compression); later rows were not checked.',
         });
         reader.stopped = true;

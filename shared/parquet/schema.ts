@@ -3,7 +3,6 @@
  * "the file is broken" (a report) from "storage failed" (an exception to retry).
  */
 import type { AsyncBuffer, SchemaTree } from 'hyparquet';
-import { errorMessage } from '../errors.js';
 import type { ColumnInfo } from './report.js';
 
 /** Bytes the validator asked of the file: what a test or benchmark compares against its limits. */
@@ -85,8 +84,4 @@ export function nearMiss(columns: SchemaTree[], wanted: string, aliases: string[
   const names = columns.map((c) => c.element.name);
   const lower = [wanted, ...aliases].map((a) => a.toLowerCase());
   return names.find((n) => n !== wanted && lower.includes(n.toLowerCase().trim()));
-}
-
-export function errorText(err: unknown): string {
-  return errorMessage(err);
 }
