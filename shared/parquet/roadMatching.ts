@@ -13,7 +13,13 @@ import type { AsyncBuffer, SchemaTree } from 'hyparquet';
 import { openParquet, type ParquetLayout, planRowGroups, type RowGroupLayout } from './footer.js';
 import { IdIndex, idPasses } from './idIndex.js';
 import { formatBytes, LIMIT_SETTINGS, resolveLimits, type ValidationLimits } from './limits.js';
-import { DEFAULT_MAX_PROBLEMS, ReportBuilder, truncateValue, type ValidationReport } from './report.js';
+import {
+  DEFAULT_MAX_PROBLEMS,
+  ReportBuilder,
+  type RuleId,
+  truncateValue,
+  type ValidationReport,
+} from './report.js';
 import { readRowBatches } from './rowBatches.js';
 import { columnInfos, describeType, GuardedFile, nearMiss } from './schema.js';
 import { type LonLat, parseLineString } from './wkt.js';
@@ -119,6 +125,24 @@ function checkColumns(columns: SchemaTree[], report: ReportBuilder): ColumnCheck
   return checks;
 }
 
+/** A required column is absent: the finding names it, and the near miss to rename when there is one. */
+function missingColumn(
+  report: ReportBuilder,
+  columns: SchemaTree[],
+  listing: string,
+  spec: { rule: RuleId; column: string; aliases: string[]; howToAdd: string },
+): undefined {
+  const miss = nearMiss(columns, spec.column, spec.aliases);
+  report.add({
+    rule: spec.rule,
+    column: spec.column,
+    message:
+      `No "${spec.column}" column (columns: ${listing}).` +
+      (miss ? ` Rename "${miss}" to "${spec.column}" (names are case-sensitive).` : ` ${spec.howToAdd}`),
+  });
+  return undefined;
+}
+
 function checkIdColumn(
   idNode: SchemaTree | undefined,
   columns: SchemaTree[],
@@ -126,17 +150,12 @@ function checkIdColumn(
   report: ReportBuilder,
 ): SchemaTree | undefined {
   if (!idNode) {
-    const miss = nearMiss(columns, 'id', ['ids', 'road_id', 'segment_id', 'fid']);
-    report.add({
+    return missingColumn(report, columns, listing, {
       rule: 'id-present',
       column: 'id',
-      message:
-        `No "id" column (columns: ${listing}).` +
-        (miss
-          ? ` Rename "${miss}" to "id" (names are case-sensitive).`
-          : ' Add a unique int32, int64 or string id per road.'),
+      aliases: ['ids', 'road_id', 'segment_id', 'fid'],
+      howToAdd: 'Add a unique int32, int64 or string id per road.',
     });
-    return undefined;
   }
   if (!isAllowedIdType(idNode)) {
     report.add({
@@ -157,17 +176,12 @@ function checkGeometryColumn(
   report: ReportBuilder,
 ): SchemaTree | undefined {
   if (!geometryNode) {
-    const miss = nearMiss(columns, 'geometry', ['geom', 'the_geom', 'wkt', 'shape', 'linestring']);
-    report.add({
+    return missingColumn(report, columns, listing, {
       rule: 'geometry-present',
       column: 'geometry',
-      message:
-        `No "geometry" column (columns: ${listing}).` +
-        (miss
-          ? ` Rename "${miss}" to "geometry" (names are case-sensitive).`
-          : ' Add the road shape as WKT text, e.g. LINESTRING (4.8952 52.3702, 4.8960 52.3710).'),
+      aliases: ['geom', 'the_geom', 'wkt', 'shape', 'linestring'],
+      howToAdd: 'Add the road shape as WKT text, e.g. LINESTRING (4.8952 52.3702, 4.8960 52.3710).',
     });
-    return undefined;
   }
   if (!isStringColumn(geometryNode)) {
     const type = describeType(geometryNode);
