@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { type AsyncBuffer, parquetMetadataAsync, parquetReadObjects } from 'hyparquet';
-import { validateRoadMatchingInput } from '../shared/parquet/index.js';
+import { validateRoadMatchingInput } from '../shared/parquet/roadMatching.js';
 
 export type ChildMode = 'footer' | 'hyparquet' | 'gemflow';
 

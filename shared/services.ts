@@ -5,12 +5,14 @@
  */
 import type { TokenCredential } from '@azure/core-auth';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
-import { type ApiKeyProvider, getApiKeyProvider, getSecretClient, getTokenCredential } from './auth/index.js';
+import { type ApiKeyProvider, getApiKeyProvider, getSecretClient } from './auth/apiKeyProvider.js';
 import type { AppTokenCredential } from './auth/tokenCredential.js';
+import { getTokenCredential } from './auth/tokenCredential.js';
 import { getSettings, type Settings } from './config.js';
 import { GemFlowError } from './errors.js';
-import { pdgContainerClient } from './staging/index.js';
-import { createTomTomClient, type TomTomClient, type UnwrappedStorageCredentials } from './tomtom/index.js';
+import { pdgContainerClient } from './staging/pdgContainer.js';
+import { createTomTomClient, type TomTomClient } from './tomtom/client.js';
+import type { UnwrappedStorageCredentials } from './tomtom/models.js';
 
 export interface Services {
   readonly settings: Settings;

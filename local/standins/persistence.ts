@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { jsonFileWriter } from '../host/state.js';
 import type { SecretVersion } from './keyvault.js';
-import { type SimulatorState, simulatorStateSchema } from './simulator/index.js';
+import { type SimulatorState, simulatorStateSchema } from './simulator/state.js';
 
 export const STANDIN_STATE_KIND = 'gem-flow.local-standins-state';
 export const CLOCK_CHECKPOINT_KIND = 'gem-flow.local-clock';

@@ -26,12 +26,8 @@ import {
   standInStatePath,
   startStateSaver,
 } from './persistence.js';
-import {
-  type JobDurations,
-  type SimulatorHandle,
-  type SimulatorOptions,
-  startSimulator,
-} from './simulator/index.js';
+import { startSimulator } from './simulator/index.js';
+import type { JobDurations, SimulatorHandle, SimulatorOptions } from './simulator/types.js';
 import { ensureTls, type StackTls, trustInProcess } from './tls.js';
 
 export interface StackOptions {

@@ -5,7 +5,7 @@
 import { errorMessage } from '../errors.js';
 import { readJsonBlob, writeJsonBlob } from '../outbox.js';
 import { getServices, type Services } from '../services.js';
-import type { StorageDetails, StorageSummary } from '../tomtom/index.js';
+import type { StorageDetails, StorageSummary } from '../tomtom/models.js';
 
 export const INVENTORY_BLOB = 'inventory/storages.json';
 export const SWEEP_REPORT_BLOB = 'inventory/sweep.json';

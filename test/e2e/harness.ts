@@ -14,7 +14,7 @@ import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll } from 'vitest';
 import type { LocalApp, LocalAppOptions } from '../../local/app.js';
 import { isNotFound } from '../../shared/errors.js';
-import { bufferAsyncBuffer } from '../../shared/parquet/index.js';
+import { bufferAsyncBuffer } from '../../shared/parquet/asyncBuffer.js';
 import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import {
   type LatestRunDocument,

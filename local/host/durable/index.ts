@@ -21,10 +21,6 @@ import { DurableEngineCore } from './engine.js';
 import type { HistoryEvent } from './history.js';
 import { DurableStore } from './store.js';
 
-export type { ClientBindingData } from './api.js';
-export type { HistoryEvent } from './history.js';
-export { EventType, eventTypeName } from './history.js';
-
 export interface DurableEngineOptions {
   /** host.json extensions.durableTask.hubName, %…% resolved; default 'TestHubName'. */
   taskHub: string;

@@ -7,21 +7,6 @@
 import { startSimulatorServer } from './server.js';
 import type { SimulatorHandle, SimulatorOptions } from './types.js';
 
-export type { SimulatorState } from './state.js';
-export { simulatorStateSchema } from './state.js';
-export type {
-  JobDurations,
-  JobStatus,
-  JobType,
-  Product,
-  PublicJob,
-  RoadMatchingStatistics,
-  SimulatorClock,
-  SimulatorHandle,
-  SimulatorOptions,
-  StorageConfig,
-} from './types.js';
-
 export function startSimulator(options: SimulatorOptions): Promise<SimulatorHandle> {
   return startSimulatorServer(options);
 }

@@ -6,7 +6,7 @@ import { sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import { detectFormat } from '../../../shared/formats/detect.js';
 import { openGeoJson } from '../../../shared/formats/geojson.js';
 import { blobSourceFile } from '../../../shared/formats/sourceFile.js';
-import { BlobReadError } from '../../../shared/parquet/index.js';
+import { BlobReadError } from '../../../shared/parquet/asyncBuffer.js';
 
 const stack = inject('stack');
 const service = BlobServiceClient.fromConnectionString(stack.storageConnectionString);

@@ -5,7 +5,7 @@
  * (HttpApiHandler) and continue-as-new (DurableTask.AzureStorage's instance table).
  */
 import { describe, expect, it } from 'vitest';
-import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
+import { EventType, type HistoryEvent } from '../../../local/host/durable/history.js';
 import { caughtFailureMessage, failureMessageOf } from '../../../shared/workflow/status.js';
 import { episodeTime, idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
 

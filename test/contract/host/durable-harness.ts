@@ -16,12 +16,10 @@ import { afterAll, beforeAll } from 'vitest';
 import { createClock } from '../../../local/host/clock.js';
 import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { installCoreShim } from '../../../local/host/core.js';
+import { EventType, eventTypeName, type HistoryEvent } from '../../../local/host/durable/history.js';
 import {
   type DurableEngine,
   type DurableEngineOptions,
-  EventType,
-  eventTypeName,
-  type HistoryEvent,
   startDurableEngine,
 } from '../../../local/host/durable/index.js';
 

@@ -6,7 +6,7 @@
  * (DurableOrchestrationContext.cs IDurableOrchestrationContext.CreateTimer). A virtual day passes in 86 ms here.
  */
 import { describe, expect, it } from 'vitest';
-import { EventType, type HistoryEvent } from '../../../local/host/durable/index.js';
+import { EventType, type HistoryEvent } from '../../../local/host/durable/history.js';
 import { episodeTime, useDurableHarness, waitForStatus } from './durable-harness.js';
 
 const DAY = 86_400_000;

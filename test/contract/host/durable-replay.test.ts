@@ -4,7 +4,7 @@
  */
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
-import { EventType } from '../../../local/host/durable/index.js';
+import { EventType } from '../../../local/host/durable/history.js';
 import { idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
 
 const require_ = createRequire(__filename);

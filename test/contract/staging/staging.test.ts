@@ -2,13 +2,10 @@ import { createHash, randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, inject, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import {
-  contentDerivedName,
-  deliverResult,
-  pdgContainerClient,
-  StagingError,
-  stageInput,
-} from '../../../shared/staging/index.js';
+import { deliverResult, stageInput } from '../../../shared/staging/copy.js';
+import { StagingError } from '../../../shared/staging/errors.js';
+import { contentDerivedName } from '../../../shared/staging/names.js';
+import { pdgContainerClient } from '../../../shared/staging/pdgContainer.js';
 
 const stack = inject('stack');
 const pdgInfo = stack.pdgStorages[0]!;

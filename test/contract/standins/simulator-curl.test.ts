@@ -8,7 +8,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type SimulatorHandle, startSimulator } from '../../../local/standins/simulator/index.js';
+import { startSimulator } from '../../../local/standins/simulator/index.js';
+import type { SimulatorHandle } from '../../../local/standins/simulator/types.js';
 import { ensureTls } from '../../../local/standins/tls.js';
 
 const run = promisify(execFile);

@@ -9,12 +9,8 @@ import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { type Stack, startStack } from '../../../local/standins/stack.js';
 import { loadSettings } from '../../../shared/config.js';
 import { createServices, type Services } from '../../../shared/services.js';
-import {
-  type GemJob,
-  TomTomServiceError,
-  type UnwrappedStorageCredentials,
-  VaultUnwrapError,
-} from '../../../shared/tomtom/index.js';
+import { TomTomServiceError, VaultUnwrapError } from '../../../shared/tomtom/errors.js';
+import type { GemJob, UnwrappedStorageCredentials } from '../../../shared/tomtom/models.js';
 
 interface RequestSummary {
   byRouteAndStatus: Record<string, Record<string, number>>;

@@ -6,7 +6,11 @@ import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { createMatchActivities } from '../../../shared/activities/match.js';
 import { loadSettings } from '../../../shared/config.js';
 import type { Services } from '../../../shared/services.js';
-import { TomTomNetworkError, TomTomNotFoundError, TomTomServiceError } from '../../../shared/tomtom/index.js';
+import {
+  TomTomNetworkError,
+  TomTomNotFoundError,
+  TomTomServiceError,
+} from '../../../shared/tomtom/errors.js';
 import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type { DeliverResultsInput } from '../../../shared/workflow/types.js';
 import { sampleMatchInput } from '../../support/matchInput.js';

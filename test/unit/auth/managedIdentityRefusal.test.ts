@@ -10,7 +10,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiKeyProvider } from '../../../shared/auth/apiKeyProvider.js';
 import { createTokenCredential } from '../../../shared/auth/tokenCredential.js';
 import { loadSettings } from '../../../shared/config.js';
-import { createTomTomClient, InvalidAccessTokenError } from '../../../shared/tomtom/index.js';
+import { createTomTomClient } from '../../../shared/tomtom/client.js';
+import { InvalidAccessTokenError } from '../../../shared/tomtom/errors.js';
 import { scriptedHttpClient } from '../tomtom/fakes.js';
 
 let endpointRequests = 0;

@@ -4,8 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
 import { createGemParquetWriter, openGemParquet } from '../../../shared/formats/gemParquet.js';
 import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
+import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
-import { bufferAsyncBuffer, validateRoadMatchingInput } from '../../../shared/parquet/index.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 import { assertOnlyFormatErrors, drain, readOptions, scratch } from './support.js';
 
 const dir = scratch();

@@ -9,8 +9,8 @@ import { loadHyparquetWriter } from '../../../shared/formats/hyparquetWriter.js'
 import { normaliseFeature } from '../../../shared/formats/normalise.js';
 import { bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
 import type { OutputFeature } from '../../../shared/formats/types.js';
+import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
-import { bufferAsyncBuffer } from '../../../shared/parquet/index.js';
 import { assertOnlyFormatErrors, drain, formatRule, LIMITS, readOptions, scratch } from './support.js';
 
 const dir = scratch();

@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { blobSourceFile, bytesSourceFile, localSourceFile } from '../../../shared/formats/sourceFile.js';
 import type { SourceFile } from '../../../shared/formats/types.js';
-import { BlobReadError, type RangeReadableBlob } from '../../../shared/parquet/index.js';
+import { BlobReadError, type RangeReadableBlob } from '../../../shared/parquet/asyncBuffer.js';
 import { scratch } from './support.js';
 
 const dir = scratch();

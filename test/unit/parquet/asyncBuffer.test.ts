@@ -6,8 +6,8 @@ import {
   blobAsyncBuffer,
   bufferAsyncBuffer,
   type RangeReadableBlob,
-  validateRoadMatchingInput,
-} from '../../../shared/parquet/index.js';
+} from '../../../shared/parquet/asyncBuffer.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 
 /** A BlobClient stand-in that serves ranges of a byte array and records every request. */
 function fakeBlob(bytes: Uint8Array, etag = '"0x1"') {

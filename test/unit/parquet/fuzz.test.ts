@@ -23,13 +23,11 @@ import {
   type ThriftFields,
 } from '../../../local/standins/parquetCraft.js';
 import { laneLevelSample, roadMatchingSample } from '../../../local/standins/samples.js';
-import {
-  type AsyncBuffer,
-  RULE_IDS,
-  type ValidationLimits,
-  validateLaneLevelInput,
-  validateRoadMatchingInput,
-} from '../../../shared/parquet/index.js';
+import type { AsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
+import { validateLaneLevelInput } from '../../../shared/parquet/laneLevel.js';
+import type { ValidationLimits } from '../../../shared/parquet/limits.js';
+import { RULE_IDS } from '../../../shared/parquet/report.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 import { readThriftStruct, ThriftBoundsError } from '../../../shared/parquet/thrift.js';
 
 const LIMITS: Partial<ValidationLimits> = {

@@ -27,14 +27,11 @@ import {
   T,
 } from '../../../local/standins/parquetCraft.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import {
-  type AsyncBuffer,
-  bufferAsyncBuffer,
-  type ValidationLimits,
-  type ValidationReport,
-  validateLaneLevelInput,
-  validateRoadMatchingInput,
-} from '../../../shared/parquet/index.js';
+import { type AsyncBuffer, bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
+import { validateLaneLevelInput } from '../../../shared/parquet/laneLevel.js';
+import type { ValidationLimits } from '../../../shared/parquet/limits.js';
+import type { ValidationReport } from '../../../shared/parquet/report.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 
 interface Counted {
   file: AsyncBuffer;

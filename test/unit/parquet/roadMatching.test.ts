@@ -7,14 +7,14 @@ import {
   roadMatchingRecords,
   roadMatchingSample,
 } from '../../../local/standins/samples.js';
+import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
 import {
-  bufferAsyncBuffer,
   estimateSegments,
   RULE_IDS,
   type RuleId,
   type ValidationReport,
-  validateRoadMatchingInput,
-} from '../../../shared/parquet/index.js';
+} from '../../../shared/parquet/report.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 
 const validate = (bytes: Uint8Array | ArrayBuffer, maxProblems?: number) =>
   validateRoadMatchingInput(bufferAsyncBuffer(bytes), { maxProblems });

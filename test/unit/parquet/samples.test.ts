@@ -12,7 +12,9 @@ import {
   roadMatchingRecords,
   roadMatchingSample,
 } from '../../../local/standins/samples.js';
-import { bufferAsyncBuffer, parseLineString, validateLaneLevelInput } from '../../../shared/parquet/index.js';
+import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
+import { validateLaneLevelInput } from '../../../shared/parquet/laneLevel.js';
+import { parseLineString } from '../../../shared/parquet/wkt.js';
 
 const ab = (u: Uint8Array) => u.slice().buffer as ArrayBuffer;
 

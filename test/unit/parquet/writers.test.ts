@@ -5,7 +5,8 @@
 import { Table as ArrowTable, Bool, Int64, tableToIPC, Utf8, vectorFromArray } from 'apache-arrow';
 import { Compression, Table, WriterPropertiesBuilder, WriterVersion, writeParquet } from 'parquet-wasm/node';
 import { describe, expect, it } from 'vitest';
-import { bufferAsyncBuffer, validateRoadMatchingInput } from '../../../shared/parquet/index.js';
+import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
+import { validateRoadMatchingInput } from '../../../shared/parquet/roadMatching.js';
 
 const ROWS = 20_000;
 const NULL_GEOMETRY = (i: number) => i % 97 === 5;

@@ -1,11 +1,8 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import {
-  contentDerivedName,
-  pdgContainerClient,
-  StagingError,
-  toStagingError,
-} from '../../../shared/staging/index.js';
+import { StagingError, toStagingError } from '../../../shared/staging/errors.js';
+import { contentDerivedName } from '../../../shared/staging/names.js';
+import { pdgContainerClient } from '../../../shared/staging/pdgContainer.js';
 
 const sha = createHash('sha256').update('roads').digest('hex');
 const short = sha.slice(0, 12);

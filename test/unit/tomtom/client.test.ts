@@ -16,7 +16,7 @@ import {
   TomTomThrottledError,
   TomTomUnauthorizedError,
   VaultUnwrapError,
-} from '../../../shared/tomtom/index.js';
+} from '../../../shared/tomtom/errors.js';
 import { API_KEYS, networkError, testClient } from './fakes.js';
 
 const STORAGE = { id: 'storage-001', name: 'Production Data', createdAt: '2026-01-15T09:00:00Z' };

@@ -1,2 +1,0 @@
-export * from './apiKeyProvider.js';
-export * from './tokenCredential.js';
