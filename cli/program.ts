@@ -5,8 +5,8 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { RUNTIME_STATUSES } from '../shared/api/schemas.js';
+import { JOB_TYPES } from '../shared/jobTypes.js';
 import { APP_VERSION } from '../shared/version.js';
-import { JOB_TYPES } from '../shared/workflow/types.js';
 import { UPLOAD_OPTIONS } from '../shared/workflow/uploadOptions.js';
 import { cancelCommand } from './commands/cancel.js';
 import { listCommand } from './commands/list.js';

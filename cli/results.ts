@@ -8,7 +8,7 @@
 import { mkdirSync, statSync } from 'node:fs';
 import { dirname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { ContainerClient } from '@azure/storage-blob';
-import type { ValidationProblem } from '../shared/parquet/index.js';
+import type { ValidationProblem } from '../shared/parquet/report.js';
 import type { MatchStatus } from './appClient.js';
 import { CliError, EXIT, type ExitCode } from './errors.js';
 import type { Output } from './output.js';

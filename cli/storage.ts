@@ -6,7 +6,8 @@
  */
 import { RestError } from '@azure/core-rest-pipeline';
 import type { ContainerClient } from '@azure/storage-blob';
-import { matchInstanceIdForBlob, normaliseEtag } from '../shared/workflow/ids.js';
+import { normaliseEtag } from '../shared/etag.js';
+import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import {
   type LatestRunDocument,
   latestBlobName,

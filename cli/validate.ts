@@ -7,14 +7,11 @@
  * a large file is never held whole.
  */
 import { open } from 'node:fs/promises';
-import {
-  type AsyncBuffer,
-  type ValidationReport,
-  validateLaneLevelCsvHeader,
-  validateLaneLevelInput,
-  validateRoadMatchingInput,
-} from '../shared/parquet/index.js';
-import type { JobType } from '../shared/workflow/types.js';
+import type { JobType } from '../shared/jobTypes.js';
+import type { AsyncBuffer } from '../shared/parquet/asyncBuffer.js';
+import { validateLaneLevelCsvHeader, validateLaneLevelInput } from '../shared/parquet/laneLevel.js';
+import type { ValidationReport } from '../shared/parquet/report.js';
+import { validateRoadMatchingInput } from '../shared/parquet/roadMatching.js';
 import { CliError, EXIT } from './errors.js';
 
 export interface ValidateLocalOptions {

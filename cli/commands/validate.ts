@@ -3,7 +3,7 @@
  * its problems as a table. Exits 1 when the file would be refused, so it can gate an upload in a script.
  */
 import { resolve } from 'node:path';
-import type { JobType } from '../../shared/workflow/types.js';
+import type { JobType } from '../../shared/jobTypes.js';
 import type { CommandContext } from '../context.js';
 import { EXIT, type ExitCode } from '../errors.js';
 import { printProblems } from '../results.js';
