@@ -12,3 +12,5 @@ import './http/matches.js';
 import './http/storages.js';
 import './http/health.js';
 import './http/openapi.js';
+import './http/results.js';
+import './http/ui.js';

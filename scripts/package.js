@@ -3,7 +3,7 @@
 //   npm run package            build, then stage dist/deploy
 //   node scripts/package.js --list   print the files that would be deployed
 //
-// Deployed: dist/functions/**, dist/shared/**, host.json, package.json, package-lock.json and the
+// Deployed: dist/functions/**, dist/shared/**, dist/web/** (the built results page), host.json, package.json, package-lock.json and the
 // production node_modules, i.e. exactly the packages `npm ci --omit=dev --omit=optional` installs,
 // computed from package-lock.json and copied from the local node_modules (no second install, no
 // network). Everything is also filtered through .funcignore, with gitignore semantics, as the Functions
@@ -14,7 +14,7 @@ const path = require('node:path');
 
 const DEPLOY_DIR = 'dist/deploy';
 const ROOT_FILES = ['host.json', 'package.json', 'package-lock.json'];
-const DIST_DIRS = ['dist/functions', 'dist/shared'];
+const DIST_DIRS = ['dist/functions', 'dist/shared', 'dist/web'];
 
 /** One .funcignore line as a gitignore rule: { negate, dirOnly, regex } or undefined. */
 function parseRule(line) {

@@ -4,6 +4,7 @@
  * document cannot drift from what the handlers validate.
  */
 import { z } from 'zod';
+import { resultsOpenApiPaths } from './resultSchemas.js';
 import {
   cancelMatchResponseSchema,
   errorEnvelopeSchema,
@@ -138,6 +139,7 @@ export function buildOpenApiDocument(options: OpenApiOptions = {}): OpenApiDocum
       '/api/matches': { post: startMatchOperation(), get: listMatchesOperation() },
       '/api/matches/{id}': { get: getMatchOperation() },
       '/api/matches/{id}/cancel': { post: cancelMatchOperation() },
+      ...resultsOpenApiPaths({ matchIdParameter, queryParameters, errorResponse, unauthorizedResponse }),
       '/api/storages': { get: listStoragesOperation() },
       '/api/health': { get: healthOperation() },
       '/api/health/report': { get: healthReportOperation() },

@@ -1,5 +1,5 @@
 /**
- * Compiles the project to dist/ (tsconfig.build.json) for tests that run compiled entry points as child
+ * Compiles the project to dist/ (tsconfig.build.json, then the results page into dist/web) for tests that run compiled entry points as child
  * processes (the host CLI, `npm start`). Usable as a vitest globalSetup step or from a beforeAll.
  *
  * tsc emits even when some file has type errors; those are reported (typecheck is its own CI step), and the
@@ -13,7 +13,12 @@ import { resolve } from 'node:path';
 const repoRoot = resolve(__dirname, '..', '..');
 
 export function buildProject(
-  requiredOutputs: string[] = ['dist/local/host/cli.js', 'dist/local/start.js', 'dist/functions/index.js'],
+  requiredOutputs: string[] = [
+    'dist/local/host/cli.js',
+    'dist/local/start.js',
+    'dist/functions/index.js',
+    'dist/web/manifest.json',
+  ],
 ): void {
   const started = Date.now();
   const tsc = createRequire(__filename).resolve('typescript/bin/tsc');
@@ -23,6 +28,11 @@ export function buildProject(
     const output = String((error as { stdout?: Buffer }).stdout ?? '');
     console.warn(`[build] tsc reported errors (outputs were still emitted):\n${output.slice(0, 4000)}`);
   }
+  // The results page (dist/web), which the app serves and the browser tests open.
+  execFileSync(process.execPath, [resolve(repoRoot, 'scripts', 'build-web.js'), '--quiet'], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+  });
   for (const output of requiredOutputs) {
     const file = resolve(repoRoot, output);
     let mtime = 0;
