@@ -1,6 +1,6 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `unit` needs nothing running; `integration` (contract + e2e) gets the offline stack
+// Two projects: `unit` needs nothing running; `integration` (contract, e2e and browser) gets the offline stack
 // (Azurite, identity, Key Vault, TomTom simulator) from a global setup that runs before the forked
 // workers start, so they inherit its environment (NODE_EXTRA_CA_CERTS in particular).
 export default defineConfig({
@@ -17,7 +17,7 @@ export default defineConfig({
       {
         test: {
           name: 'integration',
-          include: ['test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts'],
+          include: ['test/contract/**/*.test.ts', 'test/e2e/**/*.test.ts', 'test/browser/**/*.test.ts'],
           // Compile once (child-process tests run dist/), then start the offline stack.
           globalSetup: ['test/setup/build.ts', 'test/setup/stack.ts'],
           pool: 'forks',
