@@ -32,9 +32,13 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** The run behind a match status read with its input; undefined when the input is not a match's. */
+/**
+ * The run behind a match status read with its input; undefined when the input is not a match's. The
+ * orchestration's input is `{ request, policy, resume? }` (functions/matchFile.ts `MatchOrchestrationInput`);
+ * the request is the match's own `MatchInput`.
+ */
 export function runRecordOf(status: DurableStatusLike): RunRecord | undefined {
-  const input = status.input;
+  const input = isRecord(status.input) ? status.input.request : undefined;
   if (!isRecord(input) || !isRecord(input.source)) return undefined;
   const matchInput = input as unknown as MatchInput;
   const location = isRecord(input.outbox)

@@ -60,10 +60,10 @@ export async function openBrowser(executablePath: string): Promise<Browser> {
   const page = context.pages()[0] ?? (await context.newPage());
   const problems: string[] = [];
   const requests: string[] = [];
-  await context.addInitScript(() => {
-    document.addEventListener('securitypolicyviolation', (event) => {
-      console.error(`CSP violation: ${event.violatedDirective} ${event.blockedURI}`);
-    });
+  // A string, not a function: this file is compiled for Node, the script runs in the page.
+  await context.addInitScript({
+    content:
+      "document.addEventListener('securitypolicyviolation', (e) => console.error('CSP violation: ' + e.violatedDirective + ' ' + e.blockedURI));",
   });
   page.on('console', (message) => {
     // The one refusal a test provokes on purpose (a wrong key) is logged by Chromium as a failed resource.

@@ -40,8 +40,16 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
       jobDurations: { queuedMs: 2 * 60_000, perSegmentMs: 0, minRunningMs: 3 * 3600_000 },
     });
     browser = await openBrowser(executable!);
-    valid = await uploadInbox(app, 'page/roads.parquet', roadMatchingSample('valid', { rows: ROADS, seed: 31 }));
-    invalid = await uploadInbox(app, 'page/bad.parquet', roadMatchingSample('duplicate-ids', { rows: 40, seed: 32 }));
+    valid = await uploadInbox(
+      app,
+      'page/roads.parquet',
+      roadMatchingSample('valid', { rows: ROADS, seed: 31 }),
+    );
+    invalid = await uploadInbox(
+      app,
+      'page/bad.parquet',
+      roadMatchingSample('duplicate-ids', { rows: 40, seed: 32 }),
+    );
   }, 180_000);
 
   afterAll(async () => {
@@ -60,7 +68,9 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     await page().locator('#function-key').fill(app.keys.functionKey);
     await page().locator('.key-form button[type=submit]').click();
     await page().locator('table.matches').waitFor();
-    expect(await page().evaluate(() => sessionStorage.getItem('gemflow.functionKey'))).toBe(app.keys.functionKey);
+    expect(await page().evaluate(() => sessionStorage.getItem('gemflow.functionKey'))).toBe(
+      app.keys.functionKey,
+    );
   });
 
   it("shows a running match's progress updating", async () => {
@@ -70,7 +80,10 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     const deadline = Date.now() + 40_000;
     while (seen.size < 3 && Date.now() < deadline) {
       const status = await row.getAttribute('data-runtime-status');
-      if (status === 'Running') seen.add(`${await row.locator('.percent').textContent()} ${await row.locator('.progress-line').textContent()}`);
+      if (status === 'Running')
+        seen.add(
+          `${await row.locator('.percent').textContent()} ${await row.locator('.progress-line').textContent()}`,
+        );
       if (status === 'Completed') break;
       await page().waitForTimeout(500);
     }
@@ -81,7 +94,10 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
 
   it('opens the completed match: the map has every road and the histogram the API numbers', async () => {
     await waitForMatch(app, valid.matchId, { timeoutMs: 90_000 });
-    await page().locator(`a[href="#/match/${encodeURIComponent(valid.matchId)}"]`).first().click();
+    await page()
+      .locator(`a[href="#/match/${encodeURIComponent(valid.matchId)}"]`)
+      .first()
+      .click();
     await page().locator('.match-header[data-runtime-status="Completed"]').waitFor({ timeout: 30_000 });
     const map = page().locator('.map[data-features]');
     await map.waitFor({ timeout: 30_000 });
@@ -101,15 +117,25 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     expect(buckets).toEqual(data.statistics.histogram.counts);
     const kinds = await page()
       .locator('svg.kinds rect.bar')
-      .evaluateAll((rects) => Object.fromEntries(rects.map((r) => [r.getAttribute('data-key'), Number(r.getAttribute('data-value'))])));
-    expect(kinds).toEqual({ full: data.statistics.full, partial: data.statistics.partial, unmatched: data.statistics.unmatched });
+      .evaluateAll((rects) =>
+        Object.fromEntries(
+          rects.map((r) => [r.getAttribute('data-key'), Number(r.getAttribute('data-value'))]),
+        ),
+      );
+    expect(kinds).toEqual({
+      full: data.statistics.full,
+      partial: data.statistics.partial,
+      unmatched: data.statistics.unmatched,
+    });
     expect(buckets.reduce((a, b) => a + b, 0)).toBe(data.statistics.full + data.statistics.partial);
 
     // GEM's own ratios (the simulator's, from its outcome per road) agree with the counts read from lr_id.
     const summary = await readOutboxJson<JsonBody>(app, runDocuments(valid.name, valid.matchId).summary);
     const ratio = (n: number) => Math.round((n * 10_000) / ROADS) / 10_000;
     expect(ratio(data.statistics.full)).toBe(summary.statistics.roads_fully_matched_ratio);
-    expect(ratio(data.statistics.full + data.statistics.partial)).toBe(summary.statistics.roads_matched_ratio);
+    expect(ratio(data.statistics.full + data.statistics.partial)).toBe(
+      summary.statistics.roads_matched_ratio,
+    );
     await browser.screenshot('3-match-completed');
   }, 150_000);
 
@@ -145,14 +171,19 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     await page().goto(`${app.baseUrl}/api/ui/#/match/${encodeURIComponent(invalid.matchId)}`);
     const rows = page().locator('table.problems tbody tr');
     await rows.first().waitFor({ timeout: 30_000 });
-    const report = await readOutboxJson<JsonBody>(app, runDocuments(invalid.name, invalid.matchId).validationReport);
+    const report = await readOutboxJson<JsonBody>(
+      app,
+      runDocuments(invalid.name, invalid.matchId).validationReport,
+    );
     expect(report.problems.length).toBeGreaterThan(0);
     expect(await rows.count()).toBe(report.problems.length);
     const shown = await rows.evaluateAll((trs) =>
       trs.map((tr) => ({ rule: tr.getAttribute('data-rule'), row: tr.getAttribute('data-row') })),
     );
     expect(shown).toEqual(report.problems.map((p: JsonBody) => ({ rule: p.rule, row: String(p.row ?? '') })));
-    expect(await page().locator('.timeline [data-phase="validating"]').getAttribute('data-state')).toBe('failed');
+    expect(await page().locator('.timeline [data-phase="validating"]').getAttribute('data-state')).toBe(
+      'failed',
+    );
     await browser.screenshot('5-validation-report');
   });
 
