@@ -81,7 +81,8 @@ export async function openBrowser(executablePath: string): Promise<Browser> {
     requests,
     async screenshot(name) {
       const file = join(SCREENSHOTS, `${name}.png`);
-      await page.screenshot({ path: file, fullPage: true });
+      // Transitions finished (Leaflet fades its popups in), so the picture shows what a person sees.
+      await page.screenshot({ path: file, fullPage: true, animations: 'disabled' });
       return file;
     },
     async close() {
