@@ -8,7 +8,8 @@
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { type BrowserContext, chromium, type Page } from 'playwright-core';
+import { type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
+import type { TextSource } from '../e2e/load/secret-scan.js';
 
 export const SCREENSHOTS = resolve(__dirname, '..', '..', '.local', 'screenshots');
 
@@ -44,6 +45,13 @@ export interface Browser {
   problems: string[];
   /** Every URL the page requested. */
   requests: string[];
+  /**
+   * Every response the page received (the page, its scripts and styles, every API answer), as text to scan
+   * for secrets: the status line, the headers and the body. Read it after `settled()`.
+   */
+  responses: TextSource[];
+  /** Waits until every response seen so far has been read into `responses`. */
+  settled(): Promise<void>;
   screenshot(name: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -73,12 +81,21 @@ export async function openBrowser(executablePath: string): Promise<Browser> {
   });
   page.on('pageerror', (error) => problems.push(`page error: ${error.message}`));
   page.on('request', (request) => requests.push(request.url()));
+  const responses: TextSource[] = [];
+  const reading: Promise<void>[] = [];
+  page.on('response', (response) =>
+    reading.push(readResponse(response).then((text) => void responses.push(text))),
+  );
   mkdirSync(SCREENSHOTS, { recursive: true });
   return {
     context,
     page,
     problems,
     requests,
+    responses,
+    async settled() {
+      await Promise.all(reading);
+    },
     async screenshot(name) {
       const file = join(SCREENSHOTS, `${name}.png`);
       // Transitions finished (Leaflet fades its popups in), so the picture shows what a person sees.
@@ -90,4 +107,17 @@ export async function openBrowser(executablePath: string): Promise<Browser> {
       rmSync(profile, { recursive: true, force: true });
     },
   };
+}
+
+/** A response as text: a download's body is not kept by the browser, so it is named as such (and a test
+ * compares the downloaded bytes with the outbox document instead). */
+async function readResponse(response: Response): Promise<TextSource> {
+  const headers = Object.entries(await response.allHeaders())
+    .map(([name, value]) => `${name}: ${value}`)
+    .join('\n');
+  const body = await response.body().then(
+    (bytes) => bytes.toString('latin1'),
+    (error: unknown) => `(body not available: ${error instanceof Error ? error.message : String(error)})`,
+  );
+  return { source: `${response.status()} ${response.url()}`, text: `${headers}\n\n${body}` };
 }

@@ -20,6 +20,7 @@ import {
   uploadInbox,
   waitForMatch,
 } from '../e2e/harness.js';
+import { type KnownSecret, SECRET_SHAPES, scan, stackSecrets } from '../e2e/load/secret-scan.js';
 import { type Browser, chromiumPath, openBrowser, warnNoBrowser } from './browser.js';
 
 const executable = chromiumPath();
@@ -198,5 +199,34 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     expect(browser.problems).toEqual([]);
     expect(browser.requests.filter((url) => url.includes(app.keys.functionKey))).toEqual([]);
     expect(browser.requests.some((url) => url.includes('/api/matches/'))).toBe(true);
+  });
+
+  it('put no secret in any response the page received: HTML, scripts, styles and every API answer', async () => {
+    await browser.settled();
+    const responses = browser.responses;
+    const urls = responses.map((r) => r.source);
+    // The scan covered what the page is made of and the data it read.
+    expect(
+      urls.some((u) => /^200 .*\/api\/ui\/$/.test(u)),
+      urls.join('\n'),
+    ).toBe(true);
+    expect(urls.some((u) => /^200 .*\/api\/ui\/assets\/main-[^/]+\.js$/.test(u))).toBe(true);
+    expect(urls.some((u) => /^200 .*\/api\/matches\/[^/]+\/map$/.test(u))).toBe(true);
+    expect(urls.some((u) => /^200 .*\/api\/openapi\.json$/.test(u))).toBe(true);
+    expect(urls.some((u) => /^401 /.test(u))).toBe(true);
+    const secrets: KnownSecret[] = [
+      ...stackSecrets(app),
+      // The page sends the function key; no answer may echo it back.
+      { name: 'function key', value: app.keys.functionKey },
+      { name: 'host master key', value: app.keys.masterKey },
+      { name: 'durable extension system key', value: app.keys.systemKey },
+    ];
+    // A SAS would let the page read storage without the app: none may reach it.
+    const shapes = [...SECRET_SHAPES, { name: 'SAS signature', pattern: /[?&]sig=[A-Za-z0-9%+/=]{10,}/ }];
+    const findings = scan(responses, secrets, shapes);
+    console.log(
+      `[secrets] scanned ${responses.length} page responses (${responses.reduce((n, r) => n + r.text.length, 0)} chars) for ${secrets.length} known secrets and ${shapes.length} shapes`,
+    );
+    expect(findings).toEqual([]);
   });
 });

@@ -6,6 +6,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
+import type { LocalApp } from '../../../local/app.js';
 
 export interface KnownSecret {
   /** What it is, e.g. "API key"; shown in findings instead of the value. */
@@ -23,6 +24,30 @@ export const SECRET_SHAPES: SecretShape[] = [
   { name: 'JWT-shaped bearer token', pattern: /eyJ[\w-]{10,}\.[\w-]{10,}\./ },
   { name: 'Vault wrapped token (hvs.)', pattern: /hvs\.[A-Za-z0-9]/ },
 ];
+
+/**
+ * The secrets of a running local app's stack: its TomTom API keys, every PDG service principal secret and
+ * storage account key, the notification signing secret, the managed identity header secret and every access
+ * token the identity stand-in issued so far (read this after the runs).
+ */
+export function stackSecrets(app: LocalApp): KnownSecret[] {
+  const info = app.stack.info;
+  return [
+    { name: 'TomTom API key', value: info.apiKey },
+    { name: 'PDG-only TomTom API key', value: info.apiKeyWithoutGem },
+    ...info.pdgStorages.map((s) => ({
+      name: `PDG service principal secret (${s.id})`,
+      value: s.servicePrincipal.clientSecret,
+    })),
+    ...info.pdgStorages.map((s) => ({
+      name: `PDG storage account key (${s.id})`,
+      value: /AccountKey=([^;]+)/.exec(s.blobConnectionString)![1]!,
+    })),
+    { name: 'notification signing secret', value: app.stack.settings.NOTIFY_SIGNING_SECRET! },
+    { name: 'managed identity header secret', value: info.identityHeader },
+    ...app.stack.identity.issuedTokens().map((value, i) => ({ name: `issued access token #${i}`, value })),
+  ];
+}
 
 export interface Finding {
   source: string;

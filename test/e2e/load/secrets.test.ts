@@ -27,6 +27,7 @@ import {
   type KnownSecret,
   SECRET_SHAPES,
   scan,
+  stackSecrets,
   type TextSource,
   tableSources,
 } from './secret-scan.js';
@@ -90,22 +91,7 @@ beforeAll(async () => {
   requestsAfterRotation = await simulatorRequests(app);
 
   const info = app.stack.info;
-  secrets = [
-    { name: 'TomTom API key', value: info.apiKey },
-    { name: 'rotated TomTom API key', value: rotatedKey },
-    { name: 'PDG-only TomTom API key', value: info.apiKeyWithoutGem },
-    ...info.pdgStorages.map((s) => ({
-      name: `PDG service principal secret (${s.id})`,
-      value: s.servicePrincipal.clientSecret,
-    })),
-    ...info.pdgStorages.map((s) => ({
-      name: `PDG storage account key (${s.id})`,
-      value: /AccountKey=([^;]+)/.exec(s.blobConnectionString)![1]!,
-    })),
-    { name: 'notification signing secret', value: app.stack.settings.NOTIFY_SIGNING_SECRET! },
-    { name: 'managed identity header secret', value: info.identityHeader },
-    ...app.stack.identity.issuedTokens().map((value, i) => ({ name: `issued access token #${i}`, value })),
-  ];
+  secrets = [...stackSecrets(app), { name: 'rotated TomTom API key', value: rotatedKey }];
 
   // Everything stored or printed: task hub tables, the Durable HTTP API's view (statuses, custom statuses,
   // inputs, outputs, full histories with results), every blob of the app's and the PDG account, the host's
