@@ -229,3 +229,33 @@ describe('GET /api/matches/{id}/map', () => {
     expect(await noKey.text()).not.toContain('FeatureCollection');
   });
 });
+
+describe('GET /api/ui/{*path}, the page itself', () => {
+  it('is anonymous, holds no data and carries the Content-Security-Policy', async () => {
+    const page = await fetchRoute('/api/ui/', {}, null);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-type')).toBe('text/html; charset=utf-8');
+    expect(page.headers.get('content-security-policy')).toContain("default-src 'none'");
+    const html = await page.text();
+    expect(html).not.toContain(valid.matchId);
+    const script = /src="(\/api\/ui\/assets\/main-[^"]+\.js)"/.exec(html)?.[1];
+    expect(script, html).toBeDefined();
+    const asset = await fetchRoute(script!, { 'accept-encoding': 'br' }, null);
+    expect(asset.status).toBe(200);
+    expect(asset.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(asset.headers.get('content-encoding')).toBe('br');
+  });
+
+  it('reaches no file outside the page, however the path is spelled', async () => {
+    for (const path of [
+      'manifest.json',
+      '..%2F..%2Fhost.json',
+      '%2e%2e/%2e%2e/package.json',
+      'assets/..%2f..%2fhost.json',
+    ]) {
+      const answer = await fetchRoute(`/api/ui/${path}`, {}, null);
+      expect([404, 400], path).toContain(answer.status);
+      expect(await answer.text(), path).not.toMatch(/"version"|extensionBundle|"dependencies"/);
+    }
+  });
+});
