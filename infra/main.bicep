@@ -81,6 +81,9 @@ param instanceMemoryMB int = 2048
 @maxValue(1000)
 param maximumInstanceCount int = 100
 
+@description('Optional Entra ID sign-in in front of the app and its results page: the client id of an app registration (README "Results page"). Empty: no sign-in.')
+param authClientId string = ''
+
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = 'func-gemflow-${resourceToken}'
@@ -257,6 +260,7 @@ module api 'app/api.bicep' = {
     defaultOvertureRelease: defaultOvertureRelease
     instanceMemoryMB: instanceMemoryMB
     maximumInstanceCount: maximumInstanceCount
+    authClientId: authClientId
   }
   // The host starts as soon as the site exists: its identity must already hold the data-plane roles.
   dependsOn: [

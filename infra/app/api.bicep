@@ -22,6 +22,15 @@ param defaultStorageId string = ''
 param defaultOvertureRelease string = ''
 param instanceMemoryMB int = 2048
 param maximumInstanceCount int = 100
+@description('Entra ID sign-in in front of the whole app (App Service Authentication), on when this is the client id of an app registration. Empty: no sign-in; the function key alone guards the data routes.')
+param authClientId string = ''
+@description('The Entra tenant whose users sign in; default the tenant of the deployment.')
+param authTenantId string = tenant().tenantId
+@description('Paths that skip sign-in: machine callers that carry a key of their own (Event Grid\'s webhook) and the liveness probe.')
+param authExcludedPaths array = [
+  '/runtime/webhooks/eventgrid'
+  '/api/health'
+]
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
@@ -145,6 +154,50 @@ resource scmPolicy 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@2024-
   name: 'scm'
   properties: {
     allow: false
+  }
+}
+
+// Optional Entra sign-in (App Service Authentication, "Easy Auth"): every request but the excluded paths needs a
+// signed-in user, and a browser without a session is sent to the Microsoft sign-in page and back to the page
+// it asked for. The page's data calls carry the session cookie (same origin) as well as the function key, so
+// the key alone no longer opens the data. No client secret: sign-in uses ID tokens, which the registration
+// must allow (README "Results page"); no token store, as the app never calls anything on the user's behalf.
+resource auth 'Microsoft.Web/sites/config@2024-04-01' = if (!empty(authClientId)) {
+  parent: app
+  name: 'authsettingsV2'
+  properties: {
+    platform: {
+      enabled: true
+    }
+    globalValidation: {
+      requireAuthentication: true
+      unauthenticatedClientAction: 'RedirectToLoginPage'
+      redirectToProvider: 'azureactivedirectory'
+      excludedPaths: authExcludedPaths
+    }
+    httpSettings: {
+      requireHttps: true
+    }
+    identityProviders: {
+      azureActiveDirectory: {
+        enabled: true
+        registration: {
+          clientId: authClientId
+          openIdIssuer: '${environment().authentication.loginEndpoint}${authTenantId}/v2.0'
+        }
+        validation: {
+          allowedAudiences: [
+            authClientId
+            'api://${authClientId}'
+          ]
+        }
+      }
+    }
+    login: {
+      tokenStore: {
+        enabled: false
+      }
+    }
   }
 }
 

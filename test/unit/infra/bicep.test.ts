@@ -6,7 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { DEPLOY_DIR } from '../../../scripts/package.js';
-import { maskBicep, modules, outputs, params, unbalancedBracket } from './bicep.js';
+import { maskBicep, matchingBracket, modules, outputs, params, unbalancedBracket } from './bicep.js';
 
 const root = path.resolve(__dirname, '../../..');
 const infra = path.join(root, 'infra');
@@ -181,6 +181,38 @@ describe('infra security and platform rules', () => {
   it('Application Insights with local auth disabled; Event Grid system topic on the storage account', () => {
     expect(main).toMatch(/disableLocalAuth:\s*true/);
     expect(main).toMatch(/topicType: 'Microsoft\.Storage\.StorageAccounts'/);
+  });
+
+  it('Entra sign-in (App Service Authentication): off unless a client id is given, no secret, Event Grid let through', () => {
+    const apiMasked = maskBicep(api, { keepStrings: true });
+    expect(params(maskBicep(api)).find((p) => p.name === 'authClientId')?.hasDefault).toBe(true);
+    expect(api).toMatch(/param authClientId string = ''/);
+    const start = api.indexOf("resource auth 'Microsoft.Web/sites/config@");
+    expect(start, 'api.bicep declares the authsettingsV2 resource').toBeGreaterThan(0);
+    const block = api.slice(start, matchingBracket(apiMasked, apiMasked.indexOf('{', start)) + 1);
+    expect(block).toMatch(/= if \(!empty\(authClientId\)\) \{/);
+    expect(block).toMatch(/name: 'authsettingsV2'/);
+    expect(block).toMatch(/requireAuthentication: true/);
+    expect(block).toMatch(/unauthenticatedClientAction: 'RedirectToLoginPage'/);
+    expect(block).toMatch(/redirectToProvider: 'azureactivedirectory'/);
+    expect(block).toMatch(/clientId: authClientId/);
+    expect(block).toMatch(
+      /openIdIssuer: '\$\{environment\(\)\.authentication\.loginEndpoint\}\$\{authTenantId\}\/v2\.0'/,
+    );
+    // No client secret anywhere: not in the auth config, not as an app setting it would name.
+    expect(block).not.toMatch(/clientSecret/i);
+    expect(api).not.toMatch(/MICROSOFT_PROVIDER_AUTHENTICATION_SECRET/);
+    // Event Grid's webhook (the subscription scripts/post-deploy.sh creates) carries its own key and cannot sign in.
+    expect(api).toMatch(
+      /param authExcludedPaths array = \[\s*'\/runtime\/webhooks\/eventgrid'\s*'\/api\/health'\s*\]/,
+    );
+    expect(block).toMatch(/excludedPaths: authExcludedPaths/);
+    // main.bicep takes it from the azd environment, empty unless set.
+    expect(main).toMatch(/param authClientId string = ''/);
+    expect(main).toMatch(/authClientId: authClientId/);
+    const parameters = JSON.parse(read('infra/main.parameters.json')).parameters;
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: azd's substitution syntax, not a template
+    expect(parameters.authClientId).toEqual({ value: '${GEMFLOW_AUTH_CLIENT_ID=}' });
   });
 
   it('roles: Durable storage roles, Key Vault Secrets User, Monitoring Metrics Publisher', () => {
