@@ -169,20 +169,26 @@ async function completedSections(status: MatchStatus, into: HTMLElement): Promis
   }
 }
 
+/**
+ * The summary's timings, read defensively: the summary document grows (it is written by a newer or older app
+ * than this page, perhaps), so only the rows whose values are there are shown.
+ */
 function timings(summary: SummaryDocument): HTMLElement {
-  const t = summary.timings;
-  const rows: [string, string | null][] = [
+  const t: Partial<SummaryDocument['timings']> = summary?.timings ?? {};
+  const seconds = (value: number | null | undefined) => (typeof value === 'number' ? `${value} s` : null);
+  const rows: [string, string | null | undefined][] = [
     ['Requested', t.requestedAt],
     ['Submitted to GEM', t.submittedAt],
     ['Completed', t.completedAt],
-    ['Total', `${t.durations.totalSeconds} s`],
-    ['GEM', t.durations.gemSeconds === null ? null : `${t.durations.gemSeconds} s`],
+    ['Total', seconds(t.durations?.totalSeconds)],
+    ['GEM', seconds(t.durations?.gemSeconds)],
   ];
+  const present = rows.filter((row): row is [string, string] => typeof row[1] === 'string');
   return h(
     'table',
     { class: 'timings' },
     h('caption', {}, 'Timings (the app’s clock)'),
-    h('tbody', {}, ...rows.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v ?? '—')))),
+    h('tbody', {}, ...present.map(([k, v]) => h('tr', {}, h('th', {}, k), h('td', {}, v)))),
   );
 }
 
