@@ -43,7 +43,16 @@ async function call(
   key = storedKey(),
 ): Promise<Response> {
   if (!key) throw new ApiError('No function key entered.', 401);
-  const response = await fetch(path, { headers: { ...headers, 'x-functions-key': key }, cache: 'no-store' });
+  // `manual`: with Entra sign-in on (App Service Authentication), an ended session answers a redirect to the
+  // Microsoft sign-in page, which a data call cannot follow (and the page's CSP would refuse); say what to do.
+  const response = await fetch(path, {
+    headers: { ...headers, 'x-functions-key': key },
+    cache: 'no-store',
+    redirect: 'manual',
+  });
+  if (response.type === 'opaqueredirect') {
+    throw new ApiError('Your sign-in has ended: reload the page to sign in again.', 401);
+  }
   if (response.status === 401) {
     forgetKey();
     onUnauthorized();
