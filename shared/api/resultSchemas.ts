@@ -4,7 +4,11 @@
  * generated from both), and the two operations as OpenAPI path items, which openapi.ts adds to its paths.
  */
 import { z } from 'zod';
-import { OUTPUT_DOCUMENTS, OUTPUT_RESPONSE_MAX_BYTES } from '../results/outputDocuments.js';
+import {
+  OUTPUT_DOCUMENTS,
+  OUTPUT_RESPONSE_MAX_BYTES,
+  RANGE_HEADER_MAX_LENGTH,
+} from '../results/outputDocuments.js';
 import { CONFIDENCE_BUCKETS, FULL_COVERAGE_TOLERANCE } from '../results/roadMatches.js';
 import { MAP_MAX_FEATURES, MAP_MAX_VERTICES } from '../results/runMap.js';
 import { parseQuery, type Resolution } from './schemas.js';
@@ -146,7 +150,7 @@ export function resultsOpenApiPaths(parts: OpenApiParts): Record<string, Record<
             in: 'header',
             required: false,
             description: `One byte range; required for documents over ${OUTPUT_RESPONSE_MAX_BYTES} bytes.`,
-            schema: { type: 'string', pattern: '^bytes=\\d*-\\d*$' },
+            schema: { type: 'string', pattern: '^bytes=\\d*-\\d*$', maxLength: RANGE_HEADER_MAX_LENGTH },
           },
         ],
         responses: {

@@ -36,6 +36,8 @@ describe('buildOpenApiDocument', () => {
         'POST /api/matches',
         'GET /api/matches',
         'GET /api/matches/{id}',
+        'GET /api/matches/{id}/map',
+        'GET /api/matches/{id}/outputs/{document}',
         'POST /api/matches/{id}/cancel',
         'GET /api/storages',
         'GET /api/health',

@@ -115,7 +115,8 @@ describe('planOutputSlice', () => {
     expect(planOutputSlice(100, 'bytes=20-10')).toEqual({ status: 416 });
     expect(planOutputSlice(100, 'bytes=-0')).toEqual({ status: 416 });
     expect(planOutputSlice(0, 'bytes=-1')).toEqual({ status: 416 });
-    for (const bad of ['bytes=-', 'bytes=0-1,5-6', 'items=0-1', 'bytes=a-b', 'bytes=1.5-2']) {
+    const tooLong = `bytes=${'0'.repeat(60)}1-2`;
+    for (const bad of ['bytes=-', 'bytes=0-1,5-6', 'items=0-1', 'bytes=a-b', 'bytes=1.5-2', tooLong]) {
       expect(planOutputSlice(100, bad).status, bad).toBe(400);
     }
   });
