@@ -3,8 +3,8 @@
 //   npm run package            build, then stage dist/deploy
 //   node scripts/package.js --list   print the files that would be deployed
 //
-// Deployed: dist/functions/**, dist/shared/**, dist/web/** (the built results page), host.json, package.json, package-lock.json and the
-// production node_modules, i.e. exactly the packages `npm ci --omit=dev --omit=optional` installs,
+// Deployed: dist/functions/**, dist/shared/**, dist/web/** (the built results page), host.json,
+// package.json, package-lock.json and the production node_modules, i.e. exactly the packages `npm ci --omit=dev --omit=optional` installs,
 // computed from package-lock.json and copied from the local node_modules (no second install, no
 // network). Everything is also filtered through .funcignore, with gitignore semantics, as the Functions
 // tooling does. Left behind: local/, test/, bench/, dist/local, dist/bench, sources, maps and every
