@@ -402,6 +402,7 @@ function* recordFailureAndRethrow(
       message,
       jobId: progress.jobId,
       lastGemStatus: progress.lastGemStatus,
+      startedAt: run.startedAt,
       submittedAt: progress.submittedAt,
       polls: progress.polls,
       finishedAt: context.df.currentUtcDateTime.toISOString(),

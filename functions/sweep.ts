@@ -42,10 +42,22 @@ export async function sweep(timer: Timer, context: InvocationContext): Promise<S
   }
   const report: SweepReport = { sweptAt: now.toISOString(), inventory, inbox, stuck };
   await writeSweepReport(report);
-  context.log(
-    `Sweep: inventory ${inventory.action}; inbox scanned ${inbox.scanned}, started ${inbox.started.length}; stuck ${stuck.length}.`,
-  );
+  logSweep(context, report);
   return report;
+}
+
+/**
+ * One information line only when the sweep did something a reader should know of (started or rejected an
+ * upload whose event was missed; stuck matches have their own warnings): a quiet sweep, which runs every few
+ * minutes, logs at debug level, so the log and Application Insights are not filled with no-ops.
+ */
+function logSweep(context: InvocationContext, { inventory, inbox, stuck }: SweepReport): void {
+  const line =
+    `Sweep: inventory ${inventory.action}; inbox scanned ${inbox.scanned}, started ${inbox.started.length}` +
+    `${inbox.started.length ? ` (${inbox.started.join(', ')})` : ''}, rejected ${inbox.rejected.length}` +
+    `${inbox.rejected.length ? ` (${inbox.rejected.join(', ')})` : ''}; stuck ${stuck.length}.`;
+  if (inbox.started.length || inbox.rejected.length) context.log(line);
+  else context.debug(line);
 }
 
 /** Starts the inventory refresh, or joins the one already running (the sweep and `?refresh=true` share it). */

@@ -30,6 +30,7 @@ export async function deliverResults(
 function runDetails(input: DeliverResultsInput) {
   return {
     input: input.request,
+    startedAt: input.startedAt,
     instanceId: input.instanceId,
     pdgFilename: input.pdgFilename,
     jobId: input.jobId,

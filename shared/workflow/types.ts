@@ -39,7 +39,10 @@ export interface MatchInput {
   /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
   outbox: OutboxLocation;
   trigger: 'blob' | 'http' | 'sweep';
-  /** ISO 8601 instant the request was accepted. */
+  /**
+   * ISO 8601 instant the trigger accepted the request, on the trigger's clock; it orders runs of one file. The
+   * run's own timings (summary, status) are all on the orchestration's clock instead.
+   */
   requestedAt: string;
 }
 
@@ -261,6 +264,8 @@ export interface RecordFailureInput {
   message: string;
   jobId: number | null;
   lastGemStatus: string | null;
+  /** When the orchestration started (ISO); absent in inputs scheduled before it was recorded. */
+  startedAt?: string;
   submittedAt: string | null;
   polls: number;
   finishedAt: string;

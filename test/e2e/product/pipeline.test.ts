@@ -4,6 +4,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { startMatchTalk } from '../../../local/matchTalk.js';
 import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../../shared/workflow/notify.js';
 import {
@@ -50,6 +51,16 @@ async function callbackServer(
 describe('a valid upload', () => {
   it('delivers the results and a summary that agree with the GEM job', async () => {
     const rows = 40;
+    // What npm start prints, from the status API: one line per phase, then where the outputs are.
+    const talked: string[] = [];
+    const talk = startMatchTalk({
+      baseUrl: app.baseUrl,
+      functionKey: app.keys.functionKey,
+      clock: app.stack.clock,
+      print: (line) => talked.push(line),
+      intervalMs: 200,
+    });
+    await talk.poll();
     const upload = await uploadInbox(
       app,
       'valid-roads.parquet',
@@ -57,6 +68,21 @@ describe('a valid upload', () => {
     );
 
     const status = await waitForMatch(app, upload.matchId);
+    await talk.poll();
+    talk.close();
+    const mine = talked.filter((line) => line.startsWith(`[match] ${upload.matchId} `));
+    const phases = mine.map((line) => line.split(' ')[2]!.replace(/,$/, ''));
+    for (const phase of ['validating', 'staging', 'submitting', 'monitoring', 'delivering', 'completed']) {
+      expect(phases, mine.join('\n')).toContain(phase);
+    }
+    expect(
+      mine.find((line) => / monitoring, GEM job \d+ /.test(line)),
+      mine.join('\n'),
+    ).toMatch(/ETA \S+Z/);
+    expect(mine.at(-1)).toContain(`completed succeeded (GEM job ${status.jobId} SUCCESS)`);
+    expect(mine.at(-1)).toContain(
+      runDocuments('valid-roads.parquet', upload.matchId).summary.replace(/[^/]*$/, ''),
+    );
     expect(status).toMatchObject({ id: upload.matchId, runtimeStatus: 'Completed', phase: 'completed' });
     expect(status.outcome).toBe('succeeded');
     expect(status.jobId).toEqual(expect.any(Number));
@@ -67,11 +93,20 @@ describe('a valid upload', () => {
     expect(job!.result_filename).toEqual(expect.any(String));
 
     const documents = runDocuments('valid-roads.parquet', upload.matchId);
-    const summary = await readOutboxJson<{ statistics: unknown; instanceId: string; job: unknown }>(
-      app,
-      documents.summary,
-    );
+    const summary = await readOutboxJson<{
+      statistics: unknown;
+      instanceId: string;
+      job: unknown;
+      timings: { requestedAt: string; completedAt: string; durations: { totalSeconds: number } };
+    }>(app, documents.summary);
     expect(summary, `outbox/${documents.summary}`).toBeDefined();
+    // One clock at 600×: the total is completed − requested, and requested is the instance's own creation on
+    // the task hub's clock (within a second), not the trigger's real time days behind the virtual clock.
+    const { requestedAt, completedAt, durations } = summary!.timings;
+    const measured = (Date.parse(completedAt) - Date.parse(requestedAt)) / 1000;
+    expect(Math.abs(durations.totalSeconds - measured)).toBeLessThanOrEqual(1);
+    expect(Math.abs(Date.parse(requestedAt) - Date.parse(status.createdTime))).toBeLessThan(1000 * 600);
+    expect(Date.parse(completedAt)).toBeLessThanOrEqual(Date.parse(status.lastUpdatedTime) + 1000);
     expect(summary!.statistics).toEqual(job!.statistics);
     expect(job!.statistics).toMatchObject({ num_roads_processed: rows });
     expect(summary).toMatchObject({
@@ -172,6 +207,22 @@ describe('a job that GEM fails', () => {
     expect(error!.message).toContain(message);
     expect(await readOutbox(app, documents.results)).toBeUndefined();
     expect(await readOutbox(app, documents.summary)).toBeUndefined();
+  });
+
+  it('tells a failure inside GEM to resubmit and report the job, not to fix the file', async () => {
+    // No message: the simulator's own "internal processing error".
+    await simulatorAdmin(app).action({ action: 'fail-job' });
+    const name = 'failing-inside.parquet';
+    const upload = await uploadInbox(app, name, roadMatchingSample('valid', { rows: 12, seed: 13 }));
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ phase: 'gem-failed', outcome: 'gem-failed' });
+    const error = await readOutboxJson<{ message: string; remedy: string }>(
+      app,
+      runDocuments(name, upload.matchId).error,
+    );
+    expect(error!.message).toMatch(/internal processing error/);
+    expect(error!.remedy).not.toMatch(/Fix the input file/);
+    expect(error!.remedy).toContain(`TomTom support with job ${status.jobId}`);
   });
 });
 

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../../../shared/workflow/summary.js';
+import {
+  buildErrorDocument,
+  buildFailureDocument,
+  buildSummary,
+  buildTimeoutDocument,
+  gemFailureRemedy,
+} from '../../../shared/workflow/summary.js';
 import type { MatchInput } from '../../../shared/workflow/types.js';
 import { sampleMatchInput } from '../../support/matchInput.js';
 
@@ -90,6 +96,68 @@ describe('buildErrorDocument', () => {
   it('says so when GEM gave no message', () => {
     const document = buildErrorDocument({ ...context, gemStatus: 'FAILED', gemMessage: '  ' });
     expect(document.message).toBe('GEM ended job 123456789 as FAILED without a message.');
+    expect(document.remedy).not.toMatch(/Fix the input file/);
+  });
+
+  it('tells an internal GEM failure to resubmit and report the job, not to fix the file', () => {
+    const document = buildErrorDocument({
+      ...context,
+      gemStatus: 'FAILED',
+      gemMessage: 'The matching job failed because of an internal processing error.',
+    });
+    expect(document.remedy).not.toMatch(/Fix the input file/);
+    expect(document.remedy).toMatch(/not because of the file/);
+    expect(document.remedy).toMatch(/TomTom support with job 123456789/);
+  });
+});
+
+describe('gemFailureRemedy', () => {
+  it.each([
+    "Input validation failed at check 'geometry': row 3 is not a WKT LINESTRING",
+    'Column id has duplicates',
+    "Input validation failed at check 'is_navigable': expected a boolean",
+  ])('asks for a fixed file when GEM names an input check: %s', (message) => {
+    expect(gemFailureRemedy(message, 1)).toMatch(/^Fix the input file/);
+  });
+
+  it.each([
+    'The matching job failed because of an internal processing error (ENOSPC).',
+    'Unexpected failure; please try again later',
+    null,
+  ])("asks for a resubmission when the failure is GEM's own: %s", (message) => {
+    expect(gemFailureRemedy(message, null)).toMatch(
+      /submit the same file again.*TomTom support with the job/,
+    );
+  });
+});
+
+describe('timings on one clock', () => {
+  // The trigger's instant (input.requestedAt) is on another clock: locally real time while the orchestration's
+  // clock is virtual, so a 7-second run at 600x once reported days. Every timing comes from startedAt onwards.
+  const fromOtherClock = { ...input, requestedAt: '2020-01-01T00:00:00.000Z' };
+  const run = { ...context, input: fromOtherClock, startedAt: '2026-02-18T10:00:00.000Z' };
+
+  it("measures the total from the run's start, so it equals completed - requested", () => {
+    const summary = buildSummary({ ...run, gemStatus: 'SUCCESS', statistics: null, resultFilename: null });
+    const { requestedAt, completedAt, durations } = summary.timings;
+    expect(requestedAt).toBe('2026-02-18T10:00:00.000Z');
+    expect(durations.totalSeconds).toBe((Date.parse(completedAt) - Date.parse(requestedAt)) / 1000);
+  });
+
+  it('does the same in error and failure documents', () => {
+    const error = buildErrorDocument({ ...run, gemStatus: 'FAILED', gemMessage: null });
+    const failure = buildFailureDocument({ ...run, phase: 'staging', message: 'x', lastGemStatus: null });
+    for (const document of [error, failure]) expect(document.timings.durations.totalSeconds).toBe(10230);
+  });
+
+  it("falls back to the input's instant for a run recorded before startedAt was passed", () => {
+    const summary = buildSummary({
+      ...context,
+      gemStatus: 'SUCCESS',
+      statistics: null,
+      resultFilename: null,
+    });
+    expect(summary.timings.requestedAt).toBe(input.requestedAt);
   });
 });
 
