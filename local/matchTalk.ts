@@ -54,9 +54,11 @@ function skippedPhases(before: string | null, current: MatchStatus): string[] {
   if (before !== null && from < 0) return [];
   let to = current.phase ? PHASE_ORDER.indexOf(current.phase) : -1;
   if (to < 0) {
-    // Ended: a delivered outcome went through delivering; otherwise the phase it ended in is unknown here.
-    if (!current.outcome || !DELIVERED.has(current.outcome)) return [];
-    to = PHASE_ORDER.length;
+    // Ended: a delivered outcome went through delivering, an invalid input through validating; for a failure
+    // the phase it ended in is unknown here.
+    if (current.outcome === 'invalid-input') to = 1;
+    else if (current.outcome && DELIVERED.has(current.outcome)) to = PHASE_ORDER.length;
+    else return [];
   }
   return PHASE_ORDER.slice(from + 1, to);
 }

@@ -126,6 +126,16 @@ describe('authLevel enforcement', () => {
     expect((await get(`/api/secure?code=${host.keys.masterKey}`)).status).toBe(200);
   });
 
+  it('answers a missing or wrong key with an empty 401, as the Functions host does', async () => {
+    // FunctionInvocationMiddleware.GetResultAsync in azure-functions-host returns a bare UnauthorizedResult
+    // when authorisation fails: no body, so clients (and the README) say which key to send, not the host.
+    for (const headers of [{}, { 'x-functions-key': 'wrong' }] as Record<string, string>[]) {
+      const refused = await get('/api/secure', headers);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toBe('');
+    }
+  });
+
   it('requires the master key for authLevel admin and for the admin API', async () => {
     expect((await get('/api/admin-only', { 'x-functions-key': host.keys.functionKey })).status).toBe(401);
     expect((await get('/api/admin-only', { 'x-functions-key': host.keys.masterKey })).status).toBe(200);

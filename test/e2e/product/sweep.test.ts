@@ -2,7 +2,6 @@
 // matched; later sweeps (scheduled or run by hand) start nothing more for it.
 import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import { SWEEP_REPORT_BLOB } from '../../../shared/activities/inventory.js';
 import {
   api,
   type CompactMatchStatus,
@@ -14,7 +13,7 @@ import {
   uploadInbox,
   useApp,
   waitForMatch,
-  waitUntil,
+  waitForSweeps,
 } from '../harness.js';
 
 // No watcher: nothing raises the upload's event, as when Event Grid loses it. The sweep keeps its default
@@ -22,23 +21,6 @@ import {
 const app = useApp({ name: 'sweep', timeScale: 600, env: { LOCAL_BLOB_WATCH: 'false' } });
 
 const sweepLines = () => app.hostLog.filter((line) => /\bSweep: inventory/.test(line));
-/** When the last sweep ran, from its report (a quiet sweep logs nothing the host prints). */
-// A read that overlaps the next sweep's rewrite can mix two versions (the download is ranged): read again.
-const lastSweptAt = async (): Promise<string | undefined> =>
-  readOutboxJson<{ sweptAt: string }>(app, SWEEP_REPORT_BLOB).then(
-    (report) => report?.sweptAt ?? '',
-    () => undefined,
-  );
-/** Waits until the sweep report has changed `times` times after `from`. */
-async function sweepsAfter(from: string | undefined, times: number, what: string): Promise<void> {
-  const seen = new Set([from]);
-  await waitUntil(async () => {
-    const sweptAt = await lastSweptAt();
-    if (sweptAt !== undefined) seen.add(sweptAt);
-    return seen.size > times ? true : undefined;
-  }, what);
-}
-
 describe('the sweep', () => {
   it('starts a match for an upload whose event was missed, once', async () => {
     const upload = await uploadInbox(
@@ -61,17 +43,12 @@ describe('the sweep', () => {
     // Two more scheduled sweeps, and two run by hand, find the same blob again: they start nothing, and a
     // sweep that did nothing prints nothing (the terminal of npm start stays readable at any time scale).
     const seen = sweepLines().length;
-    await sweepsAfter(await lastSweptAt(), 2, 'two more scheduled sweeps');
+    const later = await waitForSweeps(app, 2, 'two more scheduled sweeps');
     for (let run = 0; run < 2; run++) {
-      const before = await lastSweptAt();
       expect(await runFunctionNow(app, 'sweep')).toBe(202);
-      await sweepsAfter(before, 1, 'the sweep run by hand');
+      later.push(...(await waitForSweeps(app, 1, 'the sweep run by hand')));
     }
-    const report = await readOutboxJson<{ inbox: { scanned: number; started: string[] } }>(
-      app,
-      SWEEP_REPORT_BLOB,
-    );
-    expect(report?.inbox).toMatchObject({ scanned: 1, started: [] });
+    for (const report of later) expect(report.inbox).toMatchObject({ scanned: 1, started: [] });
     expect(sweepLines().slice(seen)).toEqual([]);
 
     const again = await getMatch(app, upload.matchId);

@@ -97,6 +97,13 @@ describe('describeChange', () => {
     expect(lines[1]).toMatch(/^\[match\] match-1 ended gem-failed \(GEM job 7\)/);
   });
 
+  it('names validating for an invalid input first seen once it had ended', () => {
+    const ended = status({ runtimeStatus: 'Completed', phase: 'invalid-input', outcome: 'invalid-input' });
+    const lines = describeChange(undefined, ended, clock);
+    expect(lines[0]).toBe('[match] match-1 validating (begun and done between two looks)');
+    expect(lines[1]).toMatch(/^\[match\] match-1 ended invalid-input/);
+  });
+
   it('ends a failed match with its error and no invented phases', () => {
     const failed = status({
       runtimeStatus: 'Failed',
