@@ -6,6 +6,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     reporters: ['default', ['json', { outputFile: '.local/test-results.json' }]],
+    // A worker or hook that will not stop must not hold the run open: bounded teardown.
+    teardownTimeout: 30_000,
     projects: [
       {
         test: {

@@ -110,14 +110,12 @@ describe('samples CLI', () => {
           'local/standins/samples.ts',
         ],
       ],
-      { stdio: 'pipe' },
+      { stdio: 'pipe', timeout: 50_000 },
     );
     execFileSync(
       process.execPath,
       [join(outDir, 'local/standins/samples.js'), 'single-point', out, '25', '9'],
-      {
-        stdio: 'pipe',
-      },
+      { stdio: 'pipe', timeout: 20_000 },
     );
     rmSync(outDir, { recursive: true, force: true });
     expect(new Uint8Array(readFileSync(out))).toEqual(
