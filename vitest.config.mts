@@ -14,6 +14,8 @@ export default defineConfig({
           name: 'unit',
           include: ['test/unit/**/*.test.ts'],
           pool: 'forks',
+          // Property tests run thousands of cases; on two shared cores 5 s is too tight to mean "stuck".
+          testTimeout: 30_000,
         },
       },
       {
