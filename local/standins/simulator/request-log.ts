@@ -21,6 +21,8 @@ export interface RequestRecord {
   subject?: string;
   /** Id of the fault rule that answered or delayed the request. */
   faultId?: number;
+  /** Set when the simulator itself refused the request, e.g. 'concurrent-job-limit' for a 429 on create. */
+  refusal?: string;
 }
 
 export interface RequestSummary {
@@ -29,6 +31,8 @@ export interface RequestSummary {
   byStatus: Record<string, number>;
   byCredential: Record<string, number>;
   byRouteAndStatus: Record<string, Record<string, number>>;
+  /** Refusals by the simulator's own limits (not injected faults), by reason. */
+  byRefusal: Record<string, number>;
   /**
    * TomTom/Vault requests being answered right now, and the most at once since the last reset: a gauge of
    * client concurrency (admin requests are not counted).
@@ -63,15 +67,21 @@ export function credentialKind(headers: {
   return 'none';
 }
 
-/** The counters of a summary: what a saved state keeps (recent requests are not kept). */
-export type RequestCounts = Omit<RequestSummary, 'recent' | 'inFlight'>;
+/**
+ * The counters of a summary: what a saved state keeps (recent requests are not kept). States saved before
+ * refusals were counted have no `byRefusal`.
+ */
+export type RequestCounts = Omit<RequestSummary, 'recent' | 'inFlight' | 'byRefusal'> &
+  Partial<Pick<RequestSummary, 'byRefusal'>>;
+type Counts = Required<RequestCounts>;
 
-const noCounts = (): RequestCounts => ({
+const noCounts = (): Counts => ({
   total: 0,
   byRoute: {},
   byStatus: {},
   byCredential: {},
   byRouteAndStatus: {},
+  byRefusal: {},
 });
 
 export class RequestLog {
@@ -94,6 +104,7 @@ export class RequestLog {
     const perRoute = c.byRouteAndStatus[r.route] ?? {};
     perRoute[status] = (perRoute[status] ?? 0) + 1;
     c.byRouteAndStatus[r.route] = perRoute;
+    if (r.refusal) c.byRefusal[r.refusal] = (c.byRefusal[r.refusal] ?? 0) + 1;
     this.recent.push(entry);
     if (this.recent.length > this.capacity) this.recent.splice(0, this.recent.length - this.capacity);
   }
@@ -119,13 +130,13 @@ export class RequestLog {
   }
 
   /** The counters so far, for a saved state. */
-  snapshotCounts(): RequestCounts {
+  snapshotCounts(): Counts {
     return structuredClone(this.counts);
   }
 
   /** Continues counting from saved counters. */
   restoreCounts(counts: RequestCounts): void {
-    this.counts = structuredClone(counts);
+    this.counts = { ...noCounts(), ...structuredClone(counts) };
   }
 
   reset(): void {

@@ -91,10 +91,11 @@ describe('persistent stack', () => {
     running = undefined;
   });
 
-  it('keeps jobs, keys, secrets, counters and virtual time; time stands still while it is down', async () => {
+  it('keeps jobs, keys, secrets, counters, limits and virtual time; time stands still while it is down', async () => {
     const dir = newDir();
     // A 3-hour job at 600×: 18 s of real time, far longer than this test keeps it running.
-    const options = { dir, persistent: true, writeStackJson: false, timeScale: 600 } as const;
+    const jobLimits = { maxRunningJobsPerUser: 4 };
+    const options = { dir, persistent: true, writeStackJson: false, timeScale: 600, jobLimits } as const;
     const jobDurations = { queuedMs: 60_000, minRunningMs: 3 * HOUR };
     running = await startStack({ ...options, jobDurations });
     const first = running;
@@ -117,6 +118,7 @@ describe('persistent stack', () => {
     await admin(first, 'POST', '/keys', { key: 'gemflow-local-rotated', products: ['pdg', 'gem'] });
     await admin(first, 'DELETE', `/keys/${first.info.apiKeyWithoutGem}`);
     first.keyVault.setSecret(API_KEY_SECRET_NAME, 'gemflow-local-rotated');
+    await admin(first, 'POST', '/limits', { maxConcurrentJobsPerUser: 5 });
     const versions = first.keyVault.versions(API_KEY_SECRET_NAME);
     // Queued for 60 virtual seconds (0.1 s), then running: wait for it to have started.
     let timeline = (await admin(first, 'GET', '/jobs/timeline')).jobs;
@@ -159,6 +161,15 @@ describe('persistent stack', () => {
       (await tomtom(second, 'GET', '/private-gateway/storages', { key: first.info.apiKeyWithoutGem })).status,
     ).toBe(401);
     expect(second.keyVault.versions(API_KEY_SECRET_NAME)).toEqual(versions);
+    // The stack's limits are configuration; the one set through the admin API is state, kept over them.
+    const limits = await admin(second, 'GET', '/limits');
+    expect(limits.configured).toMatchObject({ maxRunningJobsPerUser: 4, maxConcurrentJobsPerUser: null });
+    expect(limits.overrides).toEqual({ maxConcurrentJobsPerUser: 5 });
+    expect(limits.limits).toMatchObject({
+      maxRunningJobsPerUser: 4,
+      maxConcurrentJobsPerUser: 5,
+      queuedMs: 1,
+    });
     const counts = await admin(second, 'GET', '/requests?limit=0');
     expect(counts.total).toBeGreaterThan(requestsBefore);
     expect(counts.byRoute['POST /jobs']).toBe(1);

@@ -1,125 +1,22 @@
 // The HTTP surface of a private simulator instance (in-memory blobs, its own cert and signing key):
 // admin API, fault injection, key rotation, token expiry and per-user isolation. Its own instance,
 // because these tests reset and inject faults, which would disturb tests sharing the stack's simulator.
-import { request } from 'node:https';
-import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
-import selfsigned from 'selfsigned';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { MemoryBlobStore } from '../../../local/standins/simulator/blobs.js';
-import { startSimulatorServer } from '../../../local/standins/simulator/server.js';
-import type { SimulatorHandle } from '../../../local/standins/simulator/types.js';
+import { KEY, type PrivateSimulator, startPrivateSimulator } from './private-simulator.js';
 
-const AUD = 'https://gem.core.orbis.tomtom.com';
-const KEY = 'admin-test-key-000111';
-let ca: string;
-let sim: SimulatorHandle;
-let sign: (claims: JWTPayload) => Promise<string>;
-
-const token = (oid: string) => {
-  const now = Math.floor(Date.now() / 1000);
-  return sign({ aud: AUD, iss: 'https://sts.windows.net/t/', iat: now - 30, exp: now + 3600, oid });
-};
-
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  // JSON of many shapes; each test reads the fields it asserts on.
-  // biome-ignore lint/suspicious/noExplicitAny: test-only access to parsed response bodies
-  body: any;
-}
-
-function call(
-  method: string,
-  url: string,
-  headers: Record<string, string> = {},
-  body?: unknown,
-): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { method, ca, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = text ? JSON.parse(text) : undefined;
-        } catch {}
-        resolve({ status: res.statusCode!, headers: res.headers, body: parsed });
-      });
-    });
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-const tomtom = async (oid = 'user-a', key = KEY) => ({
-  'tomtom-api-key': key,
-  Authorization: `Bearer ${await token(oid)}`,
-});
-const admin = (method: string, path: string, body?: unknown) =>
-  call(
-    method,
-    `${sim.adminUrl}${path}`,
-    body === undefined ? {} : { 'content-type': 'application/json' },
-    body,
-  );
-const createJob = async (oid = 'user-a') =>
-  call(
-    'POST',
-    `${sim.url}/maps/orbis/platform/gem/jobs`,
-    { ...(await tomtom(oid)), 'content-type': 'application/json' },
-    {
-      storage_id: 'storage-001',
-      filename: 'in.parquet',
-      job_type: 'ROAD_MATCHING',
-      overture_release: '2026-01-21.0',
-    },
-  );
+let p: PrivateSimulator;
+let sim: PrivateSimulator['sim'];
+const call: PrivateSimulator['call'] = (...args) => p.call(...args);
+const tomtom: PrivateSimulator['tomtom'] = (...args) => p.tomtom(...args);
+const admin: PrivateSimulator['admin'] = (...args) => p.admin(...args);
+const createJob = (oid?: string) => p.createJob(oid);
 
 beforeAll(async () => {
-  const pems = await selfsigned.generate([{ name: 'commonName', value: 'localhost' }], {
-    keySize: 2048,
-    extensions: [{ name: 'subjectAltName', altNames: [{ type: 7, ip: '127.0.0.1' }] }],
-  });
-  ca = pems.cert;
-  const { privateKey, publicKey } = await generateKeyPair('RS256', { extractable: true });
-  const jwk = { ...(await exportJWK(publicKey)), kid: 'a', alg: 'RS256' };
-  sign = (c) => new SignJWT(c).setProtectedHeader({ alg: 'RS256', kid: 'a' }).sign(privateKey);
-  sim = await startSimulatorServer(
-    {
-      tls: { cert: pems.cert, key: pems.private },
-      // A paused virtual clock: jobs stay REQUESTED, so nothing here depends on timing.
-      clock: { now: () => Date.UTC(2026, 1, 18), toRealDelayMs: () => Number.POSITIVE_INFINITY },
-      jwks: { keys: [jwk] },
-      gemAudience: AUD,
-      apiKeys: [
-        { key: KEY, products: ['pdg', 'gem'] },
-        { key: 'pdg-only-key-0000', products: ['pdg'] },
-      ],
-      storages: [
-        {
-          id: 'storage-001',
-          name: 'A',
-          containerUrl: 'https://127.0.0.1:1/acct/default/',
-          blobConnectionString: 'unused',
-          servicePrincipal: { tenantId: 't', clientId: 'c', clientSecret: 'sp-secret-value' },
-          allowedObjectIds: ['user-a', 'user-b'],
-        },
-        {
-          id: 'storage-002',
-          name: 'B',
-          containerUrl: 'https://127.0.0.1:1/other/default/',
-          blobConnectionString: 'unused',
-          servicePrincipal: { tenantId: 't', clientId: 'c', clientSecret: 's' },
-          allowedObjectIds: ['user-b'],
-        },
-      ],
-    },
-    { blobs: new MemoryBlobStore() },
-  );
+  p = await startPrivateSimulator();
+  sim = p.sim;
 });
 
-afterAll(() => sim?.close());
+afterAll(() => p?.close());
 beforeEach(async () => {
   expect((await admin('POST', '/reset')).status).toBe(200);
 });
