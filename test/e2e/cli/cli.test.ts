@@ -32,7 +32,8 @@ beforeAll(async () => {
     writeStackJson: true,
     // Any free port but the default one, so nothing can work by assuming 7071.
     port: 0,
-    jobDurations: { queuedMs: 5 * 60_000, perSegmentMs: 0, minRunningMs: 25 * 60_000 },
+    // A few roads at GEM's documented throughput take seconds: the 25-minute floor sets the run's length.
+    jobDurations: { queuedMs: 5 * 60_000, minRunningMs: 25 * 60_000 },
   });
   stackFile = join(app.dir, 'stack.json');
   work = mkdtempSync(join(tmpdir(), 'gemflow-cli-e2e-'));
