@@ -5,8 +5,10 @@
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
  * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
- * benchmark (bench/validationMemory.ts). The last line printed is one JSON object with every run, the ratios
- * (baseline / gem-flow) and the memory figures. `npm run bench -- validation` or `-- gem-job` runs one part.
+ * benchmark (bench/validationMemory.ts) and the staging benchmark (bench/staging.ts: a 1 GiB input staged
+ * server-side, streamed, and by a plain SDK stream copy). The last line printed is one JSON object with every
+ * run, the ratios (baseline / gem-flow) and the memory figures. `npm run bench -- validation`, `-- staging` or
+ * `-- gem-job` runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,6 +20,7 @@ import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
+import { runStagingBench, type StagingBenchResult } from './staging.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
@@ -341,6 +344,7 @@ function benchmarkJson(
   memoryFigures: { small: UploadMemoryFigures; large: UploadMemoryFigures },
   projectedKeyVaultReads: number,
   validationMemory: MemoryBenchResult | undefined,
+  staging: StagingBenchResult | undefined,
 ) {
   return {
     benchmark: 'one-3h-gem-job',
@@ -382,21 +386,31 @@ function benchmarkJson(
       ),
     },
     ...(validationMemory ? { validationMemory } : {}),
+    ...(staging ? { staging } : {}),
   };
 }
 
 async function main(): Promise<void> {
   const only = process.argv[2];
+  if (only === 'staging') {
+    console.log(JSON.stringify(await runStagingBench()));
+    return;
+  }
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
   if (only === 'validation') {
     console.log(JSON.stringify(validationMemory));
     return;
   }
   if (validationMemory) console.log('');
-  await gemJobBench(validationMemory);
+  const staging = only === 'gem-job' ? undefined : await runStagingBench();
+  if (staging) console.log('');
+  await gemJobBench(validationMemory, staging);
 }
 
-async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
+async function gemJobBench(
+  validationMemory: MemoryBenchResult | undefined,
+  staging: StagingBenchResult | undefined,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
   const hostErrors: string[] = [];
   const app = await startBenchApp(dir, hostErrors);
@@ -427,7 +441,7 @@ async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Pro
     if (hostErrors.length) console.log(`(the host wrote ${hostErrors.length} line(s) to stderr)`);
     console.log(
       JSON.stringify(
-        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory),
+        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory, staging),
       ),
     );
   } finally {
