@@ -23,7 +23,11 @@ import type { StagingChildInput, StagingChildMode, StagingChildResult } from './
 const INPUT_BYTES = Number(process.env.GEMFLOW_BENCH_STAGING_MIB ?? 1024) * 1024 * 1024;
 const UPLOAD_BLOCK_BYTES = 8 * 1024 * 1024;
 const CHILD_TIMEOUT_MS = 15 * 60_000;
-const MODES: StagingChildMode[] = ['server-side', 'streamed', 'sdk-stream'];
+const ALL_MODES: StagingChildMode[] = ['server-side', 'streamed', 'sdk-stream'];
+/** GEMFLOW_BENCH_STAGING_MODES (comma-separated) runs only some paths, for a quick look at one. */
+const MODES = (process.env.GEMFLOW_BENCH_STAGING_MODES?.split(',') ?? ALL_MODES).filter(
+  (m): m is StagingChildMode => ALL_MODES.includes(m as StagingChildMode),
+);
 
 export interface StagingBenchResult {
   benchmark: 'staging';
@@ -148,7 +152,14 @@ export async function runStagingBench(): Promise<StagingBenchResult> {
 }
 
 function summary(runs: StagingBenchResult['runs']): StagingBenchResult {
-  const by = (mode: StagingChildMode) => runs.find((r) => r.mode === mode)!;
+  const none = {
+    throughputMiBps: Number.NaN,
+    bytesThroughApp: null,
+    bytesReadByProcess: Number.NaN,
+    method: null,
+  };
+  const by = (mode: StagingChildMode) =>
+    runs.find((r) => r.mode === mode) ?? { ...none, peakRssGrowthMiB: Number.NaN };
   const baseline = by('sdk-stream').throughputMiBps;
   return {
     benchmark: 'staging',

@@ -4,6 +4,7 @@
 // maxConcurrentActivityFunctions while actually running activities side by side.
 import { beforeAll, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
+import { sourceIdentity } from '../../../shared/staging/identity.js';
 import { contentDerivedName } from '../../../shared/staging/names.js';
 import { outboxBlobNames } from '../../../shared/workflow/outboxNames.js';
 import {
@@ -90,8 +91,17 @@ describe('100 uploads at once, with throttling and server errors', () => {
   it('submits exactly one GEM job per input file (no duplicates)', async () => {
     const jobs = await simulatorJobs(t.app);
     expect(jobs).toHaveLength(UPLOADS);
-    // Each upload is staged under its content-derived name; GEM must have exactly one job for each.
-    const expected = uploads.map((u) => contentDerivedName(u.name, u.sha256)).sort();
+    // Each upload is staged under the name its source identity gives it (the blob's version, read from its
+    // properties: shared/staging/identity.ts); GEM must have exactly one job for each.
+    const inbox = blobService(t.app).getContainerClient(t.app.stack.info.inboxContainer);
+    const expected = (
+      await Promise.all(
+        uploads.map(async (u) => {
+          const blob = inbox.getBlobClient(u.name);
+          return contentDerivedName(u.name, sourceIdentity(blob, await blob.getProperties()).contentId);
+        }),
+      )
+    ).sort();
     expect(jobs.map((j) => j.input_filename).sort()).toEqual(expected);
     expect(jobs.every((j) => j.status === 'SUCCESS')).toBe(true);
     // And each match followed its own job: the job ids reported per match are the simulator's, all distinct.
