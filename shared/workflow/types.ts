@@ -6,6 +6,7 @@
  * key, no bearer token, no storage credential, no notification signing secret. Activities fetch those
  * themselves from settings or Key Vault.
  */
+import type { FormatOptions, PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
 
 /** Where the input file comes from. */
@@ -36,6 +37,8 @@ export interface MatchInput {
   /** Required by GEM for LANE_LEVEL_MATCHING (`<layer>.<revision>`). */
   orbisVersion?: string;
   callbackUrl?: string;
+  /** How to read the user's own road format and write the enriched output; absent means all defaults. */
+  format?: FormatOptions;
   /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
   outbox: OutboxLocation;
   trigger: 'blob' | 'http' | 'sweep';
