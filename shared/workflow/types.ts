@@ -144,7 +144,7 @@ export interface MatchResult {
 
 // ---- Activity inputs and results ----
 
-/** Result of `validateInput` (input: `MatchInput`). */
+/** Result of `validateInput` (input: `PreparedMatchInput`). */
 export interface ValidateInputResult {
   valid: boolean;
   rowCount: number;
@@ -155,7 +155,27 @@ export interface ValidateInputResult {
   summary: string;
 }
 
-/** Result of `stageInput` (input: `MatchInput`). */
+/**
+ * Result of `prepareInput` (input: `MatchInput`): the user's file turned into GEM-ready Parquet, or refused
+ * with the run's validation report (then no GEM job is submitted).
+ */
+export type PrepareInputResult =
+  | {
+      valid: true;
+      prepared: PreparedInput;
+      /** What the reader decided that the user should know (not problems). */
+      notes: string[];
+    }
+  | { valid: false; validation: ValidateInputResult };
+
+/**
+ * Input of `validateInput` and `stageInput`: the request, and the file `prepareInput` made of its source,
+ * which they read instead of the source. Absent for runs that are not prepared (lane-level inputs, files
+ * already in PDG storage, and runs started before preparing existed).
+ */
+export type PreparedMatchInput = MatchInput & { preparedFile?: PreparedInput['prepared'] };
+
+/** Result of `stageInput` (input: `PreparedMatchInput`). */
 export interface StageInputResult {
   /** The file name inside the PDG `default` container that GEM is asked to match. */
   pdgFilename: string;
@@ -228,6 +248,8 @@ export interface DeliverResultsInput {
   submittedAt: string;
   polls: number;
   finishedAt: string;
+  /** How the user's own file was read and prepared; absent for runs that were not prepared. */
+  prepared?: PreparedInput;
 }
 
 /** Result of `deliverResults`. */
@@ -280,8 +302,9 @@ export interface RecordFailureResult {
  * them from this interface; shared/activities/match.ts implements it).
  */
 export interface MatchActivities {
-  validateInput(input: MatchInput): Promise<ValidateInputResult>;
-  stageInput(input: MatchInput): Promise<StageInputResult>;
+  prepareInput(input: MatchInput): Promise<PrepareInputResult>;
+  validateInput(input: PreparedMatchInput): Promise<ValidateInputResult>;
+  stageInput(input: PreparedMatchInput): Promise<StageInputResult>;
   submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
   pollJob(input: PollJobInput): Promise<PollJobResult>;
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;

@@ -264,3 +264,17 @@ describe('parsing the sourceCrs option and WKT authority codes', () => {
     expect(wktAuthorityCode((await registryEntry(28992))!.wkt)).toBe(28992);
   });
 });
+
+describe('local coordinate systems', () => {
+  it('refuses a LOCAL_CS or ENGCRS definition, which proj4js would read as a projection to nowhere', async () => {
+    const local =
+      'LOCAL_CS["Site grid",LOCAL_DATUM["Site datum",32767],UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]';
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: local, source: 'roads.prj' }))).toBe(
+      'crs-unsupported',
+    );
+    const engineering = 'ENGCRS["Site",EDATUM["Site datum"],CS[Cartesian,2],AXIS["x",east],AXIS["y",north]]';
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: engineering, source: 'roads.prj' }))).toBe(
+      'crs-unsupported',
+    );
+  });
+});
