@@ -138,7 +138,7 @@ export async function prepareFile(file: SourceFile, options: PrepareOptions): Pr
   const format = options.format ?? {};
   let detection: Detection;
   try {
-    detection = await detectFormat(file, format.wktColumn ? { wktColumn: format.wktColumn } : {});
+    detection = await detect(file, format);
   } catch (error) {
     if (!(error instanceof FormatError)) throw error;
     problems.addFileError(error);
@@ -163,6 +163,23 @@ export async function prepareFile(file: SourceFile, options: PrepareOptions): Pr
     await source.close();
   }
   return finish();
+}
+
+const PAR1 = [0x50, 0x41, 0x52, 0x31];
+
+/**
+ * The file's format. A Parquet file whose footer cannot be read here (hostile or broken: a schema thousands of
+ * levels deep, a footer that claims more than the file holds) is handed on as GEM Parquet, so the Parquet
+ * validation, which bounds footers and schemas before decoding them, judges it and names the rule it breaks.
+ */
+async function detect(file: SourceFile, format: FormatOptions): Promise<Detection> {
+  try {
+    return await detectFormat(file, format.wktColumn ? { wktColumn: format.wktColumn } : {});
+  } catch (error) {
+    const head = new Uint8Array(await file.slice(0, Math.min(file.byteLength, PAR1.length)));
+    if (!PAR1.every((byte, k) => head[k] === byte)) throw error;
+    return { format: 'gem-parquet', reason: 'Parquet whose footer is left to the Parquet validation' };
+  }
 }
 
 function emptyReport(): PrepareReport {

@@ -12,6 +12,7 @@ import * as gpkg from '../../../local/standins/format-samples/geopackage.js';
 import * as geoparquet from '../../../local/standins/format-samples/geoparquet.js';
 import { type SampleFeature, sampleRoads } from '../../../local/standins/format-samples/roads.js';
 import * as shp from '../../../local/standins/format-samples/shapefile.js';
+import { hostileSample } from '../../../local/standins/hostileSamples.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { type PrepareOptions, prepareFile } from '../../../shared/formats/prepare.js';
 import type { FormatOptions } from '../../../shared/formats/prepared.js';
@@ -200,4 +201,15 @@ describe('prepareFile: broken inputs name the feature or the rule', () => {
     expect(outcome.report.problems[0]!.index).toBeUndefined();
     expect(outcome.written).toBe(null);
   });
+});
+
+describe('prepareFile: hostile Parquet', () => {
+  it.each(['deep-schema', 'claims-2e31-rows', 'zero-rows'] as const)(
+    '%s is left to the Parquet validation, which names its rule',
+    async (kind) => {
+      const outcome = await prepare(hostileSample(kind), `${kind}.parquet`);
+      expect(outcome.report).toMatchObject({ valid: true, format: 'gem-parquet' });
+      expect(outcome.written).toBe(null);
+    },
+  );
 });
