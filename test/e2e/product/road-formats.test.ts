@@ -12,6 +12,7 @@
 //   this point is held to 1e-5° (1 m), not 1e-7°: a datum shift that is missing or wrong is 100 m off.
 // - Web Mercator (EPSG:3857): IOGP Guidance Note 7-2, method 1024 (Popular Visualisation Pseudo Mercator),
 //   E = R·λ, N = R·ln(tan(π/4 + φ/2)) with R = 6378137 m. Exact, so held to 1e-7°.
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as csv from '../../../local/standins/format-samples/csv.js';
 import * as fgb from '../../../local/standins/format-samples/flatgeobuf.js';
@@ -25,6 +26,7 @@ import {
 } from '../../../local/standins/format-samples/roads.js';
 import * as shp from '../../../local/standins/format-samples/shapefile.js';
 import {
+  api,
   readOutboxJson,
   readParquet,
   readPdgFile,
@@ -221,6 +223,40 @@ describe('road formats end to end', () => {
     for (const filename of jobs.values()) expect(filename).toMatch(/\.parquet$/);
   }, 240_000);
 
+  it('a second run of the same upload and options reuses its prepared file; other options prepare another', async () => {
+    const outbox = BlobServiceClient.fromConnectionString(
+      app.stack.info.storageConnectionString,
+    ).getContainerClient(app.stack.info.outboxContainer);
+    const prepared = async () => {
+      const found = new Map<string, string>();
+      for await (const blob of outbox.listBlobsFlat({ prefix: '.prepared/' })) {
+        if (blob.name.endsWith('/roads.parquet')) found.set(blob.name, blob.properties.etag);
+      }
+      return found;
+    };
+    const before = await prepared();
+    expect(before.size).toBeGreaterThan(0);
+    const rerun = async (idempotencyKey: string, format: Record<string, string>) => {
+      const started = await api(app).post('/api/matches', {
+        inboxBlob: 'formats/roads.geojson',
+        idempotencyKey,
+        format,
+      });
+      expect(started.status, started.text).toBe(202);
+      return waitForMatch(app, started.body.id, { timeoutMs: 120_000 });
+    };
+    // The same options as the upload's metadata: the same prepared file, not rewritten (same etag).
+    expect(await rerun('same-options', { idColumn: 'road_id' })).toMatchObject({ outcome: 'succeeded' });
+    expect(await prepared()).toEqual(before);
+    // Another option that changes the bytes: its own prepared file, the first one untouched.
+    expect(await rerun('other-options', { navigableColumn: 'navigable' })).toMatchObject({
+      outcome: 'succeeded',
+    });
+    const after = await prepared();
+    expect(after.size).toBe(before.size + 1);
+    for (const [name, etag] of before) expect(after.get(name)).toBe(etag);
+  }, 240_000);
+
   it('a broken file of each format gives a report naming the source feature, and no GEM job', async () => {
     for (const { name, upload, rule, index } of broken) {
       const status = await waitForMatch(app, upload.matchId, { timeoutMs: 120_000 });
@@ -241,8 +277,18 @@ describe('road formats end to end', () => {
           name,
         ).toContain(index);
     }
-    const jobs = (await simulatorAdmin(app).jobs()).map((j) => j.job_id);
+    const jobs = await simulatorAdmin(app).jobs();
     expect(validJobs.size).toBeGreaterThan(0);
-    expect(jobs.sort(), 'only the valid files became GEM jobs').toEqual([...validJobs].sort());
+    // Staged names are `<stem>.<content hash>.parquet`: no GEM job was made of a broken file.
+    for (const { name } of broken) {
+      const stem = name
+        .split('/')
+        .pop()!
+        .replace(/\.[^.]+$/, '');
+      expect(
+        jobs.map((j) => j.input_filename).filter((f) => f.startsWith(`${stem}.`)),
+        name,
+      ).toEqual([]);
+    }
   }, 240_000);
 });
