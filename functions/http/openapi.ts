@@ -1,3 +1,8 @@
+/**
+ * `GET /api/openapi.json`: the OpenAPI 3.1 document built from the same zod schemas the handlers validate
+ * with (shared/api/openapi.ts), so the document and the API cannot drift. Anonymous, and it must answer even
+ * when the app's settings are broken, so a user can still read what the API expects.
+ */
 import { app, type HttpResponseInit } from '@azure/functions';
 import { buildOpenApiDocument } from '../../shared/api/openapi.js';
 import { getSettings } from '../../shared/config.js';
