@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/config.ts`: loadSettings; validation limits; local.settings.json.example;
+ * settingDefinitions.
+ */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';

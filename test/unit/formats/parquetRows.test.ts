@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/formats/parquetRows.ts`: page decompression bounded by what is accepted, not by what a
+ * page header claims.
+ */
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { MAX_PAGE_BYTES } from '../../../shared/formats/parquetRows.js';

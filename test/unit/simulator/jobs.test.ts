@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `local/standins/simulator/jobs.ts`: job lifecycle on the virtual clock; jobs across a restart
+ * (snapshot → restore); isoMicros.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';

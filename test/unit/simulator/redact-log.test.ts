@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/simulator/redact.ts`: redaction; request log; admin access.
+ */
 import { describe, expect, it } from 'vitest';
 import { redactHeaders, redactSecret } from '../../../local/standins/simulator/redact.js';
 import { credentialKind, RequestLog, safePath } from '../../../local/standins/simulator/request-log.js';

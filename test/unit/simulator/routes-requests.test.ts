@@ -1,3 +1,7 @@
+/**
+ * Unit tests of the simulator's routes (`local/standins/simulator/`): router; create-job request validation;
+ * PDG and Vault; GEM handlers.
+ */
 import { describe, expect, it } from 'vitest';
 import { MemoryBlobStore } from '../../../local/standins/simulator/blobs.js';
 import { getJob, listJobs, parseCreateJob } from '../../../local/standins/simulator/gem.js';

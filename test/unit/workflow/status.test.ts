@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/workflow/status.ts`: toCompactStatus; failureMessageOf; caughtFailureMessage.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   caughtFailureMessage,

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/workflow/summary.ts`: buildSummary; buildErrorDocument; buildTimeoutDocument.
+ */
 import { describe, expect, it } from 'vitest';
 import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../../../shared/workflow/summary.js';
 import type { MatchInput } from '../../../shared/workflow/types.js';
