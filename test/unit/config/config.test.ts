@@ -13,7 +13,7 @@ import {
   settingDefinitions,
 } from '../../../shared/config.js';
 import { DEFAULT_VALIDATION_LIMITS } from '../../../shared/parquet/limits.js';
-import { readmeSettingsTable, settingsTable } from '../../support/settings-table.js';
+import { readmeSettingsTable, settingsTable } from '../../support/settingsTable.js';
 
 /** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
 const bindings = {

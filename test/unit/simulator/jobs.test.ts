@@ -8,7 +8,7 @@ import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { FORCED_FAILURE_MESSAGE, isoMicros, JobStore } from '../../../local/standins/simulator/jobs.js';
 import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
 import { toArrayBuffer } from '../../../local/standins/simulator/validation.js';
-import { created, harness, road, T0 } from './job-harness.js';
+import { created, harness, road, T0 } from './jobHarness.js';
 
 describe('job lifecycle on the virtual clock', () => {
   let h: ReturnType<typeof harness>;

@@ -1,4 +1,4 @@
-// The local stand-in for Storage's Event Grid system topic and its subscriptions (local/host/eventgrid-publisher.ts):
+// The local stand-in for Storage's Event Grid system topic and its subscriptions (local/host/eventgridPublisher.ts):
 // - its BlobCreated events have the shape of Microsoft's documented sample (articles/event-grid/
 //   event-schema-blob-storage.md, test/fixtures/eventgrid), field by field;
 // - one upload (one etag) is delivered exactly once while deliveries succeed, across a restart too, and only
@@ -13,8 +13,8 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { EventGridSchemaEvent } from '../../../local/host/eventgrid-events.js';
-import type { EventGridSubscription } from '../../../local/host/eventgrid-publisher.js';
+import type { EventGridSchemaEvent } from '../../../local/host/eventgridEvents.js';
+import type { EventGridSubscription } from '../../../local/host/eventgridPublisher.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { documentedBlobCreated } from '../../fixtures/eventgrid/sample.js';
 import { fixtureApp, records, storageConnectionString, tempDir, waitFor } from './helpers.js';

@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../../local/host/durable/history.js';
 import { caughtFailureMessage, failureMessageOf } from '../../../shared/workflow/status.js';
-import { episodeTime, idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
+import { episodeTime, idSequence, useDurableHarness, waitForStatus } from './durableHarness.js';
 
 const h = useDurableHarness({ hub: 'Parity', scale: 1000 });
 

@@ -11,7 +11,7 @@ import {
 import type { MatchRow } from '../../../local/standins/simulator/matching.js';
 import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
 import { toArrayBuffer } from '../../../local/standins/simulator/validation.js';
-import { created, harness, road } from './job-harness.js';
+import { created, harness, road } from './jobHarness.js';
 
 const all = roadMatchingRecords('valid', { rows: 400, seed: 3 });
 

@@ -10,7 +10,7 @@ import {
   uniqueHub,
   useDurableHarness,
   waitForStatus,
-} from './durable-harness.js';
+} from './durableHarness.js';
 
 const orchestrators = { inFlight: 0, max: 0 };
 

@@ -7,8 +7,8 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { readBody, sendJson } from './http-util.js';
-import { baseClaims, deriveObjectId, type RequestRecorder, type TokenSigner } from './identity-tokens.js';
+import { readBody, sendJson } from './httpUtil.js';
+import { baseClaims, deriveObjectId, type RequestRecorder, type TokenSigner } from './identityTokens.js';
 
 export interface ServicePrincipal {
   tenantId: string;

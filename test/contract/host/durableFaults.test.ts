@@ -9,7 +9,7 @@ import { resolveStorageConnection } from '../../../local/host/connections.js';
 import { EventType } from '../../../local/host/durable/history.js';
 import { startDurableEngine } from '../../../local/host/durable/index.js';
 import type { DurableStore } from '../../../local/host/durable/store.js';
-import { uniqueHub, useDurableHarness, waitForStatus } from './durable-harness.js';
+import { uniqueHub, useDurableHarness, waitForStatus } from './durableHarness.js';
 import { waitFor } from './helpers.js';
 
 /** How many activity completions the store refuses next, and how many it has refused. */

@@ -32,7 +32,7 @@ describe('ensureTls', () => {
       expect(c.reused).toBe(false);
       expect(c.cert).not.toBe(b.cert);
       // Distinct subjects: OpenSSL looks trust anchors up by subject, so two stacks' certificates trusted in
-      // one process must not share one (in-process-trust.test.ts relies on this).
+      // one process must not share one (inProcessTrust.test.ts relies on this).
       expect(new X509Certificate(c.cert).subject).not.toBe(new X509Certificate(a.cert).subject);
     } finally {
       rmSync(other, { recursive: true, force: true });

@@ -8,8 +8,8 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JWTPayload } from 'jose';
-import { sendJson } from './http-util.js';
-import { baseClaims, deriveObjectId, type RequestRecorder, type TokenSigner } from './identity-tokens.js';
+import { sendJson } from './httpUtil.js';
+import { baseClaims, deriveObjectId, type RequestRecorder, type TokenSigner } from './identityTokens.js';
 
 export interface ManagedIdentity {
   clientId: string;

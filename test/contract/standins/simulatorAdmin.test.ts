@@ -2,7 +2,7 @@
 // admin API, fault injection, key rotation, token expiry and per-user isolation. Its own instance,
 // because these tests reset and inject faults, which would disturb tests sharing the stack's simulator.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { KEY, type PrivateSimulator, startPrivateSimulator } from './private-simulator.js';
+import { KEY, type PrivateSimulator, startPrivateSimulator } from './privateSimulator.js';
 
 let p: PrivateSimulator;
 let sim: PrivateSimulator['sim'];

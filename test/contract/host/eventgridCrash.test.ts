@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, expect, it } from 'vitest';
-import type { EventGridSubscription } from '../../../local/host/eventgrid-publisher.js';
+import type { EventGridSubscription } from '../../../local/host/eventgridPublisher.js';
 import { fixtureApp, records, storageConnectionString, tempDir, waitFor } from './helpers.js';
 
 const cli = resolve(__dirname, '../../../dist/local/host/cli.js');

@@ -4,7 +4,7 @@
 // small, and the host keeps answering afterwards.
 import { describe, expect, it } from 'vitest';
 import { START_MATCH_MAX_BODY_BYTES } from '../../../shared/api/schemas.js';
-import { answerBeforeBody, type RawAnswer, rawGet, rawHttp } from '../../support/raw-http.js';
+import { answerBeforeBody, type RawAnswer, rawGet, rawHttp } from '../../support/rawHttp.js';
 import { api, useApp } from '../harness.js';
 
 const app = useApp({ name: 'hostile-http' });

@@ -4,7 +4,7 @@
  * the history store, and the webhook's keys.
  */
 import { describe, expect, it } from 'vitest';
-import { useDurableHarness, waitForStatus } from './durable-harness.js';
+import { useDurableHarness, waitForStatus } from './durableHarness.js';
 
 const masterKey = `master-${Math.random().toString(36).slice(2)}`;
 const h = useDurableHarness({ hub: 'Robust', scale: 1000, masterKey });

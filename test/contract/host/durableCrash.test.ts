@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
-import { fixtureDir, repoRoot, uniqueHub, useDurableStorage } from './durable-harness.js';
+import { fixtureDir, repoRoot, uniqueHub, useDurableStorage } from './durableHarness.js';
 
 /** Built by the integration project's global setup (test/setup/build.ts). */
 const cli = path.join(repoRoot, 'dist/local/host/cli.js');

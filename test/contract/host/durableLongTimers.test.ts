@@ -7,7 +7,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { EventType, type HistoryEvent } from '../../../local/host/durable/history.js';
-import { episodeTime, useDurableHarness, waitForStatus } from './durable-harness.js';
+import { episodeTime, useDurableHarness, waitForStatus } from './durableHarness.js';
 
 const DAY = 86_400_000;
 const h = useDurableHarness({ hub: 'LongTimers', scale: 1_000_000 });

@@ -5,7 +5,7 @@
 import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { EventType } from '../../../local/host/durable/history.js';
-import { idSequence, useDurableHarness, waitForStatus } from './durable-harness.js';
+import { idSequence, useDurableHarness, waitForStatus } from './durableHarness.js';
 
 const require_ = createRequire(__filename);
 const h = useDurableHarness({ hub: 'Replay', scale: 1000 });
@@ -72,7 +72,7 @@ describe('durable engine replay contract', () => {
       .map(({ e, started }) => Date.parse(e.FireAt ?? '') - Date.parse(started?.Timestamp ?? ''));
     expect(delays).toEqual([1000, 2000]);
     const failed = history.find((e) => e.EventType === EventType.TaskFailed);
-    // The failure texts themselves are checked against the host and extension in durable-azure-parity.test.ts.
+    // The failure texts themselves are checked against the host and extension in durableAzureParity.test.ts.
     expect(failed?.Reason).toBe("Activity function 'Flaky' failed:  flaky failure 1 of 2");
     expect(typeof failed?.Details).toBe('string');
   });

@@ -6,7 +6,7 @@
  * (LOCAL_EVENTGRID_SUBSCRIPTIONS: the ones the app's deployment creates on Azure):
  *
  *  - a watcher lists each subscription's container every `pollIntervalMs` and publishes one BlobCreated event
- *    (local/host/eventgrid-events.ts) for every blob version (etag) it holds no receipt for;
+ *    (local/host/eventgridEvents.ts) for every blob version (etag) it holds no receipt for;
  *  - each event is POSTed to the function's webhook exactly as Event Grid posts it (`aeg-*` headers, an array of
  *    one event, the `eventgrid_extension` key), after the subscription validation handshake at start;
  *  - a delivery that is not answered 200–204 within 30 s is retried on Event Grid's schedule (10 s, 30 s, 1 min,
@@ -38,7 +38,7 @@ import {
   type EventGridSchemaEvent,
   storageAccountTopic,
   subscriptionValidationEvent,
-} from './eventgrid-events.js';
+} from './eventgridEvents.js';
 import { resolveSettingReferences } from './settings.js';
 import { type JsonState, loadJsonState } from './state.js';
 

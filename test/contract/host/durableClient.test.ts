@@ -5,7 +5,7 @@
 import * as df from 'durable-functions';
 import { describe, expect, it } from 'vitest';
 import { invokeFunction } from '../../../local/host/core.js';
-import { useDurableHarness, waitForStatus } from './durable-harness.js';
+import { useDurableHarness, waitForStatus } from './durableHarness.js';
 
 // A page size of 2 makes the client follow x-ms-continuation-token in getStatusAll.
 const h = useDurableHarness({ hub: 'Client', scale: 1000, listPageSize: 2 });

@@ -13,7 +13,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
-import { RouteCounter } from './http-util.js';
+import { RouteCounter } from './httpUtil.js';
 
 /** Claims for `issueToken`; anything omitted gets the value a real token would carry. */
 export type TokenClaims = JWTPayload & { aud: string; oid?: string; appid?: string; tid?: string };

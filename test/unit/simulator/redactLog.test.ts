@@ -3,7 +3,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { redactHeaders, redactSecret } from '../../../local/standins/simulator/redact.js';
-import { credentialKind, RequestLog, safePath } from '../../../local/standins/simulator/request-log.js';
+import { credentialKind, RequestLog, safePath } from '../../../local/standins/simulator/requestLog.js';
 
 describe('redaction', () => {
   it('keeps a 4-character prefix of long secrets and nothing of short ones', () => {

@@ -5,7 +5,7 @@
 // the simulator's other errors (TomTom's gateway shape); TomTom documents neither the limit nor its error.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import { type PrivateSimulator, startPrivateSimulator } from './private-simulator.js';
+import { type PrivateSimulator, startPrivateSimulator } from './privateSimulator.js';
 
 const T0 = Date.UTC(2026, 1, 18, 9, 0, 0);
 let now = T0;
