@@ -9,7 +9,6 @@
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
-import { matchActivities } from '../shared/activities/match.js';
 import {
   deadlineFrom,
   estimateCompletion,
@@ -32,6 +31,7 @@ import type {
   SubmitJobResult,
 } from '../shared/workflow/types.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { loadMatchActivities } from './onDemand.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
@@ -60,7 +60,7 @@ const activities = registerActivities<MatchActivities>(
     notify: true,
     recordFailure: true,
   },
-  matchActivities,
+  async () => (await loadMatchActivities()).matchActivities(),
 );
 
 /**
