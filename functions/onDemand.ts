@@ -3,7 +3,7 @@
  * files, `@azure/functions`, `durable-functions` and the light pure modules of shared/ (ids, status, monitor
  * policy, outbox names); the modules below pull in the Azure SDKs, zod or the format readers, so a function
  * file imports only their types at the top and awaits the loader inside the handler or activity that uses
- * them. test/contract/app/cold-start.test.ts fails when one of them is loaded by merely requiring the entry.
+ * them. test/contract/app/coldStart.test.ts fails when one of them is loaded by merely requiring the entry.
  */
 import { onFirstUse } from '../shared/lazy.js';
 
