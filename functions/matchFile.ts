@@ -9,6 +9,8 @@
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
+import type { PreparedInput } from '../shared/formats/prepared.js';
+import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
 import {
   deadlineFrom,
   estimateCompletion,
@@ -350,6 +352,7 @@ function* deliver(
       submittedAt: monitor.startedAt,
       polls: monitor.polls,
       finishedAt: context.df.currentUtcDateTime.toISOString(),
+      ...deliveryPrepared(run, job),
     },
     ioRetryOptions(),
   );
@@ -378,7 +381,14 @@ function* deliver(
     ...(delivered.message ? { message: delivered.message } : {}),
     polls: monitor.polls,
     ...(notification ? { notification } : {}),
+    ...(delivered.counts ? { counts: delivered.counts } : {}),
   });
+}
+
+/** The prepared input the enriched output is joined from: for GEM's own Parquet, the staged source itself. */
+function deliveryPrepared(run: MatchRunState, job: SubmittedJob): { prepared?: PreparedInput } {
+  const prepared = gemParquetPreparedInput(run.request, job.staged, run.rowCount);
+  return prepared ? { prepared } : {};
 }
 
 /**

@@ -18,7 +18,10 @@ export interface EnrichmentCounts {
   /** Results rows whose id named no GEM row of the source: 0 unless GEM or the source changed. */
   unjoinedResultRows: number;
   roads: Record<MatchKind, number>;
-  kilometres: Record<MatchKind, number> & {
+  kilometres: {
+    full: number;
+    partial: number;
+    unmatched: number;
     total: number;
     /** The matched parts' length: each road's coverage times its length. */
     covered: number;

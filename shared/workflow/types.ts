@@ -6,7 +6,9 @@
  * key, no bearer token, no storage credential, no notification signing secret. Activities fetch those
  * themselves from settings or Key Vault.
  */
+import type { PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
+import type { EnrichmentCounts } from '../results/counts.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -110,6 +112,8 @@ export interface MatchOutputs {
   summary?: string;
   error?: string;
   validationReport?: string;
+  /** The user's own features with GERS ids, in their format: `<name key>/<run>/matched.<ext>`. */
+  matched?: string;
 }
 
 /** What became of a result callback; recorded in the orchestration output and shown in the match status. */
@@ -137,6 +141,8 @@ export interface MatchResult {
   finishedAt: string;
   polls: number;
   notification?: NotificationOutcome;
+  /** Roads and kilometres per match kind, when the enriched output was written. */
+  counts?: EnrichmentCounts;
 }
 
 // ---- Activity inputs and results ----
@@ -225,6 +231,11 @@ export interface DeliverResultsInput {
   submittedAt: string;
   polls: number;
   finishedAt: string;
+  /**
+   * How the source was read and prepared, so the enriched output can be joined; absent in inputs scheduled
+   * before it existed (those runs deliver the raw results and the summary only).
+   */
+  prepared?: PreparedInput;
 }
 
 /** Result of `deliverResults`. */
@@ -234,6 +245,8 @@ export interface DeliverResultsResult {
   /** Outbox blob name of the summary (success) or error document (failure, timeout). */
   summaryBlob: string;
   message?: string;
+  /** The enriched output's counts, when it was written. */
+  counts?: EnrichmentCounts;
 }
 
 /**
