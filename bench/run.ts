@@ -6,9 +6,10 @@
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
  * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
  * benchmark (bench/validationMemory.ts), and before that the cold-start benchmark (bench/coldStart.ts: the
- * entry's import time and peak RSS beside a hello-world and a minimal durable app). The last line printed is one
- * JSON object with every run, the ratios (baseline / gem-flow), the memory and the cold-start figures.
- * `npm run bench -- cold-start`, `-- validation` or `-- gem-job` runs one part.
+ * entry's import time and peak RSS beside a hello-world and a minimal durable app). Last, the conversion and
+ * enrichment benchmark (bench/enrichmentBench.ts). The JSON object printed after the GEM job holds every run,
+ * the ratios (baseline / gem-flow), the memory and the cold-start figures; the enrichment figures follow as one
+ * more JSON line. `npm run bench -- cold-start`, `-- validation`, `-- gem-job` or `-- enrichment` runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -20,6 +21,7 @@ import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
 import { type ColdStartResult, runColdStartBench } from './coldStart.js';
+import { runEnrichmentBench } from './enrichmentBench.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
@@ -396,6 +398,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await runColdStartBench()));
     return;
   }
+  if (only === 'enrichment') {
+    console.log(JSON.stringify(await runEnrichmentBench()));
+    return;
+  }
   const coldStart = only ? undefined : await runColdStartBench();
   if (coldStart) console.log('');
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
@@ -405,6 +411,9 @@ async function main(): Promise<void> {
   }
   if (validationMemory) console.log('');
   await gemJobBench(validationMemory, coldStart);
+  if (only === 'gem-job') return;
+  console.log('');
+  console.log(JSON.stringify(await runEnrichmentBench()));
 }
 
 async function gemJobBench(
