@@ -94,7 +94,11 @@ async function generate(format: BenchFormat, dir: string, rows: number): Promise
         gemRoads.push({ id: row.id, coordinates, navigable: f.properties.navigable !== false });
       }
     }
-    await results.write({ columnData: resultColumns(matchRoads(gemRoads, 'bench').rows) });
+    await results.write({
+      columnData: resultColumns(
+        matchRoads(gemRoads, { jobType: 'ROAD_MATCHING', version: '2026-11-19.0' }).rows,
+      ),
+    });
     if (json) {
       const body = chunk.map((f) =>
         JSON.stringify({
