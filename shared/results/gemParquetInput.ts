@@ -5,7 +5,7 @@
  * file already in PDG storage, and lane-level jobs (whose results are per trace, not per road), have none.
  */
 import type { PreparedInput } from '../formats/prepared.js';
-import { DEFAULT_OUTPUT_FORMAT } from '../formats/types.js';
+import type { OutputFormat } from '../formats/types.js';
 import type { MatchInput, StageInputResult } from '../workflow/types.js';
 
 export function gemParquetPreparedInput(
@@ -22,7 +22,9 @@ export function gemParquetPreparedInput(
   return {
     format: 'gem-parquet',
     source,
-    options: { outputFormat: DEFAULT_OUTPUT_FORMAT['gem-parquet'] },
+    // GEM's own Parquet comes back as GeoParquet (DEFAULT_OUTPUT_FORMAT in shared/formats/types.ts); written
+    // out here because the orchestrator imports this module and must not load the format library.
+    options: { outputFormat: 'geoparquet' satisfies OutputFormat },
     layer: null,
     crs: null,
     prepared: { ...source, byteLength: staged.size ?? 0 },
