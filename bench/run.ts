@@ -5,8 +5,11 @@
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
  * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
- * benchmark (bench/validationMemory.ts). The last line printed is one JSON object with every run, the ratios
- * (baseline / gem-flow) and the memory figures. `npm run bench -- validation` or `-- gem-job` runs one part.
+ * benchmark (bench/validationMemory.ts), and before that the cold-start benchmark (bench/coldStart.ts: the
+ * entry's import time and peak RSS beside a hello-world and a minimal durable app). Last, the conversion and
+ * enrichment benchmark (bench/enrichmentBench.ts). The JSON object printed after the GEM job holds every run,
+ * the ratios (baseline / gem-flow), the memory and the cold-start figures; the enrichment figures follow as one
+ * more JSON line. `npm run bench -- cold-start`, `-- validation`, `-- gem-job` or `-- enrichment` runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,6 +20,8 @@ import { roadMatchingSample } from '../local/standins/samples.js';
 import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
+import { type ColdStartResult, runColdStartBench } from './coldStart.js';
+import { runEnrichmentBench } from './enrichmentBench.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
@@ -341,6 +346,7 @@ function benchmarkJson(
   memoryFigures: { small: UploadMemoryFigures; large: UploadMemoryFigures },
   projectedKeyVaultReads: number,
   validationMemory: MemoryBenchResult | undefined,
+  coldStart: ColdStartResult | undefined,
 ) {
   return {
     benchmark: 'one-3h-gem-job',
@@ -382,21 +388,38 @@ function benchmarkJson(
       ),
     },
     ...(validationMemory ? { validationMemory } : {}),
+    ...(coldStart ? { coldStart } : {}),
   };
 }
 
 async function main(): Promise<void> {
   const only = process.argv[2];
+  if (only === 'cold-start') {
+    console.log(JSON.stringify(await runColdStartBench()));
+    return;
+  }
+  if (only === 'enrichment') {
+    console.log(JSON.stringify(await runEnrichmentBench()));
+    return;
+  }
+  const coldStart = only ? undefined : await runColdStartBench();
+  if (coldStart) console.log('');
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
   if (only === 'validation') {
     console.log(JSON.stringify(validationMemory));
     return;
   }
   if (validationMemory) console.log('');
-  await gemJobBench(validationMemory);
+  await gemJobBench(validationMemory, coldStart);
+  if (only === 'gem-job') return;
+  console.log('');
+  console.log(JSON.stringify(await runEnrichmentBench()));
 }
 
-async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
+async function gemJobBench(
+  validationMemory: MemoryBenchResult | undefined,
+  coldStart: ColdStartResult | undefined,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
   const hostErrors: string[] = [];
   const app = await startBenchApp(dir, hostErrors);
@@ -427,7 +450,7 @@ async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Pro
     if (hostErrors.length) console.log(`(the host wrote ${hostErrors.length} line(s) to stderr)`);
     console.log(
       JSON.stringify(
-        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory),
+        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory, coldStart),
       ),
     );
   } finally {

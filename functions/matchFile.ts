@@ -9,8 +9,8 @@
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
-import { matchActivities } from '../shared/activities/match.js';
 import type { PreparedInput } from '../shared/formats/prepared.js';
+import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
 import {
   deadlineFrom,
   estimateCompletion,
@@ -35,6 +35,7 @@ import type {
   ValidateInputResult,
 } from '../shared/workflow/types.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { loadMatchActivities } from './onDemand.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
@@ -66,7 +67,7 @@ const activities = registerActivities<MatchActivities>(
     notify: true,
     recordFailure: true,
   },
-  matchActivities,
+  async () => (await loadMatchActivities()).matchActivities(),
 );
 
 /**
@@ -397,7 +398,7 @@ function* deliver(
       submittedAt: monitor.startedAt,
       polls: monitor.polls,
       finishedAt: context.df.currentUtcDateTime.toISOString(),
-      ...(run.prepared ? { prepared: run.prepared } : {}),
+      ...deliveryPrepared(run, job),
     },
     ioRetryOptions(),
   );
@@ -426,7 +427,18 @@ function* deliver(
     ...(delivered.message ? { message: delivered.message } : {}),
     polls: monitor.polls,
     ...(notification ? { notification } : {}),
+    ...(delivered.counts ? { counts: delivered.counts } : {}),
   });
+}
+
+/**
+ * The prepared input the enriched output is joined from: what prepareInput recorded, or, for a run that was
+ * in flight before prepareInput existed, GEM's own Parquet described from the staged source.
+ */
+function deliveryPrepared(run: MatchRunState, job: SubmittedJob): { prepared?: PreparedInput } {
+  if (run.prepared) return { prepared: run.prepared };
+  const prepared = gemParquetPreparedInput(run.request, job.staged, run.rowCount);
+  return prepared ? { prepared } : {};
 }
 
 /**

@@ -6,14 +6,9 @@
  */
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { FieldError } from '../shared/api/errors.js';
-import {
-  formatOptionsRegistryProblems,
-  resolveStartMatch,
-  type StartMatchBody,
-} from '../shared/api/schemas.js';
-import { getSettings, type Settings } from '../shared/config.js';
+import type { StartMatchBody } from '../shared/api/schemas.js';
+import type { Settings } from '../shared/config.js';
 import { isNotFound } from '../shared/errors.js';
-import { getServices } from '../shared/services.js';
 import { isArchived } from '../shared/workflow/archive.js';
 import {
   ALLOWED_HOSTS_SETTING,
@@ -27,6 +22,7 @@ import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import type { MatchInput } from '../shared/workflow/types.js';
 import { startRequestFromMetadata } from '../shared/workflow/uploadOptions.js';
 import { MATCH_ORCHESTRATION, type MatchOrchestrationInput } from './matchFile.js';
+import { loadConfig, loadSchemas, loadServices } from './onDemand.js';
 
 export type StartOutcome =
   | { kind: 'started'; instanceId: string }
@@ -75,10 +71,7 @@ export function metadataCallbackProblem(
   };
 }
 
-export function orchestrationInput(
-  request: MatchInput,
-  settings: Settings = getSettings(),
-): MatchOrchestrationInput {
+export function orchestrationInput(request: MatchInput, settings: Settings): MatchOrchestrationInput {
   const w = settings.workflow;
   // Checked again here: a bad policy would make every orchestration poll in a tight loop.
   const monitor = monitorPolicyFrom({
@@ -103,6 +96,10 @@ export async function startMatch(
   body: StartMatchBody,
   options: { trigger: MatchInput['trigger']; requestedAt: Date; inboxEtag?: string },
 ): Promise<StartOutcome> {
+  const [{ getSettings }, { resolveStartMatch, formatOptionsRegistryProblems }] = await Promise.all([
+    loadConfig(),
+    loadSchemas(),
+  ]);
   const settings = getSettings();
   const { allowList } = parseAllowList(settings.notify.allowedHosts);
   const fromMetadata = metadataCallbackProblem(body, options.trigger, allowList);
@@ -164,6 +161,7 @@ export const ARCHIVED = 'Archived';
 async function wasArchived(source: MatchInput['source'], body: StartMatchBody): Promise<boolean> {
   if (source.kind !== 'inbox' || !source.etag || body.idempotencyKey) return false;
   const file = { container: source.container, blobName: source.blobName, etag: source.etag };
+  const { getServices } = await loadServices();
   return isArchived(getServices().archive, file);
 }
 

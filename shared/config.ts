@@ -1,3 +1,9 @@
+/**
+ * The app's settings: one definition per setting (`settingDefinitions`: name, default, description, schema)
+ * from which the settings are parsed and checked all at once, and from which `local.settings.json.example`,
+ * the README's settings table and the infra cross-check are derived. A bad value is reported with the setting
+ * named and what to set instead; nothing reads `process.env` for the app's settings but this module.
+ */
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { GemFlowError } from './errors.js';

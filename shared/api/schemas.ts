@@ -508,6 +508,36 @@ const outputRefSchema = z
   .nullable()
   .describe('An outbox blob; `url` is set when the app knows the outbox base URL.');
 
+const kindsSchema = <T extends z.ZodType>(value: T) =>
+  z.object({ full: value, partial: value, unmatched: value });
+
+/** `EnrichmentCounts` (shared/results/counts.ts); the OpenAPI test holds the two types equal. */
+export const enrichmentCountsSchema = z
+  .object({
+    inputFeatures: z.int().describe('Features read from the source; every one is in the enriched output.'),
+    gemRows: z.int().describe('GEM rows they became (a MultiLineString gives one row per part).'),
+    resultRows: z.int().describe("Rows in GEM's results file (one per match)."),
+    unjoinedResultRows: z
+      .int()
+      .describe('Results rows naming no GEM row of the source (0 unless either changed).'),
+    roads: kindsSchema(z.int()).describe(
+      'Roads by match kind: full (matches cover ≥ 99 % of the length), partial (some), unmatched (none).',
+    ),
+    kilometres: kindsSchema(z.number())
+      .extend({
+        total: z.number(),
+        covered: z.number().describe("The matched parts' length: each road's coverage times its length."),
+      })
+      .describe('Geodesic length (haversine, km) of the lon/lat lines GEM was sent, by match kind.'),
+    confidenceHistogram: z
+      .array(z.object({ from: z.number(), to: z.number(), roads: z.int() }))
+      .describe(
+        "Roads by their best match's confidence in 10 buckets [0,10) … [90,100]; unmatched roads in none.",
+      ),
+  })
+  .nullable()
+  .describe('Counts from the enriched output; null until it is written, or when it could not be.');
+
 export const matchStatusSchema = z.object({
   id: z.string(),
   runtimeStatus: z
@@ -519,12 +549,19 @@ export const matchStatusSchema = z.object({
   gemStatus: z.string().nullable().describe('REQUESTED, IN_PROGRESS, SUCCESS, FAILED, or a newer GEM value.'),
   polls: z.number().int(),
   estimatedCompletion: z.string().nullable(),
-  statistics: z.record(z.string(), z.unknown()).nullable(),
+  statistics: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("GEM's own statistics (ratios), as GEM reported them."),
+  counts: enrichmentCountsSchema,
   outputs: z.object({
-    results: outputRefSchema,
+    results: outputRefSchema.describe("GEM's raw results file, one row per match."),
     summary: outputRefSchema,
     error: outputRefSchema,
     validationReport: outputRefSchema,
+    matched: outputRefSchema.describe(
+      "The user's own features with GERS ids, in their format: matched.<ext>.",
+    ),
   }),
   error: z.object({ message: z.string() }).nullable(),
   notification: z

@@ -8,6 +8,7 @@
  */
 import type { FormatOptions, PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
+import type { EnrichmentCounts } from '../results/counts.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -113,6 +114,8 @@ export interface MatchOutputs {
   summary?: string;
   error?: string;
   validationReport?: string;
+  /** The user's own features with GERS ids, in their format: `<name key>/<run>/matched.<ext>`. */
+  matched?: string;
 }
 
 /** What became of a result callback; recorded in the orchestration output and shown in the match status. */
@@ -140,6 +143,8 @@ export interface MatchResult {
   finishedAt: string;
   polls: number;
   notification?: NotificationOutcome;
+  /** Roads and kilometres per match kind, when the enriched output was written. */
+  counts?: EnrichmentCounts;
 }
 
 // ---- Activity inputs and results ----
@@ -248,7 +253,10 @@ export interface DeliverResultsInput {
   submittedAt: string;
   polls: number;
   finishedAt: string;
-  /** How the user's own file was read and prepared; absent for runs that were not prepared. */
+  /**
+   * How the source was read and prepared, so the enriched output can be joined; absent in inputs scheduled
+   * before it existed (those runs deliver the raw results and the summary only).
+   */
   prepared?: PreparedInput;
 }
 
@@ -259,6 +267,8 @@ export interface DeliverResultsResult {
   /** Outbox blob name of the summary (success) or error document (failure, timeout). */
   summaryBlob: string;
   message?: string;
+  /** The enriched output's counts, when it was written. */
+  counts?: EnrichmentCounts;
 }
 
 /**

@@ -1,3 +1,7 @@
+/**
+ * Contract tests of `shared/staging/copy.ts`, with real components (Azurite, the real SDK clients): staging
+ * against Azurite with the PDG service principal.
+ */
 import { createHash, randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, inject, it } from 'vitest';

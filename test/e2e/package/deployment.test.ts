@@ -140,7 +140,7 @@ async function loadInChild(appRoot: string, nodeArgs: string[], parquetFiles: st
     core.installCoreShim();
     require(${JSON.stringify(join(appRoot, 'dist/functions/index.js'))});
     const { validateRoadMatchingInput } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/roadMatching.js'))});
-      const { bufferAsyncBuffer } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/asyncBuffer.js'))});
+    const { bufferAsyncBuffer } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/asyncBuffer.js'))});
     (async () => {
       const reports = [];
       for (const file of ${JSON.stringify(parquetFiles)}) {

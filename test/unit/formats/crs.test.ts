@@ -1,3 +1,9 @@
+/**
+ * Unit tests of `shared/formats/crs.ts`: control points with independently known WGS 84 positions; registry
+ * coverage and round trips; axis order: data is always x = east/longitude; ESRI .prj files (names only: no
+ * AUTHORITY, no TOWGS84); declarations gem-flow refuses, with the fix; parsing the sourceCrs option and WKT
+ * authority codes.
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import proj4 from 'proj4';
