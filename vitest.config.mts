@@ -1,8 +1,8 @@
-import { defineConfig } from 'vitest/config';
-
 // Two projects: `unit` needs nothing running; `integration` (contract + e2e) gets the offline stack
 // (Azurite, identity, Key Vault, TomTom simulator) from a global setup that runs before the forked
 // workers start, so they inherit its environment (NODE_EXTRA_CA_CERTS in particular).
+import { defineConfig } from 'vitest/config';
+
 export default defineConfig({
   test: {
     reporters: ['default', ['json', { outputFile: '.local/test-results.json' }]],

@@ -6,8 +6,8 @@
 import { GemFlowError } from '../errors.js';
 import type { Services } from '../services.js';
 import { stageInput as stageIntoPdg } from '../staging/copy.js';
-import type { MatchInput, StageInputResult } from '../workflow/types.js';
-import { pdgContainerFor, pinnedSource } from './matchStorage.js';
+import type { PreparedMatchInput, StageInputResult } from '../workflow/types.js';
+import { pdgContainerFor, pinnedInputFile } from './matchStorage.js';
 
 export class PdgFileMissingError extends GemFlowError {
   readonly code = 'PdgFileMissing';
@@ -15,7 +15,7 @@ export class PdgFileMissingError extends GemFlowError {
 
 export async function stageInput(
   services: Pick<Services, 'appBlobs' | 'tomtom' | 'pdgContainer'>,
-  input: MatchInput,
+  input: PreparedMatchInput,
 ): Promise<StageInputResult> {
   if (input.source.kind === 'pdg') {
     const filename = input.source.filename;
@@ -27,7 +27,8 @@ export async function stageInput(
     }
     return { pdgFilename: filename, sha256: null, size: null, skipped: true };
   }
-  const { blob } = await pinnedSource(services, input);
+  // The prepared file when there is one: GEM gets the GEM-ready Parquet, not the user's own format.
+  const { blob } = await pinnedInputFile(services, input);
   const { container, clientSecret } = await pdgContainerFor(services, input.storageId, 'READ_WRITE');
   const staged = await stageIntoPdg({ source: blob, target: container, secrets: [clientSecret] });
   return {

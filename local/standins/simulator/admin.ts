@@ -7,7 +7,7 @@ import { type FaultStore, faultRuleSchema } from './faults.js';
 import type { JobStore } from './jobs.js';
 import { jobSettingsPatchSchema } from './limits.js';
 import { redactSecret } from './redact.js';
-import type { RequestLog } from './request-log.js';
+import type { RequestLog } from './requestLog.js';
 import { json, type SimResponse, tomtomError } from './responses.js';
 
 export const ADMIN_PREFIX = '/_admin';

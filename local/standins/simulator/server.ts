@@ -12,7 +12,7 @@ import { FaultStore } from './faults.js';
 import { createJob, getJob, listJobs } from './gem.js';
 import { isoMicros, JobStore, type Schedule } from './jobs.js';
 import { getCredentials, getStorage, listStorages, type PdgDeps } from './pdg.js';
-import { credentialKind, RequestLog } from './request-log.js';
+import { credentialKind, RequestLog } from './requestLog.js';
 import { badRequest, type SimResponse, stringify, tomtomError } from './responses.js';
 import { type MatchedRoute, matchRoute } from './router.js';
 import type { SimulatorState } from './state.js';

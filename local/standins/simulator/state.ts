@@ -6,7 +6,7 @@
 import { z } from 'zod';
 import type { SavedJobs } from './jobs.js';
 import { jobSettingsPatchSchema } from './limits.js';
-import type { RequestCounts } from './request-log.js';
+import type { RequestCounts } from './requestLog.js';
 import { JOB_TYPES, type Product } from './types.js';
 
 export interface SimulatorState extends SavedJobs {

@@ -130,7 +130,8 @@ describe('gem-flow match --wait --json', () => {
     expect(result.summary.statistics.num_roads_processed).toBe(120);
     expect(result.outputDir).toBe(join(output, nameKeyFor('inbox', 'roads.parquet'), uploaded.matchId));
     const blobs = result.downloads.map((d: { blob: string }) => d.blob).sort();
-    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob].sort());
+    // The enriched output (GeoParquet for GEM's own Parquet) is saved with the rest.
+    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob, status!.outputs.matched!.blob].sort());
     for (const download of result.downloads as { blob: string; file: string; bytes: number }[]) {
       const saved = readFileSync(download.file);
       expect(saved.equals((await readOutbox(app, download.blob))!)).toBe(true);

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/shapefile.ts`: Shapefile reader.
+ */
 import fc from 'fast-check';
 import * as independent from 'shapefile';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/samples.ts`: roadMatchingSample; laneLevelSample; samples CLI.
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';

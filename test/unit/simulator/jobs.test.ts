@@ -1,10 +1,14 @@
+/**
+ * Unit tests of `local/standins/simulator/jobs.ts`: job lifecycle on the virtual clock; jobs across a restart
+ * (snapshot → restore); isoMicros.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { FORCED_FAILURE_MESSAGE, isoMicros, JobStore } from '../../../local/standins/simulator/jobs.js';
 import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
 import { toArrayBuffer } from '../../../local/standins/simulator/validation.js';
-import { created, harness, road, T0 } from './job-harness.js';
+import { created, harness, road, T0 } from './jobHarness.js';
 
 describe('job lifecycle on the virtual clock', () => {
   let h: ReturnType<typeof harness>;

@@ -12,7 +12,7 @@ import {
   slotStart,
 } from '../../../local/standins/simulator/limits.js';
 import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
-import { created, harness, road, T0 } from './job-harness.js';
+import { created, harness, road, T0 } from './jobHarness.js';
 
 const MIN = 60_000;
 const HOUR = 60 * MIN;

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/simulator/matching.ts`: statistics invariants; matchRoads; resultFilename.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import {
