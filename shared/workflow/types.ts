@@ -188,6 +188,12 @@ export interface StageInputResult {
   size: number | null;
   /** True when the file was already in PDG storage (content-unique name, or a `pdg` source). */
   skipped: boolean;
+  /** How the bytes moved (shared/staging/copy.ts); null when nothing was copied. */
+  method?: 'server-side' | 'streamed' | null;
+  /** Why the server-side copy was not used, when `method` is 'streamed' (a status and error code, no URL). */
+  fallbackReason?: string;
+  /** Bytes of the input the app process downloaded: 0 when skipped or copied server-side. */
+  bytesThroughApp?: number;
 }
 
 /** Input of `submitJob`: the request's GEM fields, and the staged file's name in the PDG storage. */
