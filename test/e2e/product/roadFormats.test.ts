@@ -12,6 +12,9 @@
 //   this point is held to 1e-5° (1 m), not 1e-7°: a datum shift that is missing or wrong is 100 m off.
 // - Web Mercator (EPSG:3857): IOGP Guidance Note 7-2, method 1024 (Popular Visualisation Pseudo Mercator),
 //   E = R·λ, N = R·ln(tan(π/4 + φ/2)) with R = 6378137 m. Exact, so held to 1e-7°.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as csv from '../../../local/standins/format-samples/csv.js';
@@ -25,8 +28,13 @@ import {
   sampleRoads,
 } from '../../../local/standins/format-samples/roads.js';
 import * as shp from '../../../local/standins/format-samples/shapefile.js';
+import { detectFormat } from '../../../shared/formats/detect.js';
+import { readerFor } from '../../../shared/formats/registry.js';
+import type { Geometry, InputFormat, PropertyValue, SourceFeature } from '../../../shared/formats/types.js';
+import { memorySourceFile } from '../../support/localSourceFile.js';
 import {
   api,
+  readOutbox,
   readOutboxJson,
   readParquet,
   readPdgFile,
@@ -182,14 +190,16 @@ interface GemRow {
 const firstVertex = (wkt: string) => /^LINESTRING \(([-\d.]+) ([-\d.]+)/.exec(wkt)!.slice(1).map(Number);
 
 describe('road formats end to end', () => {
-  const valid: (ValidCase & { upload: Uploaded })[] = [];
+  const valid: (ValidCase & { upload: Uploaded; content: Uint8Array })[] = [];
   const broken: (BrokenCase & { upload: Uploaded })[] = [];
   /** The GEM jobs of the valid files (files whose prepared Parquet has the same bytes share one job). */
   const validJobs = new Set<number>();
 
   beforeAll(async () => {
-    for (const c of VALID)
-      valid.push({ ...c, upload: await uploadInbox(app, c.name, await c.bytes(), c.metadata) });
+    for (const c of VALID) {
+      const content = await c.bytes();
+      valid.push({ ...c, content, upload: await uploadInbox(app, c.name, content, c.metadata) });
+    }
     for (const c of BROKEN) broken.push({ ...c, upload: await uploadInbox(app, c.name, await c.bytes()) });
   }, 60_000);
 
@@ -221,6 +231,50 @@ describe('road formats end to end', () => {
     }
     // GEM got the prepared Parquet, never the user's own file.
     for (const filename of jobs.values()) expect(filename).toMatch(/\.parquet$/);
+  }, 240_000);
+
+  it('every format comes back as matched.<ext> in its own format: every feature, its attributes and geometry, its matches', async () => {
+    for (const { name, upload, content } of valid) {
+      const status = await waitForMatch(app, upload.matchId, { timeoutMs: 120_000 });
+      const matchedName = status.outputs.matched?.blob;
+      expect(matchedName, `${name}: ${JSON.stringify(status.outputs)}`).toBeDefined();
+      expect(matchedName!.split('.').pop(), name).toBe(OUTPUT_EXTENSION[formatOf(name)]);
+      const [input, output, staged, results] = await Promise.all([
+        readFeatures(content, name),
+        readOutbox(app, matchedName!).then((b: Buffer | undefined) => readFeatures(b!, matchedName!)),
+        stagedRows(status.jobId!),
+        readOutbox(app, runDocuments(name, upload.matchId).results!).then((b: Buffer | undefined) =>
+          readParquet(b!),
+        ),
+      ]);
+      expect(output, name).toHaveLength(input.length);
+      const gemIdsOf = groupBy(
+        staged,
+        (r) => Number(r.source_index),
+        (r) => r.id,
+      );
+      const resultsOf = groupBy(
+        results,
+        (r) => String(r.id),
+        (r) => String(r.gers),
+      );
+      for (const [i, feature] of input.entries()) {
+        const out = output[i]!;
+        const label = `${name} feature ${i}`;
+        for (const [key, value] of Object.entries(feature.properties))
+          expect(sameValue(out.properties[key], value), `${label} attribute ${key}`).toBe(true);
+        expect(sameGeometry(out.geometry, feature.geometry), `${label} geometry`).toBe(true);
+        const gers = (gemIdsOf.get(i) ?? []).flatMap((id) => resultsOf.get(id) ?? []);
+        expect(Number(out.properties.match_count), label).toBe(gers.length);
+        if (gers.length === 0) {
+          expect(out.properties.match, label).toBe('unmatched');
+          expect(out.properties.gers ?? null, label).toBeNull();
+        } else {
+          expect(['full', 'partial'], label).toContain(out.properties.match);
+          expect(gers, label).toContain(out.properties.gers);
+        }
+      }
+    }
   }, 240_000);
 
   it('a second run of the same upload and options reuses its prepared file; other options prepare another', async () => {
@@ -292,3 +346,78 @@ describe('road formats end to end', () => {
     }
   }, 240_000);
 });
+
+/** The output extension each input format's enriched file has by default (DEFAULT_OUTPUT_FORMAT). */
+const OUTPUT_EXTENSION: Record<InputFormat, string> = {
+  'gem-parquet': 'parquet',
+  geoparquet: 'parquet',
+  geojson: 'geojson',
+  geojsonseq: 'geojson',
+  csv: 'csv',
+  flatgeobuf: 'fgb',
+  shapefile: 'gpkg',
+  geopackage: 'gpkg',
+};
+
+function formatOf(name: string): InputFormat {
+  const extension = name.split('.').pop();
+  const byExtension: Record<string, InputFormat> = {
+    geojson: 'geojson',
+    geojsonl: 'geojsonseq',
+    csv: 'csv',
+    fgb: 'flatgeobuf',
+    parquet: 'geoparquet',
+    zip: 'shapefile',
+    gpkg: 'geopackage',
+  };
+  return byExtension[extension!]!;
+}
+
+async function readFeatures(bytes: Uint8Array, name: string): Promise<SourceFeature[]> {
+  const file = memorySourceFile(new Uint8Array(bytes), name.split('/').pop()!);
+  const detected = await detectFormat(file);
+  expect(detected.format, `${name} detected`).not.toBeNull();
+  const tempDir = mkdtempSync(join(tmpdir(), 'gemflow-formats-e2e-'));
+  const limits = { maxFeatureBytes: 1 << 20, maxVertices: 100_000, maxFields: 200, maxDepth: 32 };
+  const source = await (await readerFor(detected.format!))(file, { limits, tempDir });
+  try {
+    const features: SourceFeature[] = [];
+    for await (const feature of source.features()) features.push(feature);
+    return features;
+  } finally {
+    await source.close();
+    rmSync(tempDir, { recursive: true, force: true });
+  }
+}
+
+async function stagedRows(jobId: number): Promise<GemRow[]> {
+  const job = (await simulatorAdmin(app).jobs()).find((j) => j.job_id === jobId)!;
+  return (await readParquet((await readPdgFile(app, job.input_filename))!)) as unknown as GemRow[];
+}
+
+function groupBy<T, K, V>(items: readonly T[], key: (t: T) => K, value: (t: T) => V): Map<K, V[]> {
+  const groups = new Map<K, V[]>();
+  for (const item of items) groups.set(key(item), [...(groups.get(key(item)) ?? []), value(item)]);
+  return groups;
+}
+
+/** Equal, allowing what a format cannot keep apart: an integer as number or bigint, a date as text. */
+function sameValue(a: PropertyValue | undefined, b: PropertyValue | undefined): boolean {
+  if (typeof a === 'bigint' || typeof b === 'bigint') return String(a) === String(b);
+  if (a instanceof Date || b instanceof Date)
+    return new Date(a as never).getTime() === new Date(b as never).getTime();
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** The same geometry: same type and coordinates, to 1e-9 of a unit (text formats print shortest decimals). */
+function sameGeometry(a: Geometry | null, b: Geometry | null): boolean {
+  if (a === null || b === null) return a === b;
+  const flat = (g: Geometry) =>
+    JSON.stringify('coordinates' in g ? g.coordinates : g.geometries).match(/-?[\d.e+-]+/g) ?? [];
+  const [x, y] = [flat(a), flat(b)];
+  return (
+    a.type === b.type &&
+    x.length === y.length &&
+    x.every((v, i) => Math.abs(Number(v) - Number(y[i])) <= 1e-9 * Math.max(1, Math.abs(Number(v))))
+  );
+}
