@@ -29,7 +29,7 @@ import {
   type EventGridSubscription,
   startEventGridPublisher,
   subscriptionsFromSetting,
-} from './eventgrid-publisher.js';
+} from './eventgridPublisher.js';
 import {
   type BodyReader,
   BodyTooLargeError,

@@ -5,6 +5,8 @@
  */
 
 import type { JobType } from '../jobTypes.js';
+import type { EnrichmentCounts } from '../results/counts.js';
+import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
 import type { MatchInput, MatchSource } from './types.js';
 
@@ -49,8 +51,23 @@ export interface SummaryTimings {
 export interface SummaryDocument extends DocumentBase {
   kind: 'gem-flow.match-summary';
   outcome: 'succeeded';
+  /** GEM's own statistics (ratios), as GEM reported them. */
   statistics: Record<string, unknown> | null;
-  outputs: { results: string; summary: string; gemResultFilename: string | null };
+  outputs: {
+    results: string;
+    summary: string;
+    gemResultFilename: string | null;
+    /** The enriched output (`matched.<ext>`), or null when none was written. */
+    matched: string | null;
+  };
+  /**
+   * Counts from the enriched output: roads and kilometres per match kind, the confidence histogram, input
+   * features and GEM rows. Null when no enriched output was written (a run without a prepared input, or one
+   * whose enrichment failed: see `enrichment`).
+   */
+  counts: EnrichmentCounts | null;
+  /** What became of the enriched output; null for runs that had no prepared input to join. */
+  enrichment: EnrichmentReport | null;
   timings: SummaryTimings;
 }
 
@@ -120,15 +137,24 @@ export function buildSummary(
     gemStatus: string;
     statistics: Record<string, unknown> | null;
     resultFilename: string | null;
+    enriched?: EnrichedDelivery;
   },
 ): SummaryDocument {
   const names = outboxBlobNames(context.input.outbox);
+  const report = context.enriched?.report ?? null;
   return {
     kind: 'gem-flow.match-summary',
     ...base(context, context.gemStatus),
     outcome: 'succeeded',
     statistics: context.statistics,
-    outputs: { results: names.results, summary: names.summary, gemResultFilename: context.resultFilename },
+    outputs: {
+      results: names.results,
+      summary: names.summary,
+      gemResultFilename: context.resultFilename,
+      matched: report?.status === 'written' ? report.blob : null,
+    },
+    counts: context.enriched?.counts ?? null,
+    enrichment: report,
     timings: timings(context),
   };
 }

@@ -21,6 +21,7 @@ import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workf
 import {
   type LatestRunDocument,
   latestBlobName,
+  matchedBlobName,
   nameKeyFor,
   outboxBlobNames,
   runFolderFor,
@@ -196,7 +197,9 @@ export function runDocuments(
   instanceId: string,
   kind: SourceKind = 'inbox',
 ): Required<MatchOutputs> {
-  return outboxBlobNames({ nameKey: nameKeyFor(kind, name), run: runFolderFor(instanceId) });
+  const location = { nameKey: nameKeyFor(kind, name), run: runFolderFor(instanceId) };
+  // GEM's own Parquet comes back as GeoParquet.
+  return { ...outboxBlobNames(location), matched: matchedBlobName(location, 'parquet') };
 }
 
 /** The report of an upload whose options were rejected: `<name key>/rejected-<hash>/validation.json`. */

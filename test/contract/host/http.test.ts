@@ -7,7 +7,7 @@ import { bindingsOfType, coreState } from '../../../local/host/core.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { compileRoute, loadOrCreateKeys } from '../../../local/host/http.js';
 import { decodeRequestPath } from '../../../local/host/request.js';
-import { answerBeforeBody, rawGet, rawHttp } from '../../support/raw-http.js';
+import { answerBeforeBody, rawGet, rawHttp } from '../../support/rawHttp.js';
 import { fixtureApp, records, tempDir } from './helpers.js';
 
 const out = tempDir('http-out');

@@ -40,7 +40,8 @@ beforeAll(async () => {
     writeStackJson: true,
     // Any free port but the default one, so nothing can work by assuming 7071.
     port: 0,
-    jobDurations: { queuedMs: 5 * 60_000, perSegmentMs: 0, minRunningMs: 25 * 60_000 },
+    // A few roads at GEM's documented throughput take seconds: the 25-minute floor sets the run's length.
+    jobDurations: { queuedMs: 5 * 60_000, minRunningMs: 25 * 60_000 },
   });
   stackFile = join(app.dir, 'stack.json');
   work = mkdtempSync(join(tmpdir(), 'gemflow-cli-e2e-'));
@@ -137,7 +138,8 @@ describe('gem-flow match --wait --json', () => {
     expect(result.summary.statistics.num_roads_processed).toBe(120);
     expect(result.outputDir).toBe(join(output, nameKeyFor('inbox', 'roads.parquet'), uploaded.matchId));
     const blobs = result.downloads.map((d: { blob: string }) => d.blob).sort();
-    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob].sort());
+    // The enriched output (GeoParquet for GEM's own Parquet) is saved with the rest.
+    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob, status!.outputs.matched!.blob].sort());
     for (const download of result.downloads as { blob: string; file: string; bytes: number }[]) {
       const saved = readFileSync(download.file);
       expect(saved.equals((await readOutbox(app, download.blob))!)).toBe(true);

@@ -29,7 +29,7 @@ import {
   scan,
   type TextSource,
   tableSources,
-} from './secret-scan.js';
+} from './secretScan.js';
 
 const TIME_SCALE = 600;
 

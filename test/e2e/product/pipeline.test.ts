@@ -98,6 +98,7 @@ describe('a valid upload', () => {
       instanceId: string;
       job: unknown;
       timings: { requestedAt: string; completedAt: string; durations: { totalSeconds: number } };
+      counts: unknown;
     }>(app, documents.summary);
     expect(summary, `outbox/${documents.summary}`).toBeDefined();
     // One clock at 600×: the total is completed − requested, and requested is the instance's own creation on
@@ -136,10 +137,64 @@ describe('a valid upload', () => {
     expect(await readLatest(app, 'valid-roads.parquet')).toMatchObject({
       run: upload.matchId,
       outcome: 'succeeded',
-      outputs: { results: documents.results, summary: documents.summary },
+      outputs: { results: documents.results, summary: documents.summary, matched: documents.matched },
     });
+
+    await expectEnrichedOutput(documents.matched, roadMatchingSample('valid', { rows, seed: 7 }), resultRows);
+    expect(status.outputs.matched).toEqual({ blob: documents.matched });
+    expect(status.counts).toMatchObject({
+      inputFeatures: rows,
+      gemRows: rows,
+      resultRows: resultRows.length,
+    });
+    expect(status.counts).toMatchObject({ unjoinedResultRows: 0 });
+    expect(summary!.counts).toEqual(status.counts);
   });
 });
+
+/**
+ * `matched.parquet` holds every input road once, in input order, with its own columns, its geometry (GeoParquet
+ * WKB, decoded here by hyparquet itself) and the enrichment GEM's raw rows imply: the best match (highest
+ * confidence, then longest `lr_id` part) and `match` from the coverage of the `lr_id` ranges, worked out here
+ * from the raw text on its own.
+ */
+async function expectEnrichedOutput(
+  blob: string,
+  input: Uint8Array,
+  raw: Record<string, unknown>[],
+): Promise<void> {
+  const bytes = await readOutbox(app, blob);
+  expect(bytes, `outbox/${blob}`).toBeDefined();
+  const inputRows = await readParquet(input);
+  const output = await readParquet(bytes!);
+  expect(output).toHaveLength(inputRows.length);
+  const range = (text: unknown) => (JSON.parse(String(text)) as number[]).sort((a, b) => a - b);
+  const counted = { full: 0, partial: 0, unmatched: 0 };
+  output.forEach((row, i) => {
+    expect(row.id).toEqual(inputRows[i]!.id);
+    expect(row.is_navigable).toEqual(inputRows[i]!.is_navigable);
+    expect(row.geometry).toMatchObject({ type: 'LineString' });
+    const own = raw.filter((r) => String(r.id) === String(row.id));
+    expect(Number(row.match_count)).toBe(own.length);
+    const sorted = [...own].sort((a, b) => {
+      const [a0, a1] = range(a.lr_id);
+      const [b0, b1] = range(b.lr_id);
+      return Number(b.confidence) - Number(a.confidence) || b1! - b0! - (a1! - a0!);
+    });
+    expect(row.gers).toBe(sorted[0]?.gers ?? null);
+    expect(row.confidence).toBe(sorted[0] ? Number(sorted[0].confidence) : null);
+    // The simulator's pieces are consecutive, so their union is from the lowest start to the highest end.
+    const covered =
+      own.length === 0
+        ? 0
+        : Math.max(...own.map((r) => range(r.lr_id)[1]!)) - Math.min(...own.map((r) => range(r.lr_id)[0]!));
+    const kind = own.length === 0 ? 'unmatched' : covered >= 0.99 ? 'full' : 'partial';
+    expect(row.match, `road ${String(row.id)}`).toBe(kind);
+    counted[kind]++;
+  });
+  expect(counted.unmatched, 'unmatched roads are in the output too').toBeGreaterThan(0);
+  expect(counted.full).toBeGreaterThan(0);
+}
 
 describe('an invalid upload', () => {
   it.each([

@@ -1,4 +1,8 @@
+/**
+ * Unit tests of `shared/workflow/summary.ts`: buildSummary; buildErrorDocument; buildTimeoutDocument.
+ */
 import { describe, expect, it } from 'vitest';
+import { CountsCollector } from '../../../shared/results/counts.js';
 import {
   buildErrorDocument,
   buildFailureDocument,
@@ -54,7 +58,11 @@ describe('buildSummary', () => {
         results: 'roads/a-0123456789ab/match-abc/results.parquet',
         summary: 'roads/a-0123456789ab/match-abc/summary.json',
         gemResultFilename: 'gemflow/3f2a.results.parquet',
+        matched: null,
       },
+      // A run without a prepared input (scheduled before the enriched output existed) has no counts.
+      counts: null,
+      enrichment: null,
       timings: {
         requestedAt: '2026-02-18T10:00:00.000Z',
         submittedAt: '2026-02-18T10:05:00.000Z',
@@ -72,6 +80,52 @@ describe('buildSummary', () => {
       resultFilename: null,
     });
     expect(JSON.parse(JSON.stringify(summary))).toEqual(summary);
+  });
+
+  it('names the enriched output and carries its counts when it was written, and why when it was not', () => {
+    const counts = new CountsCollector();
+    counts.add({ kind: 'full', km: 1.5, covered: 1, gemRows: 1, matches: 2, confidence: 91 });
+    counts.add({ kind: 'unmatched', km: 0.5, covered: 0, gemRows: 1, matches: 0, confidence: null });
+    const blob = 'roads/a-0123456789ab/match-abc/matched.parquet';
+    const written = buildSummary({
+      ...context,
+      gemStatus: 'SUCCESS',
+      statistics: null,
+      resultFilename: null,
+      enriched: {
+        report: { status: 'written', format: 'geoparquet', blob, features: 2, bytes: 900 },
+        counts: counts.result(2),
+      },
+    });
+    expect(written.outputs.matched).toBe(blob);
+    expect(written.counts).toMatchObject({
+      inputFeatures: 2,
+      gemRows: 2,
+      resultRows: 2,
+      unjoinedResultRows: 0,
+      roads: { full: 1, partial: 0, unmatched: 1 },
+      kilometres: { full: 1.5, partial: 0, unmatched: 0.5, total: 2, covered: 1.5 },
+    });
+    expect(written.counts?.confidenceHistogram[9]).toEqual({ from: 90, to: 100, roads: 1 });
+    const failed = buildSummary({
+      ...context,
+      gemStatus: 'SUCCESS',
+      statistics: null,
+      resultFilename: null,
+      enriched: {
+        report: {
+          status: 'failed',
+          format: 'geojson',
+          code: 'GemResultsUnreadable',
+          message: 'GEM\'s results row 3: lr_id is "x"',
+          remedy: 'check it',
+        },
+        counts: null,
+      },
+    });
+    expect(failed.outputs.matched).toBeNull();
+    expect(failed.counts).toBeNull();
+    expect(failed.enrichment).toMatchObject({ status: 'failed', code: 'GemResultsUnreadable' });
   });
 });
 
