@@ -19,7 +19,8 @@ function status(overrides: Partial<MatchStatus>): MatchStatus {
     polls: 0,
     estimatedCompletion: null,
     statistics: null,
-    outputs: { results: null, summary: null, error: null, validationReport: null },
+    counts: null,
+    outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
     error: null,
     notification: null,
     createdTime: '2026-02-18T09:59:00Z',
@@ -76,6 +77,7 @@ describe('describeChange', () => {
         summary: { blob: 'roads/a-1/match-1/summary.json' },
         error: null,
         validationReport: null,
+        matched: null,
       },
     });
     const lines = describeChange(status({ phase: 'delivering', jobId: 7 }), done, clock);

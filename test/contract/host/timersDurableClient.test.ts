@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
-import { uniqueHub } from './durable-harness.js';
+import { uniqueHub } from './durableHarness.js';
 import { records, tempDir, waitFor } from './helpers.js';
 
 const appRoot = resolve(__dirname, '../../fixtures/timer-client-app');
