@@ -5,8 +5,13 @@
  * stand-ins' own counters, reset between runs), how long after GEM finished the job the client noticed
  * (virtual time), and wall time. Then the inbox trigger's memory (bench/memory.ts): the host process's peak RSS
  * growth while a 2 GiB upload starts its match, beside a 1 MiB upload. Before both, the validation memory
- * benchmark (bench/validationMemory.ts). The last line printed is one JSON object with every run, the ratios
- * (baseline / gem-flow) and the memory figures. `npm run bench -- validation` or `-- gem-job` runs one part.
+ * benchmark (bench/validationMemory.ts), the staging benchmark (bench/staging.ts: a 1 GiB input staged
+ * server-side, streamed, and by a plain SDK stream copy), and before those the cold-start benchmark
+ * (bench/coldStart.ts: the entry's import time and peak RSS beside a hello-world and a minimal durable app).
+ * Last, the conversion and enrichment benchmark (bench/enrichmentBench.ts). The JSON object printed after the
+ * GEM job holds every run, the ratios (baseline / gem-flow), the memory, staging and cold-start figures; the
+ * enrichment figures follow as one more JSON line. `npm run bench -- <part>` (`cold-start`, `validation`,
+ * `staging`, `gem-job`, `enrichment`) runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +22,10 @@ import { roadMatchingSample } from '../local/standins/samples.js';
 import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { runBaseline } from './baseline.js';
+import { type ColdStartResult, runColdStartBench } from './coldStart.js';
+import { runEnrichmentBench } from './enrichmentBench.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
+import { runStagingBench, type StagingBenchResult } from './staging.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
@@ -341,6 +349,8 @@ function benchmarkJson(
   memoryFigures: { small: UploadMemoryFigures; large: UploadMemoryFigures },
   projectedKeyVaultReads: number,
   validationMemory: MemoryBenchResult | undefined,
+  staging: StagingBenchResult | undefined,
+  coldStart: ColdStartResult | undefined,
 ) {
   return {
     benchmark: 'one-3h-gem-job',
@@ -382,21 +392,46 @@ function benchmarkJson(
       ),
     },
     ...(validationMemory ? { validationMemory } : {}),
+    ...(staging ? { staging } : {}),
+    ...(coldStart ? { coldStart } : {}),
   };
 }
 
 async function main(): Promise<void> {
   const only = process.argv[2];
+  if (only === 'cold-start') {
+    console.log(JSON.stringify(await runColdStartBench()));
+    return;
+  }
+  if (only === 'enrichment') {
+    console.log(JSON.stringify(await runEnrichmentBench()));
+    return;
+  }
+  if (only === 'staging') {
+    console.log(JSON.stringify(await runStagingBench()));
+    return;
+  }
+  const coldStart = only ? undefined : await runColdStartBench();
+  if (coldStart) console.log('');
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
   if (only === 'validation') {
     console.log(JSON.stringify(validationMemory));
     return;
   }
   if (validationMemory) console.log('');
-  await gemJobBench(validationMemory);
+  const staging = only === 'gem-job' ? undefined : await runStagingBench();
+  if (staging) console.log('');
+  await gemJobBench(validationMemory, staging, coldStart);
+  if (only === 'gem-job') return;
+  console.log('');
+  console.log(JSON.stringify(await runEnrichmentBench()));
 }
 
-async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Promise<void> {
+async function gemJobBench(
+  validationMemory: MemoryBenchResult | undefined,
+  staging: StagingBenchResult | undefined,
+  coldStart: ColdStartResult | undefined,
+): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'gemflow-bench-'));
   const hostErrors: string[] = [];
   const app = await startBenchApp(dir, hostErrors);
@@ -427,7 +462,15 @@ async function gemJobBench(validationMemory: MemoryBenchResult | undefined): Pro
     if (hostErrors.length) console.log(`(the host wrote ${hostErrors.length} line(s) to stderr)`);
     console.log(
       JSON.stringify(
-        benchmarkJson(baseline, gemflow, memoryFigures, projectedKeyVaultReads, validationMemory),
+        benchmarkJson(
+          baseline,
+          gemflow,
+          memoryFigures,
+          projectedKeyVaultReads,
+          validationMemory,
+          staging,
+          coldStart,
+        ),
       ),
     );
   } finally {

@@ -13,12 +13,12 @@
  * Valid files are written one 1,048,576-row group at a time (pyarrow's default row group), the 10-million-row
  * one in about two and a half minutes and 0.6 GB of disk; all are deleted afterwards.
  */
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { HOSTILE_SAMPLE_KINDS, hostileSample } from '../local/standins/hostileSamples.js';
 import { writeValidSampleFile } from '../local/standins/samples.js';
+import { runNodeChild } from './child.js';
 import type { ChildMode, ChildResult } from './validationChild.js';
 
 const HEAP_CAP_MB = 1024;
@@ -49,7 +49,7 @@ export interface MemoryBenchResult {
   gemflowGrowth10kTo10M: number | null;
 }
 
-function runChild(mode: ChildMode, path: string, heapMB?: number): Promise<ChildResult> {
+async function runChild(mode: ChildMode, path: string, heapMB?: number): Promise<ChildResult> {
   const cap = heapMB ?? (mode === 'hyparquet' ? HEAP_CAP_MB : undefined);
   const args = [
     ...(cap ? [`--max-old-space-size=${cap}`] : []),
@@ -57,35 +57,18 @@ function runChild(mode: ChildMode, path: string, heapMB?: number): Promise<Child
     mode,
     path,
   ];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    const started = Date.now();
-    const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS);
-    child.stdout.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      stderr = (stderr + chunk.toString()).slice(-4000);
-    });
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      const line = stdout.trim().split('\n').at(-1);
-      if (code === 0 && line) return resolve(JSON.parse(line) as ChildResult);
-      // Killed by V8 at the heap cap (or by the timeout): no figures from the child, only that it died.
-      const oom = /heap out of memory|Reached heap limit|Invalid array length/.test(stderr);
-      resolve({
-        mode,
-        maxRssMB: oom && cap ? cap : Number.NaN,
-        wallSeconds: Math.round((Date.now() - started) / 100) / 10,
-        outcome: oom
-          ? `aborted: out of memory at the ${cap} MB heap cap`
-          : `died (${signal ?? `exit ${code}`}): ${stderr.trim().split('\n').at(-1) ?? ''}`,
-      });
-    });
-  });
+  const exit = await runNodeChild(args, { timeoutMs: CHILD_TIMEOUT_MS });
+  if (exit.code === 0 && exit.lastLine) return JSON.parse(exit.lastLine) as ChildResult;
+  // Killed by V8 at the heap cap (or by the timeout): no figures from the child, only that it died.
+  const oom = /heap out of memory|Reached heap limit|Invalid array length/.test(exit.stderr);
+  return {
+    mode,
+    maxRssMB: oom && cap ? cap : Number.NaN,
+    wallSeconds: Math.round(exit.wallMs / 100) / 10,
+    outcome: oom
+      ? `aborted: out of memory at the ${cap} MB heap cap`
+      : `died (${exit.signal ?? `exit ${exit.code}`}): ${exit.stderr.trim().split('\n').at(-1) ?? ''}`,
+  };
 }
 
 const ratio = (a: number, b: number) =>

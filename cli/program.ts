@@ -161,15 +161,21 @@ function addCancelAndValidate(program: Command, run: Run): void {
       run((context) => cancelCommand(id, context), command),
     );
 
-  program
+  const validate = program
     .command('validate')
     .description('check FILE offline with the validation the app runs, before uploading it')
-    .argument('<file>', 'the road file to check')
+    .argument('<file>', 'the road file to check (any road format the app reads)')
     .addOption(jobTypeOption().default('ROAD_MATCHING'))
-    .option('--max <n>', 'problems shown (all are counted; default 20)', wholeNumber(1, 10_000))
-    .action((file: string, _options, command: Command) =>
-      run((context) => validateCommand(file, command.opts(), context), command),
+    .option('--max <n>', 'problems shown (all are counted; default 20)', wholeNumber(1, 10_000));
+  for (const option of UPLOAD_OPTIONS.filter((o) => o.format)) {
+    validate.option(
+      `--${option.flag} <value>`,
+      `format option, as blob metadata "${option.metadataKey}" sets it`,
     );
+  }
+  validate.action((file: string, _options, command: Command) =>
+    run((context) => validateCommand(file, command.opts(), context), command),
+  );
 }
 
 /** The program; `run` receives each command's handler with the context built from the global options. */

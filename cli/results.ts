@@ -25,8 +25,8 @@ export interface ValidationExcerpt {
   blob: string;
   summary: string | null;
   problemCount: number | null;
-  /** The first problems, as the report lists them. */
-  problems: ValidationProblem[];
+  /** The first problems, as the report lists them (a source feature's index as the row). */
+  problems: PrintedProblem[];
   remedy: string | null;
 }
 
@@ -119,8 +119,21 @@ function errorOf(status: MatchStatus, document: Record<string, unknown> | null):
     : { message: `The match ended ${status.runtimeStatus}.`, remedy: null, blob };
 }
 
+/** A report's problem: a Parquet rule's (row), or the prepare step's, which names the source feature (index, id). */
+type ReportedProblem = PrintedProblem & { index?: number; id?: string | number | null };
+
+function printable({ index, id, ...problem }: ReportedProblem): PrintedProblem {
+  return {
+    ...problem,
+    ...(problem.row === undefined && index !== undefined ? { row: index } : {}),
+    ...(problem.value === undefined && id !== undefined && id !== null ? { value: String(id) } : {}),
+  };
+}
+
 export function validationExcerpt(blob: string, report: Record<string, unknown>): ValidationExcerpt {
-  const problems = Array.isArray(report.problems) ? (report.problems as ValidationProblem[]) : [];
+  const problems = Array.isArray(report.problems)
+    ? (report.problems as ReportedProblem[]).map(printable)
+    : [];
   const counts = report.problemCounts as Record<string, number> | undefined;
   const problemCount = counts ? Object.values(counts).reduce((sum, n) => sum + n, 0) : problems.length;
   return {
@@ -253,9 +266,12 @@ export function printValidation(output: Output, excerpt: ValidationExcerpt): voi
   if (excerpt.remedy) output.line(`What to do: ${excerpt.remedy}`);
 }
 
+/** A problem as printed: a Parquet rule's, or a source feature's from the prepare step (any rule id). */
+export type PrintedProblem = Omit<ValidationProblem, 'rule'> & { rule: string };
+
 export function printProblems(
   output: Output,
-  problems: readonly ValidationProblem[],
+  problems: readonly PrintedProblem[],
   total: number | null,
 ): void {
   output.table(

@@ -6,13 +6,13 @@
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
-import {
-  type InventoryActivities,
-  type InventorySnapshot,
-  inventoryActivities,
-  type StorageDetailsOutcome,
+import type {
+  InventoryActivities,
+  InventorySnapshot,
+  StorageDetailsOutcome,
 } from '../shared/activities/inventory.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { loadInventory } from './onDemand.js';
 
 export const LIST_STORAGES_ORCHESTRATION = 'listStorages';
 
@@ -22,7 +22,7 @@ export interface ListStoragesInput {
 
 const { listStorageSummaries, getStorageDetails, writeInventory } = registerActivities<InventoryActivities>(
   { listStorageSummaries: true, getStorageDetails: true, writeInventory: true },
-  inventoryActivities,
+  async () => (await loadInventory()).inventoryActivities(),
 );
 
 export const listStoragesOrchestrator: OrchestrationHandler = function* (

@@ -1,5 +1,5 @@
 /**
- * One workflow per file: validate → stage → submit → monitor → deliver → notify. The orchestrator only
+ * One workflow per file: prepare → validate → stage → submit → monitor → deliver → notify. The orchestrator only
  * sequences typed activity calls; every byte of I/O and every secret stays inside the activities
  * (shared/activities/), because orchestration inputs, outputs and custom status are stored in the task hub in
  * plain text. Its steps are sub-generators joined with `yield*` (validate, prepare, monitor, deliver, and the
@@ -9,7 +9,8 @@
 
 import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
 import * as df from 'durable-functions';
-import { matchActivities } from '../shared/activities/match.js';
+import type { PreparedInput } from '../shared/formats/prepared.js';
+import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
 import {
   deadlineFrom,
   estimateCompletion,
@@ -28,10 +29,13 @@ import type {
   MonitorState,
   NotifyResult,
   PollJobResult,
+  PreparedMatchInput,
   StageInputResult,
   SubmitJobResult,
+  ValidateInputResult,
 } from '../shared/workflow/types.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { loadMatchActivities } from './onDemand.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
@@ -47,11 +51,14 @@ export interface MatchOrchestrationInput {
     monitor: MonitorState;
     staged: StageInputResult;
     submitted: SubmitJobResult;
+    /** The prepared input, so delivery can read the user's file again after continueAsNew. */
+    prepared?: PreparedInput;
   };
 }
 
 const activities = registerActivities<MatchActivities>(
   {
+    prepareInput: true,
     validateInput: true,
     stageInput: true,
     submitJob: true,
@@ -60,7 +67,7 @@ const activities = registerActivities<MatchActivities>(
     notify: true,
     recordFailure: true,
   },
-  matchActivities,
+  async () => (await loadMatchActivities()).matchActivities(),
 );
 
 /**
@@ -85,6 +92,8 @@ export interface MatchRunState {
   job?: SubmittedJob;
   /** When GEM should be done (from the row count and its throughput), set when monitoring begins. */
   estimated: Date | null;
+  /** How the user's file was read and prepared (prepareInput), or carried over; unset when not prepared. */
+  prepared?: PreparedInput;
 }
 
 export interface MatchProgress {
@@ -143,6 +152,7 @@ function runStateOf(context: OrchestrationContext, input: MatchOrchestrationInpu
     ...(resume
       ? { job: { staged: resume.staged, submitted: resume.submitted, monitor: resume.monitor } }
       : {}),
+    ...(resume?.prepared ? { prepared: resume.prepared } : {}),
     estimated: null,
   };
 }
@@ -188,16 +198,27 @@ function finish(
   return { ...result, startedAt: run.startedAt, finishedAt: context.df.currentUtcDateTime.toISOString() };
 }
 
-/** Validates the input; an invalid file ends the run here with its report (the result), a valid one goes on. */
-function* validate(
+/**
+ * Only a road-matching input in the inbox is prepared: a lane-level input is GEM's own CSV or Parquet of
+ * traces, and a file already in PDG storage is not read at all.
+ */
+function isPrepared(request: MatchInput): boolean {
+  return request.jobType === 'ROAD_MATCHING' && request.source.kind === 'inbox';
+}
+
+/** What validation and staging read: the prepared file when the user's own format was rewritten. */
+function fileInput(run: MatchRunState): PreparedMatchInput {
+  const prepared = run.prepared;
+  if (!prepared || prepared.format === 'gem-parquet') return run.request;
+  return { ...run.request, preparedFile: prepared.prepared };
+}
+
+/** The result of a run whose input was refused, with the validation report that says why. */
+function invalidInput(
   context: OrchestrationContext,
   run: MatchRunState,
-): Generator<Task, MatchResult | undefined, unknown> {
-  report(context, run, 'validating');
-  const validation = yield* activities.validateInput.call(run.request, ioRetryOptions());
-  // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
-  run.rowCount = validation.rowCount > 0 ? validation.rowCount : null;
-  if (validation.valid) return undefined;
+  validation: ValidateInputResult,
+): MatchResult {
   report(context, run, 'invalid-input', { message: validation.summary });
   return finish(context, run, {
     outcome: 'invalid-input',
@@ -210,11 +231,32 @@ function* validate(
   });
 }
 
+/**
+ * Prepares the user's file (any road format → GEM-ready Parquet) and validates what GEM will get; an
+ * invalid file ends the run here with its report (the result), a valid one goes on.
+ */
+function* validate(
+  context: OrchestrationContext,
+  run: MatchRunState,
+): Generator<Task, MatchResult | undefined, unknown> {
+  report(context, run, 'validating');
+  if (isPrepared(run.request)) {
+    const prepared = yield* activities.prepareInput.call(run.request, ioRetryOptions());
+    if (!prepared.valid) return invalidInput(context, run, prepared.validation);
+    run.prepared = prepared.prepared;
+  }
+  const validation = yield* activities.validateInput.call(fileInput(run), ioRetryOptions());
+  // Files already in PDG storage are not read here, so their size is unknown (0), not zero rows.
+  run.rowCount = validation.rowCount > 0 ? validation.rowCount : null;
+  if (validation.valid) return undefined;
+  return invalidInput(context, run, validation);
+}
+
 /** Stages the validated input into PDG storage and submits the GEM job; monitoring starts from the result. */
 function* prepare(context: OrchestrationContext, run: MatchRunState): Generator<Task, SubmittedJob, unknown> {
   const { request, policy } = run;
   report(context, run, 'staging');
-  const staged = yield* activities.stageInput.call(request, ioRetryOptions());
+  const staged = yield* activities.stageInput.call(fileInput(run), ioRetryOptions());
 
   report(context, run, 'submitting');
   // Safe to retry: submitJob is find-or-create on (storage, content-derived filename).
@@ -321,7 +363,13 @@ function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: S
   const next: MatchOrchestrationInput = {
     request: run.request,
     policy: run.policy,
-    resume: { startedAt: run.startedAt, monitor: job.monitor, staged: job.staged, submitted: job.submitted },
+    resume: {
+      startedAt: run.startedAt,
+      monitor: job.monitor,
+      staged: job.staged,
+      submitted: job.submitted,
+      ...(run.prepared ? { prepared: run.prepared } : {}),
+    },
   };
   context.df.continueAsNew(next);
 }
@@ -350,6 +398,7 @@ function* deliver(
       submittedAt: monitor.startedAt,
       polls: monitor.polls,
       finishedAt: context.df.currentUtcDateTime.toISOString(),
+      ...deliveryPrepared(run, job),
     },
     ioRetryOptions(),
   );
@@ -378,7 +427,18 @@ function* deliver(
     ...(delivered.message ? { message: delivered.message } : {}),
     polls: monitor.polls,
     ...(notification ? { notification } : {}),
+    ...(delivered.counts ? { counts: delivered.counts } : {}),
   });
+}
+
+/**
+ * The prepared input the enriched output is joined from: what prepareInput recorded, or, for a run that was
+ * in flight before prepareInput existed, GEM's own Parquet described from the staged source.
+ */
+function deliveryPrepared(run: MatchRunState, job: SubmittedJob): { prepared?: PreparedInput } {
+  if (run.prepared) return { prepared: run.prepared };
+  const prepared = gemParquetPreparedInput(run.request, job.staged, run.rowCount);
+  return prepared ? { prepared } : {};
 }
 
 /**
@@ -402,6 +462,7 @@ function* recordFailureAndRethrow(
       message,
       jobId: progress.jobId,
       lastGemStatus: progress.lastGemStatus,
+      startedAt: run.startedAt,
       submittedAt: progress.submittedAt,
       polls: progress.polls,
       finishedAt: context.df.currentUtcDateTime.toISOString(),

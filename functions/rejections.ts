@@ -7,17 +7,17 @@
  */
 import type { FieldError } from '../shared/api/errors.js';
 import { recordLatestRun, writeJsonBlob } from '../shared/outbox.js';
-import { getServices } from '../shared/services.js';
 import { rejectedUploadRunFor } from '../shared/workflow/ids.js';
 import type { InboxUpload } from '../shared/workflow/inboxEvent.js';
 import { nameKeyFor, outboxBlobNames } from '../shared/workflow/outboxNames.js';
+import { loadServices } from './onDemand.js';
 
 export async function writeRejection(
   upload: Pick<InboxUpload, 'container' | 'name' | 'etag'>,
   errors: FieldError[],
   requestedAt: Date,
 ): Promise<string> {
-  const { outbox } = getServices();
+  const { outbox } = (await loadServices()).getServices();
   const location = {
     nameKey: nameKeyFor('inbox', upload.name),
     run: rejectedUploadRunFor(upload.container, upload.name, upload.etag),

@@ -16,8 +16,6 @@ import type {
   Task,
 } from 'durable-functions';
 import * as df from 'durable-functions';
-import { getSettings } from '../shared/config.js';
-import { getServices } from '../shared/services.js';
 import { archiveInboxFile } from '../shared/workflow/archive.js';
 import { RETENTION_INSTANCE_ID } from '../shared/workflow/ids.js';
 import type { PageCursor } from '../shared/workflow/paging.js';
@@ -36,6 +34,7 @@ import {
 import { ACTIVE_RUNTIME_STATUSES } from '../shared/workflow/status.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
+import { loadConfig, loadServices } from './onDemand.js';
 import { startSingleton } from './singleton.js';
 import { findInstance } from './startMatch.js';
 
@@ -79,7 +78,7 @@ export interface RetentionActivities {
 
 const retentionActivities: RetentionActivities = {
   async retireMatches(request, context) {
-    const { inbox, archive } = getServices();
+    const { inbox, archive } = (await loadServices()).getServices();
     const result = await retireBatch(
       durableRetentionHub(df.getClient(context)),
       (file) => archiveInboxFile(inbox, archive, file),
@@ -132,6 +131,7 @@ export const retentionOrchestrator: OrchestrationHandler = function* (
 export async function retentionTimer(timer: Timer, context: InvocationContext): Promise<void> {
   if (timer.isPastDue)
     context.warn('The retention timer is running late (isPastDue); it catches up in this run.');
+  const { getSettings } = await loadConfig();
   const input: RetentionInput = { retentionDays: getSettings().workflow.matchRetentionDays };
   const action = await startSingleton(
     df.getClient(context),

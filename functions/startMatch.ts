@@ -6,10 +6,9 @@
  */
 import type { DurableClient, DurableOrchestrationStatus } from 'durable-functions';
 import type { FieldError } from '../shared/api/errors.js';
-import { resolveStartMatch, type StartMatchBody } from '../shared/api/schemas.js';
-import { getSettings, type Settings } from '../shared/config.js';
+import type { StartMatchBody } from '../shared/api/schemas.js';
+import type { Settings } from '../shared/config.js';
 import { isNotFound } from '../shared/errors.js';
-import { getServices } from '../shared/services.js';
 import { isArchived } from '../shared/workflow/archive.js';
 import {
   ALLOWED_HOSTS_SETTING,
@@ -21,7 +20,9 @@ import { matchInstanceIdForBlob, matchInstanceIdForRequest } from '../shared/wor
 import { monitorPolicyFrom } from '../shared/workflow/monitor.js';
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import type { MatchInput } from '../shared/workflow/types.js';
+import { startRequestFromMetadata } from '../shared/workflow/uploadOptions.js';
 import { MATCH_ORCHESTRATION, type MatchOrchestrationInput } from './matchFile.js';
+import { loadConfig, loadSchemas, loadServices } from './onDemand.js';
 
 export type StartOutcome =
   | { kind: 'started'; instanceId: string }
@@ -32,7 +33,7 @@ export interface InboxBlobRef {
   container: string;
   name: string;
   etag: string;
-  /** Blob metadata; per-file options: jobtype, overturerelease, orbisversion, storageid, callbackurl. */
+  /** Blob metadata; per-file options (UPLOAD_OPTIONS in shared/workflow/uploadOptions.ts). */
   metadata?: Record<string, string>;
 }
 
@@ -41,17 +42,8 @@ export interface InboxBlobRef {
  * only for hosts on the callback allow-list (see `metadataCallbackProblem`).
  */
 export function bodyFromBlobMetadata(blob: InboxBlobRef): StartMatchBody {
-  const metadata = Object.fromEntries(
-    Object.entries(blob.metadata ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
-  );
-  return {
-    inboxBlob: blob.name,
-    ...(metadata.storageid ? { storageId: metadata.storageid } : {}),
-    ...(metadata.jobtype ? { jobType: metadata.jobtype as StartMatchBody['jobType'] } : {}),
-    ...(metadata.overturerelease ? { overtureRelease: metadata.overturerelease } : {}),
-    ...(metadata.orbisversion ? { orbisVersion: metadata.orbisversion } : {}),
-    ...(metadata.callbackurl ? { callbackUrl: metadata.callbackurl } : {}),
-  };
+  // Text from metadata is typed as the body's fields here and judged by the schema in resolveStartMatch.
+  return startRequestFromMetadata(blob.name, blob.metadata ?? {}) as StartMatchBody;
 }
 
 /**
@@ -79,10 +71,7 @@ export function metadataCallbackProblem(
   };
 }
 
-export function orchestrationInput(
-  request: MatchInput,
-  settings: Settings = getSettings(),
-): MatchOrchestrationInput {
+export function orchestrationInput(request: MatchInput, settings: Settings): MatchOrchestrationInput {
   const w = settings.workflow;
   // Checked again here: a bad policy would make every orchestration poll in a tight loop.
   const monitor = monitorPolicyFrom({
@@ -107,6 +96,10 @@ export async function startMatch(
   body: StartMatchBody,
   options: { trigger: MatchInput['trigger']; requestedAt: Date; inboxEtag?: string },
 ): Promise<StartOutcome> {
+  const [{ getSettings }, { resolveStartMatch, formatOptionsRegistryProblems }] = await Promise.all([
+    loadConfig(),
+    loadSchemas(),
+  ]);
   const settings = getSettings();
   const { allowList } = parseAllowList(settings.notify.allowedHosts);
   const fromMetadata = metadataCallbackProblem(body, options.trigger, allowList);
@@ -116,10 +109,13 @@ export async function startMatch(
     jobType: settings.workflow.defaultJobType,
     overtureRelease: settings.workflow.defaultOvertureRelease,
     orbisVersion: settings.workflow.defaultOrbisVersion,
+    ...(settings.workflow.defaultOutputFormat ? { outputFormat: settings.workflow.defaultOutputFormat } : {}),
     inboxContainer: settings.storage.inboxContainer,
     callbackAllowList: allowList,
   });
   if (!resolved.ok) return { kind: 'rejected', errors: resolved.errors };
+  const crsProblems = await formatOptionsRegistryProblems(resolved.value.format);
+  if (crsProblems.length > 0) return { kind: 'rejected', errors: crsProblems };
 
   const spec = resolved.value;
   const source: MatchInput['source'] =
@@ -165,6 +161,7 @@ export const ARCHIVED = 'Archived';
 async function wasArchived(source: MatchInput['source'], body: StartMatchBody): Promise<boolean> {
   if (source.kind !== 'inbox' || !source.etag || body.idempotencyKey) return false;
   const file = { container: source.container, blobName: source.blobName, etag: source.etag };
+  const { getServices } = await loadServices();
   return isArchived(getServices().archive, file);
 }
 

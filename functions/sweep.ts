@@ -7,15 +7,13 @@
 import { app, type InvocationContext, type Timer } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
-import { writeSweepReport } from '../shared/activities/inventory.js';
-import { getSettings } from '../shared/config.js';
 import { normaliseEtag } from '../shared/etag.js';
-import { getServices } from '../shared/services.js';
 import { LIST_STORAGES_INSTANCE_ID } from '../shared/workflow/ids.js';
 import { ACTIVE_RUNTIME_STATUSES } from '../shared/workflow/status.js';
 import type { MatchCustomStatus } from '../shared/workflow/types.js';
 import { LIST_STORAGES_ORCHESTRATION, type ListStoragesInput } from './listStorages.js';
 import { MATCH_ORCHESTRATION } from './matchFile.js';
+import { loadConfig, loadInventory, loadServices } from './onDemand.js';
 import { startSingleton } from './singleton.js';
 import { bodyFromBlobMetadata, startMatch } from './startMatch.js';
 
@@ -28,7 +26,7 @@ export interface SweepReport {
 
 export async function sweep(timer: Timer, context: InvocationContext): Promise<SweepReport> {
   const client = df.getClient(context);
-  const settings = getSettings();
+  const settings = (await loadConfig()).getSettings();
   const now = new Date();
   if (timer.isPastDue) context.warn('The sweep is running late (isPastDue); it catches up in this run.');
 
@@ -41,11 +39,23 @@ export async function sweep(timer: Timer, context: InvocationContext): Promise<S
     );
   }
   const report: SweepReport = { sweptAt: now.toISOString(), inventory, inbox, stuck };
-  await writeSweepReport(report);
-  context.log(
-    `Sweep: inventory ${inventory.action}; inbox scanned ${inbox.scanned}, started ${inbox.started.length}; stuck ${stuck.length}.`,
-  );
+  await (await loadInventory()).writeSweepReport(report);
+  logSweep(context, report);
   return report;
+}
+
+/**
+ * One information line only when the sweep did something a reader should know of (started or rejected an
+ * upload whose event was missed; stuck matches have their own warnings): a quiet sweep, which runs every few
+ * minutes, logs at debug level, so the log and Application Insights are not filled with no-ops.
+ */
+function logSweep(context: InvocationContext, { inventory, inbox, stuck }: SweepReport): void {
+  const line =
+    `Sweep: inventory ${inventory.action}; inbox scanned ${inbox.scanned}, started ${inbox.started.length}` +
+    `${inbox.started.length ? ` (${inbox.started.join(', ')})` : ''}, rejected ${inbox.rejected.length}` +
+    `${inbox.rejected.length ? ` (${inbox.rejected.join(', ')})` : ''}; stuck ${stuck.length}.`;
+  if (inbox.started.length || inbox.rejected.length) context.log(line);
+  else context.debug(line);
 }
 
 /** Starts the inventory refresh, or joins the one already running (the sweep and `?refresh=true` share it). */
@@ -60,7 +70,7 @@ export async function refreshInventory(
 }
 
 async function startMissedMatches(client: DurableClient, now: Date): Promise<SweepReport['inbox']> {
-  const { inbox } = getServices();
+  const { inbox } = (await loadServices()).getServices();
   const result: SweepReport['inbox'] = { scanned: 0, started: [], alreadyKnown: 0, rejected: [] };
   for await (const item of inbox.listBlobsFlat({ includeMetadata: true })) {
     result.scanned += 1;

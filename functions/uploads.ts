@@ -8,9 +8,8 @@
  */
 import { app, type EventGridEvent, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { getSettings } from '../shared/config.js';
-import { getServices } from '../shared/services.js';
 import { type InboxUpload, inboxUploadFromEvent } from '../shared/workflow/inboxEvent.js';
+import { loadConfig, loadServices } from './onDemand.js';
 import { writeRejection } from './rejections.js';
 import { bodyFromBlobMetadata, startMatch } from './startMatch.js';
 
@@ -21,6 +20,7 @@ import { bodyFromBlobMetadata, startMatch } from './startMatch.js';
  * The subscription delivers the Event Grid schema, which is what `EventGridEvent` describes.
  */
 export async function onInboxUpload(event: EventGridEvent, context: InvocationContext): Promise<void> {
+  const { getSettings } = await loadConfig();
   const outcome = inboxUploadFromEvent(event, getSettings().storage.inboxContainer);
   if (outcome.kind === 'ignored') {
     context.log(`Ignored Event Grid event ${String(event.id)}: ${outcome.reason}.`);
@@ -63,6 +63,7 @@ export async function onInboxUpload(event: EventGridEvent, context: InvocationCo
  * Any other failure throws: the invocation fails, the webhook answers 500 and Event Grid delivers again.
  */
 async function metadataOfVersion(upload: InboxUpload): Promise<Record<string, string> | undefined> {
+  const { getServices } = await loadServices();
   try {
     const properties = await getServices()
       .inbox.getBlobClient(upload.name)

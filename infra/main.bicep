@@ -61,7 +61,7 @@ param seedSecrets bool = true
 // A placeholder by design (never a real key), so the default is not sensitive.
 #disable-next-line secure-parameter-default
 @secure()
-@description('Initial value of the tomtom-api-key secret: a placeholder, never a real key. Set the real key afterwards with az keyvault secret set (see docs/deploy.md).')
+@description('Initial value of the tomtom-api-key secret: a placeholder, never a real key. Set the real key afterwards with az keyvault secret set (README: Deploy, Put the TomTom API key in Key Vault).')
 param tomtomApiKeyPlaceholder string = 'replace-me'
 
 @secure()
@@ -295,7 +295,7 @@ module deadLetterAccess 'app/deadletter.bicep' = {
   }
 }
 
-// Outputs become azd environment values (read by the hooks and by docs/deploy.md commands).
+// Outputs become azd environment values (read by the hooks and by the README's Deploy commands).
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name

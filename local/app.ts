@@ -88,6 +88,8 @@ export interface LocalAppOptions {
   keepLogLines?: number;
   /** GEM job durations for the simulator (virtual time); default the simulator's. */
   jobDurations?: StackOptions['jobDurations'];
+  /** Per-user GEM job limits for the simulator; default none. */
+  jobLimits?: StackOptions['jobLimits'];
   /**
    * The app's settings, complete, built from the running stack (e.g. a deployment's settings with local
    * endpoints): they replace local.settings.json and the stack's own settings, and no app setting of this
@@ -165,6 +167,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     timeScale,
     writeStackJson,
     ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
+    ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}),
   });
   const env = await hostEnvironment(options, stack, appRoot, timeScale);
   const output = hostOutput(options);

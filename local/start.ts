@@ -6,16 +6,24 @@
  * stack, naming the last exit and the host log `<dir>/host/host.log`), and shuts everything down on Ctrl-C
  * (host first, then the stack).
  *
+ * While it runs it says what the matches do (local/matchTalk.ts): a line per phase, one at the end naming the
+ * outputs. `npm start` runs it through scripts/start.js, which builds first and passes GEMFLOW_LAUNCHED_AT_MS
+ * and GEMFLOW_BUILD_MS, so "ready in" counts the build too.
+ *
  * Environment: GEMFLOW_LOCAL_DIR (default `.local`), GEMFLOW_TIME_SCALE (default 1), GEMFLOW_APP_ROOT
  * (default: this repository), GEMFLOW_PORT (default 7071 or the next free port), GEMFLOW_HOST_RESTARTS
- * (default 5; 0 stops the stack at the host's first unexpected exit).
+ * (default 5; 0 stops the stack at the host's first unexpected exit), GEMFLOW_HOST_INSPECT (a port: the host
+ * child runs with --inspect on it, for a debugger), GEMFLOW_HTTP_ENV_DIR (default `http`: where the variables
+ * of requests.http are written, local/httpClientEnv.ts).
  */
 import { join, resolve } from 'node:path';
 import { type LocalApp, repoRoot, startLocalApp } from './app.js';
+import { writeHttpClientEnv } from './httpClientEnv.js';
+import { startMatchTalk } from './matchTalk.js';
 import { DEFAULT_RESTART_POLICY } from './restarts.js';
 
 async function main(): Promise<void> {
-  const started = Date.now();
+  const started = launchedAt();
   const dir = resolve(process.env.GEMFLOW_LOCAL_DIR ?? join(repoRoot, '.local'));
   const timeScale = Number(process.env.GEMFLOW_TIME_SCALE ?? 1);
   if (!Number.isFinite(timeScale) || timeScale <= 0) {
@@ -30,6 +38,7 @@ async function main(): Promise<void> {
     ...(process.env.GEMFLOW_APP_ROOT ? { appRoot: process.env.GEMFLOW_APP_ROOT } : {}),
     ...(port !== undefined ? { port } : {}),
     keepLogLines: 0,
+    ...(inspectPort() ? { hostNodeArgs: [`--inspect=127.0.0.1:${inspectPort()}`] } : {}),
     restartOnCrash: { maxRestarts: maxRestarts() },
     hostLogFile: join(dir, 'host', 'host.log'),
   });
@@ -55,7 +64,37 @@ async function main(): Promise<void> {
     console.error(`${down.message} Stopping the stack.`);
     stopping = app.close().then(() => process.exit(1));
   });
-  printBanner(app, dir, Date.now() - started);
+  const httpDir = resolve(process.env.GEMFLOW_HTTP_ENV_DIR ?? join(repoRoot, 'http'));
+  writeHttpClientEnv(httpDir, { baseUrl: app.baseUrl, functionKey: app.keys.functionKey });
+  printBanner(app, dir, httpDir, Date.now() - started);
+  startMatchTalk({
+    baseUrl: app.baseUrl,
+    functionKey: app.keys.functionKey,
+    clock: app.stack.clock,
+    print: (line) => console.log(line),
+  });
+}
+
+/** When `npm start` began (before the build, see scripts/start.js), or this process's start. */
+function launchedAt(): number {
+  const launched = Number(process.env.GEMFLOW_LAUNCHED_AT_MS);
+  return Number.isFinite(launched) && launched > 0 ? launched : Date.now() - process.uptime() * 1000;
+}
+
+function buildNote(): string {
+  const build = Number(process.env.GEMFLOW_BUILD_MS);
+  return Number.isFinite(build) && build >= 0 ? `, build ${build} ms included` : '';
+}
+
+/** GEMFLOW_HOST_INSPECT: the port the host child's inspector listens on, for a debugger to attach (.vscode). */
+function inspectPort(): number | undefined {
+  const raw = process.env.GEMFLOW_HOST_INSPECT?.trim();
+  if (!raw) return undefined;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new Error(`GEMFLOW_HOST_INSPECT must be a port number (e.g. 9229), got "${raw}".`);
+  }
+  return port;
 }
 
 function maxRestarts(): number {
@@ -68,21 +107,23 @@ function maxRestarts(): number {
   return value;
 }
 
-function printBanner(app: LocalApp, dir: string, ms: number): void {
+function printBanner(app: LocalApp, dir: string, httpDir: string, ms: number): void {
   const base = app.baseUrl;
   const key = app.keys.functionKey;
   console.log(`
-gem-flow is running locally (ready in ${ms} ms)
+gem-flow is running locally (ready in ${ms} ms${buildNote()})
   Functions host   ${base}  (${app.functions.length} functions)
   Function key     ${key}
   Stack details    ${join(dir, 'stack.json')}
   Host log         ${join(dir, 'host', 'host.log')}
+  HTTP requests    ${join(repoRoot, 'http', 'requests.http')} (this run's URL and key: ${httpDir}/.env, http-client.private.env.json)
   State            ${dir} (kept across restarts; delete it to start afresh)
 
 Try:
   # make a sample ROAD_MATCHING file and upload it to the inbox (its BlobCreated event starts a match)
-  npm run sample -- valid roads.parquet 500
-  npm run upload -- roads.parquet
+  mkdir -p samples
+  npm run sample -- valid samples/roads.parquet 500
+  npm run upload -- samples/roads.parquet
   # list matches, then read one by its id
   curl -s "${base}/api/matches" -H "x-functions-key: ${key}"
   curl -s "${base}/api/matches/<id>" -H "x-functions-key: ${key}"

@@ -38,10 +38,11 @@ async function main(): Promise<void> {
   const container = BlobServiceClient.fromConnectionString(stack.storageConnectionString).getContainerClient(
     stack.inboxContainer,
   );
-  await uploadToInbox(container, path, name, options, size);
+  const upload = await uploadToInbox(container, path, name, options, size);
   console.log(`Uploaded ${size} bytes to ${stack.inboxContainer}/${name}.`);
+  // The id its event starts (container + name + etag); the key stays in stack.json, not on the terminal.
   console.log(
-    `Follow it: curl -s "${String(stack.functionsBaseUrl)}/api/matches" -H "x-functions-key: ${String(stack.functionKey)}"`,
+    `Match ${upload.matchId} starts from its BlobCreated event; follow it: npx gem-flow status ${upload.matchId} --watch`,
   );
 }
 

@@ -1,6 +1,13 @@
+/**
+ * The app's settings: one definition per setting (`settingDefinitions`: name, default, description, schema)
+ * from which the settings are parsed and checked all at once, and from which `local.settings.json.example`,
+ * the README's settings table and the infra cross-check are derived. A bad value is reported with the setting
+ * named and what to set instead; nothing reads `process.env` for the app's settings but this module.
+ */
 import { Cron } from 'croner';
 import { z } from 'zod';
 import { GemFlowError } from './errors.js';
+import { OUTPUT_FORMATS, type OutputFormat } from './formats/types.js';
 import { JOB_TYPES, type JobType } from './jobTypes.js';
 import { DEFAULT_VALIDATION_LIMITS, type ValidationLimits } from './parquet/limits.js';
 import { SecretValue } from './secret.js';
@@ -347,6 +354,12 @@ const definitions = {
     example: '',
     schema: z.string().regex(/^\d+\.\d+$/, { error: 'must look like <digits>.<digits>, e.g. 123456.1' }),
   }),
+  DEFAULT_OUTPUT_FORMAT: define({
+    description:
+      "Format of the enriched output when a request names none (geoparquet, geojson, csv, flatgeobuf, geopackage). Empty: the input's own format.",
+    example: '',
+    schema: z.enum(OUTPUT_FORMATS, { error: `must be one of ${OUTPUT_FORMATS.join(', ')}` }),
+  }),
   MONITOR_INITIAL_INTERVAL_SECONDS: define({
     description: 'First wait between job status polls.',
     default: '30',
@@ -538,6 +551,8 @@ export interface Settings {
     readonly defaultJobType: JobType;
     readonly defaultOvertureRelease: string | undefined;
     readonly defaultOrbisVersion: string | undefined;
+    /** `DEFAULT_OUTPUT_FORMAT`; undefined means the enriched output follows the input's format. */
+    readonly defaultOutputFormat: OutputFormat | undefined;
     readonly monitorInitialIntervalSeconds: number;
     readonly monitorMaxIntervalSeconds: number;
     readonly monitorBackoffFactor: number;
@@ -817,6 +832,7 @@ function buildSettings(
       defaultJobType: values.DEFAULT_JOB_TYPE,
       defaultOvertureRelease: values.DEFAULT_OVERTURE_RELEASE,
       defaultOrbisVersion: values.DEFAULT_ORBIS_VERSION,
+      defaultOutputFormat: values.DEFAULT_OUTPUT_FORMAT,
       monitorInitialIntervalSeconds: values.MONITOR_INITIAL_INTERVAL_SECONDS,
       monitorMaxIntervalSeconds: values.MONITOR_MAX_INTERVAL_SECONDS,
       monitorBackoffFactor: values.MONITOR_BACKOFF_FACTOR,

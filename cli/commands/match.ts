@@ -10,7 +10,12 @@ import { basename, resolve } from 'node:path';
 import { startMatchRequestSchema } from '../../shared/api/schemas.js';
 import { rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import { nameKeyFor, outboxBlobNames } from '../../shared/workflow/outboxNames.js';
-import { UPLOAD_OPTIONS, type UploadOptions } from '../../shared/workflow/uploadOptions.js';
+import {
+  metadataForUploadOptions,
+  startRequestFromMetadata,
+  UPLOAD_OPTIONS,
+  type UploadOptions,
+} from '../../shared/workflow/uploadOptions.js';
 import { type CommandContext, outputRoot } from '../context.js';
 import { CliError, EXIT, type ExitCode, usageError } from '../errors.js';
 import { followMatch, waitForStart } from '../follow.js';
@@ -30,7 +35,8 @@ export interface MatchCommandOptions extends UploadOptions {
 
 /** The upload's options, judged by the same schema `POST /api/matches` uses (shared/api/schemas.ts). */
 export function checkUploadRequest(name: string, options: UploadOptions): void {
-  const body = { inboxBlob: name, ...Object.fromEntries(Object.entries(options).filter(([, v]) => v)) };
+  // The body the inbox trigger will build from the metadata this upload writes.
+  const body = startRequestFromMetadata(name, metadataForUploadOptions(options));
   const parsed = startMatchRequestSchema.safeParse(body);
   if (parsed.success) return;
   const reasons = parsed.error.issues.map((issue) => {

@@ -5,14 +5,15 @@
  * and the dependency checks, cached for a short time (shared/health.ts); 200 when all is well, 503 otherwise.
  */
 import { app, type HttpResponseInit } from '@azure/functions';
-import { healthReport, liveness } from '../../shared/health.js';
+import { loadHealth } from '../onDemand.js';
 
 export async function livenessHandler(): Promise<HttpResponseInit> {
+  const { liveness } = await loadHealth();
   return { status: 200, jsonBody: liveness(), headers: { 'cache-control': 'no-store' } };
 }
 
 export async function healthReportHandler(): Promise<HttpResponseInit> {
-  const report = await healthReport();
+  const report = await (await loadHealth()).healthReport();
   return {
     status: report.status === 'ok' ? 200 : 503,
     jsonBody: report,

@@ -5,28 +5,22 @@
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import type { DurableClient } from 'durable-functions';
 import * as df from 'durable-functions';
-import { readJsonBody } from '../../shared/api/body.js';
 import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../shared/api/errors.js';
-import { encodeContinuationToken, planListMatches } from '../../shared/api/listing.js';
-import {
-  parseListMatchesQuery,
-  START_MATCH_MAX_BODY_BYTES,
-  type StartMatchBody,
-  startMatchRequestSchema,
-} from '../../shared/api/schemas.js';
-import { publicUrl } from '../../shared/api/urls.js';
+import type { StartMatchBody } from '../../shared/api/schemas.js';
 import { isNotFound } from '../../shared/errors.js';
 import { normaliseEtag } from '../../shared/etag.js';
-import { getServices } from '../../shared/services.js';
 import { pageByCreatedTime } from '../../shared/workflow/paging.js';
 import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
+import { loadBody, loadListing, loadSchemas, loadServices, loadUrls } from '../onDemand.js';
 import { findInstance, startMatch } from '../startMatch.js';
 
 export async function startMatchHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const [{ readJsonBody }, { START_MATCH_MAX_BODY_BYTES, startMatchRequestSchema }, { publicUrl }] =
+    await Promise.all([loadBody(), loadSchemas(), loadUrls()]);
   const read = await readJsonBody(request, START_MATCH_MAX_BODY_BYTES);
   if (!read.ok) return read.response;
   const body = read.value as StartMatchBody;
@@ -36,7 +30,7 @@ export async function startMatchHandler(
 
   let inboxEtag: string | undefined;
   if (typeof body.inboxBlob === 'string' && body.inboxBlob.length > 0) {
-    const { inbox } = getServices();
+    const { inbox } = (await loadServices()).getServices();
     const properties = await inbox
       .getBlobClient(body.inboxBlob)
       .getProperties()
@@ -94,6 +88,10 @@ export async function listMatchesHandler(
   request: HttpRequest,
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
+  const [{ parseListMatchesQuery }, { encodeContinuationToken, planListMatches }] = await Promise.all([
+    loadSchemas(),
+    loadListing(),
+  ]);
   const query = parseListMatchesQuery(request.query);
   if (!query.ok) return validationError(query.errors);
   const plan = planListMatches(query.value, new Date());

@@ -5,11 +5,8 @@
  */
 import { app, type HttpRequest, type HttpResponseInit, type InvocationContext } from '@azure/functions';
 import * as df from 'durable-functions';
-import { readInventory } from '../../shared/activities/inventory.js';
 import { notFound, validationError } from '../../shared/api/errors.js';
-import { parseListStoragesQuery } from '../../shared/api/schemas.js';
-import { publicUrl } from '../../shared/api/urls.js';
-import { getSettings } from '../../shared/config.js';
+import { loadConfig, loadInventory, loadSchemas, loadUrls } from '../onDemand.js';
 import { refreshInventory } from '../sweep.js';
 
 const REFRESH_WAIT_MS = 20_000;
@@ -19,10 +16,12 @@ export async function getStoragesHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   // The same schema the OpenAPI document publishes: `1` refreshes like `true`, and `yes` is a 400, not a snapshot.
+  const { parseListStoragesQuery } = await loadSchemas();
   const query = parseListStoragesQuery(request.query);
   if (!query.ok) return validationError(query.errors);
   if (query.value.refresh) {
     const client = df.getClient(context);
+    const { getSettings } = await loadConfig();
     const { instanceId } = await refreshInventory(client, getSettings().workflow.storageFanOutLimit);
     const deadline = Date.now() + REFRESH_WAIT_MS;
     for (;;) {
@@ -44,7 +43,7 @@ export async function getStoragesHandler(
       if (Date.now() >= deadline) break;
       await new Promise((resolve) => setTimeout(resolve, 500));
     }
-    const retryUrl = publicUrl('/api/storages');
+    const retryUrl = (await loadUrls()).publicUrl('/api/storages');
     return {
       status: 202,
       headers: { location: retryUrl, 'retry-after': '10' },
@@ -55,7 +54,7 @@ export async function getStoragesHandler(
       },
     };
   }
-  const snapshot = await readInventory();
+  const snapshot = await (await loadInventory()).readInventory();
   if (!snapshot) return notFound('storage inventory (none taken yet; call GET /api/storages?refresh=true)');
   return { status: 200, jsonBody: { source: 'snapshot', snapshot } };
 }

@@ -2,7 +2,8 @@
 // Task extension on Azure Storage needs (blobs for leases, queues for work items, tables for
 // history and instances), read access to secrets, and metric publishing to Application Insights.
 // The deploying user (optional) gets the same storage roles, for debugging, and Key Vault Secrets
-// Officer, to set the TomTom API key.
+// Officer, to set the TomTom API key. Staging copies inputs server-side with a user-delegation SAS, so
+// the identity also holds Storage Blob Delegator on the inbox account's blob service (see below).
 param storageAccountName string
 param keyVaultName string
 param appInsightsName string
@@ -18,6 +19,7 @@ var roles = {
   keyVaultSecretsUser: '4633458b-17de-408a-b874-0445c86b69e6'
   keyVaultSecretsOfficer: 'b86a8fe4-44ce-4948-aee5-eccb2c155cd7'
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb'
+  storageBlobDelegator: 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a'
 }
 var storageRoles = [
   roles.storageBlobDataOwner
@@ -28,6 +30,13 @@ var grantUser = !empty(userPrincipalId)
 
 resource storageAccount 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
+}
+
+// The inbox account's blob service: Get User Delegation Key is an action on it, so it is the narrowest
+// scope the delegator role can have (a container scope does not carry the action).
+resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' existing = {
+  parent: storageAccount
+  name: 'default'
 }
 
 resource vault 'Microsoft.KeyVault/vaults@2023-07-01' existing = {
@@ -49,6 +58,20 @@ resource identityStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = 
     }
   }
 ]
+
+// Storage Blob Delegator grants generateUserDelegationKey and no data access. The data roles above would
+// carry the action too while they sit on the account, but the server-side staging path must not depend
+// on that: narrowed to containers, they would not. A user-delegation SAS never grants more than its
+// signer's data roles allow, and staging signs read-only SAS for one blob (shared/staging/serverSide.ts).
+resource identityDelegator 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(blobService.id, identityPrincipalId, roles.storageBlobDelegator)
+  scope: blobService
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDelegator)
+    principalId: identityPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
 
 resource identitySecrets 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   name: guid(vault.id, identityPrincipalId, roles.keyVaultSecretsUser)

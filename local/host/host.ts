@@ -29,7 +29,7 @@ import {
   type EventGridSubscription,
   startEventGridPublisher,
   subscriptionsFromSetting,
-} from './eventgrid-publisher.js';
+} from './eventgridPublisher.js';
 import {
   type BodyReader,
   BodyTooLargeError,
@@ -292,16 +292,12 @@ async function loadAndIndexApp(host: HostState): Promise<LoadedApp> {
 async function startTriggers(host: HostState, app: LoadedApp): Promise<StartedTriggers> {
   const { options, env, log, invocationLog, clock, keys, shutdown } = host;
   const routes = collectHttpRoutes(app.hostJson.routePrefix);
-  const timers = await startTimerTriggers({
-    clock,
-    env,
-    statusFile: options.stateDir && join(options.stateDir, 'timers.json'),
-    log,
-    invocationLog,
-  });
-  shutdown.add(() => timers.close());
   const eventGrid = startEventGridTriggers({ keys, log, invocationLog });
 
+  // The durable engine (and with it the durableClient binding) comes before any listener that can run a
+  // function by itself: a timer past due runs at once, and it must find its client binding. The real host
+  // likewise initialises every extension before it starts the listeners (ScriptHost.StartAsyncCore in
+  // azure-functions-host: InitializeAsync, then the JobHost's start).
   let engine: DurableEngine | undefined;
   if (needsDurable()) {
     const { durable } = app.hostJson;
@@ -318,9 +314,21 @@ async function startTriggers(host: HostState, app: LoadedApp): Promise<StartedTr
       maxRequestBodyBytes: host.bodyLimit,
       log,
     });
-    const started = engine;
-    shutdown.add(() => started.close());
   }
+  const timers = await startTimerTriggers({
+    clock,
+    env,
+    statusFile: options.stateDir && join(options.stateDir, 'timers.json'),
+    log,
+    invocationLog,
+  }).catch(async (error: unknown) => {
+    await engine?.close();
+    throw error;
+  });
+  // Steps run in the order added: the timers stop (waiting for their runs) before the engine those runs call.
+  shutdown.add(() => timers.close());
+  const started = engine;
+  if (started) shutdown.add(() => started.close());
 
   await runAppHooks('appStart');
   shutdown.add(() => runAppHooks('appTerminate'));

@@ -10,20 +10,20 @@
  *
  * Access tokens are RS256 JWTs signed with a key made at startup. Azurite (`--oauth basic`) only decodes
  * them, but the Key Vault stand-in and the TomTom simulator verify them against `jwks`. This file wires the
- * parts: identity-managed.ts (the managed-identity endpoint), identity-entra.ts (discovery, JWKS and the
- * client-credentials token endpoint) and identity-tokens.ts (the signing key, claims and request log).
+ * parts: identityManaged.ts (the managed-identity endpoint), identityEntra.ts (discovery, JWKS and the
+ * client-credentials token endpoint) and identityTokens.ts (the signing key, claims and request log).
  */
 import { randomBytes } from 'node:crypto';
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import https from 'node:https';
 import { generateKeyPair, type JSONWebKeySet } from 'jose';
-import { closeServer, listen, safeHandler, sendJson } from './http-util.js';
-import { EntraEndpoints, type ServicePrincipal, type ServicePrincipalInput } from './identity-entra.js';
+import { closeServer, listen, safeHandler, sendJson } from './httpUtil.js';
+import { EntraEndpoints, type ServicePrincipal, type ServicePrincipalInput } from './identityEntra.js';
 import {
   type ManagedIdentity,
   ManagedIdentityEndpoint,
   type ManagedIdentityInput,
-} from './identity-managed.js';
+} from './identityManaged.js';
 import {
   baseClaims,
   deriveObjectId,
@@ -31,11 +31,11 @@ import {
   RequestRecorder,
   type TokenClaims,
   TokenSigner,
-} from './identity-tokens.js';
+} from './identityTokens.js';
 
-export type { ServicePrincipal } from './identity-entra.js';
-export type { ManagedIdentity } from './identity-managed.js';
-export { deriveObjectId, type IssuedRequest, type TokenClaims } from './identity-tokens.js';
+export type { ServicePrincipal } from './identityEntra.js';
+export type { ManagedIdentity } from './identityManaged.js';
+export { deriveObjectId, type IssuedRequest, type TokenClaims } from './identityTokens.js';
 
 export interface IdentityStandInOptions {
   tls: { cert: string; key: string };

@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import https from 'node:https';
 import { createLocalJWKSet, type JSONWebKeySet, errors as joseErrors, jwtVerify } from 'jose';
-import { closeServer, listen, RouteCounter, readBody, safeHandler, sendJson } from './http-util.js';
+import { closeServer, listen, RouteCounter, readBody, safeHandler, sendJson } from './httpUtil.js';
 
 export const KEY_VAULT_RESOURCE = 'https://vault.azure.net';
 

@@ -12,6 +12,7 @@
  *   npm exec -- node dist/local/standins/samples.js <kind> <out.parquet> [rows] [seed]
  *   npm exec -- node dist/local/standins/samples.js lane-level <out.parquet> [rows] [seed]
  *   npm exec -- node dist/local/standins/samples.js giant-row <out.parquet> [points]
+ *   npm exec -- node dist/local/standins/samples.js formats [dir] [rows]   (every road format, valid and broken)
  */
 import { statSync, writeFileSync } from 'node:fs';
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
@@ -376,7 +377,7 @@ function isRoadSampleKind(value: string): value is RoadSampleKind {
 function main(argv: string[]): number {
   const [kind, out, rowsArg, seedArg] = argv;
   const kinds = [...ROAD_SAMPLE_KINDS, 'lane-level', ...HOSTILE_SAMPLE_KINDS].join('|');
-  const usage = `usage: samples <${kinds}> <out.parquet> [rows] [seed]`;
+  const usage = `usage: samples <${kinds}> <out.parquet> [rows] [seed]\n       samples formats [dir] [rows]`;
   if (!kind || !out) {
     process.stderr.write(usage + '\n');
     return 2;
@@ -406,6 +407,37 @@ function main(argv: string[]): number {
   return 0;
 }
 
+/** `formats [dir] [rows]`: every road format sample (format-samples/all.ts), by default into `samples/`. */
+async function formatsMain(argv: string[]): Promise<number> {
+  const [dir = 'samples', rowsArg] = argv;
+  const rows = rowsArg === undefined ? undefined : Number(rowsArg);
+  if (rows !== undefined && !(Number.isInteger(rows) && rows >= 4)) {
+    process.stderr.write('usage: samples formats [dir] [rows]  (rows: a whole number, at least 4)\n');
+    return 2;
+  }
+  // Loaded here, not at the top: the format samples build on this module's road records.
+  const { writeFormatSamples } = await import('./format-samples/all.js');
+  for (const file of await writeFormatSamples(dir, rows === undefined ? {} : { rows })) {
+    process.stdout.write(
+      `wrote ${dir}/${file.name} (${file.broken ? 'broken' : 'valid'}, ${file.bytes} bytes)\n`,
+    );
+  }
+  return 0;
+}
+
 if (require.main === module) {
-  process.exitCode = main(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'formats') {
+    formatsMain(argv.slice(1)).then(
+      (code) => {
+        process.exitCode = code;
+      },
+      (error: unknown) => {
+        process.stderr.write(`${error instanceof Error ? error.message : String(error)}\n`);
+        process.exitCode = 1;
+      },
+    );
+  } else {
+    process.exitCode = main(argv);
+  }
 }

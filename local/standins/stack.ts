@@ -27,7 +27,7 @@ import {
   startStateSaver,
 } from './persistence.js';
 import { startSimulator } from './simulator/index.js';
-import type { JobDurations, SimulatorHandle, SimulatorOptions } from './simulator/types.js';
+import type { JobDurations, JobLimits, SimulatorHandle, SimulatorOptions } from './simulator/types.js';
 import { ensureTls, type StackTls, trustInProcess } from './tls.js';
 
 export interface StackOptions {
@@ -46,8 +46,16 @@ export interface StackOptions {
   writeStackJson?: boolean;
   /** Trust the stack certificate in this process (tls.setDefaultCACertificates); default true. */
   trustInProcess?: boolean;
-  /** GEM job durations in virtual time (queue, per segment, minimum run); default the simulator's. */
+  /**
+   * GEM job durations in virtual time (queue, throughput as segments per hour or ms per segment, minimum run);
+   * default the simulator's: 60 s queued, 100,000 segments per hour, at least 5 min running.
+   */
   jobDurations?: JobDurations;
+  /**
+   * Per-user GEM job limits (concurrent jobs beyond which a create answers 429, running jobs beyond which
+   * jobs wait REQUESTED); default none, as TomTom documents none. The admin API changes them at run time.
+   */
+  jobLimits?: JobLimits;
 }
 
 export interface PdgStorageInfo {
@@ -351,6 +359,7 @@ function simulatorOptions(
       },
     ],
     ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
+    ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}),
     ...(state ? { restore: state.simulator } : {}),
     onStateChange: inputs.saveState,
   };

@@ -1,9 +1,12 @@
 /**
  * The `deliverResults` activity: writes the run's outcome to its outbox folder and moves `latest.json` of its
- * name to it. A finished job's GEM result file is streamed from the PDG container beside a summary; a failed
- * job gets an error document with GEM's message, and a job still running at the deadline a timeout document.
+ * name to it. A finished job's GEM result file is streamed from the PDG container; when the run carries its
+ * prepared input, the user's own features are joined with GEM's matches into `matched.<ext>` in their format
+ * (`shared/results/enrichedOutput.ts`); then the summary with counts. A failed job gets an error document
+ * with GEM's message, and a job still running at the deadline a timeout document.
  */
 import { GemFlowError } from '../errors.js';
+import { deliverEnriched } from '../results/enrichedOutput.js';
 import type { Services } from '../services.js';
 import { deliverResult } from '../staging/copy.js';
 import { outboxBlobNames } from '../workflow/outboxNames.js';
@@ -15,7 +18,7 @@ export class MissingResultFileError extends GemFlowError {
   readonly code = 'MissingResultFile';
 }
 
-type DeliveryServices = Pick<Services, 'outbox' | 'tomtom' | 'pdgContainer'>;
+type DeliveryServices = Pick<Services, 'outbox' | 'tomtom' | 'pdgContainer' | 'appBlobs'>;
 
 export async function deliverResults(
   services: DeliveryServices,
@@ -30,6 +33,7 @@ export async function deliverResults(
 function runDetails(input: DeliverResultsInput) {
   return {
     input: input.request,
+    startedAt: input.startedAt,
     instanceId: input.instanceId,
     pdgFilename: input.pdgFilename,
     jobId: input.jobId,
@@ -97,6 +101,13 @@ async function deliverSuccess(
     target: services.outbox.getBlockBlobClient(names.results),
     secrets: [clientSecret],
   });
+  const enriched = input.prepared
+    ? await deliverEnriched(services, {
+        prepared: input.prepared,
+        location: input.request.outbox,
+        resultsBlob: names.results,
+      })
+    : undefined;
   await writeRunDocument(
     services,
     names.summary,
@@ -105,9 +116,16 @@ async function deliverSuccess(
       gemStatus: poll.status,
       statistics: poll.statistics,
       resultFilename,
+      ...(enriched ? { enriched } : {}),
     }),
   );
-  const outputs = { results: names.results, summary: names.summary };
+  const matched = enriched?.report.status === 'written' ? enriched.report.blob : undefined;
+  const outputs = { results: names.results, summary: names.summary, ...(matched ? { matched } : {}) };
   await recordLatest(services, input.request, 'succeeded', outputs);
-  return { outcome: 'succeeded', outputs, summaryBlob: names.summary };
+  return {
+    outcome: 'succeeded',
+    outputs,
+    summaryBlob: names.summary,
+    ...(enriched?.counts ? { counts: enriched.counts } : {}),
+  };
 }

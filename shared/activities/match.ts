@@ -1,5 +1,5 @@
 /**
- * The activities of the `matchFile` workflow, one module each (validateInput.ts, stageInput.ts, submitJob.ts,
+ * The activities of the `matchFile` workflow, one module each (prepareInput.ts, validateInput.ts, stageInput.ts, submitJob.ts,
  * pollJob.ts, deliverResults.ts, notify.ts, recordFailure.ts), bound here to their dependencies. Each is
  * idempotent (events arrive at least once, activities may run twice, hosts crash) and each obtains its own
  * secrets: the API key, tokens and the unwrapped service principal never leave the activities, so they never
@@ -11,6 +11,7 @@ import type { MatchActivities } from '../workflow/types.js';
 import { deliverResults } from './deliverResults.js';
 import { notify } from './notify.js';
 import { pollJob } from './pollJob.js';
+import { prepareInput } from './prepareInput.js';
 import { recordFailure } from './recordFailure.js';
 import { stageInput } from './stageInput.js';
 import { submitJob } from './submitJob.js';
@@ -27,6 +28,7 @@ export function matchActivities(): MatchActivities {
 /** The activities over the given services (tests pass fakes). */
 export function createMatchActivities(services: Services): MatchActivities {
   return {
+    prepareInput: (input) => prepareInput(services, input),
     validateInput: (input) => validateInput(services, input),
     stageInput: (input) => stageInput(services, input),
     submitJob: (input) => submitJob(services, input),

@@ -9,7 +9,7 @@ import { normaliseEtag } from '../etag.js';
 import { type PointerWrite, recordLatestRun, writeJsonBlob } from '../outbox.js';
 import type { Services } from '../services.js';
 import type { LatestOutcome } from '../workflow/outboxNames.js';
-import type { MatchInput, MatchOutputs } from '../workflow/types.js';
+import type { MatchInput, MatchOutputs, PreparedMatchInput } from '../workflow/types.js';
 
 export class SourceChangedError extends GemFlowError {
   readonly code = 'SourceChanged';
@@ -34,6 +34,27 @@ export async function pinnedSource(
   if (expected && normaliseEtag(etag) !== normaliseEtag(expected)) {
     throw new SourceChangedError(`${container}/${blobName} was replaced after this match started.`, {
       remedy: 'Nothing to do: the newer upload is matched by its own run.',
+    });
+  }
+  return { blob, etag, size: properties.contentLength ?? 0 };
+}
+
+/**
+ * The file a run reads for validation and staging: the prepared file when `prepareInput` made one (an app
+ * blob, pinned to the etag it was written with), else the pinned inbox blob.
+ */
+export async function pinnedInputFile(
+  services: Pick<Services, 'appBlobs'>,
+  input: PreparedMatchInput,
+): Promise<PinnedSource> {
+  const prepared = input.preparedFile;
+  if (!prepared) return pinnedSource(services, input);
+  const blob = services.appBlobs.getContainerClient(prepared.container).getBlobClient(prepared.name);
+  const properties = await blob.getProperties();
+  const etag = properties.etag ?? '';
+  if (normaliseEtag(etag) !== normaliseEtag(prepared.etag)) {
+    throw new SourceChangedError(`The prepared file ${prepared.container}/${prepared.name} was replaced.`, {
+      remedy: 'Start the match again: the file is prepared anew.',
     });
   }
   return { blob, etag, size: properties.contentLength ?? 0 };

@@ -19,6 +19,7 @@ export async function recordFailure(
     errorBlob,
     buildFailureDocument({
       input: input.request,
+      startedAt: input.startedAt ?? null,
       instanceId: input.instanceId,
       jobId: input.jobId,
       polls: input.polls,

@@ -3,21 +3,22 @@
  * for the job type, before anything is staged or submitted. An invalid file gets a row-level report in the
  * run's outbox folder and `latest.json` points at it; a file already in PDG storage is left to GEM.
  */
+import { failedValidationSummary } from '../formats/prepare.js';
 import { blobAsyncBuffer } from '../parquet/asyncBuffer.js';
 import { validateLaneLevelCsvHeader, validateLaneLevelInput } from '../parquet/laneLevel.js';
 import type { ValidationReport } from '../parquet/report.js';
 import { validateRoadMatchingInput } from '../parquet/roadMatching.js';
 import type { Services } from '../services.js';
 import { outboxBlobNames } from '../workflow/outboxNames.js';
-import type { MatchInput, ValidateInputResult } from '../workflow/types.js';
-import { pinnedSource, recordLatest, writeRunDocument } from './matchStorage.js';
+import type { PreparedMatchInput, ValidateInputResult } from '../workflow/types.js';
+import { pinnedInputFile, recordLatest, writeRunDocument } from './matchStorage.js';
 
 /** A lane-level CSV is checked by its header only; this much of the file holds it. */
 const CSV_HEADER_BYTES = 64 * 1024;
 
 export async function validateInput(
   services: Pick<Services, 'appBlobs' | 'outbox' | 'settings'>,
-  input: MatchInput,
+  input: PreparedMatchInput,
 ): Promise<ValidateInputResult> {
   if (input.source.kind === 'pdg') {
     return {
@@ -37,7 +38,7 @@ export async function validateInput(
     };
   }
   const problemCount = Object.values(report.problemCounts).reduce((sum, n) => sum + n, 0);
-  const summary = summarizeProblems(report, problemCount);
+  const summary = failedValidationSummary(report.problemCounts);
   const reportBlob = await writeRunDocument(services, outboxBlobNames(input.outbox).validationReport, {
     kind: 'gem-flow.validation-report',
     source: input.source,
@@ -51,10 +52,10 @@ export async function validateInput(
 /** The rules of the job type, over the pinned inbox blob read by ranges. */
 async function validationReport(
   services: Pick<Services, 'appBlobs' | 'settings'>,
-  input: MatchInput,
+  input: PreparedMatchInput,
   blobName: string,
 ): Promise<ValidationReport> {
-  const { blob, etag, size } = await pinnedSource(services, input);
+  const { blob, etag, size } = await pinnedInputFile(services, input);
   const file = await blobAsyncBuffer(blob, { etag, size });
   const limits = services.settings.validation;
   if (input.jobType === 'ROAD_MATCHING') return validateRoadMatchingInput(file, { limits });
@@ -63,14 +64,4 @@ async function validationReport(
     return validateLaneLevelCsvHeader(new Uint8Array(head));
   }
   return validateLaneLevelInput(file, { limits });
-}
-
-function summarizeProblems(report: ValidationReport, problemCount: number): string {
-  const top = Object.entries(report.problemCounts)
-    .filter(([, n]) => n > 0)
-    .sort((a, b) => b[1] - a[1])
-    .slice(0, 3)
-    .map(([rule, n]) => `${n} × ${rule}`)
-    .join(', ');
-  return `The file failed validation with ${problemCount} problem(s): ${top}. No GEM job was submitted.`;
 }

@@ -5,6 +5,9 @@
  */
 import { z } from 'zod';
 import { errorMessage } from '../errors.js';
+import { encodingLabel } from '../formats/dbfEncoding.js';
+import type { FormatOptions } from '../formats/prepared.js';
+import { OUTPUT_FORMATS, type OutputFormat } from '../formats/types.js';
 import { JOB_TYPES, type JobType } from '../jobTypes.js';
 import {
   type CallbackAllowList,
@@ -86,6 +89,106 @@ const blobNameSchema = (what: string) =>
     message: `must be a ${what} name without a leading "/" or "." / ".." segments`,
   });
 
+/** Longest attribute, layer or column name a format option may give (real names are a few dozen characters). */
+export const FORMAT_NAME_MAX_LENGTH = 128;
+/** `EPSG:<code>` (4–6 digits, as EPSG codes are) or `OGC:CRS84`; any case. */
+export const SOURCE_CRS_PATTERN = /^(?:EPSG:\d{4,6}|(?:OGC:)?CRS84)$/i;
+/** The CSV delimiters gem-flow detects, and so accepts as the `csvDelimiter` option. */
+export const CSV_DELIMITER_OPTIONS = [',', ';', '\t', '|'] as const;
+
+/** Whether `label` names a text encoding the runtime can decode (`1252`, `ANSI 1252` and `cp1252` all do). */
+function isDecodableEncoding(label: string): boolean {
+  try {
+    new TextDecoder(encodingLabel(label));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+const formatName = (what: string) =>
+  text({ min: 1, max: FORMAT_NAME_MAX_LENGTH })
+    .optional()
+    .describe(`${what} At most ${FORMAT_NAME_MAX_LENGTH} characters.`);
+
+/**
+ * How gem-flow reads the user's own road file and writes the enriched output (`FormatOptions` in
+ * shared/formats/prepared.ts, which the `satisfies` below holds this schema to). Whether a `sourceCrs` code is
+ * in the EPSG registry is checked by `formatOptionsRegistryProblems`, which needs the registry loaded.
+ */
+export const formatOptionsSchema = z
+  .strictObject({
+    layer: formatName(
+      'GeoPackage: the table to read (default the only line layer). Shapefile zip: the base name of the .shp when the archive holds several.',
+    ),
+    idColumn: formatName(
+      "The attribute holding each road's id. Default: the format's own feature id (GeoJSON id, GeoPackage fid), else the feature's position.",
+    ),
+    navigableColumn: formatName(
+      'The attribute holding navigability, sent to GEM as is_navigable: true/false, yes/no, y/n, t/f or 1/0 (any case); empty or null is unknown. Default: none (GEM assumes navigable).',
+    ),
+    wktColumn: formatName(
+      'CSV: the column holding WKT geometry. Default: detected from the header (wkt, geometry, geom, the_geom, shape).',
+    ),
+    csvDelimiter: z
+      .enum(CSV_DELIMITER_OPTIONS, { message: 'must be one of ",", ";", "|" or a tab' })
+      .optional()
+      .describe('CSV: the field delimiter. Default: detected from the header.'),
+    encoding: text({ min: 1, max: 32 })
+      .refine(isDecodableEncoding, {
+        message: 'is not a text encoding gem-flow knows (e.g. utf-8, 1252, iso-8859-1)',
+      })
+      .optional()
+      .describe(
+        'Shapefile: the .dbf text encoding when the zip has no .cpg (e.g. 1252, iso-8859-1). Default: the .dbf language driver, else UTF-8.',
+      ),
+    sourceCrs: text({ min: 1, max: 16 })
+      .regex(SOURCE_CRS_PATTERN, { message: 'must look like EPSG:28992 (EPSG:<code>) or OGC:CRS84' })
+      .optional()
+      .describe(
+        'The coordinate system the coordinates are in, overriding what the file declares: EPSG:<code> or OGC:CRS84.',
+      ),
+    outputFormat: z
+      .enum(OUTPUT_FORMATS, { message: `must be one of ${OUTPUT_FORMATS.join(', ')}` })
+      .optional()
+      .describe(
+        "Format of the enriched output. Default: DEFAULT_OUTPUT_FORMAT, else the input's (GeoParquet for Parquet, GeoJSON for GeoJSON, GeoPackage for GeoPackage and Shapefile, FlatGeobuf, CSV).",
+      ),
+  })
+  .meta({ title: 'FormatOptions' });
+
+// The schema and the contract type must agree: the same option names, and every parsed value a valid option.
+type FormatOptionsFromSchema = z.output<typeof formatOptionsSchema>;
+const formatOptionsAgree: [keyof FormatOptions, FormatOptionsFromSchema] extends [
+  keyof FormatOptionsFromSchema,
+  FormatOptions,
+]
+  ? [keyof FormatOptionsFromSchema] extends [keyof FormatOptions]
+    ? true
+    : never
+  : never = true;
+void formatOptionsAgree;
+
+/**
+ * Field errors for a `sourceCrs` whose code the EPSG registry does not hold (`EPSG:99999`), found by asking
+ * the same projection code the prepare step uses. Loaded on demand: the registry is large and only a request
+ * naming a CRS needs it.
+ */
+export async function formatOptionsRegistryProblems(
+  options: FormatOptions | undefined,
+  field = 'format',
+): Promise<FieldError[]> {
+  if (options?.sourceCrs === undefined) return [];
+  const { parseCrsText, projectionFor } = await import('../formats/crs.js');
+  const declared = parseCrsText(options.sourceCrs, 'the sourceCrs option');
+  try {
+    await projectionFor(null, declared);
+    return [];
+  } catch (error) {
+    return [{ field: `${field}.sourceCrs`, reason: `cannot be used: ${errorMessage(error)}` }];
+  }
+}
+
 /** `POST /api/matches` body. Exactly one of `inboxBlob` and `pdgFilename`. */
 export const startMatchRequestSchema = z
   .strictObject({
@@ -132,6 +235,11 @@ export const startMatchRequestSchema = z
       .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'must contain only letters, digits, ".", "_", "~" and "-"' })
       .optional()
       .describe('Repeating a request with the same key returns the same match instead of starting another.'),
+    format: formatOptionsSchema
+      .optional()
+      .describe(
+        'How to read your own road file (GeoJSON, GeoParquet, CSV with WKT, FlatGeobuf, zipped Shapefile, GeoPackage) and write the enriched output. Ignored for GEM Parquet inputs except outputFormat.',
+      ),
   })
   .superRefine((body, context) => {
     const given = [body.inboxBlob, body.pdgFilename].filter((value) => value !== undefined).length;
@@ -168,6 +276,8 @@ export interface StartMatchDefaults {
   jobType?: JobType;
   overtureRelease?: string;
   orbisVersion?: string;
+  /** The enriched output's format when a request names none (`DEFAULT_OUTPUT_FORMAT`); default the input's. */
+  outputFormat?: OutputFormat;
   /** The inbox container that `inboxBlob` names a blob in. */
   inboxContainer: string;
   /** Callback hosts admitted beyond the public internet (`NOTIFY_ALLOWED_HOSTS`); default none. */
@@ -215,6 +325,8 @@ export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): 
     jobType,
     ...(request.callbackUrl ? { callbackUrl: request.callbackUrl } : {}),
   };
+  const format = formatOptionsWithDefaults(request.format, defaults);
+  if (format) spec.format = format;
 
   const versionRule = (
     field: 'overtureRelease' | 'orbisVersion',
@@ -248,6 +360,16 @@ export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): 
   else versionRule('orbisVersion', ORBIS_VERSION_PATTERN, '123456.1', 'overtureRelease');
 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: spec };
+}
+
+/** The request's format options with the settings' default output format; undefined when none applies. */
+function formatOptionsWithDefaults(
+  options: FormatOptions | undefined,
+  defaults: StartMatchDefaults,
+): FormatOptions | undefined {
+  const outputFormat = options?.outputFormat ?? defaults.outputFormat;
+  const resolved: FormatOptions = { ...options, ...(outputFormat ? { outputFormat } : {}) };
+  return Object.keys(resolved).length > 0 ? resolved : undefined;
 }
 
 /** Where the body's callbackUrl points, judged against the allow-list, when it is a well-formed URL. */
@@ -386,6 +508,36 @@ const outputRefSchema = z
   .nullable()
   .describe('An outbox blob; `url` is set when the app knows the outbox base URL.');
 
+const kindsSchema = <T extends z.ZodType>(value: T) =>
+  z.object({ full: value, partial: value, unmatched: value });
+
+/** `EnrichmentCounts` (shared/results/counts.ts); the OpenAPI test holds the two types equal. */
+export const enrichmentCountsSchema = z
+  .object({
+    inputFeatures: z.int().describe('Features read from the source; every one is in the enriched output.'),
+    gemRows: z.int().describe('GEM rows they became (a MultiLineString gives one row per part).'),
+    resultRows: z.int().describe("Rows in GEM's results file (one per match)."),
+    unjoinedResultRows: z
+      .int()
+      .describe('Results rows naming no GEM row of the source (0 unless either changed).'),
+    roads: kindsSchema(z.int()).describe(
+      'Roads by match kind: full (matches cover ≥ 99 % of the length), partial (some), unmatched (none).',
+    ),
+    kilometres: kindsSchema(z.number())
+      .extend({
+        total: z.number(),
+        covered: z.number().describe("The matched parts' length: each road's coverage times its length."),
+      })
+      .describe('Geodesic length (haversine, km) of the lon/lat lines GEM was sent, by match kind.'),
+    confidenceHistogram: z
+      .array(z.object({ from: z.number(), to: z.number(), roads: z.int() }))
+      .describe(
+        "Roads by their best match's confidence in 10 buckets [0,10) … [90,100]; unmatched roads in none.",
+      ),
+  })
+  .nullable()
+  .describe('Counts from the enriched output; null until it is written, or when it could not be.');
+
 export const matchStatusSchema = z.object({
   id: z.string(),
   runtimeStatus: z
@@ -397,12 +549,19 @@ export const matchStatusSchema = z.object({
   gemStatus: z.string().nullable().describe('REQUESTED, IN_PROGRESS, SUCCESS, FAILED, or a newer GEM value.'),
   polls: z.number().int(),
   estimatedCompletion: z.string().nullable(),
-  statistics: z.record(z.string(), z.unknown()).nullable(),
+  statistics: z
+    .record(z.string(), z.unknown())
+    .nullable()
+    .describe("GEM's own statistics (ratios), as GEM reported them."),
+  counts: enrichmentCountsSchema,
   outputs: z.object({
-    results: outputRefSchema,
+    results: outputRefSchema.describe("GEM's raw results file, one row per match."),
     summary: outputRefSchema,
     error: outputRefSchema,
     validationReport: outputRefSchema,
+    matched: outputRefSchema.describe(
+      "The user's own features with GERS ids, in their format: matched.<ext>.",
+    ),
   }),
   error: z.object({ message: z.string() }).nullable(),
   notification: z

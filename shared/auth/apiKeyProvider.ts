@@ -1,3 +1,9 @@
+/**
+ * The TomTom API key: from `TOMTOM_API_KEY` for development, otherwise from Key Vault through one
+ * `SecretClient` per vault per process. A Key Vault key is cached for `API_KEY_CACHE_TTL_SECONDS` so a
+ * rotation takes effect without a restart, with one shared in-flight read and `invalidate()` for a key TomTom
+ * refused. The key travels as a `SecretValue`, so it never prints.
+ */
 import type { TokenCredential } from '@azure/core-auth';
 import { isRestError } from '@azure/core-rest-pipeline';
 import { SecretClient } from '@azure/keyvault-secrets';

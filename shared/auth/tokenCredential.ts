@@ -1,3 +1,8 @@
+/**
+ * The Entra bearer token every TomTom call carries: one credential per process — the app's managed identity
+ * on Azure (user-assigned when `AZURE_CLIENT_ID` is set), the developer's `az` / `azd` sign-in locally — and
+ * what asking it for a new token can and cannot achieve (below).
+ */
 import type { AccessToken, GetTokenOptions, TokenCredential } from '@azure/core-auth';
 import {
   AzureCliCredential,

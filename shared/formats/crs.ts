@@ -377,6 +377,8 @@ export async function projectionFor(
     case 'epsg':
       return fromCode(crs.code, crs.source);
     case 'wkt': {
+      // proj4js reads a local (engineering) CRS as if it were projected and returns numbers that are no place.
+      if (/^\s*(?:LOCAL_CS|ENGCRS|ENGINEERINGCRS)\s*\[/i.test(crs.wkt)) throw localCrs(crs.source);
       const code = wktAuthorityCode(crs.wkt);
       if (code !== undefined) return fromCode(code, crs.source);
       return fromDefinition(crs.wkt, wktName(crs.wkt), crs.source);
@@ -388,6 +390,14 @@ export async function projectionFor(
       return fromDefinition(crs.projjson, name, crs.source);
     }
   }
+}
+
+function localCrs(source: string): FormatError {
+  return new FormatError(
+    'crs-unsupported',
+    `${source} declares a local (engineering) coordinate system, which has no place on the Earth.`,
+    { remedy: CRS_REMEDY },
+  );
 }
 
 /**

@@ -70,6 +70,9 @@ async function* outOfRange(start: number, end: number, size: number): AsyncGener
 }
 
 export class ZipArchive {
+  /** Entry streams opened and not yet closed; `close()` destroys them. */
+  private readonly openStreams = new Set<Readable>();
+
   private constructor(
     private readonly zip: yauzl.ZipFile,
     private readonly byPath: Map<string, yauzl.Entry>,
@@ -115,6 +118,7 @@ export class ZipArchive {
         error ? reject(this.broken(path, error)) : resolve(opened),
       );
     });
+    this.track(stream);
     return this.guarded(stream, path);
   }
 
@@ -132,8 +136,25 @@ export class ZipArchive {
     return Buffer.concat(parts);
   }
 
+  /** Closes the archive and every entry stream still open, read or not. */
   close(): void {
+    for (const stream of this.openStreams) stream.destroy();
+    this.openStreams.clear();
     this.zip.close();
+  }
+
+  /**
+   * A corrupt deflate block fails an entry's stream as soon as yauzl inflates ahead, which may be before, or
+   * without, anyone reading it (the `.dbf` is opened before the `.shp` header is checked). yauzl forwards that
+   * failure as a bare 'error' event: unheard, it would be an uncaught exception that ends the process. The
+   * listener turns it into the stream's own failure, which `guarded` rethrows as a FormatError when read.
+   */
+  private track(stream: Readable): void {
+    this.openStreams.add(stream);
+    stream.on('error', (error) => {
+      if (!stream.destroyed) stream.destroy(error);
+    });
+    stream.once('close', () => this.openStreams.delete(stream));
   }
 
   /** Turns inflate and size-check failures, which surface mid-stream, into a `FormatError` naming the entry. */

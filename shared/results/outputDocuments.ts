@@ -16,10 +16,11 @@ export type OutputDocument = keyof Required<MatchOutputs>;
 /** Most bytes of a document one response carries (whole, or one `Range` part). */
 export const OUTPUT_RESPONSE_MAX_BYTES = 32 * 1024 * 1024;
 
-/** Every document a run may have, in the order `outboxBlobNames` lists them. */
-export const OUTPUT_DOCUMENTS = Object.keys(
-  outboxBlobNames({ nameKey: 'n', run: 'r' }),
-) as readonly OutputDocument[];
+/** Every document a run may have, in the order `outboxBlobNames` lists them, then the enriched output. */
+export const OUTPUT_DOCUMENTS = [
+  ...Object.keys(outboxBlobNames({ nameKey: 'n', run: 'r' })),
+  'matched',
+] as readonly OutputDocument[];
 
 export function isOutputDocument(name: string): name is OutputDocument {
   return (OUTPUT_DOCUMENTS as readonly string[]).includes(name);

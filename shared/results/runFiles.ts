@@ -15,8 +15,11 @@ export interface RunRecord {
   id: string;
   runtimeStatus: string;
   input: MatchInput;
-  /** Every document the run may write, present or not. */
-  documents: Required<MatchOutputs>;
+  /**
+   * Every document the run may write, present or not; `matched` (the enriched output, whose extension follows
+   * the user's format) once the run's output names it.
+   */
+  documents: Required<Omit<MatchOutputs, 'matched'>> & Pick<MatchOutputs, 'matched'>;
   /** The phase its custom status names (where it is, or where it stopped). */
   phase: MatchPhase | null;
   /** The outcome its output names, once it completed. */
@@ -50,7 +53,7 @@ export function runRecordOf(status: DurableStatusLike): RunRecord | undefined {
     id: status.instanceId,
     runtimeStatus: status.runtimeStatus,
     input: matchInput,
-    documents: outboxBlobNames(location),
+    documents: { ...outboxBlobNames(location), ...matchedOf(output) },
     phase: typeof custom.phase === 'string' ? (custom.phase as MatchPhase) : null,
     outcome: typeof output.outcome === 'string' ? output.outcome : null,
   };
@@ -101,4 +104,10 @@ export function asMissing(error: unknown, what: string): unknown {
     );
   }
   return error;
+}
+
+/** The enriched output's blob, as the orchestration output names it (`outputs.matched`). */
+function matchedOf(output: Record<string, unknown>): Pick<MatchOutputs, 'matched'> {
+  const outputs = isRecord(output.outputs) ? output.outputs : {};
+  return typeof outputs.matched === 'string' ? { matched: outputs.matched } : {};
 }

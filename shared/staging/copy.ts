@@ -1,25 +1,31 @@
 /**
- * Moving files between the app's storage and the PDG container: streamed (never a whole file in memory)
- * and idempotent (a repeated activity finds its earlier work and skips it).
+ * Moving files between the app's storage and the PDG container: server-side where Azure allows it
+ * (serverSide.ts), otherwise streamed (never a whole file in memory), and idempotent (a repeated activity
+ * finds its earlier work and skips it).
  */
 import { createHash } from 'node:crypto';
 import { Readable, Transform } from 'node:stream';
-import type { BlobClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
+import type { BlobClient, BlobServiceClient, BlockBlobClient, ContainerClient } from '@azure/storage-blob';
 import { isNotFound, safeUrl } from '../errors.js';
 import { normaliseEtag } from '../etag.js';
 import { StagingError, type StorageSide, toStagingError } from './errors.js';
+import { META_SHA256, META_SHA256_SIZE, type SourceIdentity, sourceIdentity } from './identity.js';
 import { contentDerivedName } from './names.js';
+import { COPY_STEPS, CopyCallError, ServerSideUnavailable, serverSideCopy } from './serverSide.js';
 
-/** Metadata keys (lower-case: Azure returns metadata names lower-cased). */
-export const META_SHA256 = 'sha256';
-export const META_SHA256_SIZE = 'sha256size';
+export { META_SHA256, META_SHA256_SIZE } from './identity.js';
 export const META_SOURCE_URI = 'sourceuri';
 export const META_SOURCE_ETAG = 'sourceetag';
+/** The source identity a staged blob was copied from (SourceIdentity.contentId); what a re-run checks. */
+export const META_SOURCE_ID = 'sourceid';
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
 export interface TransferOptions {
-  /** Upload block size; memory is about bufferBytes × maxBuffers. Default 4 MiB. */
+  /**
+   * Upload block size; memory is about bufferBytes × maxBuffers. Default 2 MiB: with 4 MiB × 4 a 1 GiB copy grew
+   * the process by 68 MiB, with 2 MiB × 4 by 56 MiB (npm run bench -- staging).
+   */
   bufferBytes?: number;
   /** Blocks in flight. Default 4. */
   maxBuffers?: number;
@@ -28,15 +34,7 @@ export interface TransferOptions {
   secrets?: readonly string[];
 }
 
-const DEFAULTS = { bufferBytes: 4 * 1024 * 1024, maxBuffers: 4 };
-
-export interface BlobHash {
-  sha256: string;
-  size: number;
-  etag: string;
-  /** True when the hash came from metadata recorded by an earlier run, without reading the content. */
-  fromMetadata: boolean;
-}
+const DEFAULTS = { bufferBytes: 2 * 1024 * 1024, maxBuffers: 4 };
 
 async function guard<T>(
   op: () => Promise<T>,
@@ -57,144 +55,96 @@ function toReadable(body: NodeJS.ReadableStream | undefined, url: string): Reada
   return body instanceof Readable ? body : Readable.from(body as AsyncIterable<Uint8Array>);
 }
 
-/**
- * SHA-256 of a blob's content, streamed. A hash recorded by an earlier run is reused when it matches the
- * blob's size: the record is written with `ifMatch` on the etag that was hashed, and any later content
- * write (Put Blob / Put Block List) replaces a blob's metadata, so a surviving record describes the
- * current content. (Setting metadata changes the etag but not the content; Event Grid sends no
- * BlobCreated for it, so it does not start a new run.) Recording is best-effort: without write access
- * to the source it is skipped and the next run hashes again.
- */
-export async function sha256OfBlob(
-  blob: BlobClient,
-  options: { side?: StorageSide; useRecorded?: boolean; record?: boolean; abortSignal?: AbortSignal } = {},
-): Promise<BlobHash> {
-  try {
-    return await hashOnce(blob, options);
-  } catch (err) {
-    // A concurrent run may have recorded the hash meanwhile (a metadata write: new etag, same content).
-    // Try once more, which then takes the recorded hash; a real content change fails again.
-    if (err instanceof StagingError && err.code === 'SOURCE_CHANGED') return hashOnce(blob, options);
-    throw err;
-  }
-}
-
-async function hashOnce(
-  blob: BlobClient,
-  options: { side?: StorageSide; useRecorded?: boolean; record?: boolean; abortSignal?: AbortSignal },
-): Promise<BlobHash> {
-  const side = options.side ?? 'app';
-  const context = { side, url: blob.url };
-  const props = await guard(() => blob.getProperties({ abortSignal: options.abortSignal }), {
-    ...context,
-    action: 'reading the properties of',
-  });
-  const size = props.contentLength ?? 0;
-  const etag = props.etag ?? '';
-  const recorded = props.metadata?.[META_SHA256];
-  if (
-    (options.useRecorded ?? true) &&
-    recorded &&
-    SHA256_HEX.test(recorded) &&
-    props.metadata?.[META_SHA256_SIZE] === String(size)
-  ) {
-    return { sha256: recorded, size, etag, fromMetadata: true };
-  }
-
-  const hash = createHash('sha256');
-  let counted = 0;
-  await guard(
-    async () => {
-      const response = await blob.download(0, undefined, {
-        abortSignal: options.abortSignal,
-        conditions: etag ? { ifMatch: etag } : undefined,
-        maxRetryRequests: 5,
-      });
-      for await (const chunk of toReadable(response.readableStreamBody, blob.url)) {
-        hash.update(chunk as Uint8Array);
-        counted += (chunk as Uint8Array).byteLength;
-      }
-    },
-    { ...context, action: 'hashing' },
-  );
-  if (counted !== size) {
-    throw new StagingError(
-      'SOURCE_CHANGED',
-      `Hashing ${safeUrl(blob.url)} read ${counted} of ${size} bytes.`,
-      {
-        retriable: true,
-      },
-    );
-  }
-  const sha256 = hash.digest('hex');
-  if (options.record ?? true) {
-    try {
-      const written = await blob.setMetadata(
-        { ...props.metadata, [META_SHA256]: sha256, [META_SHA256_SIZE]: String(size) },
-        { conditions: { ifMatch: etag }, abortSignal: options.abortSignal },
-      );
-      // Setting metadata gives the blob a new etag (same content); callers pin reads to the new one.
-      if (written.etag) return { sha256, size, etag: written.etag, fromMetadata: false };
-    } catch {
-      // Only an optimisation (the next run would hash again); no write access or a concurrent change is fine.
-    }
-  }
-  return { sha256, size, etag, fromMetadata: false };
-}
+/** How a staged file's bytes moved: read by the PDG storage itself, or through the app. */
+export type StagingMethod = 'server-side' | 'streamed';
 
 export interface StageInputRequest extends TransferOptions {
   /** The validated input in the app's storage. */
   source: BlobClient;
   /** The PDG `default` container (see pdgContainerClient). */
   target: ContainerClient;
-  /** Name in the PDG container; default contentDerivedName(source name, sha256). */
+  /** Name in the PDG container; default contentDerivedName(source name, the source's content id). */
   targetName?: string;
   /** With an explicit targetName, replace a different blob already there. Default false. */
   overwrite?: boolean;
+  /** Try the server-side copy first (default true); false always streams through the app. */
+  serverSideCopy?: boolean;
+  /** Block size of the server-side copy; default SERVER_SIDE_BLOCK_BYTES. */
+  serverSideBlockBytes?: number;
+  /** The source account's client for the user delegation key (keeps its pipeline); default from the source. */
+  sourceService?: BlobServiceClient;
+  /** Told once per copy which path moved the bytes and, on a fallback, why. Never given a secret. */
+  log?: (line: string) => void;
 }
 
 export interface StageInputResult {
   targetName: string;
-  sha256: string;
+  /**
+   * SHA-256 of the content when it is known without a second read: recorded on the source, or computed while
+   * streaming. Null after a server-side copy of a source that records none (the app never saw the bytes).
+   */
+  sha256: string | null;
   size: number;
-  /** True when the PDG container already held this content under this name; nothing was uploaded. */
+  /** True when the PDG container already held this content under this name; nothing was copied. */
   skipped: boolean;
+  /** How the bytes moved; null when skipped. */
+  method: StagingMethod | null;
+  /** Why the server-side copy was not used, when `method` is 'streamed'. */
+  fallbackReason?: string;
+  /** The source identity the name derives from, and what it rests on (shared/staging/identity.ts). */
+  contentId: string;
+  identityBasis: SourceIdentity['basis'];
+  /** Bytes of the source the app process downloaded: 0 when skipped or copied server-side. */
+  bytesThroughApp: number;
+}
+
+type TargetProperties = { contentLength?: number; metadata?: Record<string, string> } | undefined;
+
+/** The target holds this source's content: same length, and the same source identity or content hash. */
+function holds(target: TargetProperties, identity: SourceIdentity): boolean {
+  if (target === undefined || target.contentLength !== identity.size) return false;
+  if (target.metadata?.[META_SOURCE_ID] === identity.contentId) return true;
+  return identity.sha256 !== null && target.metadata?.[META_SHA256] === identity.sha256;
 }
 
 /**
- * Copies an input into the PDG container under a content-derived name, unless it is already there.
+ * Copies an input into the PDG container under a name derived from the source's identity, unless it is
+ * already there: server-side where Azure allows it, otherwise streamed through the app (say so, never
+ * silently). The source is read once at most, and its properties name it (identity.ts), so no hashing pass.
  *
- * Idempotence: the name is derived from the content, so "a blob with this name, this size and this
- * sha256 in its metadata exists" means the work is done. The upload commits with `ifNoneMatch: '*'`, so
- * two racing runs cannot both write: the loser sees 409/412, re-checks, and reports `skipped`. Metadata
- * is committed together with the block list, so a crashed upload leaves no half-labelled blob.
+ * Idempotence: "a blob with this name, this size and this source id in its metadata exists" means the work
+ * is done. The commit carries `ifNoneMatch: '*'`, so two racing runs cannot both write: the loser sees
+ * 409/412, re-checks, and reports `skipped`. Metadata is committed together with the block list, so a
+ * crashed copy leaves no half-labelled blob.
  */
 export async function stageInput(request: StageInputRequest): Promise<StageInputResult> {
   const { source, target } = request;
-  const secrets = request.secrets ?? [];
-  // The source's etag identifies the upload (it is part of the match's instance id), so the hash is never
-  // recorded on the source: a metadata write would change the etag and look like a new upload to the sweep.
-  const hashed = await sha256OfBlob(source, { side: 'app', abortSignal: request.abortSignal, record: false });
+  const properties = await guard(() => source.getProperties({ abortSignal: request.abortSignal }), {
+    side: 'app',
+    url: source.url,
+    action: 'reading the properties of',
+  });
+  const identity = sourceIdentity(source, properties);
   const derived = request.targetName === undefined;
-  const targetName = request.targetName ?? contentDerivedName(source.name, hashed.sha256);
+  const targetName = request.targetName ?? contentDerivedName(source.name, identity.contentId);
   const blob = target.getBlockBlobClient(targetName);
-  const pdg = { side: 'pdg' as const, url: blob.url, secrets };
+  const pdg = { side: 'pdg' as const, url: blob.url, secrets: request.secrets ?? [] };
+  const base = {
+    targetName,
+    size: identity.size,
+    contentId: identity.contentId,
+    identityBasis: identity.basis,
+  };
+  const skipped = (p: TargetProperties): StageInputResult => ({
+    ...base,
+    sha256: identity.sha256 ?? recordedSha256(p),
+    skipped: true,
+    method: null,
+    bytesThroughApp: 0,
+  });
 
-  const existing = await guard(
-    async () => {
-      try {
-        return await blob.getProperties({ abortSignal: request.abortSignal });
-      } catch (err) {
-        if (isNotFound(err)) return undefined;
-        throw err;
-      }
-    },
-    { ...pdg, action: 'checking' },
-  );
-  const sameContent = (p: { contentLength?: number; metadata?: Record<string, string> } | undefined) =>
-    p !== undefined && p.contentLength === hashed.size && p.metadata?.[META_SHA256] === hashed.sha256;
-
-  if (sameContent(existing)) return { targetName, sha256: hashed.sha256, size: hashed.size, skipped: true };
+  const existing = await targetProperties(blob, request.abortSignal, pdg);
+  if (holds(existing, identity)) return skipped(existing);
   if (existing && !derived && !request.overwrite) {
     throw new StagingError(
       'PDG_NAME_TAKEN',
@@ -205,36 +155,146 @@ export async function stageInput(request: StageInputRequest): Promise<StageInput
       },
     );
   }
-
-  // A derived name that exists with other metadata (e.g. uploaded by hand) holds the same bytes by
-  // construction only if its sha256 matches; otherwise it is replaced, hence no ifNoneMatch then.
+  // A derived name that exists without this source's identity (e.g. uploaded by hand) is replaced, hence
+  // no ifNoneMatch then.
   const conditions = existing ? undefined : { ifNoneMatch: '*' };
-  const copy = () =>
-    streamCopy({
-      source,
-      sourceEtag: hashed.etag,
-      sourceSide: 'app',
-      target: blob,
-      targetSide: 'pdg',
-      metadata: {
-        [META_SHA256]: hashed.sha256,
-        [META_SHA256_SIZE]: String(hashed.size),
-        [META_SOURCE_URI]: safeUrl(source.url),
-      },
-      contentType: contentTypeFor(targetName),
-      conditions,
-      options: request,
-    });
   try {
-    await copy();
+    return { ...base, ...(await copyOnce(request, identity, blob, conditions)), skipped: false };
   } catch (err) {
     if (!(err instanceof TargetExists)) throw err;
     // Lost a race with another run staging the same content: fine if the winner's blob is complete.
     const now = await guard(() => blob.getProperties(), { ...pdg, action: 're-checking' });
-    if (sameContent(now)) return { targetName, sha256: hashed.sha256, size: hashed.size, skipped: true };
+    if (holds(now, identity)) return skipped(now);
     throw toStagingError(err.cause, { ...pdg, action: 'uploading to' });
   }
-  return { targetName, sha256: hashed.sha256, size: hashed.size, skipped: false };
+}
+
+function recordedSha256(p: TargetProperties): string | null {
+  const value = p?.metadata?.[META_SHA256];
+  return value && SHA256_HEX.test(value) ? value : null;
+}
+
+async function targetProperties(
+  blob: BlockBlobClient,
+  abortSignal: AbortSignal | undefined,
+  context: { side: StorageSide; url: string; secrets: readonly string[] },
+): Promise<TargetProperties> {
+  return guard(
+    async () => {
+      try {
+        return await blob.getProperties({ abortSignal });
+      } catch (err) {
+        if (isNotFound(err)) return undefined;
+        throw err;
+      }
+    },
+    { ...context, action: 'checking' },
+  );
+}
+
+type CopyOutcome = Pick<StageInputResult, 'sha256' | 'method' | 'fallbackReason' | 'bytesThroughApp'>;
+
+/** One copy: server-side first (unless turned off), streamed when the error says that path is closed. */
+async function copyOnce(
+  request: StageInputRequest,
+  identity: SourceIdentity,
+  target: BlockBlobClient,
+  conditions: { ifNoneMatch: string } | undefined,
+): Promise<CopyOutcome> {
+  const { source } = request;
+  const metadata: Record<string, string> = {
+    [META_SOURCE_ID]: identity.contentId,
+    [META_SOURCE_URI]: safeUrl(source.url),
+    [META_SOURCE_ETAG]: normaliseEtag(identity.etag),
+    ...(identity.sha256 ? { [META_SHA256]: identity.sha256, [META_SHA256_SIZE]: String(identity.size) } : {}),
+  };
+  const contentType = contentTypeFor(target.name);
+  let fallbackReason = 'server-side copy is turned off for this call';
+  if (request.serverSideCopy !== false) {
+    try {
+      await serverSideCopy({
+        source,
+        sourceEtag: identity.etag,
+        size: identity.size,
+        target,
+        contentId: identity.contentId,
+        metadata,
+        contentType,
+        ...(conditions ? { conditions } : {}),
+        ...(request.serverSideBlockBytes ? { blockBytes: request.serverSideBlockBytes } : {}),
+        ...(request.sourceService ? { sourceService: request.sourceService } : {}),
+        ...(request.abortSignal ? { abortSignal: request.abortSignal } : {}),
+      });
+      request.log?.(
+        `Staged ${safeUrl(target.url)} server-side (Put Block From URL); no bytes through the app.`,
+      );
+      return { sha256: identity.sha256, method: 'server-side', bytesThroughApp: 0 };
+    } catch (err) {
+      fallbackReason = fallbackReasonFor(err, conditions !== undefined, request.secrets ?? [], target.url);
+    }
+  }
+  request.log?.(`Staging ${safeUrl(target.url)} streamed through the app: ${fallbackReason}.`);
+  const streamed = await streamCopy({
+    source,
+    sourceEtag: identity.etag,
+    sourceSide: 'app',
+    target,
+    targetSide: 'pdg',
+    metadata,
+    contentType,
+    conditions,
+    expectedBytes: identity.size,
+    options: request,
+  });
+  if (!identity.sha256) await recordSha256(target, streamed.sha256, identity.size);
+  return { sha256: streamed.sha256, method: 'streamed', fallbackReason, bytesThroughApp: streamed.bytes };
+}
+
+/**
+ * Why the server-side path is closed for this attempt, from the real error; throws what would fail the
+ * streamed copy too (the source changed, the PDG token or container is wrong, a transient fault that the
+ * activity retry should repeat) and a lost race (TargetExists).
+ */
+function fallbackReasonFor(
+  err: unknown,
+  conditional: boolean,
+  secrets: readonly string[],
+  targetUrl: string,
+): string {
+  if (err instanceof ServerSideUnavailable) return err.reason;
+  if (!(err instanceof CopyCallError)) throw err;
+  if (err.step === 'commit' && conditional && (err.statusCode === 409 || err.statusCode === 412)) {
+    throw new TargetExists(err);
+  }
+  const side: StorageSide = err.step === 'delegation-key' || err.step === 'source-check' ? 'app' : 'pdg';
+  const typed = toStagingError(err, { side, url: targetUrl, action: COPY_STEPS[err.step], secrets });
+  const sourceUnreachable = err.details.errorCode === 'CannotVerifyCopySource';
+  if (FATAL_FOR_BOTH_PATHS.has(typed.code) && !(typed.code === 'TRANSIENT' && sourceUnreachable)) throw typed;
+  return `${COPY_STEPS[err.step]} was refused (${err.statusCode ?? 'no status'} ${err.details.errorCode ?? err.code ?? ''})`.replace(
+    ' )',
+    ')',
+  );
+}
+
+const FATAL_FOR_BOTH_PATHS = new Set([
+  'SOURCE_CHANGED',
+  'PDG_AUTH_FAILED',
+  'PDG_TOKEN_REJECTED',
+  'PDG_CONTAINER_NOT_FOUND',
+  'TRANSIENT',
+]);
+
+/** Best effort: the hash of streamed bytes is known only after the commit; the source id already names them. */
+async function recordSha256(target: BlockBlobClient, sha256: string, size: number): Promise<void> {
+  try {
+    const now = await target.getProperties();
+    await target.setMetadata(
+      { ...now.metadata, [META_SHA256]: sha256, [META_SHA256_SIZE]: String(size) },
+      { conditions: { ifMatch: now.etag } },
+    );
+  } catch {
+    // Only informational: skipping a re-run relies on the source id committed with the blocks.
+  }
 }
 
 export interface DeliverResultRequest extends TransferOptions {
@@ -283,9 +343,10 @@ export async function deliverResult(request: DeliverResultRequest): Promise<Deli
   if (existing && existing.contentLength === size && existing.metadata?.[META_SOURCE_ETAG] === sourceEtag) {
     return { size, sourceEtag, sha256: existing.metadata?.[META_SHA256], skipped: true };
   }
-  const sha256 = await streamCopy({
+  const { sha256 } = await streamCopy({
     source,
     sourceEtag: props.etag ?? '',
+    expectedBytes: size,
     sourceSide: 'pdg',
     target,
     targetSide: 'app',
@@ -328,8 +389,8 @@ function contentTypeFor(name: string): string {
 
 /**
  * Download → hash → uploadStream, with back-pressure: at most bufferBytes × maxBuffers are held. The
- * source read is conditional on its etag so a file replaced mid-copy fails instead of mixing versions.
- * Returns the sha256 of the bytes copied.
+ * source read is conditional on its etag so a file replaced mid-copy fails instead of mixing versions, and a
+ * short read fails the stream before the commit. Returns the sha256 and the count of the bytes copied.
  */
 async function streamCopy(args: {
   source: BlobClient;
@@ -339,9 +400,10 @@ async function streamCopy(args: {
   targetSide: StorageSide;
   metadata: Record<string, string>;
   contentType: string;
-  conditions?: { ifNoneMatch: string };
+  conditions?: { ifNoneMatch: string } | undefined;
+  expectedBytes: number;
   options: TransferOptions;
-}): Promise<string> {
+}): Promise<{ sha256: string; bytes: number }> {
   const { source, target, options } = args;
   const secrets = options.secrets ?? [];
   const response = await guard(
@@ -354,10 +416,24 @@ async function streamCopy(args: {
     { side: args.sourceSide, url: source.url, action: 'downloading', secrets },
   );
   const hash = createHash('sha256');
+  let bytes = 0;
   const hashing = new Transform({
     transform(chunk: Buffer, _encoding, callback) {
       hash.update(chunk);
+      bytes += chunk.byteLength;
       callback(null, chunk);
+    },
+    flush(callback) {
+      if (bytes === args.expectedBytes) return callback();
+      callback(
+        new StagingError(
+          'SOURCE_CHANGED',
+          `Copying ${safeUrl(source.url)} read ${bytes} of ${args.expectedBytes} bytes.`,
+          {
+            retriable: true,
+          },
+        ),
+      );
     },
   });
   const body = toReadable(response.readableStreamBody, source.url);
@@ -388,5 +464,5 @@ async function streamCopy(args: {
       secrets,
     });
   }
-  return hash.digest('hex');
+  return { sha256: hash.digest('hex'), bytes };
 }

@@ -1,3 +1,9 @@
+/**
+ * The typed errors a TomTom call can end in, one class per cause a user can act on (a refused API key, an
+ * expired or invalid token, a product missing from the key, throttling, a bad request, a service failure),
+ * each carrying the request id, the status and the remedy. Bodies and headers are scrubbed of credentials
+ * before they reach an error (shared/tomtom/failures.ts).
+ */
 import type { TokenCredentialKind } from '../config.js';
 import { GemFlowError } from '../errors.js';
 

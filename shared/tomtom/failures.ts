@@ -1,3 +1,8 @@
+/**
+ * Turns a failed TomTom response into one of the typed errors of shared/tomtom/errors.ts: reads the error
+ * body shapes TomTom's gateways and Vault return, decides which credential was refused, scrubs every
+ * credential the request carried out of anything echoed back, and bounds what is kept.
+ */
 import type { PipelineRequest, PipelineResponse } from '@azure/core-rest-pipeline';
 import {
   ApiKeyProductsMissingError,

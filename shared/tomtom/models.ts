@@ -1,3 +1,9 @@
+/**
+ * The shapes of TomTom's PDG and GEM responses as zod schemas, and the types derived from them. TomTom's
+ * documentation has two generations (camelCase and snake_case fields, legacy lowercase statuses); the schemas
+ * accept both, map them onto one model, and keep unknown fields (`looseObject`) so an addition never breaks a
+ * running match.
+ */
 import { inspect } from 'node:util';
 import { z } from 'zod';
 import type { JobType } from '../jobTypes.js';

@@ -1,3 +1,9 @@
+/**
+ * The core-rest-pipeline policies of the TomTom client: the `tomtom-api-key` header, the bearer token with a
+ * refresh on refusal, `X-Version`, recovery from a 401 by re-reading both credentials once, and retries that
+ * respect each operation's idempotency (a job is created again only after a 429). Names are exported as
+ * core-rest-pipeline exports its own.
+ */
 import type { TokenCredential } from '@azure/core-auth';
 import {
   bearerTokenAuthenticationPolicy,

@@ -125,7 +125,7 @@ export function outboxLocationFor(source: MatchSource, instanceId: string): Outb
 }
 
 /** A run's documents: `<name key>/<run>/results.parquet`, `summary.json`, `error.json`, `validation.json`. */
-export function outboxBlobNames(location: OutboxLocation): Required<MatchOutputs> {
+export function outboxBlobNames(location: OutboxLocation): Required<Omit<MatchOutputs, 'matched'>> {
   const folder = `${location.nameKey}/${location.run}`;
   return {
     results: `${folder}/results.parquet`,
@@ -133,6 +133,11 @@ export function outboxBlobNames(location: OutboxLocation): Required<MatchOutputs
     error: `${folder}/error.json`,
     validationReport: `${folder}/validation.json`,
   };
+}
+
+/** The run's enriched output: `<name key>/<run>/matched.<ext>`, the extension of its format. */
+export function matchedBlobName(location: OutboxLocation, extension: string): string {
+  return `${location.nameKey}/${location.run}/matched.${extension}`;
 }
 
 export function latestBlobName(nameKey: string): string {

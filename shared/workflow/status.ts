@@ -3,6 +3,7 @@
  * only, so shared/ stays free of durable-functions; `DurableOrchestrationStatus` fits `DurableStatusLike`.
  */
 import { errorMessage } from '../errors.js';
+import type { EnrichmentCounts } from '../results/counts.js';
 import { isTerminalGemStatus } from './monitor.js';
 import {
   MATCH_PHASES,
@@ -42,11 +43,14 @@ export interface CompactMatchStatus {
   polls: number;
   estimatedCompletion: string | null;
   statistics: Record<string, unknown> | null;
+  /** Roads and kilometres per match kind from the enriched output; null until (or unless) it is written. */
+  counts: EnrichmentCounts | null;
   outputs: {
     results: OutputRef | null;
     summary: OutputRef | null;
     error: OutputRef | null;
     validationReport: OutputRef | null;
+    matched: OutputRef | null;
   };
   error: { message: string } | null;
   notification: NotificationView | null;
@@ -241,11 +245,13 @@ export function toCompactStatus(
         ? (custom.estimatedCompletion ?? null)
         : null,
     statistics: result?.statistics ?? null,
+    counts: result?.counts ?? null,
     outputs: {
       results: outputRef(outputs.results, options.outputBaseUrl),
       summary: outputRef(outputs.summary, options.outputBaseUrl),
       error: outputRef(outputs.error, options.outputBaseUrl),
       validationReport: outputRef(outputs.validationReport, options.outputBaseUrl),
+      matched: outputRef(outputs.matched, options.outputBaseUrl),
     },
     error,
     // A completed match records it in its output; a failed one, which has no output, in its custom status.

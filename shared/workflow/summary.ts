@@ -5,6 +5,8 @@
  */
 
 import type { JobType } from '../jobTypes.js';
+import type { EnrichmentCounts } from '../results/counts.js';
+import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
 import type { MatchInput, MatchSource } from './types.js';
 
@@ -29,6 +31,12 @@ interface DocumentBase {
 }
 
 export interface SummaryTimings {
+  /**
+   * When the task hub began the run: its first orchestration episode, on the task hub's clock like every other
+   * instant here, so the durations are differences on one clock. (The trigger's own instant, the input's
+   * `requestedAt`, is taken on the trigger's machine; on Azure it is the same real clock a moment earlier, but
+   * a second clock all the same, and it only orders runs of one file.)
+   */
   requestedAt: string;
   submittedAt: string | null;
   completedAt: string;
@@ -43,8 +51,23 @@ export interface SummaryTimings {
 export interface SummaryDocument extends DocumentBase {
   kind: 'gem-flow.match-summary';
   outcome: 'succeeded';
+  /** GEM's own statistics (ratios), as GEM reported them. */
   statistics: Record<string, unknown> | null;
-  outputs: { results: string; summary: string; gemResultFilename: string | null };
+  outputs: {
+    results: string;
+    summary: string;
+    gemResultFilename: string | null;
+    /** The enriched output (`matched.<ext>`), or null when none was written. */
+    matched: string | null;
+  };
+  /**
+   * Counts from the enriched output: roads and kilometres per match kind, the confidence histogram, input
+   * features and GEM rows. Null when no enriched output was written (a run without a prepared input, or one
+   * whose enrichment failed: see `enrichment`).
+   */
+  counts: EnrichmentCounts | null;
+  /** What became of the enriched output; null for runs that had no prepared input to join. */
+  enrichment: EnrichmentReport | null;
   timings: SummaryTimings;
 }
 
@@ -61,6 +84,8 @@ export interface ErrorDocument extends DocumentBase {
 
 export interface DocumentContext {
   input: MatchInput;
+  /** The run's first orchestration episode (the orchestration's clock); absent in inputs scheduled before it. */
+  startedAt?: string | null;
   instanceId?: string;
   pdgFilename?: string | null;
   jobId: number | null;
@@ -76,12 +101,13 @@ function secondsBetween(from: string | null, to: string): number | null {
 }
 
 function timings(context: DocumentContext): SummaryTimings {
+  const requestedAt = context.startedAt ?? context.input.requestedAt;
   return {
-    requestedAt: context.input.requestedAt,
+    requestedAt,
     submittedAt: context.submittedAt,
     completedAt: context.completedAt,
     durations: {
-      totalSeconds: secondsBetween(context.input.requestedAt, context.completedAt) ?? 0,
+      totalSeconds: secondsBetween(requestedAt, context.completedAt) ?? 0,
       gemSeconds: secondsBetween(context.submittedAt, context.completedAt),
     },
   };
@@ -111,18 +137,53 @@ export function buildSummary(
     gemStatus: string;
     statistics: Record<string, unknown> | null;
     resultFilename: string | null;
+    enriched?: EnrichedDelivery;
   },
 ): SummaryDocument {
   const names = outboxBlobNames(context.input.outbox);
+  const report = context.enriched?.report ?? null;
   return {
     kind: 'gem-flow.match-summary',
     ...base(context, context.gemStatus),
     outcome: 'succeeded',
     statistics: context.statistics,
-    outputs: { results: names.results, summary: names.summary, gemResultFilename: context.resultFilename },
+    outputs: {
+      results: names.results,
+      summary: names.summary,
+      gemResultFilename: context.resultFilename,
+      matched: report?.status === 'written' ? report.blob : null,
+    },
+    counts: context.enriched?.counts ?? null,
+    enrichment: report,
     timings: timings(context),
   };
 }
+
+/**
+ * GEM reports two kinds of FAILED job with the same status: an input check the file did not pass (the message
+ * names the check and usually the row), and a failure inside TomTom's processing, which no change to the file
+ * fixes. Only a message that names an input check earns the "fix the file" remedy; an internal error, or no
+ * message at all, is worth resubmitting unchanged and reporting to TomTom with the job id if it recurs.
+ */
+export function gemFailureRemedy(gemMessage: string | null, jobId: number | null): string {
+  const message = gemMessage?.trim() ?? '';
+  const job = jobId === null ? 'the job' : `job ${jobId}`;
+  if (INPUT_CHECK_MESSAGE.test(message) && !INTERNAL_FAILURE_MESSAGE.test(message)) {
+    return 'Fix the input file as the message says (id unique, geometry a WKT LINESTRING in WGS84, is_navigable boolean) and upload it again.';
+  }
+  return (
+    `GEM failed inside TomTom's processing, not because of the file: submit the same file again (upload it ` +
+    `again, or POST /api/matches with a new idempotencyKey). If it fails again, contact TomTom support with ` +
+    `${job} and the message.`
+  );
+}
+
+/** Words GEM's input-check messages use (the check, the column, the row: TomTom's road-matching data rules). */
+const INPUT_CHECK_MESSAGE =
+  /\b(validation|check|column|row|schema|geometry|linestring|wkt|is_navigable|duplicate|unique|crs|wgs ?84|parquet|missing|invalid)\b/i;
+/** Words of a failure in GEM's own processing. */
+const INTERNAL_FAILURE_MESSAGE =
+  /\b(internal|processing error|unexpected|timed? ?out|unavailable|try again)\b/i;
 
 /** GEM ended the job FAILED; its message usually names the input check that failed. */
 export function buildErrorDocument(
@@ -135,8 +196,7 @@ export function buildErrorDocument(
     message:
       context.gemMessage?.trim() ||
       `GEM ended job ${context.jobId} as ${context.gemStatus} without a message.`,
-    remedy:
-      'Fix the input file as the message says (id unique, geometry a WKT LINESTRING in WGS84, is_navigable boolean) and upload it again.',
+    remedy: gemFailureRemedy(context.gemMessage, context.jobId),
     outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: null },
   };

@@ -6,7 +6,9 @@
  * key, no bearer token, no storage credential, no notification signing secret. Activities fetch those
  * themselves from settings or Key Vault.
  */
+import type { FormatOptions, PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
+import type { EnrichmentCounts } from '../results/counts.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -36,10 +38,15 @@ export interface MatchInput {
   /** Required by GEM for LANE_LEVEL_MATCHING (`<layer>.<revision>`). */
   orbisVersion?: string;
   callbackUrl?: string;
+  /** How to read the user's own road format and write the enriched output; absent means all defaults. */
+  format?: FormatOptions;
   /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
   outbox: OutboxLocation;
   trigger: 'blob' | 'http' | 'sweep';
-  /** ISO 8601 instant the request was accepted. */
+  /**
+   * ISO 8601 instant the trigger accepted the request, on the trigger's clock; it orders runs of one file. The
+   * run's own timings (summary, status) are all on the orchestration's clock instead.
+   */
   requestedAt: string;
 }
 
@@ -110,6 +117,8 @@ export interface MatchOutputs {
   summary?: string;
   error?: string;
   validationReport?: string;
+  /** The user's own features with GERS ids, in their format: `<name key>/<run>/matched.<ext>`. */
+  matched?: string;
 }
 
 /** What became of a result callback; recorded in the orchestration output and shown in the match status. */
@@ -137,11 +146,13 @@ export interface MatchResult {
   finishedAt: string;
   polls: number;
   notification?: NotificationOutcome;
+  /** Roads and kilometres per match kind, when the enriched output was written. */
+  counts?: EnrichmentCounts;
 }
 
 // ---- Activity inputs and results ----
 
-/** Result of `validateInput` (input: `MatchInput`). */
+/** Result of `validateInput` (input: `PreparedMatchInput`). */
 export interface ValidateInputResult {
   valid: boolean;
   rowCount: number;
@@ -152,7 +163,27 @@ export interface ValidateInputResult {
   summary: string;
 }
 
-/** Result of `stageInput` (input: `MatchInput`). */
+/**
+ * Result of `prepareInput` (input: `MatchInput`): the user's file turned into GEM-ready Parquet, or refused
+ * with the run's validation report (then no GEM job is submitted).
+ */
+export type PrepareInputResult =
+  | {
+      valid: true;
+      prepared: PreparedInput;
+      /** What the reader decided that the user should know (not problems). */
+      notes: string[];
+    }
+  | { valid: false; validation: ValidateInputResult };
+
+/**
+ * Input of `validateInput` and `stageInput`: the request, and the file `prepareInput` made of its source,
+ * which they read instead of the source. Absent for runs that are not prepared (lane-level inputs, files
+ * already in PDG storage, and runs started before preparing existed).
+ */
+export type PreparedMatchInput = MatchInput & { preparedFile?: PreparedInput['prepared'] };
+
+/** Result of `stageInput` (input: `PreparedMatchInput`). */
 export interface StageInputResult {
   /** The file name inside the PDG `default` container that GEM is asked to match. */
   pdgFilename: string;
@@ -160,6 +191,12 @@ export interface StageInputResult {
   size: number | null;
   /** True when the file was already in PDG storage (content-unique name, or a `pdg` source). */
   skipped: boolean;
+  /** How the bytes moved (shared/staging/copy.ts); null when nothing was copied. */
+  method?: 'server-side' | 'streamed' | null;
+  /** Why the server-side copy was not used, when `method` is 'streamed' (a status and error code, no URL). */
+  fallbackReason?: string;
+  /** Bytes of the input the app process downloaded: 0 when skipped or copied server-side. */
+  bytesThroughApp?: number;
 }
 
 /** Input of `submitJob`: the request's GEM fields, and the staged file's name in the PDG storage. */
@@ -225,6 +262,11 @@ export interface DeliverResultsInput {
   submittedAt: string;
   polls: number;
   finishedAt: string;
+  /**
+   * How the source was read and prepared, so the enriched output can be joined; absent in inputs scheduled
+   * before it existed (those runs deliver the raw results and the summary only).
+   */
+  prepared?: PreparedInput;
 }
 
 /** Result of `deliverResults`. */
@@ -234,6 +276,8 @@ export interface DeliverResultsResult {
   /** Outbox blob name of the summary (success) or error document (failure, timeout). */
   summaryBlob: string;
   message?: string;
+  /** The enriched output's counts, when it was written. */
+  counts?: EnrichmentCounts;
 }
 
 /**
@@ -261,6 +305,8 @@ export interface RecordFailureInput {
   message: string;
   jobId: number | null;
   lastGemStatus: string | null;
+  /** When the orchestration started (ISO); absent in inputs scheduled before it was recorded. */
+  startedAt?: string;
   submittedAt: string | null;
   polls: number;
   finishedAt: string;
@@ -277,8 +323,9 @@ export interface RecordFailureResult {
  * them from this interface; shared/activities/match.ts implements it).
  */
 export interface MatchActivities {
-  validateInput(input: MatchInput): Promise<ValidateInputResult>;
-  stageInput(input: MatchInput): Promise<StageInputResult>;
+  prepareInput(input: MatchInput): Promise<PrepareInputResult>;
+  validateInput(input: PreparedMatchInput): Promise<ValidateInputResult>;
+  stageInput(input: PreparedMatchInput): Promise<StageInputResult>;
   submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
   pollJob(input: PollJobInput): Promise<PollJobResult>;
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;

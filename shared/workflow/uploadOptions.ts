@@ -5,7 +5,12 @@
  * holds to this list). Azure stores metadata keys in lower case, so the keys are lower case here.
  */
 
-export interface UploadOptions {
+import type { FormatOptions } from '../formats/prepared.js';
+
+/** The format options as an uploader gives them: text, checked by the start request's schema. */
+export type UploadFormatOptions = { [K in keyof FormatOptions]?: string };
+
+export interface UploadOptions extends UploadFormatOptions {
   storageId?: string;
   jobType?: string;
   overtureRelease?: string;
@@ -19,6 +24,8 @@ export interface UploadOption {
   /** `--storage-id` and so on, in both uploaders. */
   flag: string;
   metadataKey: string;
+  /** True for the format options, which the start request carries under `format`. */
+  format?: true;
 }
 
 export const UPLOAD_OPTIONS: readonly UploadOption[] = [
@@ -27,7 +34,35 @@ export const UPLOAD_OPTIONS: readonly UploadOption[] = [
   { field: 'overtureRelease', flag: 'overture-release', metadataKey: 'overturerelease' },
   { field: 'orbisVersion', flag: 'orbis-version', metadataKey: 'orbisversion' },
   { field: 'callbackUrl', flag: 'callback-url', metadataKey: 'callbackurl' },
+  { field: 'layer', flag: 'layer', metadataKey: 'layer', format: true },
+  { field: 'idColumn', flag: 'id-column', metadataKey: 'idcolumn', format: true },
+  { field: 'navigableColumn', flag: 'navigable-column', metadataKey: 'navigablecolumn', format: true },
+  { field: 'wktColumn', flag: 'wkt-column', metadataKey: 'wktcolumn', format: true },
+  { field: 'csvDelimiter', flag: 'csv-delimiter', metadataKey: 'csvdelimiter', format: true },
+  { field: 'encoding', flag: 'encoding', metadataKey: 'encoding', format: true },
+  { field: 'sourceCrs', flag: 'source-crs', metadataKey: 'sourcecrs', format: true },
+  { field: 'outputFormat', flag: 'output-format', metadataKey: 'outputformat', format: true },
 ];
+
+/**
+ * The start request's fields from blob metadata (keys in any case): each option under its field, the format
+ * options under `format`. Values are passed on as text; the request schema judges them.
+ */
+export function requestFieldsFromMetadata(metadata: Record<string, string>): {
+  fields: Partial<Record<keyof UploadOptions, string>>;
+  format: UploadFormatOptions;
+} {
+  const lower = new Map(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value]));
+  const fields: Partial<Record<keyof UploadOptions, string>> = {};
+  const format: UploadFormatOptions = {};
+  for (const option of UPLOAD_OPTIONS) {
+    const value = lower.get(option.metadataKey);
+    if (!value) continue;
+    if (option.format) format[option.field as keyof UploadFormatOptions] = value;
+    else fields[option.field] = value;
+  }
+  return { fields, format };
+}
 
 /** The blob metadata for the options that are set (empty values are left out, as unset). */
 export function metadataForUploadOptions(options: UploadOptions): Record<string, string> {
@@ -37,4 +72,13 @@ export function metadataForUploadOptions(options: UploadOptions): Record<string,
     if (value) metadata[metadataKey] = value;
   }
   return metadata;
+}
+
+/** The start request an upload of `inboxBlob` with this metadata makes (before the schema judges it). */
+export function startRequestFromMetadata(
+  inboxBlob: string,
+  metadata: Record<string, string>,
+): { inboxBlob: string; format?: UploadFormatOptions } & Partial<Record<keyof UploadOptions, string>> {
+  const { fields, format } = requestFieldsFromMetadata(metadata);
+  return { inboxBlob, ...fields, ...(Object.keys(format).length > 0 ? { format } : {}) };
 }

@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { type BrowserContext, chromium, type Page, type Response } from 'playwright-core';
-import type { TextSource } from '../e2e/load/secret-scan.js';
+import type { TextSource } from '../e2e/load/secretScan.js';
 
 export const SCREENSHOTS = resolve(__dirname, '..', '..', '.local', 'screenshots');
 

@@ -20,7 +20,7 @@ import {
   uploadInbox,
   waitForMatch,
 } from '../e2e/harness.js';
-import { type KnownSecret, SECRET_SHAPES, scan, stackSecrets } from '../e2e/load/secret-scan.js';
+import { type KnownSecret, SECRET_SHAPES, scan, stackSecrets } from '../e2e/load/secretScan.js';
 import { type Browser, chromiumPath, openBrowser, warnNoBrowser } from './browser.js';
 
 const executable = chromiumPath();

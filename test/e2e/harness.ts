@@ -4,6 +4,7 @@
  * another. Everything here speaks the protocols a user or Azure would: the HTTP API with the function key, the
  * Event Grid webhook with the system key, Blob Storage, and the simulator's admin API.
  */
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -13,12 +14,14 @@ import { BlobServiceClient, type ContainerClient } from '@azure/storage-blob';
 import { parquetReadObjects } from 'hyparquet';
 import { afterAll, beforeAll } from 'vitest';
 import type { LocalApp, LocalAppOptions } from '../../local/app.js';
+import { SWEEP_REPORT_BLOB } from '../../shared/activities/inventory.js';
 import { isNotFound } from '../../shared/errors.js';
 import { bufferAsyncBuffer } from '../../shared/parquet/asyncBuffer.js';
 import { matchInstanceIdForBlob, rejectedUploadRunFor } from '../../shared/workflow/ids.js';
 import {
   type LatestRunDocument,
   latestBlobName,
+  matchedBlobName,
   nameKeyFor,
   outboxBlobNames,
   runFolderFor,
@@ -194,7 +197,9 @@ export function runDocuments(
   instanceId: string,
   kind: SourceKind = 'inbox',
 ): Required<MatchOutputs> {
-  return outboxBlobNames({ nameKey: nameKeyFor(kind, name), run: runFolderFor(instanceId) });
+  const location = { nameKey: nameKeyFor(kind, name), run: runFolderFor(instanceId) };
+  // GEM's own Parquet comes back as GeoParquet.
+  return { ...outboxBlobNames(location), matched: matchedBlobName(location, 'parquet') };
 }
 
 /** The report of an upload whose options were rejected: `<name key>/rejected-<hash>/validation.json`. */
@@ -489,4 +494,28 @@ export async function durableInstance<T = Record<string, unknown>>(
   const text = await response.text();
   if (response.status !== 200) throw new Error(`Durable status of ${id}: ${response.status} ${text}`);
   return JSON.parse(text);
+}
+
+/** The sweep's last report (`inventory/sweep.json` in the outbox); undefined while a read overlaps a rewrite. */
+export async function sweepReport(
+  app: LocalApp,
+): Promise<{ sweptAt: string; inbox: { scanned: number; started: string[] } } | undefined> {
+  // The download is ranged, so a read that overlaps the next sweep's rewrite can mix two versions: read again.
+  return readOutboxJson<{ sweptAt: string; inbox: { scanned: number; started: string[] } }>(
+    app,
+    SWEEP_REPORT_BLOB,
+  ).catch(() => undefined);
+}
+
+/** Waits until `times` more sweeps have run (their report changed), and returns their reports. A quiet sweep
+ * logs nothing the host prints, so its report is how a test sees it. */
+export async function waitForSweeps(app: LocalApp, times: number, what: string) {
+  const first = await waitUntil(() => sweepReport(app), 'a whole sweep report');
+  const reports = new Map([[first.sweptAt, first]]);
+  await waitUntil(async () => {
+    const report = await sweepReport(app);
+    if (report) reports.set(report.sweptAt, report);
+    return reports.size > times ? true : undefined;
+  }, what);
+  return [...reports.values()].slice(1);
 }

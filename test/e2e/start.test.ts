@@ -2,16 +2,23 @@
 // come up, stack.json describes them, the app answers, a killed host is started again on the same URL, and
 // Ctrl-C leaves no process behind.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { trustCaBundle } from '../../cli/localStack.js';
+import { roadMatchingSample } from '../../local/standins/samples.js';
 import { tempDir, waitFor } from '../contract/host/helpers.js';
 
 const repoRoot = resolve(__dirname, '../..');
 const localDir = tempDir('start');
+const httpDir = tempDir('start-http');
 
 interface StackJson {
   functionsBaseUrl?: string;
+  storageConnectionString: string;
+  inboxContainer: string;
+  caFile: string;
   functionKey: string;
   masterKey: string;
   systemKey: string;
@@ -39,7 +46,15 @@ const alive = (pid: number) => {
 beforeAll(async () => {
   child = spawn(process.execPath, [join(repoRoot, 'dist/local/start.js')], {
     cwd: repoRoot,
-    env: { ...process.env, GEMFLOW_LOCAL_DIR: localDir, GEMFLOW_TIME_SCALE: '60' },
+    env: {
+      ...process.env,
+      GEMFLOW_LOCAL_DIR: localDir,
+      GEMFLOW_TIME_SCALE: '60',
+      GEMFLOW_HTTP_ENV_DIR: httpDir,
+      // As scripts/start.js passes them: the banner's "ready in" counts from before the build.
+      GEMFLOW_LAUNCHED_AT_MS: String(Date.now() - 60_000),
+      GEMFLOW_BUILD_MS: '1234',
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   child.stdout!.on('data', (d) => {
@@ -104,6 +119,37 @@ describe('npm start', () => {
     });
     expect(start.status).toBe(400);
     expect(JSON.stringify(await start.json())).toContain('inboxBlob');
+  });
+
+  it("prints a banner whose ready time counts the build, and writes requests.http's variables", () => {
+    const ready = /gem-flow is running locally \(ready in (\d+) ms, build 1234 ms included\)/.exec(output);
+    expect(ready, output).not.toBeNull();
+    expect(Number(ready![1])).toBeGreaterThanOrEqual(60_000);
+    expect(readFileSync(join(httpDir, '.env'), 'utf8')).toContain(
+      `GEMFLOW_BASE_URL=${stack.functionsBaseUrl}\nGEMFLOW_FUNCTION_KEY=${stack.functionKey}\n`,
+    );
+    const jetbrains = JSON.parse(readFileSync(join(httpDir, 'http-client.private.env.json'), 'utf8'));
+    expect(jetbrains).toEqual({
+      local: { GEMFLOW_BASE_URL: stack.functionsBaseUrl, GEMFLOW_FUNCTION_KEY: stack.functionKey },
+    });
+    expect(statSync(join(httpDir, '.env')).mode & 0o077).toBe(0);
+  });
+
+  it('says what a match does: a line per phase and one at its end', async () => {
+    // This stack has a CA of its own (under its local dir), as a user's npm start has.
+    trustCaBundle(readFileSync(stack.caFile, 'utf8'));
+    const inbox = BlobServiceClient.fromConnectionString(stack.storageConnectionString).getContainerClient(
+      stack.inboxContainer,
+    );
+    const bytes = roadMatchingSample('duplicate-ids', { rows: 20, seed: 5 });
+    await inbox.getBlockBlobClient('talk.parquet').uploadData(bytes);
+    const end = await waitFor(
+      () => /\[match\] (match-[0-9a-f]+) ended invalid-input[^\n]*/.exec(output) ?? undefined,
+      'the end line of the match',
+      60_000,
+    );
+    expect(output).toContain(`[match] ${end[1]} validating`);
+    expect(end[0]).toMatch(/outputs in the outbox under \S+\/ \(validation\.json\)/);
   });
 
   it('starts a killed host again on the same URL and state, saying so in one line', async () => {

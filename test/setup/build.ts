@@ -23,7 +23,11 @@ export function buildProject(
   const started = Date.now();
   const tsc = createRequire(__filename).resolve('typescript/bin/tsc');
   try {
-    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], { cwd: repoRoot, stdio: 'pipe' });
+    execFileSync(process.execPath, [tsc, '-p', 'tsconfig.build.json'], {
+      cwd: repoRoot,
+      stdio: 'pipe',
+      timeout: 300_000,
+    });
   } catch (error) {
     const output = String((error as { stdout?: Buffer }).stdout ?? '');
     console.warn(`[build] tsc reported errors (outputs were still emitted):\n${output.slice(0, 4000)}`);

@@ -1,3 +1,7 @@
+/**
+ * Guards the runtime the suite runs on: Node 22 or newer, as package.json's engines declares and the `node@22`
+ * devDependency provides to every npm script.
+ */
 import { describe, expect, it } from 'vitest';
 import pkg from '../../package.json';
 

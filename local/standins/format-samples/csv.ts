@@ -51,7 +51,7 @@ export function broken(kind: CsvBroken, features: SampleFeature[] = sampleRoads(
   if (kind === 'no-wkt-column') lines[0] = lines[0]!.replace(/WKT$/, 'shape_text');
   else
     lines[DEFECT_ROW + 1] = lines[DEFECT_ROW + 1]!.replace(
-      /"?LINESTRING( Z)? \(/,
+      /"?LINESTRING( Z)? ?\(/,
       '"LINESTRING$1 (4.9 52.3, oops, ',
     ).replace(/\)"?$/, ')"');
   return new TextEncoder().encode(lines.join('\r\n'));

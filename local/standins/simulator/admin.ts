@@ -1,11 +1,13 @@
 // Admin API under /_admin (loopback peers only, no TomTom auth): request counters, jobs, fault
-// injection, API key rotation and reset. Bodies are validated with zod; nothing secret is returned.
+// injection, job durations and per-user job limits, API key rotation and reset. Bodies are validated with
+// zod; nothing secret is returned.
 import { z } from 'zod';
 import type { BearerVerifier, KeyRegistry } from './auth.js';
 import { type FaultStore, faultRuleSchema } from './faults.js';
 import type { JobStore } from './jobs.js';
+import { jobSettingsPatchSchema } from './limits.js';
 import { redactSecret } from './redact.js';
-import type { RequestLog } from './request-log.js';
+import type { RequestLog } from './requestLog.js';
 import { json, type SimResponse, tomtomError } from './responses.js';
 
 export const ADMIN_PREFIX = '/_admin';
@@ -28,6 +30,11 @@ const failJobSchema = z.strictObject({
   message: z.string().min(1).optional(),
 });
 const expireTokensSchema = z.strictObject({ action: z.literal('expire-tokens') });
+
+const LIMITS_BODY =
+  'Expected a JSON object with any of queuedMs, segmentsPerHour, minRunningMs (numbers), ' +
+  'maxConcurrentJobsPerUser, maxRunningJobsPerUser (integers ≥ 1, or null for no limit) and ' +
+  'retryAfterSeconds (integer seconds, or null to compute it).';
 
 export function isLoopback(address: string | undefined): boolean {
   if (!address) return false;
@@ -67,6 +74,18 @@ export async function handleAdmin(
       return json(200, { jobs: await deps.jobs.list(undefined) });
     case 'GET /jobs/timeline':
       return json(200, { jobs: await deps.jobs.timeline() });
+    case 'GET /limits':
+      return json(200, await deps.jobs.limits());
+    case 'POST /limits': {
+      const body = parseJson(rawBody);
+      const parsed = body.ok ? jobSettingsPatchSchema.safeParse(body.value) : undefined;
+      if (!parsed?.success) {
+        return adminError(400, LIMITS_BODY, parsed?.error.issues);
+      }
+      return json(200, { limits: await deps.jobs.setLimits(parsed.data) });
+    }
+    case 'DELETE /limits':
+      return json(200, { limits: await deps.jobs.resetLimits() });
     case 'GET /faults':
       return json(200, { faults: deps.faults.list() });
     case 'DELETE /faults':

@@ -1,7 +1,7 @@
-// GEM job handlers (gen B, snake_case): create with body validation, list by required job_type,
-// get by integer id. Users see only their own jobs.
+// GEM job handlers (gen B, snake_case): create with body validation (and the per-user job limit, when one
+// is set), list by required job_type, get by integer id. Users see only their own jobs.
 import type { Caller } from './auth.js';
-import type { JobStore } from './jobs.js';
+import type { ConcurrencyRefusal, JobStore } from './jobs.js';
 import { type PdgDeps, resolveStorage } from './pdg.js';
 import { badRequest, type FieldError, json, notFound, type SimResponse, tomtomError } from './responses.js';
 import { JOB_TYPES, type JobType } from './types.js';
@@ -87,19 +87,19 @@ export function parseCreateJob(
   };
 }
 
-export function createJob(
+export async function createJob(
   jobs: JobStore,
   pdg: PdgDeps,
   caller: Caller,
   contentType: string | undefined,
   raw: string,
-): SimResponse {
+): Promise<SimResponse> {
   const parsed = parseCreateJob(contentType, raw);
   if (!parsed.ok) return parsed.response;
   const body = parsed.value;
   const storage = resolveStorage(pdg, body.storage_id, caller);
   if ('status' in storage) return storage;
-  const job = jobs.create({
+  const admission = await jobs.submit({
     owner: caller.oid,
     storageId: storage.id,
     filename: body.filename,
@@ -107,8 +107,24 @@ export function createJob(
     overtureRelease: body.overture_release,
     orbisVersion: body.orbis_version,
   });
-  return json(201, job);
+  return admission.accepted ? json(201, admission.job) : tooManyJobs(admission.refusal);
 }
+
+/** The refusal names what counts, the limit and when to come back; the body shape is TomTom's gateway one. */
+export function tooManyJobs(refusal: ConcurrencyRefusal): SimResponse {
+  const { active, limit, retryAfterSeconds } = refusal;
+  const message =
+    `Too many concurrent matching jobs: you have ${active} jobs REQUESTED or IN_PROGRESS and at most ${limit} ` +
+    `are allowed at once. Submit again after one has finished (in about ${retryAfterSeconds} seconds).`;
+  return {
+    ...tomtomError(429, 'TooManyRequests', message),
+    headers: { 'retry-after': String(retryAfterSeconds) },
+    refusal: CONCURRENT_JOB_LIMIT,
+  };
+}
+
+/** How a refusal by the per-user job limit is labelled in the request log. */
+export const CONCURRENT_JOB_LIMIT = 'concurrent-job-limit';
 
 export async function listJobs(jobs: JobStore, caller: Caller, jobType: string | null): Promise<SimResponse> {
   if (!jobType || !JOB_TYPES.includes(jobType as JobType)) {

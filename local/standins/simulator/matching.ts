@@ -1,9 +1,12 @@
 // Deterministic stand-in for GEM matching: every input road gets an outcome (fully, partially or not
-// matched) and 0..n result rows derived from a hash of the whole input plus the road id, so the same
-// file always yields the same results and statistics.
+// matched) and 0..n result rows derived from a hash of that road alone (its id, its geometry, is_navigable)
+// and the job's type and map version (Overture release or Orbis version). The same road therefore gets the
+// same GERS ids, confidences and ranges in any file, next to any other roads, so matching only the changed
+// rows of a dataset and carrying the rest over gives what matching all of it again gives. A file's statistics
+// are aggregated from its roads' outcomes, so they always agree with its rows.
 import { createHash } from 'node:crypto';
 import { parquetWriteBuffer } from 'hyparquet-writer';
-import type { RoadMatchingStatistics } from './types.js';
+import type { JobType, RoadMatchingStatistics } from './types.js';
 import type { Road, Trace } from './validation.js';
 
 export const CONFIDENCE_THRESHOLD = 60;
@@ -25,20 +28,27 @@ export interface MatchResult {
   outcomes: Outcome[];
 }
 
-/** A stream of pseudo-random 32-bit words from sha256(seed|label|counter). */
+/**
+ * A stream of pseudo-random 32-bit words, a pure function of (seed, label): sha256(seed|label) gives the 128-bit
+ * state of sfc32 (Chris Doty-Humphrey's small fast counting generator, from PractRand, public domain), which
+ * makes the words. One digest per road instead of one per eight words keeps a million roads fast; nothing here
+ * is secret, and 128 bits of state keep two roads from sharing a stream.
+ */
 function hashStream(seed: string, label: string) {
-  let counter = 0;
-  let buf = Buffer.alloc(0);
-  let offset = 0;
+  const digest = createHash('sha256').update(`${seed}|${label}`).digest();
+  let a = digest.readInt32BE(0);
+  let b = digest.readInt32BE(4);
+  let c = digest.readInt32BE(8);
+  let counter = digest.readInt32BE(12);
   return {
     next(): number {
-      if (offset + 4 > buf.length) {
-        buf = createHash('sha256').update(`${seed}|${label}|${counter++}`).digest();
-        offset = 0;
-      }
-      const v = buf.readUInt32BE(offset);
-      offset += 4;
-      return v;
+      const t = (((a + b) | 0) + counter) | 0;
+      counter = (counter + 1) | 0;
+      a = b ^ (b >>> 9);
+      b = (c + (c << 3)) | 0;
+      c = (c << 21) | (c >>> 11);
+      c = (c + t) | 0;
+      return t >>> 0;
     },
     /** Uniform in [0, 1). */
     unit(): number {
@@ -47,26 +57,45 @@ function hashStream(seed: string, label: string) {
   };
 }
 
-function uuidFrom(words: number[]): string {
-  const hex = words.map((w) => w.toString(16).padStart(8, '0')).join('');
-  // Version 4 / RFC 4122 variant bits so the value looks like the UUIDs GERS uses.
-  const v = `${hex.slice(0, 12)}4${hex.slice(13, 16)}${((Number.parseInt(hex[16]!, 16) & 0x3) | 0x8).toString(16)}${hex.slice(17, 32)}`;
-  return `${v.slice(0, 8)}-${v.slice(8, 12)}-${v.slice(12, 16)}-${v.slice(16, 20)}-${v.slice(20, 32)}`;
+const uuidBytes = Buffer.alloc(16);
+
+/** A UUID from the next four words, with the version 4 / RFC 4122 variant bits GERS ids carry. */
+function uuidFrom(h: { next(): number }): string {
+  for (let i = 0; i < 16; i += 4) uuidBytes.writeUInt32BE(h.next(), i);
+  uuidBytes[6] = (uuidBytes[6]! & 0x0f) | 0x40;
+  uuidBytes[8] = (uuidBytes[8]! & 0x3f) | 0x80;
+  const hex = uuidBytes.toString('hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 const fraction = (x: number) => Math.round(x * 1000) / 1000;
 const range = (a: number, b: number) => `[${fraction(a).toFixed(3)}, ${fraction(b).toFixed(3)}]`;
 
-/** The seed of a file's matching: a digest of its bytes. */
-export function seedOf(bytes: Uint8Array): string {
-  return createHash('sha256').update(bytes).digest('hex');
+/** What a road's matches depend on besides the road: the job type and its map version. */
+export interface MatchContext {
+  jobType: JobType;
+  /** The Overture release (ROAD_MATCHING) or Orbis version (LANE_LEVEL_MATCHING). */
+  version: string;
 }
 
-export function matchRoads(roads: Road[], seed: string): MatchResult {
+// The version tag lets a later change of the model give other results on purpose, never by accident.
+const contextKey = (c: MatchContext) => JSON.stringify(['gem-simulator/road-v1', c.jobType, c.version]);
+
+/**
+ * The identity of a road for matching: its id, is_navigable, and its geometry as parsed (longitude/latitude
+ * pairs), so that two spellings of the same WKT (`1.50` and `1.5`, other spacing) are the same road. JSON
+ * keeps the parts apart, whatever characters an id holds.
+ */
+export function roadKey(road: Road): string {
+  return JSON.stringify([road.id, road.navigable, road.coordinates]);
+}
+
+export function matchRoads(roads: Road[], context: MatchContext): MatchResult {
+  const seed = contextKey(context);
   const rows: MatchRow[] = [];
   const outcomes: Outcome[] = [];
   for (const road of roads) {
-    const h = hashStream(seed, road.id);
+    const h = hashStream(seed, roadKey(road));
     const draw = h.unit();
     // Navigable roads mostly match; non-navigable ones (paths, private roads) mostly do not.
     const outcome: Outcome = road.navigable
@@ -90,7 +119,7 @@ export function matchRoads(roads: Road[], seed: string): MatchResult {
       const gStart = h.unit() * 0.3;
       rows.push({
         id: road.id,
-        gers: uuidFrom([h.next(), h.next(), h.next(), h.next()]),
+        gers: uuidFrom(h),
         confidence: CONFIDENCE_THRESHOLD + (h.next() % (101 - CONFIDENCE_THRESHOLD)),
         lr_id: range(a, b),
         lr_gers: range(gStart, gStart + (1 - gStart) * (0.5 + h.unit() * 0.5)),
@@ -162,13 +191,15 @@ export function roadResultsParquet(rows: MatchRow[]): Uint8Array {
   return new Uint8Array(buf);
 }
 
-/** LANE_LEVEL_MATCHING results: one row per trace (traceId, mapRevisionId, roads as JSON text). */
-export function laneResultsParquet(traces: Trace[], orbisVersion: string, seed: string): Uint8Array {
+/**
+ * LANE_LEVEL_MATCHING results: one row per trace (traceId, mapRevisionId, roads as JSON text), each from its
+ * trace id and the Orbis version (the simulator does not read the points).
+ */
+export function laneResultsParquet(traces: Trace[], orbisVersion: string): Uint8Array {
+  const seed = contextKey({ jobType: 'LANE_LEVEL_MATCHING', version: orbisVersion });
   const roads = traces.map((t) => {
-    const h = hashStream(seed, t.id);
-    return JSON.stringify([
-      { roadId: uuidFrom([h.next(), h.next(), h.next(), h.next()]), lanes: [1 + (h.next() % 3)] },
-    ]);
+    const h = hashStream(seed, JSON.stringify([t.id]));
+    return JSON.stringify([{ roadId: uuidFrom(h), lanes: [1 + (h.next() % 3)] }]);
   });
   const buf = parquetWriteBuffer({
     columnData: [

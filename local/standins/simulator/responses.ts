@@ -6,6 +6,8 @@ export interface SimResponse {
   headers?: Record<string, string>;
   /** JSON-serialisable body, or a string sent as text/plain. undefined = empty body. */
   body?: unknown;
+  /** Why the simulator refused the request, for the request log; never sent. */
+  refusal?: string;
 }
 
 export interface FieldError {

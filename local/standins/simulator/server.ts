@@ -12,7 +12,7 @@ import { FaultStore } from './faults.js';
 import { createJob, getJob, listJobs } from './gem.js';
 import { isoMicros, JobStore, type Schedule } from './jobs.js';
 import { getCredentials, getStorage, listStorages, type PdgDeps } from './pdg.js';
-import { credentialKind, RequestLog } from './request-log.js';
+import { credentialKind, RequestLog } from './requestLog.js';
 import { badRequest, type SimResponse, stringify, tomtomError } from './responses.js';
 import { type MatchedRoute, matchRoute } from './router.js';
 import type { SimulatorState } from './state.js';
@@ -95,6 +95,7 @@ function simulatorParts(options: SimulatorOptions, overrides: SimulatorOverrides
     clock,
     blobs,
     durations: options.jobDurations,
+    limits: options.jobLimits,
     schedule: overrides.schedule,
     random: overrides.random,
   });
@@ -194,7 +195,7 @@ async function routeAndAnswer(
   }
 }
 
-/** The request log entry: route, status, which kind of credential, the caller and the fault. */
+/** The request log entry: route, status, which kind of credential, the caller, the fault and any refusal. */
 function recordRequest(
   sim: SimulatorParts,
   req: IncomingMessage,
@@ -217,6 +218,7 @@ function recordRequest(
     apiKey: header(req, 'tomtom-api-key'),
     ...(answer.subject ? { subject: answer.subject } : {}),
     ...(answer.faultId !== undefined ? { faultId: answer.faultId } : {}),
+    ...(answer.response.refusal ? { refusal: answer.response.refusal } : {}),
   });
 }
 

@@ -24,13 +24,43 @@ export interface StorageConfig {
   allowedObjectIds: string[];
 }
 
+/**
+ * How long a job takes, in virtual time (local/standins/simulator/limits.ts): it stays REQUESTED for `queuedMs`,
+ * then runs for its row count ÷ the throughput, but never less than `minRunningMs`. The throughput can be given
+ * as `segmentsPerHour` or as `perSegmentMs` (3,600,000 / segments per hour); giving both is allowed only when
+ * they agree.
+ */
 export interface JobDurations {
   /** Virtual ms a job stays REQUESTED. Default 60 s. */
-  queuedMs: number;
-  /** Virtual ms per input row. Default 36 (≈ 100,000 segments per hour, the documented throughput). */
+  queuedMs?: number;
+  /** Rows (road segments) a job matches per virtual hour. Default 100,000, TomTom's documented throughput. */
+  segmentsPerHour?: number;
+  /** The same throughput as virtual ms per row (36 = 100,000 per hour). */
   perSegmentMs?: number;
   /** Lower bound on IN_PROGRESS duration in virtual ms. Default 5 min. */
   minRunningMs?: number;
+}
+
+/**
+ * What one user (a token's `oid`) may hold at once. TomTom documents no limit on concurrent jobs, so every limit
+ * defaults to none (null); set them to exercise a client against a service that refuses or queues.
+ */
+export interface JobLimits {
+  /**
+   * Jobs a user may have REQUESTED or IN_PROGRESS (queued jobs count); a create beyond answers 429 with a
+   * Retry-After. null = no limit.
+   */
+  maxConcurrentJobsPerUser?: number | null;
+  /**
+   * Jobs of a user that run at once; later ones are accepted and stay REQUESTED until a running one ends
+   * (first come, first served). null = no limit.
+   */
+  maxRunningJobsPerUser?: number | null;
+  /**
+   * The Retry-After (seconds) of a refusal; null = computed: the caller's real-time wait until its next job is
+   * due to end (virtual time converted by the clock's scale).
+   */
+  retryAfterSeconds?: number | null;
 }
 
 export interface SimulatorOptions {
@@ -45,11 +75,16 @@ export interface SimulatorOptions {
   apiKeys: { key: string; products: Product[] }[];
   storages: StorageConfig[];
   jobDurations?: JobDurations;
-  /** A state saved by an earlier run (`snapshot()`): its jobs, keys (instead of `apiKeys`) and counters. */
+  /** Per-user job limits; default none, as TomTom documents none. The admin API changes them at run time. */
+  jobLimits?: JobLimits;
+  /**
+   * A state saved by an earlier run (`snapshot()`): its jobs, keys (instead of `apiKeys`), counters, and the
+   * limits set through the admin API (applied over `jobDurations` and `jobLimits`).
+   */
   restore?: SimulatorState;
   /**
    * Called after a request that changed the state (a job created, a key added or revoked, a job failed
-   * by hand, a reset), and awaited before the answer is sent, so a caller holding a job id can count on it
+   * by hand, limits changed, a reset), and awaited before the answer is sent, so a caller holding a job id can count on it
    * having been saved.
    */
   onStateChange?: () => Promise<void>;

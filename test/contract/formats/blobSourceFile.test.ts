@@ -1,3 +1,7 @@
+/**
+ * Contract tests of `shared/formats/sourceFile.ts`, with real components (Azurite, the real SDK clients):
+ * blob-backed SourceFile against Azurite (the real BlobClient).
+ */
 import { randomUUID } from 'node:crypto';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { describe, expect, inject, it } from 'vitest';

@@ -7,7 +7,7 @@ import { bindingsOfType, coreState } from '../../../local/host/core.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { compileRoute, loadOrCreateKeys } from '../../../local/host/http.js';
 import { decodeRequestPath } from '../../../local/host/request.js';
-import { answerBeforeBody, rawGet, rawHttp } from '../../support/raw-http.js';
+import { answerBeforeBody, rawGet, rawHttp } from '../../support/rawHttp.js';
 import { fixtureApp, records, tempDir } from './helpers.js';
 
 const out = tempDir('http-out');
@@ -124,6 +124,16 @@ describe('authLevel enforcement', () => {
     expect(await withHeader.text()).toBe('secure ok');
     expect((await get(`/api/secure?code=${host.keys.functionKey}`)).status).toBe(200);
     expect((await get(`/api/secure?code=${host.keys.masterKey}`)).status).toBe(200);
+  });
+
+  it('answers a missing or wrong key with an empty 401, as the Functions host does', async () => {
+    // FunctionInvocationMiddleware.GetResultAsync in azure-functions-host returns a bare UnauthorizedResult
+    // when authorisation fails: no body, so clients (and the README) say which key to send, not the host.
+    for (const headers of [{}, { 'x-functions-key': 'wrong' }] as Record<string, string>[]) {
+      const refused = await get('/api/secure', headers);
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).toBe('');
+    }
   });
 
   it('requires the master key for authLevel admin and for the admin API', async () => {

@@ -8,7 +8,15 @@
 // GEM jobs here run at least 25 virtual minutes (2.5 s of real time), so a follower polling every 0.25 s sees the
 // job queued, running and done.
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -32,7 +40,8 @@ beforeAll(async () => {
     writeStackJson: true,
     // Any free port but the default one, so nothing can work by assuming 7071.
     port: 0,
-    jobDurations: { queuedMs: 5 * 60_000, perSegmentMs: 0, minRunningMs: 25 * 60_000 },
+    // A few roads at GEM's documented throughput take seconds: the 25-minute floor sets the run's length.
+    jobDurations: { queuedMs: 5 * 60_000, minRunningMs: 25 * 60_000 },
   });
   stackFile = join(app.dir, 'stack.json');
   work = mkdtempSync(join(tmpdir(), 'gemflow-cli-e2e-'));
@@ -129,7 +138,8 @@ describe('gem-flow match --wait --json', () => {
     expect(result.summary.statistics.num_roads_processed).toBe(120);
     expect(result.outputDir).toBe(join(output, nameKeyFor('inbox', 'roads.parquet'), uploaded.matchId));
     const blobs = result.downloads.map((d: { blob: string }) => d.blob).sort();
-    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob].sort());
+    // The enriched output (GeoParquet for GEM's own Parquet) is saved with the rest.
+    expect(blobs).toEqual([status!.outputs.results!.blob, summaryBlob, status!.outputs.matched!.blob].sort());
     for (const download of result.downloads as { blob: string; file: string; bytes: number }[]) {
       const saved = readFileSync(download.file);
       expect(saved.equals((await readOutbox(app, download.blob))!)).toBe(true);
@@ -207,58 +217,78 @@ describe('a refused function key', () => {
   });
 });
 
-/** The first ```bash block of the README's "Command line" section. */
-function readmeCommandLineBlock(): string {
+/** The first ```bash block of a README section. */
+function readmeBlock(heading: string): string {
   const readme = readFileSync(join(repoRoot, 'README.md'), 'utf8');
-  const section = readme.slice(readme.indexOf('\n## Command line\n'));
+  const section = readme.slice(readme.indexOf(`\n## ${heading}\n`));
   const block = /```bash\n([\s\S]*?)```/.exec(section);
-  if (!block) throw new Error('README.md has no ```bash block under "## Command line"');
+  if (!block) throw new Error(`README.md has no \`\`\`bash block under "## ${heading}"`);
   return block[1]!;
+}
+
+const readmeCommandLineBlock = () => readmeBlock('Command line');
+
+/**
+ * A README block as bash runs it here: `npm run X --` is the script package.json names (run with absolute
+ * paths, as npm would from the repository), `npx gem-flow` the built bin; `.local` in the block's folder is
+ * the test stack's directory, as `.local` is the user's in the repository.
+ */
+async function runReadmeBlock(text: string): Promise<Run & { dir: string }> {
+  const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts as Record<
+    string,
+    string
+  >;
+  let block = text.replaceAll('npx gem-flow', '"$NODE" "$BIN"');
+  for (const name of ['sample', 'upload', 'outbox']) {
+    const script = scripts[name]!.replace(
+      /^node (\S+)/,
+      (_all, file: string) => `"$NODE" "${join(repoRoot, file)}"`,
+    );
+    block = block
+      .replaceAll(`npm run ${name} --`, script)
+      .replaceAll(new RegExp(`npm run ${name}(?= |$)`, 'gm'), script);
+  }
+  const dir = mkdtempSync(join(work, 'readme-'));
+  symlinkSync(app.dir, join(dir, '.local'));
+  return new Promise((resolvePromise) => {
+    execFile(
+      'bash',
+      ['--norc', '-euo', 'pipefail', '-c', block],
+      {
+        cwd: dir,
+        env: {
+          PATH: process.env.PATH ?? '',
+          NODE: process.execPath,
+          BIN: bin,
+          GEMFLOW_STACK: stackFile,
+          GEMFLOW_LOCAL_DIR: app.dir,
+        },
+        timeout: 50_000,
+      },
+      (error, stdout, stderr) =>
+        resolvePromise({
+          code: error ? Number((error as { code?: number }).code ?? 1) : 0,
+          stdout: String(stdout),
+          stderr: String(stderr),
+          dir,
+        }),
+    );
+  });
 }
 
 describe("the README's command-line walk-through", () => {
   it('runs as written, in order, against a stack whose port is not 7071', async () => {
     expect(new URL(app.baseUrl).port).not.toBe('7071');
-    const scripts = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')).scripts as Record<
-      string,
-      string
-    >;
-    // `npm run sample --` is its script (run from the repository by npm, here with absolute paths so the files land
-    // in this test's folder); `npx gem-flow` is the bin npx runs (the test below runs npx itself). The stack is
-    // found through GEMFLOW_STACK, as a user's is through .local/stack.json.
-    const sampleScript = scripts.sample!.replace(
-      /^node (\S+)/,
-      (_all, script: string) => `"$NODE" "${join(repoRoot, script)}"`,
-    );
-    const block = readmeCommandLineBlock()
-      .replaceAll('npm run sample --', sampleScript)
-      .replaceAll('npx gem-flow', '"$NODE" "$BIN"');
-    const dir = mkdtempSync(join(work, 'readme-'));
-    const run = await new Promise<Run>((resolvePromise) => {
-      execFile(
-        'bash',
-        ['--norc', '-euo', 'pipefail', '-c', block],
-        {
-          cwd: dir,
-          env: { PATH: process.env.PATH ?? '', NODE: process.execPath, BIN: bin, GEMFLOW_STACK: stackFile },
-          timeout: 50_000,
-        },
-        (error, stdout, stderr) =>
-          resolvePromise({
-            code: error ? Number((error as { code?: number }).code ?? 1) : 0,
-            stdout: String(stdout),
-            stderr: String(stderr),
-          }),
-      );
-    });
+    const run = await runReadmeBlock(readmeCommandLineBlock());
+    const { dir } = run;
     expect(run.stderr).toBe('');
     expect(run.code).toBe(0);
     expect(run.stdout).toContain('is a valid ROAD_MATCHING input: 500 rows.');
     expect(run.stdout).toMatch(/Match match-[0-9a-f]{32} completed \(GEM job \d+ SUCCESS, \d+ polls\)\./);
     expect(run.stdout).toMatch(/^roads processed\t500$/m);
     expect(run.stdout).toMatch(/"kind": "gem-flow.match-summary"/);
-    expect(readFileSync(join(dir, 'roads.results.parquet')).byteLength).toBeGreaterThan(0);
-    const started = JSON.parse(readFileSync(join(dir, 'started.json'), 'utf8'));
+    expect(readFileSync(join(dir, 'samples', 'roads.results.parquet')).byteLength).toBeGreaterThan(0);
+    const started = JSON.parse(readFileSync(join(dir, 'samples', 'started.json'), 'utf8'));
     expect(started).toMatchObject({
       event: 'uploaded',
       name: 'big.parquet',
@@ -266,6 +296,20 @@ describe("the README's command-line walk-through", () => {
     });
     expect(run.stdout).toContain(`Cancelled ${started.matchId}.`);
     expect((await getMatch(app, started.matchId))?.runtimeStatus).toBe('Terminated');
+  });
+});
+
+describe("the README's local walk-through", () => {
+  it('runs as written, in order: URLs and keys from .local/stack.json, never a port', async () => {
+    const block = readmeBlock('Try it locally');
+    expect(block).not.toMatch(/localhost:\d|127\.0\.0\.1:\d/);
+    const run = await runReadmeBlock(block);
+    expect(run.stderr).toBe('');
+    expect(run.code).toBe(0);
+    expect(run.stdout).toMatch(/"matches":\[\{"id":"match-[0-9a-f]{32}"/);
+    expect(run.stdout).toMatch(/Match match-[0-9a-f]{32} completed \(GEM job \d+ SUCCESS, \d+ polls\)\./);
+    expect(run.stdout).toMatch(/"kind": "gem-flow.match-summary"/);
+    expect(readFileSync(join(run.dir, 'samples', 'roads.results.parquet')).byteLength).toBeGreaterThan(0);
   });
 });
 

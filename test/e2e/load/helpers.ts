@@ -3,7 +3,6 @@
  * through `startLocalApp`, uploads to the inbox like a user would, and reads state back through the public
  * surfaces (the app's status API, the Durable HTTP API, the simulator's admin API, Azurite).
  */
-import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
@@ -55,7 +54,6 @@ export interface Upload {
   instanceId: string;
   /** Where its run writes in the outbox. */
   outbox: OutboxLocation;
-  sha256: string;
 }
 
 export function blobService(app: LocalApp): BlobServiceClient {
@@ -79,7 +77,6 @@ export async function uploadAll(
         etag,
         instanceId,
         outbox: outboxLocationFor({ kind: 'inbox', container, blobName: name }, instanceId),
-        sha256: createHash('sha256').update(bytes).digest('hex'),
       };
     }),
   );

@@ -30,7 +30,7 @@ import {
   stackSecrets,
   type TextSource,
   tableSources,
-} from './secret-scan.js';
+} from './secretScan.js';
 
 const TIME_SCALE = 600;
 

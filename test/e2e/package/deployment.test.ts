@@ -86,7 +86,8 @@ describe('the staged package', () => {
       const formats = ${JSON.stringify(join(deployDir, 'dist/shared/formats'))};
       const { createGemParquetWriter } = require(formats + '/gemParquet.js');
       const { projectionFor } = require(formats + '/crs.js');
-      const { validateRoadMatchingInput, bufferAsyncBuffer } = require(${JSON.stringify(join(deployDir, 'dist/shared/parquet/index.js'))});
+      const { validateRoadMatchingInput } = require(${JSON.stringify(join(deployDir, 'dist/shared/parquet/roadMatching.js'))});
+      const { bufferAsyncBuffer } = require(${JSON.stringify(join(deployDir, 'dist/shared/parquet/asyncBuffer.js'))});
       (async () => {
         const writer = await createGemParquetWriter({ path: ${JSON.stringify(out)}, withNavigable: true });
         await writer.write({ id: 'a', wkt: 'LINESTRING (4.9 52.37, 4.91 52.38)', isNavigable: true, sourceIndex: 0, part: 0 });
@@ -138,7 +139,8 @@ async function loadInChild(appRoot: string, nodeArgs: string[], parquetFiles: st
     const core = require(${JSON.stringify(join(repoRoot, 'dist/local/host/core.js'))});
     core.installCoreShim();
     require(${JSON.stringify(join(appRoot, 'dist/functions/index.js'))});
-    const { validateRoadMatchingInput, bufferAsyncBuffer } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/index.js'))});
+    const { validateRoadMatchingInput } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/roadMatching.js'))});
+    const { bufferAsyncBuffer } = require(${JSON.stringify(join(appRoot, 'dist/shared/parquet/asyncBuffer.js'))});
     (async () => {
       const reports = [];
       for (const file of ${JSON.stringify(parquetFiles)}) {

@@ -4,6 +4,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { describe, expect, it } from 'vitest';
+import { startMatchTalk } from '../../../local/matchTalk.js';
 import { roadMatchingRecords, roadMatchingSample } from '../../../local/standins/samples.js';
 import { SIGNATURE_HEADER, verifySignature } from '../../../shared/workflow/notify.js';
 import {
@@ -50,6 +51,16 @@ async function callbackServer(
 describe('a valid upload', () => {
   it('delivers the results and a summary that agree with the GEM job', async () => {
     const rows = 40;
+    // What npm start prints, from the status API: one line per phase, then where the outputs are.
+    const talked: string[] = [];
+    const talk = startMatchTalk({
+      baseUrl: app.baseUrl,
+      functionKey: app.keys.functionKey,
+      clock: app.stack.clock,
+      print: (line) => talked.push(line),
+      intervalMs: 200,
+    });
+    await talk.poll();
     const upload = await uploadInbox(
       app,
       'valid-roads.parquet',
@@ -57,6 +68,21 @@ describe('a valid upload', () => {
     );
 
     const status = await waitForMatch(app, upload.matchId);
+    await talk.poll();
+    talk.close();
+    const mine = talked.filter((line) => line.startsWith(`[match] ${upload.matchId} `));
+    const phases = mine.map((line) => line.split(' ')[2]!.replace(/,$/, ''));
+    for (const phase of ['validating', 'staging', 'submitting', 'monitoring', 'delivering', 'completed']) {
+      expect(phases, mine.join('\n')).toContain(phase);
+    }
+    expect(
+      mine.find((line) => / monitoring, GEM job \d+ /.test(line)),
+      mine.join('\n'),
+    ).toMatch(/ETA \S+Z/);
+    expect(mine.at(-1)).toContain(`completed succeeded (GEM job ${status.jobId} SUCCESS)`);
+    expect(mine.at(-1)).toContain(
+      runDocuments('valid-roads.parquet', upload.matchId).summary.replace(/[^/]*$/, ''),
+    );
     expect(status).toMatchObject({ id: upload.matchId, runtimeStatus: 'Completed', phase: 'completed' });
     expect(status.outcome).toBe('succeeded');
     expect(status.jobId).toEqual(expect.any(Number));
@@ -67,11 +93,21 @@ describe('a valid upload', () => {
     expect(job!.result_filename).toEqual(expect.any(String));
 
     const documents = runDocuments('valid-roads.parquet', upload.matchId);
-    const summary = await readOutboxJson<{ statistics: unknown; instanceId: string; job: unknown }>(
-      app,
-      documents.summary,
-    );
+    const summary = await readOutboxJson<{
+      statistics: unknown;
+      instanceId: string;
+      job: unknown;
+      timings: { requestedAt: string; completedAt: string; durations: { totalSeconds: number } };
+      counts: unknown;
+    }>(app, documents.summary);
     expect(summary, `outbox/${documents.summary}`).toBeDefined();
+    // One clock at 600×: the total is completed − requested, and requested is the instance's own creation on
+    // the task hub's clock (within a second), not the trigger's real time days behind the virtual clock.
+    const { requestedAt, completedAt, durations } = summary!.timings;
+    const measured = (Date.parse(completedAt) - Date.parse(requestedAt)) / 1000;
+    expect(Math.abs(durations.totalSeconds - measured)).toBeLessThanOrEqual(1);
+    expect(Math.abs(Date.parse(requestedAt) - Date.parse(status.createdTime))).toBeLessThan(1000 * 600);
+    expect(Date.parse(completedAt)).toBeLessThanOrEqual(Date.parse(status.lastUpdatedTime) + 1000);
     expect(summary!.statistics).toEqual(job!.statistics);
     expect(job!.statistics).toMatchObject({ num_roads_processed: rows });
     expect(summary).toMatchObject({
@@ -101,10 +137,64 @@ describe('a valid upload', () => {
     expect(await readLatest(app, 'valid-roads.parquet')).toMatchObject({
       run: upload.matchId,
       outcome: 'succeeded',
-      outputs: { results: documents.results, summary: documents.summary },
+      outputs: { results: documents.results, summary: documents.summary, matched: documents.matched },
     });
+
+    await expectEnrichedOutput(documents.matched, roadMatchingSample('valid', { rows, seed: 7 }), resultRows);
+    expect(status.outputs.matched).toEqual({ blob: documents.matched });
+    expect(status.counts).toMatchObject({
+      inputFeatures: rows,
+      gemRows: rows,
+      resultRows: resultRows.length,
+    });
+    expect(status.counts).toMatchObject({ unjoinedResultRows: 0 });
+    expect(summary!.counts).toEqual(status.counts);
   });
 });
+
+/**
+ * `matched.parquet` holds every input road once, in input order, with its own columns, its geometry (GeoParquet
+ * WKB, decoded here by hyparquet itself) and the enrichment GEM's raw rows imply: the best match (highest
+ * confidence, then longest `lr_id` part) and `match` from the coverage of the `lr_id` ranges, worked out here
+ * from the raw text on its own.
+ */
+async function expectEnrichedOutput(
+  blob: string,
+  input: Uint8Array,
+  raw: Record<string, unknown>[],
+): Promise<void> {
+  const bytes = await readOutbox(app, blob);
+  expect(bytes, `outbox/${blob}`).toBeDefined();
+  const inputRows = await readParquet(input);
+  const output = await readParquet(bytes!);
+  expect(output).toHaveLength(inputRows.length);
+  const range = (text: unknown) => (JSON.parse(String(text)) as number[]).sort((a, b) => a - b);
+  const counted = { full: 0, partial: 0, unmatched: 0 };
+  output.forEach((row, i) => {
+    expect(row.id).toEqual(inputRows[i]!.id);
+    expect(row.is_navigable).toEqual(inputRows[i]!.is_navigable);
+    expect(row.geometry).toMatchObject({ type: 'LineString' });
+    const own = raw.filter((r) => String(r.id) === String(row.id));
+    expect(Number(row.match_count)).toBe(own.length);
+    const sorted = [...own].sort((a, b) => {
+      const [a0, a1] = range(a.lr_id);
+      const [b0, b1] = range(b.lr_id);
+      return Number(b.confidence) - Number(a.confidence) || b1! - b0! - (a1! - a0!);
+    });
+    expect(row.gers).toBe(sorted[0]?.gers ?? null);
+    expect(row.confidence).toBe(sorted[0] ? Number(sorted[0].confidence) : null);
+    // The simulator's pieces are consecutive, so their union is from the lowest start to the highest end.
+    const covered =
+      own.length === 0
+        ? 0
+        : Math.max(...own.map((r) => range(r.lr_id)[1]!)) - Math.min(...own.map((r) => range(r.lr_id)[0]!));
+    const kind = own.length === 0 ? 'unmatched' : covered >= 0.99 ? 'full' : 'partial';
+    expect(row.match, `road ${String(row.id)}`).toBe(kind);
+    counted[kind]++;
+  });
+  expect(counted.unmatched, 'unmatched roads are in the output too').toBeGreaterThan(0);
+  expect(counted.full).toBeGreaterThan(0);
+}
 
 describe('an invalid upload', () => {
   it.each([
@@ -172,6 +262,22 @@ describe('a job that GEM fails', () => {
     expect(error!.message).toContain(message);
     expect(await readOutbox(app, documents.results)).toBeUndefined();
     expect(await readOutbox(app, documents.summary)).toBeUndefined();
+  });
+
+  it('tells a failure inside GEM to resubmit and report the job, not to fix the file', async () => {
+    // No message: the simulator's own "internal processing error".
+    await simulatorAdmin(app).action({ action: 'fail-job' });
+    const name = 'failing-inside.parquet';
+    const upload = await uploadInbox(app, name, roadMatchingSample('valid', { rows: 12, seed: 13 }));
+    const status = await waitForMatch(app, upload.matchId);
+    expect(status).toMatchObject({ phase: 'gem-failed', outcome: 'gem-failed' });
+    const error = await readOutboxJson<{ message: string; remedy: string }>(
+      app,
+      runDocuments(name, upload.matchId).error,
+    );
+    expect(error!.message).toMatch(/internal processing error/);
+    expect(error!.remedy).not.toMatch(/Fix the input file/);
+    expect(error!.remedy).toContain(`TomTom support with job ${status.jobId}`);
   });
 });
 

@@ -13,6 +13,8 @@ import { roadMatchingSample } from '../../../local/standins/samples.js';
 import type { MatchResult } from '../../../shared/workflow/types.js';
 import {
   durableInstance,
+  readOutboxJson,
+  runDocuments,
   simulatorAdmin,
   startApp,
   type TestApp,
@@ -188,5 +190,16 @@ describe('a persistent app stopped and started again mid-match', () => {
     const noticedAfterMs = Date.parse(result.finishedAt) - completesAt;
     expect(noticedAfterMs).toBeGreaterThanOrEqual(0);
     expect(noticedAfterMs).toBeLessThan(30 * 60_000);
+    // The restarted host ran its timers with their durable client in place.
+    expect(second.hostLog.join('\n')).not.toContain('not a valid durable client input');
+    // The summary's times are on one clock across the stop: total = completed − requested.
+    const { summary } = runDocuments('stopped-stack.parquet', upload.matchId);
+    const { timings } = (await readOutboxJson<{
+      timings: { requestedAt: string; completedAt: string; durations: { totalSeconds: number } };
+    }>(second, summary))!;
+    const measured = (Date.parse(timings.completedAt) - Date.parse(timings.requestedAt)) / 1000;
+    expect(Math.abs(timings.durations.totalSeconds - measured)).toBeLessThanOrEqual(1);
+    expect(timings.durations.totalSeconds).toBeGreaterThanOrEqual(3 * 3600);
+    expect(timings.durations.totalSeconds).toBeLessThan(5 * 3600);
   }, 150_000);
 });

@@ -1,5 +1,5 @@
 // The matchFile activities against fake services: what they write to the outbox, and where. (The conditional
-// writes themselves are checked against Azurite in test/contract/app/outbox-pointer.test.ts.)
+// writes themselves are checked against Azurite in test/contract/app/outboxPointer.test.ts.)
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/api/errors.ts`: error envelope builders; fieldPath; fieldErrorsFromZod.
+ */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import {

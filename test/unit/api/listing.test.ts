@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/api/listing.ts`: planListMatches; parseListMatchesQuery continuationToken.
+ */
 import { describe, expect, it } from 'vitest';
 import { encodeContinuationToken, planListMatches } from '../../../shared/api/listing.js';
 import { parseListMatchesQuery } from '../../../shared/api/schemas.js';

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/api/openapi.ts`: buildOpenApiDocument; response schemas match what the code produces;
+ * StartMatchRequest schema agrees with resolveStartMatch.
+ */
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { z } from 'zod';
 import { buildOpenApiDocument } from '../../../shared/api/openapi.js';

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/api/schemas.ts`: resolveStartMatch; parseJsonBody; parseListMatchesQuery;
+ * parseListStoragesQuery.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   parseJsonBody,

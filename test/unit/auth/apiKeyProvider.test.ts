@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/auth/apiKeyProvider.ts`: createApiKeyProvider.
+ */
 import { RestError } from '@azure/core-rest-pipeline';
 import { describe, expect, it, vi } from 'vitest';
 import { ApiKeyUnavailableError, createApiKeyProvider } from '../../../shared/auth/apiKeyProvider.js';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/auth/apiKeyProvider.ts`: API key from Key Vault through the real SecretClient.
+ */
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { createServer, type Server } from 'node:https';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/auth/tokenCredential.ts`: AppTokenCredential; createTokenCredential.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import { AppTokenCredential, createTokenCredential } from '../../../shared/auth/tokenCredential.js';
 import { loadSettings } from '../../../shared/config.js';

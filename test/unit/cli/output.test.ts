@@ -8,6 +8,9 @@ import { describe, expect, it } from 'vitest';
 import { asCliError, CliError, EXIT } from '../../../cli/errors.js';
 import { Output, outputModeFor } from '../../../cli/output.js';
 import { localPathFor, type MatchResultReport, printResult, statisticsRows } from '../../../cli/results.js';
+import * as geojson from '../../../local/standins/format-samples/geojson.js';
+import { sampleRoads } from '../../../local/standins/format-samples/roads.js';
+import * as shapefile from '../../../local/standins/format-samples/shapefile.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { captured, cli, visible } from './io.js';
 
@@ -190,6 +193,43 @@ describe('a finished match', () => {
   });
 });
 
+describe('gem-flow validate, offline, in any road format', () => {
+  it('names the source feature and the fix for a broken GeoJSON, and accepts a reprojected Shapefile', async () => {
+    const polygon = join(dir, 'polygon.geojson');
+    writeFileSync(polygon, geojson.broken('polygon', sampleRoads({ rows: 6 })));
+    const bad = await cli(['validate', polygon, '--json']);
+    expect(bad.code).toBe(EXIT.failed);
+    expect(JSON.parse(bad.stdout).problems).toEqual([
+      expect.objectContaining({
+        row: geojson.DEFECT_FEATURE,
+        rule: 'geometry-type',
+        remedy: expect.any(String),
+      }),
+    ]);
+    const text = await cli(['validate', polygon]);
+    expect(text.stdout).toMatch(new RegExp(`^${geojson.DEFECT_FEATURE}\t\tgeometry-type\t`, 'm'));
+
+    const rd = join(dir, 'roads-rd.zip');
+    writeFileSync(rd, await shapefile.rdNew(sampleRoads({ rows: 6 })));
+    const ok = await cli(['validate', rd]);
+    expect(ok.code).toBe(EXIT.ok);
+    expect(ok.stdout).toMatch(
+      /is a valid ROAD_MATCHING input: 6 shapefile feature\(s\) in EPSG:28992.* → 7 GEM rows\./,
+    );
+  });
+
+  it('takes the format options as flags, and refuses a value the app would refuse', async () => {
+    const noPrj = join(dir, 'no-prj.zip');
+    writeFileSync(noPrj, await shapefile.broken('no-prj', sampleRoads({ rows: 6 })));
+    expect((await cli(['validate', noPrj])).code).toBe(EXIT.failed);
+    expect((await cli(['validate', noPrj, '--source-crs', 'EPSG:28992'])).code).toBe(EXIT.ok);
+    const unknown = await cli(['validate', noPrj, '--source-crs', 'EPSG:99999']);
+    expect(unknown.code).toBe(EXIT.usage);
+    expect(unknown.stderr).toMatch(/sourceCrs/);
+    expect((await cli(['validate', noPrj, '--output-format', 'shp'])).code).toBe(EXIT.usage);
+  });
+});
+
 describe('gem-flow validate, offline', () => {
   const valid = join(dir, 'valid.parquet');
   const duplicates = join(dir, 'duplicate-ids.parquet');
@@ -223,12 +263,17 @@ describe('gem-flow validate, offline', () => {
     });
   });
 
-  it('a file that is not Parquet is refused as such; a missing file is a usage error', async () => {
-    const notParquet = join(dir, 'not.parquet');
-    writeFileSync(notParquet, roadMatchingSample('not-parquet', { rows: 10 }));
-    const run = await cli(['validate', notParquet, '--json']);
+  it('reads a file by its content: CSV named .parquet is read as CSV; no road format is refused as such; a missing file is a usage error', async () => {
+    const csvNamedParquet = join(dir, 'not.parquet');
+    writeFileSync(csvNamedParquet, roadMatchingSample('not-parquet', { rows: 10 }));
+    const asCsv = await cli(['validate', csvNamedParquet]);
+    expect(asCsv.code).toBe(EXIT.ok);
+    expect(asCsv.stdout).toContain(`${csvNamedParquet} is a valid ROAD_MATCHING input: 10 csv feature(s)`);
+    const pdf = join(dir, 'roads.pdf.parquet');
+    writeFileSync(pdf, '%PDF-1.7\n');
+    const run = await cli(['validate', pdf, '--json']);
     expect(run.code).toBe(EXIT.failed);
-    expect(JSON.parse(run.stdout).problems[0].rule).toBe('parquet-readable');
+    expect(JSON.parse(run.stdout).problems[0].rule).toBe('format-unknown');
     const missing = await cli(['validate', join(dir, 'missing.parquet')]);
     expect(missing.code).toBe(EXIT.usage);
     expect(missing.stderr).toContain('Cannot read');

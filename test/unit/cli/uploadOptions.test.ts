@@ -5,6 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { buildProgram } from '../../../cli/program.js';
 import { bodyFromBlobMetadata } from '../../../functions/startMatch.js';
+import { startMatchRequestSchema } from '../../../shared/api/schemas.js';
 import {
   metadataForUploadOptions,
   UPLOAD_OPTIONS,
@@ -18,20 +19,30 @@ const VALUES: Required<UploadOptions> = {
   overtureRelease: '2026-01-21.0',
   orbisVersion: '123456.1',
   callbackUrl: 'https://hooks.example.com/gem',
+  layer: 'roads',
+  idColumn: 'road_id',
+  navigableColumn: 'drivable',
+  wktColumn: 'wkt',
+  csvDelimiter: ';',
+  encoding: '1252',
+  sourceCrs: 'EPSG:28992',
+  outputFormat: 'geojson',
 };
 
 describe('upload options as blob metadata', () => {
   it.each(UPLOAD_OPTIONS)(
     '$field travels as "$metadataKey" and is read back as $field',
-    ({ field, metadataKey }) => {
+    ({ field, metadataKey, format }) => {
       const metadata = metadataForUploadOptions({ [field]: VALUES[field] });
       expect(metadata).toEqual({ [metadataKey]: VALUES[field] });
-      expect(
-        bodyFromBlobMetadata({ container: 'inbox', name: 'roads.parquet', etag: '0x1', metadata }),
-      ).toEqual({
+      const body = bodyFromBlobMetadata({ container: 'inbox', name: 'roads.parquet', etag: '0x1', metadata });
+      // Format options travel under the request's `format` object, the others at its top level.
+      expect(body).toEqual({
         inboxBlob: 'roads.parquet',
-        [field]: VALUES[field],
+        ...(format ? { format: { [field]: VALUES[field] } } : { [field]: VALUES[field] }),
       });
+      // And the start request accepts every example value as it arrives from metadata.
+      expect(startMatchRequestSchema.safeParse(body).success).toBe(true);
     },
   );
 

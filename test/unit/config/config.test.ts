@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/config.ts`: loadSettings; validation limits; local.settings.json.example;
+ * settingDefinitions.
+ */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { inspect } from 'node:util';
@@ -9,7 +13,7 @@ import {
   settingDefinitions,
 } from '../../../shared/config.js';
 import { DEFAULT_VALIDATION_LIMITS } from '../../../shared/parquet/limits.js';
-import { readmeSettingsTable, settingsTable } from '../../support/settings-table.js';
+import { readmeSettingsTable, settingsTable } from '../../support/settingsTable.js';
 
 /** The settings triggers read as %NAME%: the host needs them set, whatever the code's defaults. */
 const bindings = {

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of the text readers (`shared/formats/csv.ts`, `geojson.ts`): files that start with a UTF-8 byte
+ * order mark (Windows exports).
+ */
 import { describe, expect, it } from 'vitest';
 import * as csv from '../../../local/standins/format-samples/csv.js';
 import * as geojson from '../../../local/standins/format-samples/geojson.js';

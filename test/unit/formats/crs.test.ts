@@ -1,3 +1,9 @@
+/**
+ * Unit tests of `shared/formats/crs.ts`: control points with independently known WGS 84 positions; registry
+ * coverage and round trips; axis order: data is always x = east/longitude; ESRI .prj files (names only: no
+ * AUTHORITY, no TOWGS84); declarations gem-flow refuses, with the fix; parsing the sourceCrs option and WKT
+ * authority codes.
+ */
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import proj4 from 'proj4';
@@ -262,5 +268,19 @@ describe('parsing the sourceCrs option and WKT authority codes', () => {
   });
   it('finds the top-level AUTHORITY of a registry WKT, not the GEOGCS one', async () => {
     expect(wktAuthorityCode((await registryEntry(28992))!.wkt)).toBe(28992);
+  });
+});
+
+describe('local coordinate systems', () => {
+  it('refuses a LOCAL_CS or ENGCRS definition, which proj4js would read as a projection to nowhere', async () => {
+    const local =
+      'LOCAL_CS["Site grid",LOCAL_DATUM["Site datum",32767],UNIT["metre",1],AXIS["X",EAST],AXIS["Y",NORTH]]';
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: local, source: 'roads.prj' }))).toBe(
+      'crs-unsupported',
+    );
+    const engineering = 'ENGCRS["Site",EDATUM["Site datum"],CS[Cartesian,2],AXIS["x",east],AXIS["y",north]]';
+    expect(await ruleOf(projectionFor({ kind: 'wkt', wkt: engineering, source: 'roads.prj' }))).toBe(
+      'crs-unsupported',
+    );
   });
 });

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/csv.ts`: CSV reader; CSV writer.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';

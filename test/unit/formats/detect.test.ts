@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/detect.ts`: detectFormat by content; detectFormat findings.
+ */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

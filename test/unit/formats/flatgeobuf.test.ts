@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/flatgeobuf.ts`: FlatGeobuf round trip; FlatGeobuf reader; FlatGeobuf samples.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import fc from 'fast-check';

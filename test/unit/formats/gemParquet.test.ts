@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/gemParquet.ts`: GEM-ready Parquet writer; GEM Parquet reader.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/formats/geojson.ts`: GeoJSON FeatureCollection reader; GeoJSONSeq reader; GeoJSON
+ * writer.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

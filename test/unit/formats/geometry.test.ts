@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/geometry.ts`: WKT; WKB.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   geometryToWkb,

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/geopackage.ts`: GeoPackage round trip; GeoPackage reader; GeoPackage samples.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';

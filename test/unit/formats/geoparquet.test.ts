@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/geoparquet.ts`: GeoParquet writer.
+ */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/normalise.ts`: normaliseFeature; GEM ids; the documented is_navigable mapping.
+ */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { type Projection, projectionFor } from '../../../shared/formats/crs.js';
 import {

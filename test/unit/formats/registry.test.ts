@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/registry.ts`: format registry.
+ */
 import { describe, expect, it } from 'vitest';
 import { readerFor, writerFor } from '../../../shared/formats/registry.js';
 import {

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/shapefile.ts`: Shapefile reader.
+ */
 import fc from 'fast-check';
 import * as independent from 'shapefile';
 import { describe, expect, it } from 'vitest';
@@ -244,6 +247,31 @@ describe('Shapefile reader', () => {
     expect(small.every((f) => f.properties.name === ROADS[f.index]!.properties.name)).toBe(true);
   });
 
+  it('refuses an archive whose .dbf inflates to garbage while the .shp header is bad, without an uncaught error', async () => {
+    // The .dbf's stream is opened before the .shp header is checked, and yauzl inflates ahead: its failure
+    // arrives as a bare 'error' event on a stream nobody reads yet, which once ended the process.
+    const dbf = Buffer.alloc(256 * 1024, 'road name and attribute text ');
+    const bytes = await zip([
+      ['roads.shp', Buffer.alloc(100, 0xee)],
+      ['roads.shx', Buffer.alloc(100)],
+      ['roads.dbf', dbf],
+    ]);
+    const dbfData = localEntryData(bytes, 'roads.dbf');
+    for (let i = dbfData.start + 2; i < dbfData.end; i += 7) bytes[i] = 0xff;
+    const uncaught: unknown[] = [];
+    const onUncaught = (error: unknown) => uncaught.push(error);
+    process.on('uncaughtException', onUncaught);
+    try {
+      const error = await failure(open(bytes));
+      expect(error.rule).toBe('shapefile-shp-invalid');
+      // yauzl's forwarding happens on setImmediate; give it a few turns to arrive.
+      for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    } finally {
+      process.off('uncaughtException', onUncaught);
+    }
+    expect(uncaught).toEqual([]);
+  });
+
   it('never throws anything but a FormatError on mutated or truncated archives, nor reads outside them', async () => {
     const validZip = await valid(ROADS.slice(0, 6));
     await fc.assert(
@@ -261,3 +289,20 @@ describe('Shapefile reader', () => {
     );
   });
 });
+
+/** Where an entry's compressed bytes lie in a zip, read from its local file header (APPNOTE 4.3.7). */
+function localEntryData(bytes: Uint8Array, name: string): { start: number; end: number } {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  let at = 0;
+  while (view.getUint32(at, true) === 0x04034b50) {
+    const compressed = view.getUint32(at + 18, true);
+    const nameLength = view.getUint16(at + 26, true);
+    const extraLength = view.getUint16(at + 28, true);
+    const start = at + 30 + nameLength + extraLength;
+    if (Buffer.from(bytes.subarray(at + 30, at + 30 + nameLength)).toString() === name) {
+      return { start, end: start + compressed };
+    }
+    at = start + compressed;
+  }
+  throw new Error(`no local header for ${name}`);
+}

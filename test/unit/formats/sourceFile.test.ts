@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/formats/sourceFile.ts`: SourceFile implementations agree; blob-backed SourceFile.
+ */
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';

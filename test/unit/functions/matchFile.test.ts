@@ -2,11 +2,13 @@
 // timing, its deadline, and what carries over a continueAsNew.
 import { describe, expect, it } from 'vitest';
 import { type MatchOrchestrationInput, matchFileOrchestrator } from '../../../functions/matchFile.js';
+import type { PreparedInput } from '../../../shared/formats/prepared.js';
 import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type {
   DeliverResultsInput,
   MatchCustomStatus,
   PollJobResult,
+  PrepareInputResult,
 } from '../../../shared/workflow/types.js';
 import { sampleMatchInput } from '../../support/matchInput.js';
 import { type DriverResult, driveOrchestrator, type Step } from './orchestrationDriver.js';
@@ -31,10 +33,27 @@ function orchestrationInput(
   };
 }
 
+/** What prepareInput returns for the sample request: a GeoJSON file rewritten as GEM-ready Parquet. */
+const PREPARED: PreparedInput = {
+  format: 'geojson',
+  source: { container: 'inbox', name: 'roads.parquet', etag: '0x1' },
+  options: { outputFormat: 'geojson' },
+  layer: null,
+  crs: { kind: 'crs84', source: 'GeoJSON (RFC 7946)' },
+  prepared: { container: 'outbox', name: '.prepared/abc/roads.parquet', etag: '0x2', byteLength: 99 },
+  featureCount: 900,
+  gemRowCount: 1_000,
+};
+
 /** A GEM job that runs until `finishesAt` (never, when null) and then succeeds. */
-function activities(finishesAt: Date | null) {
+function activities(
+  finishesAt: Date | null,
+  prepared: PrepareInputResult = { valid: true, prepared: PREPARED, notes: [] },
+) {
   return (name: string, input: unknown, now: Date): unknown => {
     switch (name) {
+      case 'prepareInput':
+        return prepared;
       case 'validateInput':
         return { valid: true, rowCount: 1_000, problemCount: 0, summary: 'ok' };
       case 'stageInput':
@@ -193,6 +212,85 @@ describe('matchFile monitor loop', () => {
     const inputs = run.steps.flatMap((s) => (s.kind === 'activity' ? [s.input] : []));
     expect(inputs[0]).toMatchObject({ outbox: location });
     expect(deliverInput(run)?.input.request.outbox).toEqual(location);
+  });
+});
+
+describe('matchFile prepare step', () => {
+  const inputsOf = (steps: Step[], name: string) =>
+    steps.flatMap((s) => (s.kind === 'activity' && s.name === name ? [s.input] : []));
+
+  it('validates and stages the prepared file, and hands the prepared input to delivery across continueAsNew', () => {
+    const generations = runToCompletion(
+      orchestrationInput({ pollsPerGeneration: 2 }),
+      new Date(START.getTime() + 20 * 60_000),
+    );
+    expect(generations.length).toBeGreaterThan(1);
+    const first = generations[0]!.steps.filter((s) => s.kind === 'activity').map((s) => s.name);
+    expect(first.slice(0, 4)).toEqual(['prepareInput', 'validateInput', 'stageInput', 'submitJob']);
+    const steps = generations.flatMap((g) => g.steps);
+    expect(inputsOf(steps, 'prepareInput')).toHaveLength(1);
+    for (const name of ['validateInput', 'stageInput']) {
+      expect(inputsOf(steps, name)).toEqual([expect.objectContaining({ preparedFile: PREPARED.prepared })]);
+    }
+    expect(deliverInput(generations.at(-1)!)?.input.prepared).toEqual(PREPARED);
+  });
+
+  it('a refused file ends the run invalid-input with its report, and no GEM job', () => {
+    const refused: PrepareInputResult = {
+      valid: false,
+      validation: {
+        valid: false,
+        rowCount: 12,
+        reportBlob: 'roads/match-test/validation-report.json',
+        problemCount: 1,
+        summary: 'The file failed validation with 1 problem(s): 1 × geometry-type. No GEM job was submitted.',
+      },
+    };
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: orchestrationInput(),
+      start: START,
+      activity: activities(null, refused),
+    });
+    expect(run.steps.map((s) => (s.kind === 'activity' ? s.name : 'timer'))).toEqual(['prepareInput']);
+    expect(run.output).toMatchObject({
+      outcome: 'invalid-input',
+      jobId: null,
+      outputs: { validationReport: 'roads/match-test/validation-report.json' },
+    });
+  });
+
+  it('GEM Parquet is validated and staged as it is', () => {
+    const gem: PreparedInput = {
+      ...PREPARED,
+      format: 'gem-parquet',
+      prepared: { ...PREPARED.source, byteLength: 99 },
+    };
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: orchestrationInput(),
+      start: START,
+      activity: activities(new Date(START.getTime() + 60_000), { valid: true, prepared: gem, notes: [] }),
+    });
+    for (const name of ['validateInput', 'stageInput']) {
+      expect(inputsOf(run.steps, name)).toEqual([
+        expect.not.objectContaining({ preparedFile: expect.anything() }),
+      ]);
+    }
+    expect(deliverInput(run)?.input.prepared).toEqual(gem);
+  });
+
+  it('lane-level inputs and files already in PDG storage are not prepared', () => {
+    for (const request of [
+      sampleMatchInput({ jobType: 'LANE_LEVEL_MATCHING', orbisVersion: '1.1' }),
+      sampleMatchInput({ source: { kind: 'pdg', filename: 'roads.parquet' } }),
+    ]) {
+      const run = driveOrchestrator(matchFileOrchestrator, {
+        input: { ...orchestrationInput(), request },
+        start: START,
+        activity: activities(new Date(START.getTime() + 60_000)),
+      });
+      expect(inputsOf(run.steps, 'prepareInput')).toEqual([]);
+      expect(deliverInput(run)?.input.prepared).toBeUndefined();
+    }
   });
 });
 

@@ -227,6 +227,28 @@ describe('infra security and platform rules', () => {
       expect(rbac).toContain(id);
     }
   });
+
+  it('roles: Storage Blob Delegator for the identity only, on the inbox account blob service, nothing wider', () => {
+    const rbac = read('infra/app/rbac.bicep');
+    const delegatorId = 'db58b8e5-c6ad-4a2a-8342-4190687cbf4a';
+    expect(rbac).toMatch(new RegExp(`storageBlobDelegator:\\s*'${delegatorId}'`));
+    expect(rbac.split(delegatorId)).toHaveLength(2);
+    // One chunk per top-level resource: its declaration line and body, up to the next declaration.
+    const resources = rbac.split(/\n(?=resource )/).filter((chunk) => chunk.startsWith('resource '));
+    const delegator = resources.filter((chunk) => chunk.includes('roles.storageBlobDelegator'));
+    expect(delegator.map((chunk) => chunk.split(' ')[1])).toEqual(['identityDelegator']);
+    const body = delegator[0]!;
+    expect(body).toMatch(
+      /^resource identityDelegator 'Microsoft\.Authorization\/roleAssignments@[^']+' = \{\n/,
+    );
+    expect(body).toMatch(/scope: blobService\n/);
+    expect(body).toMatch(/principalId: identityPrincipalId\n/);
+    expect(rbac).toMatch(
+      /resource blobService 'Microsoft\.Storage\/storageAccounts\/blobServices@[^']+' existing = \{\s*parent: storageAccount\s*name: 'default'/,
+    );
+    // The storage account is the one rbac.bicep is given: the app's own, which holds the inbox container.
+    expect(main).toMatch(/module rbac 'app\/rbac\.bicep'[\s\S]*?storageAccountName: storage\.outputs\.name/);
+  });
 });
 
 describe('azure.yaml, hooks and host.json', () => {

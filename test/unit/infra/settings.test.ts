@@ -29,6 +29,7 @@ const OPTIONAL_IN_AZURE = [
   'DEFAULT_STORAGE_ID',
   'DEFAULT_OVERTURE_RELEASE',
   'DEFAULT_ORBIS_VERSION',
+  'DEFAULT_OUTPUT_FORMAT',
   'PUBLIC_BASE_URL',
 ];
 /** Read by the platform, not by shared/config.ts. */

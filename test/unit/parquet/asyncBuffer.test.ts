@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/parquet/asyncBuffer.ts`: bufferAsyncBuffer; blobAsyncBuffer.
+ */
 import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/parquet/roadMatching.ts`: validateRoadMatchingInput on generated samples;
+ * validateRoadMatchingInput on hand-built files.
+ */
 import type { ColumnSource, SchemaElement } from 'hyparquet-writer';
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/samples.ts`: roadMatchingSample; laneLevelSample; samples CLI.
+ */
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -110,14 +113,12 @@ describe('samples CLI', () => {
           'local/standins/samples.ts',
         ],
       ],
-      { stdio: 'pipe' },
+      { stdio: 'pipe', timeout: 50_000 },
     );
     execFileSync(
       process.execPath,
       [join(outDir, 'local/standins/samples.js'), 'single-point', out, '25', '9'],
-      {
-        stdio: 'pipe',
-      },
+      { stdio: 'pipe', timeout: 20_000 },
     );
     rmSync(outDir, { recursive: true, force: true });
     expect(new Uint8Array(readFileSync(out))).toEqual(

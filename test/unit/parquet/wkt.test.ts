@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/parquet/wkt.ts`: parseLineString; lineLengthKm.
+ */
 import { describe, expect, it } from 'vitest';
 import { lineLengthKm, parseLineString } from '../../../shared/parquet/wkt.js';
 

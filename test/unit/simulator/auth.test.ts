@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/simulator/auth.ts`: API key checks; bearer verification; expire-tokens.
+ */
 import { exportJWK, generateKeyPair, type JWTPayload, SignJWT } from 'jose';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {

@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `local/standins/simulator/faults.ts`: fault rules.
+ */
 import { describe, expect, it } from 'vitest';
 import { defaultFaultBody, FaultStore, faultRuleSchema } from '../../../local/standins/simulator/faults.js';
 

@@ -1,61 +1,14 @@
+/**
+ * Unit tests of `local/standins/simulator/jobs.ts`: job lifecycle on the virtual clock; jobs across a restart
+ * (snapshot → restore); isoMicros.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
-import { MemoryBlobStore } from '../../../local/standins/simulator/blobs.js';
-import {
-  FORCED_FAILURE_MESSAGE,
-  isoMicros,
-  JobStore,
-  type Schedule,
-} from '../../../local/standins/simulator/jobs.js';
+import { FORCED_FAILURE_MESSAGE, isoMicros, JobStore } from '../../../local/standins/simulator/jobs.js';
 import type { RoadMatchingStatistics } from '../../../local/standins/simulator/types.js';
 import { toArrayBuffer } from '../../../local/standins/simulator/validation.js';
-
-const T0 = Date.UTC(2026, 1, 18, 10, 38, 59, 31) + 0.762;
-
-/** Virtual clock moved by hand, and a scheduler that records timers instead of waiting. */
-function harness(durations = { queuedMs: 60_000, perSegmentMs: 36, minRunningMs: 300_000 }) {
-  let now = T0;
-  const timers: { fn: () => void; delay: number }[] = [];
-  const schedule: Schedule = (fn, delay) => {
-    const t = { fn, delay };
-    timers.push(t);
-    return () => timers.splice(timers.indexOf(t) >>> 0, 1);
-  };
-  const blobs = new MemoryBlobStore(() => now);
-  let id = 0;
-  const store = new JobStore({
-    clock: { now: () => now, toRealDelayMs: (v) => v / 1000 },
-    blobs,
-    durations,
-    schedule,
-    random: () => (id++ * 0.123456789) % 1,
-  });
-  return {
-    store,
-    blobs,
-    timers,
-    schedule,
-    now: () => now,
-    advance: (ms: number) => {
-      now += ms;
-    },
-    /** Fire every due timer, as the real scheduler would, and let the job's I/O settle. */
-    async fireTimers() {
-      for (const t of timers.splice(0)) t.fn();
-      await new Promise((r) => setImmediate(r));
-      await new Promise((r) => setTimeout(r, 0));
-    },
-  };
-}
-
-const road = (filename: string) => ({
-  owner: 'user-a',
-  storageId: 'storage-001',
-  filename,
-  jobType: 'ROAD_MATCHING' as const,
-  overtureRelease: '2026-01-21.0',
-});
+import { created, harness, road, T0 } from './jobHarness.js';
 
 describe('job lifecycle on the virtual clock', () => {
   let h: ReturnType<typeof harness>;
@@ -63,8 +16,8 @@ describe('job lifecycle on the virtual clock', () => {
     h = harness();
   });
 
-  it('creates a gen-B job object', () => {
-    const job = h.store.create(road('roads.parquet'));
+  it('creates a gen-B job object', async () => {
+    const job = await created(h.store, road('roads.parquet'));
     expect(job).toEqual({
       job_id: expect.any(Number),
       job_type: 'ROAD_MATCHING',
@@ -81,7 +34,7 @@ describe('job lifecycle on the virtual clock', () => {
 
   it('goes REQUESTED → IN_PROGRESS → SUCCESS by virtual time, writing results at the end', async () => {
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 20 }));
-    const { job_id } = h.store.create(road('roads.parquet'));
+    const { job_id } = await created(h.store, road('roads.parquet'));
     h.advance(59_999);
     expect((await h.store.get(job_id, 'user-a'))!.status).toBe('REQUESTED');
     h.advance(1);
@@ -104,9 +57,9 @@ describe('job lifecycle on the virtual clock', () => {
   });
 
   it('scales running time with row count above the minimum', async () => {
-    const long = harness({ queuedMs: 1000, perSegmentMs: 36_000, minRunningMs: 1 });
+    const long = harness({ durations: { queuedMs: 1000, perSegmentMs: 36_000, minRunningMs: 1 } });
     await long.blobs.write('storage-001', 'r.parquet', roadMatchingSample('valid', { rows: 10 }));
-    const { job_id } = long.store.create(road('r.parquet'));
+    const { job_id } = await created(long.store, road('r.parquet'));
     long.advance(1000 + 359_999);
     expect((await long.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
     long.advance(1);
@@ -115,7 +68,7 @@ describe('job lifecycle on the virtual clock', () => {
 
   it('advances by timers alone, so results land without anyone polling', async () => {
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 5 }));
-    h.store.create(road('roads.parquet'));
+    await created(h.store, road('roads.parquet'));
     expect(h.timers.map((t) => t.delay)).toEqual([60]); // 60 virtual s at 1000× = 60 real ms
     h.advance(60_000);
     await h.fireTimers();
@@ -129,7 +82,7 @@ describe('job lifecycle on the virtual clock', () => {
   });
 
   it('re-arms a timer that fires before its virtual time', async () => {
-    h.store.create(road('roads.parquet'));
+    await created(h.store, road('roads.parquet'));
     h.advance(10_000);
     await h.fireTimers();
     expect(h.timers.map((t) => t.delay)).toEqual([50]);
@@ -137,7 +90,7 @@ describe('job lifecycle on the virtual clock', () => {
 
   it('fails with the validation message when a check fails', async () => {
     await h.blobs.write('storage-001', 'bad.parquet', roadMatchingSample('duplicate-ids'));
-    const { job_id } = h.store.create(road('bad.parquet'));
+    const { job_id } = await created(h.store, road('bad.parquet'));
     h.advance(60_000);
     const job = (await h.store.get(job_id, 'user-a'))!;
     expect(job.status).toBe('FAILED');
@@ -146,7 +99,7 @@ describe('job lifecycle on the virtual clock', () => {
   });
 
   it('fails when the input file does not exist', async () => {
-    const { job_id } = h.store.create(road('missing.parquet'));
+    const { job_id } = await created(h.store, road('missing.parquet'));
     h.advance(60_000);
     expect((await h.store.get(job_id, 'user-a'))!.message).toBe(
       "The input file 'missing.parquet' was not found in storage 'storage-001'.",
@@ -154,9 +107,9 @@ describe('job lifecycle on the virtual clock', () => {
   });
 
   it('shows users only their own jobs', async () => {
-    const a = h.store.create(road('a.parquet'));
-    h.store.create({ ...road('b.parquet'), owner: 'user-b' });
-    h.store.create({ ...road('c.parquet'), jobType: 'LANE_LEVEL_MATCHING', orbisVersion: '1.1' });
+    const a = await created(h.store, road('a.parquet'));
+    await created(h.store, { ...road('b.parquet'), owner: 'user-b' });
+    await created(h.store, { ...road('c.parquet'), jobType: 'LANE_LEVEL_MATCHING', orbisVersion: '1.1' });
     expect(await h.store.get(a.job_id, 'user-b')).toBeUndefined();
     expect((await h.store.list('user-a', 'ROAD_MATCHING')).map((j) => j.input_filename)).toEqual([
       'a.parquet',
@@ -170,8 +123,8 @@ describe('job lifecycle on the virtual clock', () => {
   it('fail-job without an id fails the next job when it starts', async () => {
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
     await h.store.forceFail(undefined, 'boom');
-    const first = h.store.create(road('roads.parquet'));
-    const second = h.store.create(road('roads.parquet'));
+    const first = await created(h.store, road('roads.parquet'));
+    const second = await created(h.store, road('roads.parquet'));
     expect((await h.store.get(first.job_id, 'user-a'))!.status).toBe('REQUESTED');
     h.advance(60_000);
     expect((await h.store.get(first.job_id, 'user-a'))!).toMatchObject({ status: 'FAILED', message: 'boom' });
@@ -180,7 +133,7 @@ describe('job lifecycle on the virtual clock', () => {
 
   it('fail-job with an id fails a running job at once and refuses a finished one', async () => {
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
-    const { job_id } = h.store.create(road('roads.parquet'));
+    const { job_id } = await created(h.store, road('roads.parquet'));
     h.advance(60_000);
     expect((await h.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
     expect(await h.store.forceFail(job_id)).toBe(true);
@@ -197,7 +150,7 @@ describe('job lifecycle on the virtual clock', () => {
   it('runs LANE_LEVEL_MATCHING to SUCCESS with a small result', async () => {
     const { laneLevelSample } = await import('../../../local/standins/samples.js');
     await h.blobs.write('storage-001', 'traces.parquet', laneLevelSample({ rows: 4 }));
-    const { job_id } = h.store.create({
+    const { job_id } = await created(h.store, {
       ...road('traces.parquet'),
       jobType: 'LANE_LEVEL_MATCHING',
       orbisVersion: '123456.1',
@@ -217,8 +170,8 @@ describe('job lifecycle on the virtual clock', () => {
     expect(rows.map((r) => r.mapRevisionId)).toEqual(Array(4).fill('123456.1'));
   });
 
-  it('reset drops jobs and their timers', () => {
-    h.store.create(road('a.parquet'));
+  it('reset drops jobs and their timers', async () => {
+    await created(h.store, road('a.parquet'));
     h.store.reset();
     expect(h.timers).toEqual([]);
   });
@@ -241,7 +194,7 @@ describe('jobs across a restart (snapshot → restore)', () => {
   it('keeps a running job: same id and request time, its saved end, the same results', async () => {
     const h = harness();
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 20 }));
-    const { job_id, requested_at } = h.store.create(road('roads.parquet'));
+    const { job_id, requested_at } = await created(h.store, road('roads.parquet'));
     h.advance(60_000 + 100_000);
     expect((await h.store.get(job_id, 'user-a'))!.status).toBe('IN_PROGRESS');
 
@@ -266,7 +219,7 @@ describe('jobs across a restart (snapshot → restore)', () => {
   it('re-arms timers of unfinished jobs, so a queued job still starts without a poll', async () => {
     const h = harness();
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid', { rows: 5 }));
-    const { job_id } = h.store.create(road('roads.parquet'));
+    const { job_id } = await created(h.store, road('roads.parquet'));
     h.timers.splice(0);
     const after = restarted(h);
     expect(h.timers.map((t) => t.delay)).toEqual([60]);
@@ -280,10 +233,10 @@ describe('jobs across a restart (snapshot → restore)', () => {
   it('keeps finished jobs as they ended, a queued forced failure and a pending fail-next', async () => {
     const h = harness();
     await h.blobs.write('storage-001', 'roads.parquet', roadMatchingSample('valid'));
-    const finished = h.store.create(road('roads.parquet'));
+    const finished = await created(h.store, road('roads.parquet'));
     h.advance(360_000);
     expect((await h.store.get(finished.job_id, 'user-a'))!.status).toBe('SUCCESS');
-    const queued = h.store.create(road('roads.parquet'));
+    const queued = await created(h.store, road('roads.parquet'));
     await h.store.forceFail(queued.job_id, 'stopped by hand');
     await h.store.forceFail(undefined, 'the next one fails');
     h.timers.splice(0);
@@ -291,7 +244,7 @@ describe('jobs across a restart (snapshot → restore)', () => {
     const after = restarted(h);
     expect(h.timers.length, 'only the unfinished job is re-armed').toBe(1);
     expect((await after.get(finished.job_id, 'user-a'))!.status).toBe('SUCCESS');
-    const next = after.create(road('roads.parquet'));
+    const next = await created(after, road('roads.parquet'));
     h.advance(60_000);
     expect((await after.get(queued.job_id, 'user-a'))!).toMatchObject({
       status: 'FAILED',

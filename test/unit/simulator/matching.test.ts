@@ -1,9 +1,13 @@
+/**
+ * Unit tests of `local/standins/simulator/matching.ts`: statistics invariants; matchRoads; resultFilename.
+ */
 import { parquetReadObjects } from 'hyparquet';
 import { describe, expect, it } from 'vitest';
 import {
   CONFIDENCE_THRESHOLD,
   computeStatistics,
   haversineKm,
+  type MatchContext,
   matchRoads,
   resultFilename,
   roadResultsParquet,
@@ -38,11 +42,14 @@ function randomRoads(seed: number): Road[] {
   });
 }
 
+const release = (version: string): MatchContext => ({ jobType: 'ROAD_MATCHING', version });
+const R1 = release('2026-01-21.0');
+
 describe('statistics invariants', () => {
   it('hold exactly for 300 random inputs', () => {
     for (let seed = 1; seed <= 300; seed++) {
       const roads = randomRoads(seed);
-      const { outcomes } = matchRoads(roads, `seed-${seed}`);
+      const { outcomes } = matchRoads(roads, release(`2026-01-${seed}.0`));
       const s = computeStatistics(roads, outcomes, 123.456);
       const units = (x: number) => Math.round(x * 10_000);
       expect(s.roads_matched_ratio + s.roads_unmatched_ratio).toBe(1);
@@ -107,14 +114,47 @@ describe('statistics invariants', () => {
 
 describe('matchRoads', () => {
   const roads = randomRoads(42);
+  const rowsOf = (result: ReturnType<typeof matchRoads>, id: string) =>
+    result.rows.filter((r) => r.id === id);
 
-  it('is deterministic for the same seed and differs for another', () => {
-    expect(matchRoads(roads, 'x')).toEqual(matchRoads(roads, 'x'));
-    expect(matchRoads(roads, 'y').rows).not.toEqual(matchRoads(roads, 'x').rows);
+  it('is deterministic for the same release and differs for another', () => {
+    expect(matchRoads(roads, R1)).toEqual(matchRoads(roads, R1));
+    expect(matchRoads(roads, release('2026-02-18.0')).rows).not.toEqual(matchRoads(roads, R1).rows);
+  });
+
+  it('gives a road the same rows in any file, whatever its neighbours and its position', () => {
+    const whole = matchRoads(roads, R1);
+    // Another file: a reversed subset plus roads of its own.
+    const other = [...roads.slice(100, 250).reverse(), ...randomRoads(7)];
+    const part = matchRoads(other, R1);
+    for (const road of roads.slice(100, 250)) {
+      expect(rowsOf(part, road.id), road.id).toEqual(rowsOf(whole, road.id));
+    }
+    // One road on its own, too.
+    const single = roads.find((_, i) => whole.outcomes[i] === 'partial')!;
+    expect(matchRoads([single], R1).rows).toEqual(rowsOf(whole, single.id));
+  });
+
+  it("changes a road's rows when its geometry, is_navigable or id changes, and no other road's", () => {
+    const whole = matchRoads(roads, R1);
+    const i = whole.outcomes.indexOf('full');
+    const road = roads[i]!;
+    const moved = {
+      ...road,
+      coordinates: road.coordinates.map(([x, y]) => [x, y + 1e-7]) as [number, number][],
+    };
+    const variants = [moved, { ...road, navigable: !road.navigable }, { ...road, id: `${road.id}-b` }];
+    for (const variant of variants) {
+      const edited = roads.map((r, j) => (j === i ? variant : r));
+      const result = matchRoads(edited, R1);
+      expect(result.rows.filter((r) => r.id === variant.id)).not.toEqual(rowsOf(whole, road.id));
+      const others = (m: typeof whole) => m.rows.filter((r) => r.id !== road.id && r.id !== variant.id);
+      expect(others(result)).toEqual(others(whole));
+    }
   });
 
   it('emits rows only for matched roads, with valid GERS UUIDs and confidences ≥ the threshold', () => {
-    const { rows, outcomes } = matchRoads(roads, 's');
+    const { rows, outcomes } = matchRoads(roads, R1);
     const matchedIds = new Set(roads.filter((_, i) => outcomes[i] !== 'none').map((r) => r.id));
     expect(new Set(rows.map((r) => r.id))).toEqual(matchedIds);
     for (const row of rows) {
@@ -124,15 +164,18 @@ describe('matchRoads', () => {
       expect(row.confidence).toBeLessThanOrEqual(100);
       expect(row.lr_id).toMatch(/^\[\d\.\d{3}, \d\.\d{3}\]$/);
     }
-    // A fully matched road's pieces cover its whole length.
-    const fullId = roads.find((_, i) => outcomes[i] === 'full')!.id;
-    const pieces = rows.filter((r) => r.id === fullId).map((r) => JSON.parse(r.lr_id) as number[]);
-    expect(pieces[0]![0]).toBe(0);
-    expect(pieces.at(-1)![1]).toBe(1);
+    // A fully matched road's pieces cover its whole length; a partial one's do not.
+    const pieces = (outcome: string) => {
+      const id = roads.find((_, i) => outcomes[i] === outcome)!.id;
+      return rows.filter((r) => r.id === id).map((r) => JSON.parse(r.lr_id) as number[]);
+    };
+    expect([pieces('full')[0]![0], pieces('full').at(-1)![1]]).toEqual([0, 1]);
+    const partial = pieces('partial');
+    expect(partial.at(-1)![1]! - partial[0]![0]!).toBeLessThan(1);
   });
 
   it('writes a results Parquet with the documented columns', async () => {
-    const { rows } = matchRoads(roads, 's');
+    const { rows } = matchRoads(roads, R1);
     const bytes = roadResultsParquet(rows);
     const back = await parquetReadObjects({ file: toArrayBuffer(bytes), rowFormat: 'object' });
     expect(back).toEqual(rows.map((r) => ({ ...r })));

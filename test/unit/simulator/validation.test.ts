@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `local/standins/simulator/validation.ts`: ROAD_MATCHING validation against the shared samples;
+ * check order; is_navigable semantics; parseLineString; LANE_LEVEL_MATCHING structural check.
+ */
 import { parquetWriteBuffer } from 'hyparquet-writer';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/staging/` (naming, errors, the PDG container client): contentDerivedName;
+ * toStagingError; pdgContainerClient.
+ */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { StagingError, toStagingError } from '../../../shared/staging/errors.js';

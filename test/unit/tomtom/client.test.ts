@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/tomtom/client.ts`: TomTom client: requests; TomTom client: create job; TomTom client:
+ * authentication failures; Vault unwrap.
+ */
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import packageJson from '../../../package.json';

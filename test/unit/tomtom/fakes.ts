@@ -1,3 +1,7 @@
+/**
+ * Fakes for the TomTom client's unit tests: an `HttpClient` that answers from a script of replies and records
+ * what was sent, and fixed credentials. Only the transport is faked; the real core-rest-pipeline policies run.
+ */
 import {
   createHttpHeaders,
   type HttpClient,

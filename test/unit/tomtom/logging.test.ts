@@ -1,3 +1,8 @@
+/**
+ * The TomTom client's logging through the real core-rest-pipeline at verbose level: what `@azure/logger` and
+ * the console see for a failing and a succeeding call, which must name the request and never carry the API key
+ * or the token.
+ */
 import { AzureLogger, getLogLevel, setLogLevel } from '@azure/logger';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { API_KEYS, testClient } from './fakes.js';

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/tomtom/policies.ts`: apiKeyPolicy and xVersionPolicy; retryByIdempotencyPolicy;
+ * retryAfterMs; unauthorizedRecoveryPolicy; refreshableBearerTokenPolicy.
+ */
 import {
   createHttpHeaders,
   createPipelineRequest,

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/workflow/ids.ts`: matchInstanceIdForBlob; matchInstanceIdForRequest;
+ * rejectedUploadRunFor.
+ */
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/workflow/monitor.ts`: monitorPolicyFrom; nextPollDelaySeconds; deadlines;
+ * shouldContinueAsNew; estimateCompletion; GEM statuses; scheduledPollDelaySeconds.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   deadlineFrom,

@@ -1,3 +1,7 @@
+/**
+ * Unit tests of `shared/workflow/notify.ts`: signPayload / verifySignature; buildNotificationRequest;
+ * sendNotification.
+ */
 import {
   createHttpHeaders,
   type HttpClient,

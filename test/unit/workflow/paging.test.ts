@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/workflow/paging.ts`: pageByCreatedTime.
+ */
 import { describe, expect, it } from 'vitest';
 import { prng } from '../../../local/standins/samples.js';
 import {

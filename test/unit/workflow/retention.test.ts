@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/workflow/retention.ts`: retireBatch; inboxFileOf and retentionCutoff.
+ */
 import { describe, expect, it, vi } from 'vitest';
 import type { ArchiveOutcome, InboxFileVersion } from '../../../shared/workflow/archive.js';
 import {

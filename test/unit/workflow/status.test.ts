@@ -1,3 +1,6 @@
+/**
+ * Unit tests of `shared/workflow/status.ts`: toCompactStatus; failureMessageOf; caughtFailureMessage.
+ */
 import { describe, expect, it } from 'vitest';
 import {
   caughtFailureMessage,
@@ -57,7 +60,8 @@ describe('toCompactStatus', () => {
       polls: 7,
       estimatedCompletion: '2026-02-18T12:30:00Z',
       statistics: null,
-      outputs: { results: null, summary: null, error: null, validationReport: null },
+      counts: null,
+      outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
       error: null,
       notification: null,
       createdTime: '2026-02-18T10:00:00.000Z',
