@@ -38,7 +38,7 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
     app = await startApp({
       name: 'browser',
       timeScale: 600,
-      jobDurations: { queuedMs: 2 * 60_000, perSegmentMs: 0, minRunningMs: 3 * 3600_000 },
+      jobDurations: { queuedMs: 2 * 60_000, minRunningMs: 3 * 3600_000 },
     });
     browser = await openBrowser(executable!);
     valid = await uploadInbox(
@@ -142,7 +142,8 @@ describe.skipIf(!executable)('the results page in Chromium', () => {
 
   it('shows the GERS id and confidence of a road that is clicked', async () => {
     const data: JsonBody = (await api(app).get(`/api/matches/${valid.matchId}/map`)).body;
-    const matched = data.features.findIndex((f: JsonBody) => f.properties.match === 'full');
+    const matched = data.features.findIndex((f: JsonBody) => f.properties.gers);
+    expect(matched, 'a matched road on the map').toBeGreaterThanOrEqual(0);
     await page().locator('.map path.leaflet-interactive').nth(matched).click({ force: true });
     const popup = page().locator('.road-popup');
     await popup.waitFor();

@@ -26,7 +26,7 @@ const ROWS = 120;
 const app = useApp({
   name: 'results-routes',
   timeScale: 600,
-  jobDurations: { queuedMs: 60_000, perSegmentMs: 0, minRunningMs: 2 * 3600_000 },
+  jobDurations: { queuedMs: 60_000, minRunningMs: 2 * 3600_000 },
 });
 let valid: Uploaded;
 let invalid: Uploaded;
@@ -134,7 +134,7 @@ describe('GET /api/matches/{id}/outputs/{document}', () => {
     const noDocument = await api(app).get(`/api/matches/${valid.matchId}/outputs/secrets`);
     expect(noDocument.status).toBe(404);
     expect(noDocument.body.error.message).toBe(
-      'No document "secrets": a match\'s documents are results, summary, error, validationReport.',
+      'No document "secrets": a match\'s documents are results, summary, error, validationReport, matched.',
     );
 
     const noMatch = await api(app).get('/api/matches/match-00000000000000000000000000000000/outputs/results');

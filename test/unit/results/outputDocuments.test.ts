@@ -14,9 +14,9 @@ import {
 import { outboxBlobNames } from '../../../shared/workflow/outboxNames.js';
 
 describe('the documents served', () => {
-  it('are exactly the ones a run writes', () => {
+  it('are exactly the ones a run writes, and its enriched output', () => {
     expect([...OUTPUT_DOCUMENTS].sort()).toEqual(
-      Object.keys(outboxBlobNames({ nameKey: 'a', run: 'b' })).sort(),
+      [...Object.keys(outboxBlobNames({ nameKey: 'a', run: 'b' })), 'matched'].sort(),
     );
     expect(isOutputDocument('results')).toBe(true);
     for (const name of ['', 'latest', '../results', 'toString', '__proto__', 'constructor']) {
