@@ -1,5 +1,5 @@
 /**
- * The results page's files as HTTP responses. The build (scripts/build-web.js) writes the page into one
+ * The results page's files as HTTP responses. The build (scripts/buildWeb.js) writes the page into one
  * folder with a `manifest.json` naming every file, its content type, its hash and its precompressed copies;
  * only files the manifest names are served, so no request path can reach anything else. Each answer carries
  * the page's Content-Security-Policy (scripts, styles and data calls from this origin only, no inline script

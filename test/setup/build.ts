@@ -32,8 +32,13 @@ export function buildProject(
     const output = String((error as { stdout?: Buffer }).stdout ?? '');
     console.warn(`[build] tsc reported errors (outputs were still emitted):\n${output.slice(0, 4000)}`);
   }
+  // The CLI's bin executable, as `npm run build` leaves it (npx runs it through the shell).
+  execFileSync(process.execPath, [resolve(repoRoot, 'scripts', 'markBin.js')], {
+    cwd: repoRoot,
+    stdio: 'pipe',
+  });
   // The results page (dist/web), which the app serves and the browser tests open.
-  execFileSync(process.execPath, [resolve(repoRoot, 'scripts', 'build-web.js'), '--quiet'], {
+  execFileSync(process.execPath, [resolve(repoRoot, 'scripts', 'buildWeb.js'), '--quiet'], {
     cwd: repoRoot,
     stdio: 'pipe',
   });

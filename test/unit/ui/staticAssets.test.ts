@@ -1,5 +1,5 @@
 // The results page's files as HTTP answers (shared/ui/staticAssets.ts), on a page written the way
-// scripts/build-web.js writes one: only names in manifest.json are served, whatever the path tries; each
+// scripts/buildWeb.js writes one: only names in manifest.json are served, whatever the path tries; each
 // answer has its content type, the page's security headers, a year's caching for content-hashed assets and
 // revalidation for index.html, the precompressed copy the browser accepts, and a 304 for the version it has.
 import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';

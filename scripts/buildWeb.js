@@ -1,7 +1,7 @@
 // Builds the results page (web/) into dist/web, which the deployment package carries (scripts/package.js)
 // and the app serves at /api/ui/ (functions/http/ui.ts, shared/ui/staticAssets.ts).
 //
-//   node scripts/build-web.js      (part of npm run build)
+//   node scripts/buildWeb.js      (part of npm run build)
 //
 // esbuild bundles three entry points, each a script and a stylesheet with content-hashed names: the page
 // (web/src/main.ts), the map (web/src/map.ts, Leaflet) and the API explorer (web/src/swagger.ts, Swagger
