@@ -103,6 +103,8 @@ it('resumes after SIGKILL of the host mid-activity and mid-timer with the same o
     DURABLE_TASK_HUB: uniqueHub('Crash'),
     LOCAL_TIME_SCALE: '3600',
     LOCAL_TIME_EPOCH_MS: String(Date.now()),
+    // Set, not inherited from the shared stack's clock in this worker's environment.
+    LOCAL_TIME_VIRTUAL_EPOCH_MS: String(Date.now()),
   };
 
   const first = await launch(0, stateDir, env);

@@ -41,13 +41,15 @@ beforeAll(async () => {
     appRoot: fixtureApp,
     port: 0,
     stateDir: state,
-    // 600 virtual ms per real ms: one virtual hour in six real seconds, a tick every 500 real ms. (At 3600×,
-    // a tick every 83 ms, a loaded CI machine stalled the host past several ticks at once.)
+    // 600 virtual ms per real ms: one virtual hour in six real seconds, a tick every 500 real ms.
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 */5 * * * *',
       LOCAL_TIME_SCALE: '600',
       LOCAL_TIME_EPOCH_MS: String(epochMs),
+      // Set, not inherited: this worker's environment carries the shared stack's clock (test/setup/stack.ts),
+      // whose virtual epoch is when the suite started; the host would start its hour there, before epochMs.
+      LOCAL_TIME_VIRTUAL_EPOCH_MS: String(epochMs),
     },
     eventGrid: { watch: false },
     log: (line) => {

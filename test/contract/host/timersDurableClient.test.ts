@@ -36,6 +36,8 @@ beforeAll(async () => {
       DURABLE_TASK_HUB: uniqueHub('TimerClient'),
       LOCAL_TIME_SCALE: '600',
       LOCAL_TIME_EPOCH_MS: String(Date.now()),
+      // Set, not inherited from the shared stack's clock in this worker's environment.
+      LOCAL_TIME_VIRTUAL_EPOCH_MS: String(Date.now()),
     },
     eventGrid: { watch: false },
     log: () => {},
