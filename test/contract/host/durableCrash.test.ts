@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, expect, it } from 'vitest';
+import { clockSettings, createClock } from '../../../local/host/clock.js';
 import { fixtureDir, repoRoot, uniqueHub, useDurableStorage } from './durableHarness.js';
 
 /** Built by the integration project's global setup (test/setup/build.ts). */
@@ -101,10 +102,8 @@ it('resumes after SIGKILL of the host mid-activity and mid-timer with the same o
   // 1 virtual hour, so the 2-hour timer takes 2 s and keeps its due time across restarts.
   const env = {
     DURABLE_TASK_HUB: uniqueHub('Crash'),
-    LOCAL_TIME_SCALE: '3600',
-    LOCAL_TIME_EPOCH_MS: String(Date.now()),
-    // Set, not inherited from the shared stack's clock in this worker's environment.
-    LOCAL_TIME_VIRTUAL_EPOCH_MS: String(Date.now()),
+    // All three clock settings, so none is inherited from the shared stack's clock in this worker's env.
+    ...clockSettings(createClock({ scale: 3600 })),
   };
 
   const first = await launch(0, stateDir, env);

@@ -3,6 +3,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clockSettings, createClock } from '../../../local/host/clock.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { fixtureApp, records, tempDir, waitFor } from './helpers.js';
 
@@ -45,11 +46,10 @@ beforeAll(async () => {
     env: {
       FIXTURE_OUT_DIR: out,
       FIXTURE_TICK_SCHEDULE: '0 */5 * * * *',
-      LOCAL_TIME_SCALE: '600',
-      LOCAL_TIME_EPOCH_MS: String(epochMs),
-      // Set, not inherited: this worker's environment carries the shared stack's clock (test/setup/stack.ts),
-      // whose virtual epoch is when the suite started; the host would start its hour there, before epochMs.
-      LOCAL_TIME_VIRTUAL_EPOCH_MS: String(epochMs),
+      // All three clock settings: this worker's environment carries the shared stack's clock
+      // (test/setup/stack.ts), whose virtual epoch is when the suite started; inherited, it would start the
+      // host's hour there, before epochMs.
+      ...clockSettings(createClock({ scale: 600, epochMs })),
     },
     eventGrid: { watch: false },
     log: (line) => {

@@ -6,6 +6,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { clockSettings, createClock } from '../../../local/host/clock.js';
 import { type RunningHost, startHost } from '../../../local/host/host.js';
 import { uniqueHub } from './durableHarness.js';
 import { records, tempDir, waitFor } from './helpers.js';
@@ -34,10 +35,8 @@ beforeAll(async () => {
     env: {
       FIXTURE_OUT_DIR: out,
       DURABLE_TASK_HUB: uniqueHub('TimerClient'),
-      LOCAL_TIME_SCALE: '600',
-      LOCAL_TIME_EPOCH_MS: String(Date.now()),
-      // Set, not inherited from the shared stack's clock in this worker's environment.
-      LOCAL_TIME_VIRTUAL_EPOCH_MS: String(Date.now()),
+      // All three clock settings, so none is inherited from the shared stack's clock in this worker's env.
+      ...clockSettings(createClock({ scale: 600 })),
     },
     eventGrid: { watch: false },
     log: () => {},
