@@ -428,6 +428,7 @@ function* deliver(
     polls: monitor.polls,
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
+    ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
   });
 }
 

@@ -149,9 +149,9 @@ export async function matchMapHandler(
 
 async function readRunMap(run: RunRecord, tempDir: string, limit: number | undefined): Promise<RunMap> {
   const services = getServices();
-  const { blobName, etag } = mapInputOf(run);
+  const { in: container, blobName, etag } = mapInputOf(run, services.outbox.containerName);
   const inputWhat = `The input file "${blobName}" of match "${run.id}"`;
-  const input = await blobSourceFile(services.inbox.getBlobClient(blobName), {
+  const input = await blobSourceFile(services[container].getBlobClient(blobName), {
     name: blobName,
     ...(etag ? { etag } : {}),
   }).catch((error: unknown) => {

@@ -24,6 +24,8 @@ export interface RunRecord {
   phase: MatchPhase | null;
   /** The outcome its output names, once it completed. */
   outcome: string | null;
+  /** The GEM-ready Parquet the run matched, as its output names it (`preparedFile`), once it completed. */
+  preparedFile?: { container: string; name: string; etag: string };
 }
 
 /** Something a client asked for that the run does not have; its message is the 404's. */
@@ -56,6 +58,7 @@ export function runRecordOf(status: DurableStatusLike): RunRecord | undefined {
     documents: { ...outboxBlobNames(location), ...matchedOf(output) },
     phase: typeof custom.phase === 'string' ? (custom.phase as MatchPhase) : null,
     outcome: typeof output.outcome === 'string' ? output.outcome : null,
+    ...preparedFileOf(output),
   };
 }
 
@@ -74,8 +77,20 @@ export function noResultsReason(run: RunRecord): string {
   return `${where} has no results document (${run.documents.results}); it ended ${run.runtimeStatus}.`;
 }
 
-/** The inbox blob the match read, or the reason the map cannot use its input. */
-export function mapInputOf(run: RunRecord): { blobName: string; etag: string | undefined } {
+/** Where the map reads a run's roads from: a blob of the inbox or of the outbox, at a pinned version. */
+export interface MapInput {
+  in: 'inbox' | 'outbox';
+  blobName: string;
+  etag: string | undefined;
+}
+
+/**
+ * The file the map draws: the GEM-ready Parquet the run prepared (lon/lat whatever the user's format and CRS,
+ * so the map reads one format only), else the inbox blob the match read (runs that have not completed, or
+ * were started before their output named it: those are GEM Parquet inputs or are not drawable), or the reason
+ * the map cannot use the input.
+ */
+export function mapInputOf(run: RunRecord, outboxContainer?: string): MapInput {
   const { source, jobType } = run.input;
   if (jobType !== 'ROAD_MATCHING') {
     throw new RunFileMissing(
@@ -87,7 +102,20 @@ export function mapInputOf(run: RunRecord): { blobName: string; etag: string | u
       `match "${run.id}" read "${source.filename}" straight from PDG storage, so the app has no copy of its roads to draw; upload the file to the inbox to see it on the map.`,
     );
   }
-  return { blobName: source.blobName, etag: source.etag };
+  const prepared = run.preparedFile;
+  if (prepared && outboxContainer !== undefined && prepared.container === outboxContainer) {
+    return { in: 'outbox', blobName: prepared.name, etag: prepared.etag };
+  }
+  return { in: 'inbox', blobName: source.blobName, etag: source.etag };
+}
+
+/** The prepared file the run's output names; ignored unless every part of it is a string. */
+function preparedFileOf(output: Record<string, unknown>): Pick<RunRecord, 'preparedFile'> {
+  const file = output.preparedFile;
+  if (!isRecord(file)) return {};
+  const { container, name, etag } = file;
+  if (typeof container !== 'string' || typeof name !== 'string' || typeof etag !== 'string') return {};
+  return { preparedFile: { container, name, etag } };
 }
 
 /** A storage 404 or 412 while reading a run's file, as the thing the client is missing. */

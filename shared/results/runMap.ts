@@ -2,9 +2,8 @@
  * The map of a run: the user's roads as a GeoJSON FeatureCollection in EPSG:4326, each feature carrying what
  * GEM made of it (`{index, id, match, gers, confidence, match_count}`), plus the counts and the confidence
  * histogram of those roads. `mapFeaturesForRun` is the one place that decides where the features come from:
- * today the run's input (a GEM Parquet file, WKT geometries, read in bounded batches) joined with GEM's
- * `results.parquet` on `id`; an enriched copy of the user's file carrying the same properties can replace
- * both without changing the answer's shape. The answer is bounded: at most `maxFeatures` roads and
+ * the GEM Parquet file the run matched (its prepared input, or the user's own GEM Parquet; WKT geometries in
+ * lon/lat, read in bounded batches) joined with GEM's `results.parquet` on `id`. The answer is bounded: at most `maxFeatures` roads and
  * `maxVertices` coordinates (the first roads of the file, `truncated` then true and `total` the file's row
  * count, which validation checked against the row groups), and memory is the kept roads plus one batch.
  */

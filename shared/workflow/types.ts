@@ -148,6 +148,11 @@ export interface MatchResult {
   notification?: NotificationOutcome;
   /** Roads and kilometres per match kind, when the enriched output was written. */
   counts?: EnrichmentCounts;
+  /**
+   * The GEM-ready Parquet the run matched (the user's file in lon/lat, one row per GEM road), when it was
+   * prepared; the results page draws the map from it whatever the user's format. Blob names only, no secret.
+   */
+  preparedFile?: PreparedInput['prepared'];
 }
 
 // ---- Activity inputs and results ----

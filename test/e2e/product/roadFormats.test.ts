@@ -277,6 +277,28 @@ describe('road formats end to end', () => {
     }
   }, 240_000);
 
+  it("every format draws on the results page's map, from the prepared lon/lat roads, each coloured by its matches", async () => {
+    for (const { name, upload } of valid) {
+      await waitForMatch(app, upload.matchId, { timeoutMs: 120_000 });
+      const map = await api(app).get(`/api/matches/${encodeURIComponent(upload.matchId)}/map`);
+      expect(map.status, `${name}: ${map.text.slice(0, 300)}`).toBe(200);
+      // One feature per GEM road: a MultiLineString's parts are drawn, and matched, one by one.
+      expect(map.body.features, name).toHaveLength(GEM_ROWS);
+      expect(map.body.total, name).toBe(GEM_ROWS);
+      for (const feature of map.body.features as { geometry: { coordinates: number[][] } }[]) {
+        for (const [lon, lat] of feature.geometry.coordinates) {
+          expect(Math.abs(lon!), `${name} longitude`).toBeLessThanOrEqual(180);
+          expect(Math.abs(lat!), `${name} latitude`).toBeLessThanOrEqual(90);
+        }
+      }
+      const kinds = (map.body.features as { properties: { match: string } }[]).map((f) => f.properties.match);
+      expect(
+        kinds.every((k) => ['full', 'partial', 'unmatched'].includes(k)),
+        name,
+      ).toBe(true);
+    }
+  }, 240_000);
+
   it('a second run of the same upload and options reuses its prepared file; other options prepare another', async () => {
     const outbox = BlobServiceClient.fromConnectionString(
       app.stack.info.storageConnectionString,

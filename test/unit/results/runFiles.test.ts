@@ -99,7 +99,22 @@ describe('why a run has no results', () => {
 
 describe('mapInputOf', () => {
   it('is the inbox blob at the version the match read', () => {
-    expect(mapInputOf(runRecordOf(status())!)).toEqual({ blobName: 'roads/a.parquet', etag: '0x1' });
+    expect(mapInputOf(runRecordOf(status())!)).toEqual({
+      in: 'inbox',
+      blobName: 'roads/a.parquet',
+      etag: '0x1',
+    });
+  });
+
+  it("is the run's prepared GEM Parquet in the outbox once its output names it", () => {
+    const preparedFile = { container: 'outbox', name: '.prepared/k1/roads.parquet', etag: '0x2' };
+    const done = runRecordOf(status({ output: { outcome: 'succeeded', preparedFile } }))!;
+    expect(done.preparedFile).toEqual(preparedFile);
+    expect(mapInputOf(done, 'outbox')).toEqual({ in: 'outbox', blobName: preparedFile.name, etag: '0x2' });
+    // A prepared file in a container the app does not know is not read: the inbox blob is.
+    expect(mapInputOf(done, 'elsewhere')).toMatchObject({ in: 'inbox', blobName: 'roads/a.parquet' });
+    const garbled = runRecordOf(status({ output: { outcome: 'succeeded', preparedFile: { name: 1 } } }))!;
+    expect(garbled.preparedFile).toBeUndefined();
   });
 
   it('refuses lane-level jobs and PDG files with the reason', () => {
