@@ -4,6 +4,7 @@
  * shared/workflow/outboxNames.ts). Everything a client may be told is missing is a `RunFileMissing` whose
  * message names the match, the document or file, and what to do, so a 404 says exactly what is not there.
  */
+import type { PreparedInput } from '../formats/prepared.js';
 import { BlobReadError } from '../parquet/asyncBuffer.js';
 import { outboxBlobNames, outboxLocationFor } from '../workflow/outboxNames.js';
 import type { DurableStatusLike } from '../workflow/status.js';
@@ -25,7 +26,7 @@ export interface RunRecord {
   /** The outcome its output names, once it completed. */
   outcome: string | null;
   /** The GEM-ready Parquet the run matched, as its output names it (`preparedFile`), once it completed. */
-  preparedFile?: { container: string; name: string; etag: string };
+  preparedFile?: Pick<PreparedInput['prepared'], 'container' | 'name' | 'etag'>;
 }
 
 /** Something a client asked for that the run does not have; its message is the 404's. */
@@ -90,7 +91,7 @@ export interface MapInput {
  * were started before their output named it: those are GEM Parquet inputs or are not drawable), or the reason
  * the map cannot use the input.
  */
-export function mapInputOf(run: RunRecord, outboxContainer?: string): MapInput {
+export function mapInputOf(run: RunRecord, outboxContainer: string): MapInput {
   const { source, jobType } = run.input;
   if (jobType !== 'ROAD_MATCHING') {
     throw new RunFileMissing(
@@ -103,7 +104,7 @@ export function mapInputOf(run: RunRecord, outboxContainer?: string): MapInput {
     );
   }
   const prepared = run.preparedFile;
-  if (prepared && outboxContainer !== undefined && prepared.container === outboxContainer) {
+  if (prepared && prepared.container === outboxContainer) {
     return { in: 'outbox', blobName: prepared.name, etag: prepared.etag };
   }
   return { in: 'inbox', blobName: source.blobName, etag: source.etag };

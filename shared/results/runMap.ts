@@ -3,9 +3,10 @@
  * GEM made of it (`{index, id, match, gers, confidence, match_count}`), plus the counts and the confidence
  * histogram of those roads. `mapFeaturesForRun` is the one place that decides where the features come from:
  * the GEM Parquet file the run matched (its prepared input, or the user's own GEM Parquet; WKT geometries in
- * lon/lat, read in bounded batches) joined with GEM's `results.parquet` on `id`. The answer is bounded: at most `maxFeatures` roads and
- * `maxVertices` coordinates (the first roads of the file, `truncated` then true and `total` the file's row
- * count, which validation checked against the row groups), and memory is the kept roads plus one batch.
+ * lon/lat, read in bounded batches) joined with GEM's `results.parquet` on `id`. The answer is bounded: at
+ * most `maxFeatures` roads and `maxVertices` coordinates (the first roads of the file, `truncated` then true
+ * and `total` the file's row count, which validation checked against the row groups), and memory is the kept
+ * roads plus one batch.
  */
 import { FormatError } from '../formats/errors.js';
 import { openParquet, rowBatches } from '../formats/parquetRows.js';

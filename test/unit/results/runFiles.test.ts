@@ -99,7 +99,7 @@ describe('why a run has no results', () => {
 
 describe('mapInputOf', () => {
   it('is the inbox blob at the version the match read', () => {
-    expect(mapInputOf(runRecordOf(status())!)).toEqual({
+    expect(mapInputOf(runRecordOf(status())!, 'outbox')).toEqual({
       in: 'inbox',
       blobName: 'roads/a.parquet',
       etag: '0x1',
@@ -119,12 +119,14 @@ describe('mapInputOf', () => {
 
   it('refuses lane-level jobs and PDG files with the reason', () => {
     const lane = runRecordOf(status({ input: { request: { ...request, jobType: 'LANE_LEVEL_MATCHING' } } }))!;
-    expect(() => mapInputOf(lane)).toThrow(/LANE_LEVEL_MATCHING job: the map shows roads of ROAD_MATCHING/);
+    expect(() => mapInputOf(lane, 'outbox')).toThrow(
+      /LANE_LEVEL_MATCHING job: the map shows roads of ROAD_MATCHING/,
+    );
     const pdg = runRecordOf(
       status({ input: { request: { ...request, source: { kind: 'pdg', filename: 'f.parquet' } } } }),
     )!;
-    expect(() => mapInputOf(pdg)).toThrow(RunFileMissing);
-    expect(() => mapInputOf(pdg)).toThrow(/upload the file to the inbox/);
+    expect(() => mapInputOf(pdg, 'outbox')).toThrow(RunFileMissing);
+    expect(() => mapInputOf(pdg, 'outbox')).toThrow(/upload the file to the inbox/);
   });
 });
 
