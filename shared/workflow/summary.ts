@@ -8,7 +8,7 @@ import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { MatchInput, MatchSource } from './types.js';
+import type { MatchInput, MatchSource, ResultSource } from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 
@@ -57,6 +57,8 @@ export interface SummaryDocument extends DocumentBase {
     results: string;
     summary: string;
     gemResultFilename: string | null;
+    /** The result files merged into `results` (partitioned or incremental runs); absent for a single job. */
+    resultSources?: ResultSource[];
     /** The enriched output (`matched.<ext>`), or null when none was written. */
     matched: string | null;
   };
@@ -137,6 +139,7 @@ export function buildSummary(
     gemStatus: string;
     statistics: Record<string, unknown> | null;
     resultFilename: string | null;
+    resultSources?: ResultSource[];
     enriched?: EnrichedDelivery;
   },
 ): SummaryDocument {
@@ -151,6 +154,7 @@ export function buildSummary(
       results: names.results,
       summary: names.summary,
       gemResultFilename: context.resultFilename,
+      ...(context.resultSources ? { resultSources: context.resultSources } : {}),
       matched: report?.status === 'written' ? report.blob : null,
     },
     counts: context.enriched?.counts ?? null,
