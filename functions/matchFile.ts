@@ -11,14 +11,9 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import * as df from 'durable-functions';
 import type { PreparedInput } from '../shared/formats/prepared.js';
 import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
-import {
-  deadlineFrom,
-  estimateCompletion,
-  type MonitorPolicy,
-  scheduledPollDelaySeconds,
-  shouldContinueAsNew,
-} from '../shared/workflow/monitor.js';
+import { estimateCompletion, type MonitorPolicy } from '../shared/workflow/monitor.js';
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
+import type { PartitionPolicy } from '../shared/workflow/partitions.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
 import type {
   MatchActivities,
@@ -35,12 +30,20 @@ import type {
   ValidateInputResult,
 } from '../shared/workflow/types.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { followJob, type MonitorOutcome, startMonitoring } from './jobMonitor.js';
 import { loadMatchActivities } from './onDemand.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
-/** How the job is followed: the monitor policy, GEM's throughput for the estimate, and the poll-error limit. */
-export type MatchPolicy = MonitorPolicy & { segmentsPerHour: number; permanentErrorLimit: number };
+/**
+ * How the job is followed: the monitor policy, GEM's throughput for the estimate, the poll-error limit, and how a
+ * large input is split (absent in inputs scheduled before partitioning existed: those run as one job).
+ */
+export type MatchPolicy = MonitorPolicy & {
+  segmentsPerHour: number;
+  permanentErrorLimit: number;
+  partitioning?: PartitionPolicy;
+};
 
 /** What each generation of the orchestration receives; `resume` is set by continueAsNew while monitoring. */
 export interface MatchOrchestrationInput {
@@ -56,12 +59,14 @@ export interface MatchOrchestrationInput {
   };
 }
 
-const activities = registerActivities<MatchActivities>(
+export const activities = registerActivities<MatchActivities>(
   {
     prepareInput: true,
     validateInput: true,
     stageInput: true,
     submitJob: true,
+    partitionInput: true,
+    submitPartJob: true,
     pollJob: true,
     deliverResults: true,
     notify: true,
@@ -110,9 +115,6 @@ export interface SubmittedJob {
   /** Updated by every poll. */
   readonly monitor: MonitorState;
 }
-
-/** How monitoring ended: with the terminal poll (null when the deadline came first), or in a new generation. */
-type MonitorOutcome = { kind: 'finished'; final: PollJobResult | null } | { kind: 'continued-as-new' };
 
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
@@ -270,30 +272,16 @@ function* prepare(context: OrchestrationContext, run: MatchRunState): Generator<
     },
     ioRetryOptions(),
   );
-  const monitorStart = context.df.currentUtcDateTime.toISOString();
+  const monitor = startMonitoring(context, submitted, policy, run.rowCount);
   Object.assign(run.progress, {
     jobId: submitted.jobId,
     lastGemStatus: submitted.status,
-    submittedAt: monitorStart,
+    submittedAt: monitor.startedAt,
   });
-  const monitor: MonitorState = {
-    jobId: submitted.jobId,
-    polls: 0,
-    generation: 0,
-    startedAt: monitorStart,
-    deadline: deadlineFrom(monitorStart, policy).toISOString(),
-    lastGemStatus: submitted.status,
-    consecutiveErrors: 0,
-    rowCount: run.rowCount,
-  };
   return { staged, submitted, monitor };
 }
 
-/**
- * The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Poll errors come
- * back as data and are counted here: an uncaught one would end the instance, and continueAsNew could not revive
- * it. Only a permanent error repeated `permanentErrorLimit` times ends monitoring, by throwing.
- */
+/** Follows the job (functions/jobMonitor.ts), publishing each poll in the match's custom status. */
 function* monitor(
   context: OrchestrationContext,
   run: MatchRunState,
@@ -304,62 +292,23 @@ function* monitor(
     run.rowCount !== null
       ? estimateCompletion(state.startedAt, run.rowCount, run.policy.segmentsPerHour)
       : null;
-  for (;;) {
-    report(context, run, 'monitoring', monitoringStatus(run, job));
-    const poll = yield* activities.pollJob.call({ jobId: state.jobId });
-    const verdict = countPoll(run, state, poll);
-    if (verdict === 'terminal') return { kind: 'finished', final: poll };
-    if (verdict === 'unfollowable') {
-      throw new Error(`Job ${state.jobId} could not be followed: ${poll.error?.message}`);
-    }
-    const nextPollAt = nextPollTime(context, run, state);
-    if (nextPollAt === null) return { kind: 'finished', final: null };
-    yield context.df.createTimer(nextPollAt);
-    // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
-    if (shouldContinueAsNew(state, run.policy)) {
-      continueAsNew(context, run, job);
-      return { kind: 'continued-as-new' };
-    }
-  }
-}
-
-/** Counts a poll into the monitor state and says what it means for the loop. */
-function countPoll(
-  run: MatchRunState,
-  state: MonitorState,
-  poll: PollJobResult,
-): 'terminal' | 'unfollowable' | 'running' {
-  state.polls += 1;
-  run.progress.polls = state.polls;
-  if (poll.error) {
-    state.consecutiveErrors += 1;
-    const unfollowable = poll.error.permanent && state.consecutiveErrors >= run.policy.permanentErrorLimit;
-    return unfollowable ? 'unfollowable' : 'running';
-  }
-  state.consecutiveErrors = 0;
-  state.lastGemStatus = poll.status;
-  run.progress.lastGemStatus = poll.status;
-  return poll.terminal ? 'terminal' : 'running';
-}
-
-/**
- * When to poll next, or null once the deadline has come. No wait runs past the deadline, and the job gets one
- * last poll when it arrives: a job that finishes during the final wait is delivered, not reported as timed out.
- */
-function nextPollTime(context: OrchestrationContext, run: MatchRunState, state: MonitorState): Date | null {
-  const now = context.df.currentUtcDateTime;
-  const secondsLeft = (new Date(state.deadline).getTime() - now.getTime()) / 1000;
-  if (secondsLeft <= 0) return null;
-  const delaySeconds = Math.min(
-    secondsLeft,
-    scheduledPollDelaySeconds(state.polls, run.policy, state.lastGemStatus ?? undefined, now, run.estimated),
+  return yield* followJob(
+    context,
+    activities.pollJob,
+    { policy: run.policy, state, estimated: run.estimated },
+    {
+      beforePoll: () => report(context, run, 'monitoring', monitoringStatus(run, job)),
+      afterPoll: (polled) => {
+        run.progress.polls = polled.polls;
+        run.progress.lastGemStatus = polled.lastGemStatus;
+      },
+      continueAsNew: () => continueAsNew(context, run, job),
+    },
   );
-  return new Date(now.getTime() + delaySeconds * 1000);
 }
 
 /** Ends this generation; the next one resumes monitoring from the carried state with a fresh history. */
 function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: SubmittedJob): void {
-  job.monitor.generation += 1;
   const next: MatchOrchestrationInput = {
     request: run.request,
     policy: run.policy,
