@@ -4,6 +4,7 @@
  */
 import './setup.js';
 import './matchFile.js';
+import './matchPart.js';
 import './listStorages.js';
 import './uploads.js';
 import './sweep.js';

@@ -11,11 +11,18 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import * as df from 'durable-functions';
 import type { PreparedInput } from '../shared/formats/prepared.js';
 import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
+import { combineStatistics } from '../shared/results/statistics.js';
 import { estimateCompletion, type MonitorPolicy } from '../shared/workflow/monitor.js';
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
-import type { PartitionPolicy } from '../shared/workflow/partitions.js';
+import {
+  type PartitionPolicy,
+  type PartsWindow,
+  partsEstimate,
+  partsSummary,
+} from '../shared/workflow/partitions.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
 import type {
+  DeliverResultsResult,
   MatchActivities,
   MatchCustomStatus,
   MatchInput,
@@ -32,6 +39,7 @@ import type {
 import { ioRetryOptions, registerActivities } from './activities.js';
 import { followJob, type MonitorOutcome, startMonitoring } from './jobMonitor.js';
 import { loadMatchActivities } from './onDemand.js';
+import { matchParts } from './partitionedMatch.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
@@ -126,6 +134,8 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     if (!run.job) {
       const invalid = yield* validate(context, run);
       if (invalid) return invalid;
+      const partitioning = partitioningFor(run);
+      if (partitioning) return yield* matchInParts(context, run, partitioning);
       run.job = yield* prepare(context, run);
     }
     const monitored = yield* monitor(context, run, run.job);
@@ -352,9 +362,26 @@ function* deliver(
     ioRetryOptions(),
   );
 
+  return yield* notifyAndFinish(context, run, delivered, monitoringStatus(run, job), {
+    jobId: monitor.jobId,
+    gemStatus: final?.status ?? monitor.lastGemStatus,
+    statistics: final?.statistics ?? null,
+    polls: monitor.polls,
+  });
+}
+
+/** After delivery: tells the callback, publishes the final status and ends the run with its result. */
+function* notifyAndFinish(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  delivered: DeliverResultsResult,
+  status: Partial<MatchCustomStatus>,
+  result: Pick<MatchResult, 'jobId' | 'gemStatus' | 'statistics' | 'polls' | 'parts'>,
+): Generator<Task, MatchResult, unknown> {
+  const { request } = run;
   let notification: NotifyResult | undefined;
   if (request.callbackUrl) {
-    report(context, run, 'notifying', monitoringStatus(run, job));
+    report(context, run, 'notifying', status);
     notification = yield* activities.notify.call({
       url: request.callbackUrl,
       summaryBlob: delivered.summaryBlob,
@@ -364,20 +391,112 @@ function* deliver(
 
   const outcome = delivered.outcome;
   report(context, run, outcome === 'succeeded' ? 'completed' : outcome, {
-    ...monitoringStatus(run, job),
+    ...status,
     ...(delivered.message ? { message: delivered.message } : {}),
   });
   return finish(context, run, {
     outcome,
-    jobId: monitor.jobId,
-    gemStatus: final?.status ?? monitor.lastGemStatus,
-    statistics: final?.statistics ?? null,
+    ...result,
     outputs: delivered.outputs,
     ...(delivered.message ? { message: delivered.message } : {}),
-    polls: monitor.polls,
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
     ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
+  });
+}
+
+/**
+ * The partitioning policy when this run's file is split into parts: a prepared road-matching input with more
+ * rows than GEM_MAX_ROADS_PER_JOB (runs scheduled before partitioning existed have no policy: one job).
+ */
+function partitioningFor(run: MatchRunState): PartitionPolicy | undefined {
+  const partitioning = run.policy.partitioning;
+  if (!partitioning || !isPrepared(run.request) || run.rowCount === null) return undefined;
+  return run.rowCount > partitioning.maxRoadsPerJob ? partitioning : undefined;
+}
+
+/** The custom status of a partitioned run: its parts, the window, and the ETA of the rows still to match. */
+function partsStatus(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  state: PartsWindow,
+): Partial<MatchCustomStatus> {
+  const eta = partsEstimate(
+    context.df.currentUtcDateTime,
+    state.parts,
+    state.window,
+    run.policy.segmentsPerHour,
+  );
+  const { window, resubmits, refusals } = state;
+  return {
+    estimatedCompletion: eta ? eta.toISOString() : null,
+    parts: partsSummary(state.parts, { window, resubmits, refusals }),
+  };
+}
+
+/**
+ * The partitioned run (functions/partitionedMatch.ts): its parts matched one GEM job each, then delivered as one
+ * run, results.parquet being the merge of the parts' result files in part order and the statistics combined.
+ */
+function* matchInParts(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  partitioning: PartitionPolicy,
+): Generator<Task, MatchResult, unknown> {
+  const submittedAt = context.df.currentUtcDateTime.toISOString();
+  run.progress.submittedAt = submittedAt;
+  report(context, run, 'submitting');
+  const { state, outcomes } = yield* matchParts(
+    context,
+    { request: run.request, policy: { ...run.policy, partitioning } },
+    fileInput(run),
+    { activities, publish: (s) => report(context, run, 'monitoring', partsStatus(context, run, s)) },
+  );
+  const status = partsStatus(context, run, state);
+  report(context, run, 'delivering', status);
+  const first = outcomes[0]!;
+  const unnamed = outcomes.findIndex((o) => !o.resultFilename);
+  if (unnamed >= 0) {
+    throw new Error(
+      `GEM reported part ${unnamed}'s job ${outcomes[unnamed]!.jobId} as SUCCESS without a result file name.`,
+    );
+  }
+  const statistics = combineStatistics(outcomes.map((o) => ({ statistics: o.statistics, roads: o.rows })));
+  const polls = outcomes.reduce((sum, o) => sum + o.polls, 0);
+  const finishedAt = context.df.currentUtcDateTime.toISOString();
+  const delivered = yield* activities.deliverResults.call(
+    {
+      request: run.request,
+      instanceId: context.df.instanceId,
+      pdgFilename: first.pdgFilename ?? '',
+      jobId: first.jobId ?? 0,
+      poll: {
+        jobId: first.jobId ?? 0,
+        status: 'SUCCESS',
+        terminal: true,
+        succeeded: true,
+        resultFilename: null,
+        statistics,
+        message: null,
+      },
+      timedOut: false,
+      lastGemStatus: 'SUCCESS',
+      deadline: finishedAt,
+      startedAt: run.startedAt,
+      submittedAt,
+      polls,
+      finishedAt,
+      ...(run.prepared ? { prepared: run.prepared } : {}),
+      resultSources: outcomes.map((o) => ({ kind: 'pdg' as const, filename: o.resultFilename ?? '' })),
+    },
+    ioRetryOptions(),
+  );
+  return yield* notifyAndFinish(context, run, delivered, status, {
+    jobId: first.jobId,
+    gemStatus: 'SUCCESS',
+    statistics,
+    polls,
+    ...(status.parts ? { parts: status.parts } : {}),
   });
 }
 

@@ -4,7 +4,7 @@
  * a cut to the number of jobs actually running when TomTom refuses a create), and the progress the custom
  * status and `GET /api/matches/{id}` show. Everything here is plain JSON without a secret.
  */
-import type { InputPart, MatchInput } from './types.js';
+import type { InputPart, MatchInput, MonitorState, StageInputResult, SubmitJobResult } from './types.js';
 
 /** The sub-orchestration that runs one part (functions/matchPart.ts). */
 export const MATCH_PART_ORCHESTRATION = 'matchPart';
@@ -24,6 +24,8 @@ export type PartOutcomeKind = 'succeeded' | 'gem-failed' | 'timed-out' | 'refuse
 export interface PartOutcome {
   outcome: PartOutcomeKind;
   jobId: number | null;
+  /** The part's file in the PDG storage (null when staging did not get that far). */
+  pdgFilename: string | null;
   resultFilename: string | null;
   statistics: Record<string, unknown> | null;
   polls: number;
@@ -36,10 +38,12 @@ export interface PartOutcome {
   retryAfterSeconds?: number | null;
 }
 
-/** Input of `matchPart`. */
+/** Input of `matchPart`: the part's job, already submitted by the parent. */
 export interface MatchPartInput {
   request: MatchInput;
   part: InputPart;
+  staged: StageInputResult;
+  submitted: SubmitJobResult;
   /** The monitor policy and GEM's throughput, as the parent has them. */
   policy: {
     initialIntervalSeconds: number;
@@ -51,7 +55,7 @@ export interface MatchPartInput {
     permanentErrorLimit: number;
   };
   /** Set by continueAsNew while the part's job is monitored. */
-  resume?: unknown;
+  resume?: { monitor: MonitorState };
 }
 
 export type PartState = 'queued' | 'running' | 'done' | 'failed';
@@ -180,4 +184,103 @@ export function partsSummary(
     list,
     listed: list.length,
   };
+}
+
+/** What a part's sub-orchestration publishes as its custom status (read by `GET /api/matches/{id}`). */
+export interface PartCustomStatus {
+  phase: 'monitoring' | PartOutcomeKind;
+  index: number;
+  rows: number;
+  jobId: number | null;
+  gemStatus: string | null;
+  polls: number;
+}
+
+/** The parent's whole view of its parts: carried in orchestration locals, rebuilt on every replay. */
+export interface PartsWindow {
+  parts: PartProgress[];
+  /** The effective window. */
+  window: number;
+  resubmits: number;
+  refusals: number;
+}
+
+/** A refused create without Retry-After is tried again after this long. */
+export const DEFAULT_REFUSAL_WAIT_SECONDS = 60;
+
+export function openWindow(parts: readonly InputPart[], policy: PartitionPolicy): PartsWindow {
+  return {
+    parts: initialParts(parts),
+    window: Math.max(1, policy.maxParallelJobs),
+    resubmits: 0,
+    refusals: 0,
+  };
+}
+
+function isReady(part: PartProgress, now: Date): boolean {
+  return part.state === 'queued' && (!part.notBefore || new Date(part.notBefore).getTime() <= now.getTime());
+}
+
+/** The parts to start now, in index order: as many ready parts as the window has room for. */
+export function partsToStart(state: PartsWindow, now: Date): PartProgress[] {
+  const running = state.parts.filter((p) => p.state === 'running').length;
+  const room = Math.max(0, state.window - running);
+  return state.parts.filter((p) => isReady(p, now)).slice(0, room);
+}
+
+/** When the earliest refused part may start again, if one is waiting and the window has room for it. */
+export function nextWakeUp(state: PartsWindow, now: Date): Date | null {
+  const running = state.parts.filter((p) => p.state === 'running').length;
+  if (running >= state.window) return null;
+  const waits = state.parts
+    .filter((p) => p.state === 'queued' && p.notBefore && !isReady(p, now))
+    .map((p) => new Date(p.notBefore!).getTime());
+  return waits.length > 0 ? new Date(Math.min(...waits)) : null;
+}
+
+/** Marks a part started: its next attempt number, which names its sub-orchestration. */
+export function startPart(part: PartProgress): number {
+  part.attempt += 1;
+  part.state = 'running';
+  delete part.notBefore;
+  return part.attempt;
+}
+
+/**
+ * Takes in how one attempt at a part ended, and adapts the window: a success widens it by one (AIMD's
+ * additive increase); a refusal narrows it to the parts still running and queues the part again after the
+ * Retry-After (not counted as a failure); a FAILED or timed-out job queues the part again until it has used
+ * `partAttempts` jobs, then the part is `failed` and the result says the match cannot complete.
+ */
+export function recordOutcome(
+  state: PartsWindow,
+  part: PartProgress,
+  outcome: PartOutcome,
+  now: Date,
+  policy: PartitionPolicy,
+): 'done' | 'requeued' | 'exhausted' {
+  part.jobId = outcome.jobId ?? part.jobId;
+  part.gemStatus = outcome.gemStatus ?? part.gemStatus;
+  if (outcome.outcome === 'succeeded') {
+    part.state = 'done';
+    state.window = windowAfterSuccess(state.window, policy.maxParallelJobs);
+    return 'done';
+  }
+  if (outcome.outcome === 'refused') {
+    part.state = 'queued';
+    state.refusals += 1;
+    state.resubmits += 1;
+    state.window = windowAfterRefusal(state.parts.filter((p) => p.state === 'running').length);
+    const wait = outcome.retryAfterSeconds ?? DEFAULT_REFUSAL_WAIT_SECONDS;
+    part.notBefore = new Date(now.getTime() + Math.max(1, wait) * 1000).toISOString();
+    return 'requeued';
+  }
+  part.failures += 1;
+  if (part.failures >= policy.partAttempts) {
+    part.state = 'failed';
+    return 'exhausted';
+  }
+  part.state = 'queued';
+  state.resubmits += 1;
+  return 'requeued';
 }

@@ -9,6 +9,7 @@
 import type { FormatOptions, PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
+import type { PartsSummary } from './partitions.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -91,6 +92,8 @@ export interface MatchCustomStatus {
   message?: string;
   /** Set once a failed match has sent (or tried to send) its callback; a completed match has it in its output. */
   notification?: NotificationOutcome;
+  /** A partitioned match's parts: counts, the effective window, and the first parts listed. */
+  parts?: PartsSummary;
 }
 
 /** The monitor loop's state; carried across `continueAsNew` generations. */
@@ -153,6 +156,8 @@ export interface MatchResult {
    * prepared; the results page draws the map from it whatever the user's format. Blob names only, no secret.
    */
   preparedFile?: PreparedInput['prepared'];
+  /** A partitioned match's parts as they ended. */
+  parts?: PartsSummary;
 }
 
 // ---- Activity inputs and results ----
