@@ -11,7 +11,7 @@
  * Last, the conversion and enrichment benchmark (bench/enrichmentBench.ts). The JSON object printed after the
  * GEM job holds every run, the ratios (baseline / gem-flow), the memory, staging and cold-start figures; the
  * enrichment figures follow as one more JSON line. `npm run bench -- <part>` (`cold-start`, `validation`,
- * `staging`, `gem-job`, `enrichment`) runs one part.
+ * `staging`, `gem-job`, `enrichment`, `partitioned`) runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -25,6 +25,7 @@ import { runBaseline } from './baseline.js';
 import { type ColdStartResult, runColdStartBench } from './coldStart.js';
 import { runEnrichmentBench } from './enrichmentBench.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
+import { runPartitionedBench } from './partitioned.js';
 import { runStagingBench, type StagingBenchResult } from './staging.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
@@ -411,6 +412,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await runStagingBench()));
     return;
   }
+  if (only === 'partitioned') {
+    console.log(JSON.stringify(await runPartitionedBench()));
+    return;
+  }
   const coldStart = only ? undefined : await runColdStartBench();
   if (coldStart) console.log('');
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
@@ -425,6 +430,8 @@ async function main(): Promise<void> {
   if (only === 'gem-job') return;
   console.log('');
   console.log(JSON.stringify(await runEnrichmentBench()));
+  console.log('');
+  console.log(JSON.stringify(await runPartitionedBench()));
 }
 
 async function gemJobBench(
