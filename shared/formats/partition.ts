@@ -21,7 +21,7 @@ export class PartitionError extends GemFlowError {
 }
 
 /** What all part writers together buffer before they write a row group. */
-export const PARTITION_BUFFER_BYTES = 64 * 1024 * 1024;
+export const PARTITION_BUFFER_BYTES = 32 * 1024 * 1024;
 
 export interface PartFile {
   index: number;
@@ -88,7 +88,10 @@ class GrowingUint32 {
 async function readKeys(parquet: ParquetFile, label: string): Promise<Uint32Array> {
   const keys = new GrowingUint32();
   for await (const batch of rowBatches(parquet, ['geometry'], label)) {
-    for (const row of batch.rows) keys.push(roadKey(row.geometry));
+    for (const row of batch.rows) {
+      keys.push(roadKey(row.geometry));
+      if (keys.length % YIELD_ROWS === 0) await yieldToEventLoop();
+    }
   }
   return keys.view();
 }
@@ -96,14 +99,28 @@ async function readKeys(parquet: ParquetFile, label: string): Promise<Uint32Arra
 /**
  * Replaces each row's key by its part: rows sorted by key (ties by row number, so the cut is deterministic),
  * then position p of n goes to part floor(p × parts / n), which makes part sizes differ by at most one row.
+ * The sort is the engine's native numeric sort of one Float64Array holding key and row number together (a
+ * comparator sort of a million rows blocks the event loop for seconds): the row number takes the low bits and
+ * the key the bits left of a double's exact 53, dropping its finest bits when there are more than 2^21 rows.
  */
 export function assignParts(keys: Uint32Array, parts: number): Uint32Array {
   const n = keys.length;
-  const order = new Uint32Array(n);
-  for (let i = 0; i < n; i++) order[i] = i;
-  order.sort((a, b) => keys[a]! - keys[b]! || a - b);
-  for (let p = 0; p < n; p++) keys[order[p]!] = Math.floor((p * parts) / n);
+  const rowBits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  const keyShift = Math.max(0, 32 + rowBits - 53);
+  const rowSpan = 2 ** rowBits;
+  const order = new Float64Array(n);
+  for (let i = 0; i < n; i++) order[i] = (keys[i]! >>> keyShift) * rowSpan + i;
+  order.sort();
+  for (let p = 0; p < n; p++) keys[order[p]! % rowSpan] = Math.floor((p * parts) / n);
   return keys;
+}
+
+/** Rows parsed between two turns of the event loop (a WKT parse is some microseconds). */
+const YIELD_ROWS = 10_000;
+
+/** Lets the event loop run (HTTP requests, timers) between batches of a long pass. */
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 function textOf(value: unknown): string {
@@ -135,6 +152,7 @@ async function writeParts(
         part: row.part === undefined ? 0 : Number(row.part),
       });
     }
+    await yieldToEventLoop();
   }
 }
 

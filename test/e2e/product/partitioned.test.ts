@@ -108,7 +108,10 @@ async function mostJobsAtOnce(app: TestApp): Promise<number> {
   edges.sort((a, b) => a[0]! - b[0]! || a[1]! - b[1]!);
   let active = 0;
   let most = 0;
-  for (const [, step] of edges) most = Math.max(most, (active += step!));
+  for (const [, step] of edges) {
+    active += step!;
+    most = Math.max(most, active);
+  }
   return most;
 }
 
