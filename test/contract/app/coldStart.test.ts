@@ -109,10 +109,11 @@ describe('the entry a new instance imports', () => {
   });
 
   it('loads no tracing SDK at import even when tracing is configured (it starts on the first invocation)', async () => {
-    for (const env of [
+    const targets: Record<string, string>[] = [
       { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' },
       { APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000002' },
-    ]) {
+    ];
+    for (const env of targets) {
       const entry = await probe('dist/functions/index.js', env);
       expect(entry.functions).toContain('matchFile');
       expect(heavyPackagesIn(entry.files), Object.keys(env)[0]).toEqual([]);

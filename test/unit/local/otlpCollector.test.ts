@@ -46,7 +46,7 @@ describe('OTLP collector stand-in', () => {
   });
 
   it('refuses protobuf, non-OTLP JSON and oversized bodies, saying why', async () => {
-    const post = (body: BodyInit, type: string) =>
+    const post = (body: string | Uint8Array, type: string) =>
       fetch(`${collector.endpoint}/v1/traces`, { method: 'POST', headers: { 'content-type': type }, body });
     expect((await post(new Uint8Array([10, 0]), 'application/x-protobuf')).status).toBe(415);
     expect((await post('{"resourceSpans": [', 'application/json')).status).toBe(400);
