@@ -1,10 +1,10 @@
 /**
  * Tracing, on when the environment names a target (shared/telemetry/target.ts) and absent otherwise: with no
- * target nothing is registered and no SDK is loaded. With one, a pre-invocation hook starts the SDK on the
- * first invocation (shared/telemetry/start.ts, loaded then) and runs every handler inside a span of its own,
- * the child of the host's invocation span: in `telemetryMode: OpenTelemetry` (host.json) the host hands the
- * worker the W3C trace context of each invocation (`InvocationContext.traceContext`), which is extracted here
- * so the worker's spans continue the host's trace. Orchestrator episodes get no span: they replay on every
+ * target nothing is registered and no SDK is loaded. With one, the SDK starts once the app has loaded
+ * (shared/telemetry/start.ts, imported then, never at import), and a pre-invocation hook runs every handler
+ * inside a span of its own, the child of the host's invocation span: in `telemetryMode: OpenTelemetry`
+ * (host.json) the host hands the worker the W3C trace context of each invocation
+ * (`InvocationContext.traceContext`), which is extracted here so the worker's spans continue the host's trace. Orchestrator episodes get no span: they replay on every
  * event, and their work is in the activities, which do.
  *
  * The worker does not claim the host's `WorkerOpenTelemetryEnabled` capability: the host keeps exporting the
@@ -37,6 +37,11 @@ function registerTracing(configured: Exclude<TelemetryTarget, { kind: 'none' }>)
         return undefined;
       }),
   );
+  // Loading the SDK takes a while (the Azure Monitor distro is about 1 100 modules, ~1.8 s on a busy laptop):
+  // it starts with the app, beside the host's own start-up, and the first invocation waits only for the rest.
+  app.hook.appStart(() => {
+    void started();
+  });
   app.hook.preInvocation(async (hook) => {
     if ((await started()) && !UNTRACED_TRIGGERS.has(hook.invocationContext.options.trigger.type))
       traceHandler(hook);
