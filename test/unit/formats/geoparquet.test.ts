@@ -14,6 +14,7 @@ import { bytesSourceFile, localSourceFile } from '../../../shared/formats/source
 import type { OutputFeature } from '../../../shared/formats/types.js';
 import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
+import { UNMATCHED } from '../../support/formatFixtures.js';
 import { assertOnlyFormatErrors, drain, formatRule, LIMITS, readOptions, scratch } from './support.js';
 
 const dir = scratch();
@@ -141,14 +142,7 @@ describe("GeoParquet reader (files written by hyparquet-writer's own WKB encoder
       id: null,
       geometry: null,
       properties: {},
-      enrichment: {
-        gers: null,
-        confidence: null,
-        lr_from: null,
-        lr_to: null,
-        match: 'unmatched',
-        match_count: 0,
-      },
+      enrichment: UNMATCHED,
       matches: [],
     });
     await sink.finish();
@@ -296,14 +290,7 @@ describe('GeoParquet writer', () => {
         ],
       },
       properties: {},
-      enrichment: {
-        gers: null,
-        confidence: null,
-        lr_from: null,
-        lr_to: null,
-        match: 'unmatched',
-        match_count: 0,
-      },
+      enrichment: UNMATCHED,
       matches: [],
     });
     for (let i = 0; i < 7; i++) await sink.write(line(i));
