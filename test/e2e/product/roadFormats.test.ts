@@ -8,7 +8,8 @@
 // - RD New (EPSG:28992): the origin of the Rijksdriehoeksmeting, (x, y) = (155000, 463000) at the Onze Lieve
 //   Vrouwetoren in Amersfoort. Held to 1e-7° of proj4 called here with the EPSG definition written out below
 //   (the oblique stereographic projection of EPSG:28992 and a published 7-parameter Amersfoort → WGS 84
-//   transformation, agreeing within 3 mm with the one proj4 carries and the product promises), not the registry's string nor the app's projectionFor. Also held to 1e-5° (1 m) of
+//   transformation, agreeing within 3 mm with the one proj4 carries and the product promises), not the
+//   registry's string nor the app's projectionFor. Also held to 1e-5° (1 m) of
 //   the published WGS 84 position, 52.15517440° N, 5.38720621° E (Schreutelkamp & Strang van Hees,
 //   "Benaderingsformules voor de transformatie tussen RD- en WGS84-kaartcoördinaten", 2001: φ0, λ0), which is
 //   RDNAPTRANS, ~0.3 m from the 7-parameter result: a datum shift that is missing or wrong is 100 m off either.
