@@ -385,6 +385,12 @@ const definitions = {
     default: '50',
     schema: integer(1, 1_000),
   }),
+  GEM_INCREMENTAL: define({
+    description:
+      'Whether a road-matching run of an inbox file is incremental when its request does not say: only the rows new or changed since the last completed run of the same inbox name go to GEM, the rest of the results are carried over.',
+    default: 'false',
+    schema: flag,
+  }),
   GEM_SEGMENTS_PER_HOUR: define({
     description: 'GEM throughput used to estimate job duration.',
     default: '100000',
@@ -560,6 +566,8 @@ export interface Settings {
     /** Polls per orchestration generation; the monitor calls continueAsNew after this many. */
     readonly monitorPollsPerGeneration: number;
     readonly gemSegmentsPerHour: number;
+    /** `GEM_INCREMENTAL`: runs are incremental unless their request says otherwise. */
+    readonly incremental: boolean;
     readonly storageFanOutLimit: number;
     readonly matchRetentionDays: number;
   };
@@ -839,6 +847,7 @@ function buildSettings(
       monitorDeadlineHours: values.MONITOR_DEADLINE_HOURS,
       monitorPollsPerGeneration: values.MONITOR_POLLS_PER_GENERATION,
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
+      incremental: values.GEM_INCREMENTAL,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
       matchRetentionDays: values.MATCH_RETENTION_DAYS,
     },

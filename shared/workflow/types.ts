@@ -42,6 +42,13 @@ export interface MatchInput {
   format?: FormatOptions;
   /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
   outbox: OutboxLocation;
+  /**
+   * Match only the rows new or changed since a previous completed run of the same inbox name, carrying the
+   * other rows' results over (README "Incremental re-matching"). Only for ROAD_MATCHING runs of inbox files.
+   */
+  incremental?: boolean;
+  /** The previous run to compare with (its instance id); absent: the name's latest run. Implies incremental. */
+  previousMatchId?: string;
   trigger: 'blob' | 'http' | 'sweep';
   /**
    * ISO 8601 instant the trigger accepted the request, on the trigger's clock; it orders runs of one file. The
