@@ -66,6 +66,7 @@ const activities = registerActivities<MatchActivities>(
     deliverResults: true,
     notify: true,
     recordFailure: true,
+    planIncremental: true,
   },
   async () => (await loadMatchActivities()).matchActivities(),
 );

@@ -117,6 +117,8 @@ async function deliverSuccess(
       statistics: poll.statistics,
       resultFilename,
       ...(enriched ? { enriched } : {}),
+      ...(input.prepared ? { preparedFile: input.prepared.prepared } : {}),
+      ...(input.incremental ? { incremental: input.incremental } : {}),
     }),
   );
   const matched = enriched?.report.status === 'written' ? enriched.report.blob : undefined;

@@ -165,7 +165,7 @@ async function refused(
  * upload). Its SHA-256 goes into the metadata staging reads (shared/staging/copy.ts), so staging does not
  * read the file again to hash it.
  */
-async function uploadOnce(
+export async function uploadOnce(
   target: BlockBlobClient,
   path: string,
 ): Promise<{ etag: string; byteLength: number }> {
@@ -195,7 +195,7 @@ async function uploadOnce(
 }
 
 /** The prepared blob's etag and size when a complete one exists (its metadata is committed with its blocks). */
-async function preparedProperties(
+export async function preparedProperties(
   blob: BlobClient,
 ): Promise<{ etag: string; byteLength: number } | undefined> {
   try {

@@ -4,11 +4,12 @@
  * callback. Pure: every instant is passed in.
  */
 
+import type { PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { MatchInput, MatchSource } from './types.js';
+import type { IncrementalSummary, MatchInput, MatchSource } from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 
@@ -68,6 +69,13 @@ export interface SummaryDocument extends DocumentBase {
   counts: EnrichmentCounts | null;
   /** What became of the enriched output; null for runs that had no prepared input to join. */
   enrichment: EnrichmentReport | null;
+  /**
+   * The GEM-ready Parquet the results belong to (all of the run's rows): what a later incremental run compares
+   * its own rows with. Null for runs that were not prepared.
+   */
+  preparedFile: PreparedInput['prepared'] | null;
+  /** How much of the file GEM was spared (README "Incremental re-matching"); null for a run not incremental. */
+  incremental: IncrementalSummary | null;
   timings: SummaryTimings;
 }
 
@@ -138,6 +146,8 @@ export function buildSummary(
     statistics: Record<string, unknown> | null;
     resultFilename: string | null;
     enriched?: EnrichedDelivery;
+    preparedFile?: PreparedInput['prepared'];
+    incremental?: IncrementalSummary;
   },
 ): SummaryDocument {
   const names = outboxBlobNames(context.input.outbox);
@@ -155,6 +165,8 @@ export function buildSummary(
     },
     counts: context.enriched?.counts ?? null,
     enrichment: report,
+    preparedFile: context.preparedFile ?? null,
+    incremental: context.incremental ?? null,
     timings: timings(context),
   };
 }

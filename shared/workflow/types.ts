@@ -279,6 +279,8 @@ export interface DeliverResultsInput {
    * before it existed (those runs deliver the raw results and the summary only).
    */
   prepared?: PreparedInput;
+  /** What the summary says of an incremental run; absent for runs that did not ask for one. */
+  incremental?: IncrementalSummary;
 }
 
 /** Result of `deliverResults`. */
@@ -329,6 +331,55 @@ export interface RecordFailureResult {
   errorBlob: string;
 }
 
+/** Input of `planIncremental`: the run, and its full prepared file (what validation accepted). */
+export interface PlanIncrementalInput {
+  request: MatchInput;
+  instanceId: string;
+  prepared: PreparedInput;
+}
+
+/** Rows of the current file against the previous run's (shared/incremental/classify.ts). */
+export interface IncrementalCounts {
+  unchanged: number;
+  changed: number;
+  new: number;
+  deleted: number;
+}
+
+/**
+ * Result of `planIncremental`: either what to send GEM instead of the whole file (the new and changed rows) and
+ * the previous results carried over for the rest, or why the run is a full match after all.
+ */
+export type PlanIncrementalResult =
+  | {
+      applied: true;
+      /** The run compared with. */
+      previousMatchId: string;
+      counts: IncrementalCounts;
+      /** The new and changed rows, GEM-ready (same columns as the prepared file); staged instead of it. */
+      delta: PreparedInput['prepared'] & { rows: number };
+      /** The previous results of the unchanged rows, results-shaped, in the outbox. */
+      carried: { blobName: string; rows: number };
+    }
+  | {
+      applied: false;
+      /** Why every row goes to GEM: no previous run, another release, a colliding id digest, … */
+      reason: string;
+      previousMatchId: string | null;
+    };
+
+/** What the summary says of an incremental run (`incremental` in summary.json). */
+export type IncrementalSummary =
+  | ({
+      applied: true;
+      previousMatchId: string;
+      /** Rows sent to GEM: changed + new. */
+      gemRowsSubmitted: number;
+      /** Unchanged rows ÷ GEM_SEGMENTS_PER_HOUR: the GEM time a full re-match would have spent on them. */
+      gemHoursAvoided: number;
+    } & IncrementalCounts)
+  | { applied: false; reason: string; previousMatchId: string | null };
+
 /**
  * The activities of `matchFile`, one method each: the method's name is the activity's registered name, its
  * parameter the activity's input and its result the activity's output (functions/activities.ts registers
@@ -343,4 +394,5 @@ export interface MatchActivities {
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
   notify(input: NotifyInput): Promise<NotifyResult>;
   recordFailure(input: RecordFailureInput): Promise<RecordFailureResult>;
+  planIncremental(input: PlanIncrementalInput): Promise<PlanIncrementalResult>;
 }
