@@ -5,13 +5,23 @@
  * (`shared/results/enrichedOutput.ts`); then the summary with counts. A failed job gets an error document
  * with GEM's message, and a job still running at the deadline a timeout document.
  */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { GemFlowError } from '../errors.js';
+import { blobSourceFile } from '../formats/sourceFile.js';
 import { deliverEnriched } from '../results/enrichedOutput.js';
+import { type MergeSource, mergeResultFiles } from '../results/mergeResults.js';
 import type { Services } from '../services.js';
 import { deliverResult } from '../staging/copy.js';
 import { outboxBlobNames } from '../workflow/outboxNames.js';
 import { buildErrorDocument, buildSummary, buildTimeoutDocument } from '../workflow/summary.js';
-import type { DeliverResultsInput, DeliverResultsResult, PollJobResult } from '../workflow/types.js';
+import type {
+  DeliverResultsInput,
+  DeliverResultsResult,
+  PollJobResult,
+  ResultSource,
+} from '../workflow/types.js';
 import { pdgContainerFor, recordLatest, writeRunDocument } from './matchStorage.js';
 
 export class MissingResultFileError extends GemFlowError {
@@ -82,12 +92,13 @@ async function deliverErrorDocument(
   return { outcome, outputs: { error }, summaryBlob: error, message: document.message };
 }
 
-async function deliverSuccess(
+/** The single job's GEM result file, copied as it is to the run's results.parquet. */
+async function deliverJobResult(
   services: DeliveryServices,
   input: DeliverResultsInput,
   poll: PollJobResult,
-): Promise<DeliverResultsResult> {
-  const names = outboxBlobNames(input.request.outbox);
+  resultsBlob: string,
+): Promise<string> {
   const resultFilename = poll.resultFilename;
   if (!resultFilename) {
     throw new MissingResultFileError(
@@ -98,9 +109,56 @@ async function deliverSuccess(
   const { container, clientSecret } = await pdgContainerFor(services, input.request.storageId, 'READ');
   await deliverResult({
     source: container.getBlobClient(resultFilename),
-    target: services.outbox.getBlockBlobClient(names.results),
+    target: services.outbox.getBlockBlobClient(resultsBlob),
     secrets: [clientSecret],
   });
+  return resultFilename;
+}
+
+/**
+ * Several result files merged into the run's results.parquet (shared/results/mergeResults.ts) in a scratch
+ * file that is uploaded whole, so a retry rewrites the same bytes. The PDG session is opened only when a
+ * source is in the PDG storage.
+ */
+async function deliverMergedResults(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+  sources: ResultSource[],
+  resultsBlob: string,
+): Promise<void> {
+  const pdg = sources.some((s) => s.kind === 'pdg')
+    ? (await pdgContainerFor(services, input.request.storageId, 'READ')).container
+    : undefined;
+  const mergeSources: MergeSource[] = sources.map((source, i) => {
+    const name = source.kind === 'pdg' ? source.filename : source.blobName;
+    const blob =
+      source.kind === 'pdg' ? pdg!.getBlobClient(source.filename) : services.outbox.getBlobClient(name);
+    return { label: `result file ${i + 1} (${name})`, open: () => blobSourceFile(blob, { name }) };
+  });
+  const tempDir = await mkdtemp(join(tmpdir(), 'gem-flow-merge-'));
+  try {
+    const path = join(tempDir, 'results.parquet');
+    await mergeResultFiles(mergeSources, path);
+    await services.outbox.getBlockBlobClient(resultsBlob).uploadFile(path, {
+      blobHTTPHeaders: { blobContentType: 'application/vnd.apache.parquet' },
+    });
+  } finally {
+    await rm(tempDir, { recursive: true, force: true });
+  }
+}
+
+async function deliverSuccess(
+  services: DeliveryServices,
+  input: DeliverResultsInput,
+  poll: PollJobResult,
+): Promise<DeliverResultsResult> {
+  const names = outboxBlobNames(input.request.outbox);
+  let resultFilename: string | null = null;
+  if (input.resultSources) {
+    await deliverMergedResults(services, input, input.resultSources, names.results);
+  } else {
+    resultFilename = await deliverJobResult(services, input, poll, names.results);
+  }
   const enriched = input.prepared
     ? await deliverEnriched(services, {
         prepared: input.prepared,
@@ -116,6 +174,7 @@ async function deliverSuccess(
       gemStatus: poll.status,
       statistics: poll.statistics,
       resultFilename,
+      ...(input.resultSources ? { resultSources: input.resultSources } : {}),
       ...(enriched ? { enriched } : {}),
       ...(input.prepared ? { preparedFile: input.prepared.prepared } : {}),
       ...(input.incremental ? { incremental: input.incremental } : {}),

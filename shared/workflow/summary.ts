@@ -9,7 +9,7 @@ import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { IncrementalSummary, MatchInput, MatchSource } from './types.js';
+import type { IncrementalSummary, MatchInput, MatchSource, ResultSource } from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 
@@ -58,6 +58,8 @@ export interface SummaryDocument extends DocumentBase {
     results: string;
     summary: string;
     gemResultFilename: string | null;
+    /** The result files merged into `results` (partitioned or incremental runs); absent for a single job. */
+    resultSources?: ResultSource[];
     /** The enriched output (`matched.<ext>`), or null when none was written. */
     matched: string | null;
   };
@@ -145,6 +147,7 @@ export function buildSummary(
     gemStatus: string;
     statistics: Record<string, unknown> | null;
     resultFilename: string | null;
+    resultSources?: ResultSource[];
     enriched?: EnrichedDelivery;
     preparedFile?: PreparedInput['prepared'];
     incremental?: IncrementalSummary;
@@ -161,6 +164,7 @@ export function buildSummary(
       results: names.results,
       summary: names.summary,
       gemResultFilename: context.resultFilename,
+      ...(context.resultSources ? { resultSources: context.resultSources } : {}),
       matched: report?.status === 'written' ? report.blob : null,
     },
     counts: context.enriched?.counts ?? null,

@@ -253,6 +253,13 @@ export interface PollJobResult {
   error?: PollJobError | null;
 }
 
+/** Where one piece of a run's raw GEM results is. */
+export type ResultSource =
+  /** A GEM job's result file in the run's PDG storage (`request.storageId`). */
+  | { kind: 'pdg'; filename: string }
+  /** A results-shaped Parquet in the outbox (e.g. results carried over from an earlier run). */
+  | { kind: 'outbox'; blobName: string };
+
 /** Input of `deliverResults`: everything needed to write the outbox documents. */
 export interface DeliverResultsInput {
   request: MatchInput;
@@ -281,6 +288,12 @@ export interface DeliverResultsInput {
   prepared?: PreparedInput;
   /** What the summary says of an incremental run; absent for runs that did not ask for one. */
   incremental?: IncrementalSummary;
+  /**
+   * When set, results.parquet is the merge of these, in order (partitioned or incremental runs), and
+   * `poll.statistics` should be their combined statistics (shared/results/statistics.ts); else the single
+   * job's `poll.resultFilename` as before.
+   */
+  resultSources?: ResultSource[];
 }
 
 /** Result of `deliverResults`. */
