@@ -20,7 +20,9 @@ import {
 } from '../shared/workflow/monitor.js';
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
+import { incrementalSummaryOf } from '../shared/workflow/summary.js';
 import type {
+  DeliverResultsInput,
   MatchActivities,
   MatchCustomStatus,
   MatchInput,
@@ -28,8 +30,10 @@ import type {
   MatchResult,
   MonitorState,
   NotifyResult,
+  PlanIncrementalResult,
   PollJobResult,
   PreparedMatchInput,
+  ResultSource,
   StageInputResult,
   SubmitJobResult,
   ValidateInputResult,
@@ -53,6 +57,8 @@ export interface MatchOrchestrationInput {
     submitted: SubmitJobResult;
     /** The prepared input, so delivery can read the user's file again after continueAsNew. */
     prepared?: PreparedInput;
+    /** An incremental run's plan: what was staged instead of the file, and the carried results. */
+    incremental?: PlanIncrementalResult;
   };
 }
 
@@ -95,6 +101,8 @@ export interface MatchRunState {
   estimated: Date | null;
   /** How the user's file was read and prepared (prepareInput), or carried over; unset when not prepared. */
   prepared?: PreparedInput;
+  /** Set once planIncremental ran (runs asking to be incremental): the delta to match, or why not. */
+  incremental?: PlanIncrementalResult;
 }
 
 export interface MatchProgress {
@@ -125,6 +133,10 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     if (!run.job) {
       const invalid = yield* validate(context, run);
       if (invalid) return invalid;
+      yield* planIncrementalStep(context, run);
+      // Nothing new or changed: every result is carried over, and GEM gets no job at all.
+      if (run.incremental?.applied && run.incremental.delta.rows === 0)
+        return yield* deliver(context, run, null, null);
       run.job = yield* prepare(context, run);
     }
     const monitored = yield* monitor(context, run, run.job);
@@ -154,6 +166,7 @@ function runStateOf(context: OrchestrationContext, input: MatchOrchestrationInpu
       ? { job: { staged: resume.staged, submitted: resume.submitted, monitor: resume.monitor } }
       : {}),
     ...(resume?.prepared ? { prepared: resume.prepared } : {}),
+    ...(resume?.incremental ? { incremental: resume.incremental } : {}),
     estimated: null,
   };
 }
@@ -207,8 +220,15 @@ function isPrepared(request: MatchInput): boolean {
   return request.jobType === 'ROAD_MATCHING' && request.source.kind === 'inbox';
 }
 
-/** What validation and staging read: the prepared file when the user's own format was rewritten. */
+/**
+ * What validation and staging read: the prepared file when the user's own format was rewritten, and once an
+ * incremental plan applies, its delta (the new and changed rows) instead.
+ */
 function fileInput(run: MatchRunState): PreparedMatchInput {
+  if (run.incremental?.applied) {
+    const { rows: _rows, ...delta } = run.incremental.delta;
+    return { ...run.request, preparedFile: delta };
+  }
   const prepared = run.prepared;
   if (!prepared || prepared.format === 'gem-parquet') return run.request;
   return { ...run.request, preparedFile: prepared.prepared };
@@ -251,6 +271,24 @@ function* validate(
   run.rowCount = validation.rowCount > 0 ? validation.rowCount : null;
   if (validation.valid) return undefined;
   return invalidInput(context, run, validation);
+}
+
+/**
+ * An incremental run compares its validated prepared file with the previous run's (planIncremental): when the
+ * plan applies, what is staged is the delta and the row count GEM gets (and the estimate) is the delta's; when
+ * it does not, the run goes on as a full match and its summary says why.
+ */
+function* planIncrementalStep(
+  context: OrchestrationContext,
+  run: MatchRunState,
+): Generator<Task, void, unknown> {
+  if (!run.request.incremental || !run.prepared || !isPrepared(run.request)) return;
+  const plan = yield* activities.planIncremental.call(
+    { request: run.request, instanceId: context.df.instanceId, prepared: run.prepared },
+    ioRetryOptions(),
+  );
+  run.incremental = plan;
+  if (plan.applied) run.rowCount = plan.delta.rows;
 }
 
 /** Stages the validated input into PDG storage and submits the GEM job; monitoring starts from the result. */
@@ -370,43 +408,42 @@ function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: S
       staged: job.staged,
       submitted: job.submitted,
       ...(run.prepared ? { prepared: run.prepared } : {}),
+      ...(run.incremental ? { incremental: run.incremental } : {}),
     },
   };
   context.df.continueAsNew(next);
 }
 
-/** Writes the outbox documents for the finished (or timed-out) job, tells the callback, and ends the run. */
+/**
+ * Writes the outbox documents for the finished (or timed-out) job, tells the callback, and ends the run. `job` is
+ * null for an incremental run with nothing new or changed: no job was submitted.
+ */
 function* deliver(
   context: OrchestrationContext,
   run: MatchRunState,
-  job: SubmittedJob,
+  job: SubmittedJob | null,
   final: PollJobResult | null,
 ): Generator<Task, MatchResult, unknown> {
   const { request, startedAt } = run;
-  const { monitor } = job;
-  report(context, run, 'delivering', monitoringStatus(run, job));
+  const jobStatus = job ? monitoringStatus(run, job) : {};
+  report(context, run, 'delivering', jobStatus);
+  const finishedAt = context.df.currentUtcDateTime.toISOString();
   const delivered = yield* activities.deliverResults.call(
     {
       request,
       instanceId: context.df.instanceId,
-      pdgFilename: job.staged.pdgFilename,
-      jobId: monitor.jobId,
-      poll: final,
-      timedOut: final === null,
-      lastGemStatus: monitor.lastGemStatus,
-      deadline: monitor.deadline,
+      ...jobDelivery(job, final, finishedAt),
       startedAt,
-      submittedAt: monitor.startedAt,
-      polls: monitor.polls,
-      finishedAt: context.df.currentUtcDateTime.toISOString(),
+      finishedAt,
       ...deliveryPrepared(run, job),
+      ...incrementalDelivery(run, job, final),
     },
     ioRetryOptions(),
   );
 
   let notification: NotifyResult | undefined;
   if (request.callbackUrl) {
-    report(context, run, 'notifying', monitoringStatus(run, job));
+    report(context, run, 'notifying', jobStatus);
     notification = yield* activities.notify.call({
       url: request.callbackUrl,
       summaryBlob: delivered.summaryBlob,
@@ -416,17 +453,17 @@ function* deliver(
 
   const outcome = delivered.outcome;
   report(context, run, outcome === 'succeeded' ? 'completed' : outcome, {
-    ...monitoringStatus(run, job),
+    ...jobStatus,
     ...(delivered.message ? { message: delivered.message } : {}),
   });
   return finish(context, run, {
     outcome,
-    jobId: monitor.jobId,
-    gemStatus: final?.status ?? monitor.lastGemStatus,
+    jobId: job?.monitor.jobId ?? null,
+    gemStatus: final?.status ?? job?.monitor.lastGemStatus ?? null,
     statistics: final?.statistics ?? null,
     outputs: delivered.outputs,
     ...(delivered.message ? { message: delivered.message } : {}),
-    polls: monitor.polls,
+    polls: job?.monitor.polls ?? 0,
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
     ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
@@ -434,11 +471,79 @@ function* deliver(
 }
 
 /**
+ * Stands for GEM's final poll when no job was needed: a success with no result file of its own, since every
+ * result is carried over. Its job id is never written anywhere (the delivery's `jobId` is null).
+ */
+const NO_JOB_NEEDED: PollJobResult = {
+  jobId: 0,
+  status: 'NOT_SUBMITTED',
+  terminal: true,
+  succeeded: true,
+  resultFilename: null,
+  statistics: null,
+  message: null,
+};
+
+/** What delivery is told of the GEM job: the monitored one, or none. */
+function jobDelivery(
+  job: SubmittedJob | null,
+  final: PollJobResult | null,
+  finishedAt: string,
+): Pick<
+  DeliverResultsInput,
+  'pdgFilename' | 'jobId' | 'poll' | 'timedOut' | 'lastGemStatus' | 'deadline' | 'submittedAt' | 'polls'
+> {
+  if (!job) {
+    return {
+      pdgFilename: null,
+      jobId: null,
+      poll: NO_JOB_NEEDED,
+      timedOut: false,
+      lastGemStatus: null,
+      deadline: finishedAt,
+      submittedAt: null,
+      polls: 0,
+    };
+  }
+  const { monitor } = job;
+  return {
+    pdgFilename: job.staged.pdgFilename,
+    jobId: monitor.jobId,
+    poll: final,
+    timedOut: final === null,
+    lastGemStatus: monitor.lastGemStatus,
+    deadline: monitor.deadline,
+    submittedAt: monitor.startedAt,
+    polls: monitor.polls,
+  };
+}
+
+/**
+ * An incremental run's summary section, and, when its plan applied, the results to merge: the carried ones,
+ * then GEM's for the delta. A succeeded job without a result file gets no sources, so delivery reports it.
+ */
+function incrementalDelivery(
+  run: MatchRunState,
+  job: SubmittedJob | null,
+  final: PollJobResult | null,
+): Pick<DeliverResultsInput, 'incremental' | 'resultSources'> {
+  const plan = run.incremental;
+  if (!plan) return {};
+  const incremental = incrementalSummaryOf(plan, run.policy.segmentsPerHour);
+  if (!plan.applied) return { incremental };
+  const carried: ResultSource = { kind: 'outbox', blobName: plan.carried.blobName };
+  if (!job) return { incremental, resultSources: [carried] };
+  if (!final?.resultFilename) return { incremental };
+  return { incremental, resultSources: [carried, { kind: 'pdg', filename: final.resultFilename }] };
+}
+
+/**
  * The prepared input the enriched output is joined from: what prepareInput recorded, or, for a run that was
  * in flight before prepareInput existed, GEM's own Parquet described from the staged source.
  */
-function deliveryPrepared(run: MatchRunState, job: SubmittedJob): { prepared?: PreparedInput } {
+function deliveryPrepared(run: MatchRunState, job: SubmittedJob | null): { prepared?: PreparedInput } {
   if (run.prepared) return { prepared: run.prepared };
+  if (!job) return {};
   const prepared = gemParquetPreparedInput(run.request, job.staged, run.rowCount);
   return prepared ? { prepared } : {};
 }

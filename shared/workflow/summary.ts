@@ -9,7 +9,13 @@ import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { IncrementalSummary, MatchInput, MatchSource, ResultSource } from './types.js';
+import type {
+  IncrementalSummary,
+  MatchInput,
+  MatchSource,
+  PlanIncrementalResult,
+  ResultSource,
+} from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 
@@ -254,5 +260,21 @@ export function buildTimeoutDocument(
       'The job may still finish at TomTom. This match is over, so asking for it again returns it unchanged: upload the file again, or POST /api/matches with a new idempotencyKey, and the new run follows the existing GEM job instead of submitting another. Raise MONITOR_DEADLINE_HOURS if jobs this size need longer.',
     outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: context.deadline },
+  };
+}
+
+/**
+ * The summary's `incremental` section from the plan: what GEM was sent, and the GEM time the unchanged rows
+ * would have taken at `segmentsPerHour` (GEM_SEGMENTS_PER_HOUR), in hours to 4 decimals.
+ */
+export function incrementalSummaryOf(plan: PlanIncrementalResult, segmentsPerHour: number): IncrementalSummary {
+  if (!plan.applied) return { applied: false, reason: plan.reason, previousMatchId: plan.previousMatchId };
+  const { counts } = plan;
+  return {
+    applied: true,
+    previousMatchId: plan.previousMatchId,
+    ...counts,
+    gemRowsSubmitted: plan.delta.rows,
+    gemHoursAvoided: Math.round((counts.unchanged / segmentsPerHour) * 10_000) / 10_000,
   };
 }

@@ -265,9 +265,10 @@ export interface DeliverResultsInput {
   request: MatchInput;
   /** The orchestration instance, recorded in the outbox documents so a reader can find the run. */
   instanceId: string;
-  /** The file GEM matched, inside the PDG storage. */
-  pdgFilename: string;
-  jobId: number;
+  /** The file GEM matched, inside the PDG storage; null when no job was needed (see `jobId`). */
+  pdgFilename: string | null;
+  /** Null when an incremental run had no new or changed row: its results are all carried over. */
+  jobId: number | null;
   /** The terminal poll, or null when the deadline passed first. */
   poll: PollJobResult | null;
   timedOut: boolean;
@@ -277,8 +278,8 @@ export interface DeliverResultsInput {
   deadline: string;
   /** When the orchestration started (ISO). */
   startedAt: string;
-  /** When the GEM job was submitted (ISO). */
-  submittedAt: string;
+  /** When the GEM job was submitted (ISO); null when there was none. */
+  submittedAt: string | null;
   polls: number;
   finishedAt: string;
   /**
