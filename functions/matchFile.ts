@@ -466,6 +466,9 @@ function* deliver(
     polls: job?.monitor.polls ?? 0,
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
+    ...(run.incremental
+      ? { incremental: incrementalSummaryOf(run.incremental, run.policy.segmentsPerHour) }
+      : {}),
     ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
   });
 }

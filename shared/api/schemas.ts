@@ -590,6 +590,32 @@ export const enrichmentCountsSchema = z
   .nullable()
   .describe('Counts from the enriched output; null until it is written, or when it could not be.');
 
+const rowCount = (what: string) => z.int().min(0).describe(what);
+
+/** `IncrementalSummary` (shared/workflow/types.ts), as summary.json and the match status carry it. */
+export const incrementalSummarySchema = z
+  .union([
+    z.object({
+      applied: z.literal(true),
+      previousMatchId: z.string().describe('The completed match compared with.'),
+      unchanged: rowCount(
+        'Rows with the same id, geometry and is_navigable: their results were carried over.',
+      ),
+      changed: rowCount('Rows whose geometry or is_navigable changed: sent to GEM again.'),
+      new: rowCount('Rows whose id the previous match did not have: sent to GEM.'),
+      deleted: rowCount('Rows of the previous match gone from this file: their results were dropped.'),
+      gemRowsSubmitted: rowCount('Rows sent to GEM: changed + new.'),
+      gemHoursAvoided: z.number().min(0).describe('Unchanged rows ÷ GEM_SEGMENTS_PER_HOUR.'),
+    }),
+    z.object({
+      applied: z.literal(false),
+      reason: z.string().describe('Why every row went to GEM after all.'),
+      previousMatchId: z.string().nullable(),
+    }),
+  ])
+  .nullable()
+  .describe('What an incremental match sent GEM and carried over; null for a match that is not incremental.');
+
 export const matchStatusSchema = z.object({
   id: z.string(),
   runtimeStatus: z
@@ -606,6 +632,7 @@ export const matchStatusSchema = z.object({
     .nullable()
     .describe("GEM's own statistics (ratios), as GEM reported them."),
   counts: enrichmentCountsSchema,
+  incremental: incrementalSummarySchema,
   outputs: z.object({
     results: outputRefSchema.describe("GEM's raw results file, one row per match."),
     summary: outputRefSchema,

@@ -267,7 +267,10 @@ export function buildTimeoutDocument(
  * The summary's `incremental` section from the plan: what GEM was sent, and the GEM time the unchanged rows
  * would have taken at `segmentsPerHour` (GEM_SEGMENTS_PER_HOUR), in hours to 4 decimals.
  */
-export function incrementalSummaryOf(plan: PlanIncrementalResult, segmentsPerHour: number): IncrementalSummary {
+export function incrementalSummaryOf(
+  plan: PlanIncrementalResult,
+  segmentsPerHour: number,
+): IncrementalSummary {
   if (!plan.applied) return { applied: false, reason: plan.reason, previousMatchId: plan.previousMatchId };
   const { counts } = plan;
   return {

@@ -155,6 +155,8 @@ export interface MatchResult {
   notification?: NotificationOutcome;
   /** Roads and kilometres per match kind, when the enriched output was written. */
   counts?: EnrichmentCounts;
+  /** An incremental run's rows and GEM time spared, as its summary has them (README "Incremental re-matching"). */
+  incremental?: IncrementalSummary;
   /**
    * The GEM-ready Parquet the run matched (the user's file in lon/lat, one row per GEM road), when it was
    * prepared; the results page draws the map from it whatever the user's format. Blob names only, no secret.
@@ -382,16 +384,20 @@ export type PlanIncrementalResult =
       previousMatchId: string | null;
     };
 
-/** What the summary says of an incremental run (`incremental` in summary.json). */
+/** What the summary says of an incremental run (`incremental` in summary.json and the match status). */
 export type IncrementalSummary =
-  | ({
+  | {
       applied: true;
       previousMatchId: string;
+      unchanged: number;
+      changed: number;
+      new: number;
+      deleted: number;
       /** Rows sent to GEM: changed + new. */
       gemRowsSubmitted: number;
       /** Unchanged rows ÷ GEM_SEGMENTS_PER_HOUR: the GEM time a full re-match would have spent on them. */
       gemHoursAvoided: number;
-    } & IncrementalCounts)
+    }
   | { applied: false; reason: string; previousMatchId: string | null };
 
 /**
