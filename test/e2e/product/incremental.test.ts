@@ -1,0 +1,164 @@
+// Incremental re-matching end to end, through the unmodified app on the local host: a dataset of 20,000 roads
+// is matched in full, then its next version (1 % of the rows changed in geometry or navigability, a few added,
+// a few deleted) is uploaded under the same name with incremental on. The simulator's job for it reads exactly
+// the changed and new rows (read back here from PDG storage), and its enriched output equals, feature by
+// feature, that of a full re-run of the same version. A run against another Overture release matches everything.
+import { describe, expect, it } from 'vitest';
+import {
+  encodeRoadMatchingRecords,
+  type RoadSampleRecords,
+  roadMatchingRecords,
+} from '../../../local/standins/samples.js';
+import type { SummaryDocument } from '../../../shared/workflow/summary.js';
+import {
+  api,
+  type CompactMatchStatus,
+  readOutbox,
+  readOutboxJson,
+  readParquet,
+  readPdgFile,
+  simulatorAdmin,
+  type TestApp,
+  uploadInbox,
+  useApp,
+  waitForMatch,
+} from '../harness.js';
+
+const app = useApp({ name: 'incremental', timeScale: 1800 });
+
+const NAME = 'monthly/roads.parquet';
+const ROWS = 20_000;
+const CHANGED_GEOMETRY = 100;
+const CHANGED_NAVIGABILITY = 100;
+const ADDED = 30;
+const DELETED = 20;
+
+/** The next version: 1 % of the rows changed (every 100th: half moved, half navigability flipped), some added, some deleted. */
+function nextVersion(previous: RoadSampleRecords, additions: RoadSampleRecords): RoadSampleRecords {
+  const ids = [...previous.ids!];
+  const geometries = [...previous.geometries!];
+  const isNavigable = [...previous.isNavigable!];
+  for (let k = 0; k < CHANGED_GEOMETRY + CHANGED_NAVIGABILITY; k++) {
+    const row = 50 + k * 100;
+    if (k % 2 === 0) geometries[row] = geometries[row]!.replace('LINESTRING (4.', 'LINESTRING (5.');
+    else isNavigable[row] = !(isNavigable[row] ?? false);
+  }
+  // Deleted: rows 99, 199, …; added: the additions' rows with ids the previous version did not have.
+  const kept = ids.map((_, i) => i).filter((i) => !(i % 100 === 99 && i < DELETED * 100));
+  return {
+    ...previous,
+    ids: [...kept.map((i) => ids[i]!), ...additions.ids!.slice(0, ADDED).map((id) => `new-${String(id)}`)],
+    geometries: [...kept.map((i) => geometries[i]!), ...additions.geometries!.slice(0, ADDED)],
+    isNavigable: [...kept.map((i) => isNavigable[i]!), ...additions.isNavigable!.slice(0, ADDED)],
+    idType: 'string',
+  };
+}
+
+const asStrings = (records: RoadSampleRecords): RoadSampleRecords => ({
+  ...records,
+  ids: records.ids!.map(String),
+  idType: 'string',
+});
+
+async function summaryOf(app: TestApp, status: CompactMatchStatus): Promise<SummaryDocument> {
+  expect(status.outcome, JSON.stringify(status)).toBe('succeeded');
+  return (await readOutboxJson<SummaryDocument>(app, status.outputs.summary!.blob))!;
+}
+
+/** The ids of the file the simulator's job `jobId` read from PDG storage. */
+async function jobInputIds(app: TestApp, jobId: number): Promise<string[]> {
+  const job = (await simulatorAdmin(app).jobs()).find((j) => j.job_id === jobId);
+  expect(job, `simulator job ${jobId}`).toBeDefined();
+  const rows = await readParquet((await readPdgFile(app, job!.input_filename))!);
+  return rows.map((row) => String(row.id));
+}
+
+async function startByHttp(body: Record<string, unknown>): Promise<CompactMatchStatus> {
+  const started = await api(app).post('/api/matches', { inboxBlob: NAME, ...body });
+  expect(started.status, started.text).toBe(202);
+  return waitForMatch(app, started.body.id, { timeoutMs: 120_000 });
+}
+
+describe('incremental re-matching', () => {
+  it('sends GEM only the changed and new rows, and delivers what a full re-run delivers', async () => {
+    const first = asStrings(roadMatchingRecords('valid', { rows: ROWS, seed: 21 }));
+    const upload = await uploadInbox(app, NAME, encodeRoadMatchingRecords(first, 5_000), {
+      incremental: 'true',
+    });
+    const full = await summaryOf(app, await waitForMatch(app, upload.matchId, { timeoutMs: 120_000 }));
+    expect(full.incremental).toEqual({
+      applied: false,
+      reason: 'this input name has no earlier run to compare with',
+      previousMatchId: null,
+    });
+
+    const next = nextVersion(first, roadMatchingRecords('valid', { rows: ADDED + 4, seed: 22 }));
+    const uploadNext = await uploadInbox(app, NAME, encodeRoadMatchingRecords(next, 5_000), {
+      incremental: 'true',
+    });
+    const incrementalStatus = await waitForMatch(app, uploadNext.matchId, { timeoutMs: 120_000 });
+    const incremental = await summaryOf(app, incrementalStatus);
+
+    const changed = CHANGED_GEOMETRY + CHANGED_NAVIGABILITY;
+    expect(incremental.incremental).toEqual({
+      applied: true,
+      previousMatchId: upload.matchId,
+      unchanged: ROWS - changed - DELETED,
+      changed,
+      new: ADDED,
+      deleted: DELETED,
+      gemRowsSubmitted: changed + ADDED,
+      gemHoursAvoided: expect.any(Number),
+    });
+    expect(incrementalStatus.incremental).toEqual(incremental.incremental);
+    // Exactly the changed and new rows went to GEM, in the file's order.
+    const rowOf = new Map(first.ids!.map((id, row) => [String(id), row]));
+    const sent = next.ids!.map(String).filter((id, i) => {
+      const before = rowOf.get(id);
+      return (
+        before === undefined ||
+        first.geometries![before] !== next.geometries![i] ||
+        first.isNavigable![before] !== next.isNavigable![i]
+      );
+    });
+    expect(sent).toHaveLength(changed + ADDED);
+    expect(await jobInputIds(app, incrementalStatus.jobId!)).toEqual(sent);
+
+    // The same version matched in full, as a new run of the same file.
+    const fullRerun = await startByHttp({ idempotencyKey: 'full-rerun', incremental: false });
+    expect(await jobInputIds(app, fullRerun.jobId!)).toHaveLength(next.ids!.length);
+    const fullSummary = await summaryOf(app, fullRerun);
+    expect(fullSummary.incremental).toBeNull();
+
+    const matched = async (status: CompactMatchStatus) =>
+      readParquet((await readOutbox(app, status.outputs.matched!.blob))!);
+    const incrementalFeatures = await matched(incrementalStatus);
+    expect(incrementalFeatures).toHaveLength(next.ids!.length);
+    expect(incrementalFeatures).toEqual(await matched(fullRerun));
+    expect(incremental.counts).toEqual(fullSummary.counts);
+    // The raw results hold the same rows (carried first, then GEM's for the delta: the order differs).
+    const sortedResults = async (status: CompactMatchStatus) =>
+      (await readParquet((await readOutbox(app, status.outputs.results!.blob))!))
+        .map((row) => JSON.stringify(row))
+        .sort();
+    expect(await sortedResults(incrementalStatus)).toEqual(await sortedResults(fullRerun));
+  });
+
+  it('matches every row again when the previous run used another Overture release', async () => {
+    const status = await startByHttp({
+      idempotencyKey: 'other-release',
+      overtureRelease: '2026-02-18.0',
+      incremental: true,
+    });
+    const summary = await summaryOf(app, status);
+    expect(summary.incremental).toEqual({
+      applied: false,
+      reason: expect.stringMatching(
+        /matched Overture release .*, this run 2026-02-18\.0: every road is matched again/,
+      ),
+      previousMatchId: expect.stringMatching(/^match-/),
+    });
+    const rows = ROWS - DELETED + ADDED;
+    expect(await jobInputIds(app, status.jobId!)).toHaveLength(rows);
+  });
+});
