@@ -101,7 +101,9 @@ async function waitForCompletion(app: LocalApp, id: string): Promise<Record<stri
 async function figures(app: LocalApp, id: string, started: number): Promise<IncrementalRunFigures> {
   const status = await waitForCompletion(app, id);
   const wallSeconds = (performance.now() - started) / 1000;
-  if (status.outcome !== 'succeeded') throw new Error(`match ${id} outcome ${String(status.outcome)}`);
+  if (status.outcome !== 'succeeded') {
+    throw new Error(`match ${id} ended ${String(status.outcome)}: ${JSON.stringify(status.error)}`);
+  }
   const jobId = typeof status.jobId === 'number' ? status.jobId : null;
   const { jobs } = await getJson<{ jobs: TimelineJob[] }>(
     `${app.stack.info.simulatorAdminUrl}/jobs/timeline`,
@@ -157,12 +159,12 @@ export async function runIncrementalBench(): Promise<IncrementalBenchResult> {
     console.log(`incremental benchmark: ${ROWS} roads, 1 % changed; time scale ${TIME_SCALE}x`);
     const records = roadMatchingRecords('valid', { rows: ROWS, seed: 1401 });
     const baseline = await upload(app, encodeRoadMatchingRecords(records, 100_000));
-    console.log(`full match of the first version: ${baseline.wallSeconds} s wall`);
+    console.log(`full match of the first version: ${JSON.stringify(baseline)}`);
     const { next, changed } = nextVersion(records);
     const incremental = await upload(app, encodeRoadMatchingRecords(next, 100_000));
-    console.log(`incremental match of the next version: ${incremental.wallSeconds} s wall`);
+    console.log(`incremental match of the next version: ${JSON.stringify(incremental)}`);
     const full = await fullRerun(app);
-    console.log(`full re-run of the next version: ${full.wallSeconds} s wall`);
+    console.log(`full re-run of the next version: ${JSON.stringify(full)}`);
     const ratio = (key: 'gemRows' | 'gemHours' | 'gemRunningHours' | 'wallSeconds') =>
       full[key] > 0 ? round(incremental[key] / full[key]) : 0;
     const result: IncrementalBenchResult = {

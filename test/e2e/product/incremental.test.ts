@@ -79,6 +79,12 @@ async function startByHttp(body: Record<string, unknown>): Promise<CompactMatchS
   return waitForMatch(app, started.body.id, { timeoutMs: 120_000 });
 }
 
+/** The second version, and what its full re-run delivered: the later tests compare with them. */
+const secondVersion = {} as {
+  bytes: Uint8Array;
+  fullRerun: { id: string; features: Record<string, unknown>[]; counts: SummaryDocument['counts'] };
+};
+
 describe('incremental re-matching', () => {
   it('sends GEM only the changed and new rows, and delivers what a full re-run delivers', async () => {
     const first = asStrings(roadMatchingRecords('valid', { rows: ROWS, seed: 21 }));
@@ -93,9 +99,8 @@ describe('incremental re-matching', () => {
     });
 
     const next = nextVersion(first, roadMatchingRecords('valid', { rows: ADDED + 4, seed: 22 }));
-    const uploadNext = await uploadInbox(app, NAME, encodeRoadMatchingRecords(next, 5_000), {
-      incremental: 'true',
-    });
+    secondVersion.bytes = encodeRoadMatchingRecords(next, 5_000);
+    const uploadNext = await uploadInbox(app, NAME, secondVersion.bytes, { incremental: 'true' });
     const incrementalStatus = await waitForMatch(app, uploadNext.matchId, { timeoutMs: 120_000 });
     const incremental = await summaryOf(app, incrementalStatus);
 
@@ -134,14 +139,36 @@ describe('incremental re-matching', () => {
       readParquet((await readOutbox(app, status.outputs.matched!.blob))!);
     const incrementalFeatures = await matched(incrementalStatus);
     expect(incrementalFeatures).toHaveLength(next.ids!.length);
-    expect(incrementalFeatures).toEqual(await matched(fullRerun));
+    const fullFeatures = await matched(fullRerun);
+    expect(incrementalFeatures).toEqual(fullFeatures);
     expect(incremental.counts).toEqual(fullSummary.counts);
+    secondVersion.fullRerun = { id: fullRerun.id, features: fullFeatures, counts: fullSummary.counts };
     // The raw results hold the same rows (carried first, then GEM's for the delta: the order differs).
     const sortedResults = async (status: CompactMatchStatus) =>
       (await readParquet((await readOutbox(app, status.outputs.results!.blob))!))
         .map((row) => JSON.stringify(row))
         .sort();
     expect(await sortedResults(incrementalStatus)).toEqual(await sortedResults(fullRerun));
+  });
+
+  it('submits no GEM job when nothing changed, and delivers the carried results alone', async () => {
+    // The same bytes again (a new upload, a new etag): compared with the latest run, the full re-run.
+    const same = await uploadInbox(app, NAME, secondVersion.bytes, { incremental: 'true' });
+    const status = await waitForMatch(app, same.matchId, { timeoutMs: 120_000 });
+    const summary = await summaryOf(app, status);
+    expect(summary.incremental).toMatchObject({
+      applied: true,
+      previousMatchId: secondVersion.fullRerun.id,
+      changed: 0,
+      new: 0,
+      deleted: 0,
+      gemRowsSubmitted: 0,
+    });
+    expect(status.jobId).toBeNull();
+    expect(summary.job.jobId).toBeNull();
+    const features = await readParquet((await readOutbox(app, status.outputs.matched!.blob))!);
+    expect(features).toEqual(secondVersion.fullRerun.features);
+    expect(summary.counts).toEqual(secondVersion.fullRerun.counts);
   });
 
   it('matches every row again when the previous run used another Overture release', async () => {
