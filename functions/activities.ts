@@ -10,6 +10,8 @@
 import type { FunctionInput, InvocationContext } from '@azure/functions';
 import type { RetryOptions, Task } from 'durable-functions';
 import * as df from 'durable-functions';
+import { jobIdIn } from '../shared/telemetry/attributes.js';
+import { setMatchAttributes, withMatchAttributes } from '../shared/telemetry/spans.js';
 
 /** A registered activity whose input and output types travel with it. */
 export interface TypedActivity<Input, Output> {
@@ -58,14 +60,32 @@ export function registerActivities<A extends ActivityInterface<A>>(
 ): ActivityProxies<A> {
   const proxies: Record<string, TypedActivity<unknown, unknown>> = {};
   for (const name of Object.keys(names) as (keyof A & string)[]) {
-    proxies[name] = registerActivity(name, options, async (input, context) => {
-      const activities = await implementation();
-      const method: ActivityInterface<A>[typeof name] = activities[name];
-      // The input is the JSON the orchestrator passed for this very method, so it has the method's type.
-      return method.call(activities, input as never, context);
-    });
+    proxies[name] = registerActivity(name, options, (input, context) =>
+      // Every span of the invocation (and the TomTom and storage requests below it) names the match.
+      withMatchAttributes(
+        { matchId: matchIdOf(context), activity: name, jobId: jobIdIn(input) },
+        async () => {
+          const activities = await implementation();
+          const method: ActivityInterface<A>[typeof name] = activities[name];
+          // The input is the JSON the orchestrator passed for this very method, so it has the method's type.
+          const result = await method.call(activities, input as never, context);
+          if (jobIdIn(input) === undefined) setMatchAttributes({ jobId: jobIdIn(result) });
+          return result;
+        },
+      ),
+    );
   }
   return proxies as ActivityProxies<A>;
+}
+
+/**
+ * The orchestration instance that scheduled the activity: the Durable Task extension's activity trigger binds
+ * it as `instanceId` (ActivityTriggerAttributeBindingProvider.cs in azure-functions-durable-extension), which
+ * reaches the worker as trigger metadata.
+ */
+function matchIdOf(context: InvocationContext): string | undefined {
+  const instanceId = context.triggerMetadata?.instanceId;
+  return instanceId === undefined || instanceId === null ? undefined : String(instanceId);
 }
 
 function registerActivity(

@@ -3,6 +3,7 @@
  * the order they appear in the host's function list.
  */
 import './setup.js';
+import './telemetry.js';
 import './matchFile.js';
 import './listStorages.js';
 import './uploads.js';

@@ -9,6 +9,7 @@ import type { FieldError } from '../shared/api/errors.js';
 import type { StartMatchBody } from '../shared/api/schemas.js';
 import type { Settings } from '../shared/config.js';
 import { isNotFound } from '../shared/errors.js';
+import { setMatchAttributes } from '../shared/telemetry/spans.js';
 import { isArchived } from '../shared/workflow/archive.js';
 import {
   ALLOWED_HOSTS_SETTING,
@@ -127,6 +128,8 @@ export async function startMatch(
     source.kind === 'inbox' && source.etag && !body.idempotencyKey
       ? matchInstanceIdForBlob(source.container, source.blobName, source.etag)
       : matchInstanceIdForRequest(spec.storageId, source, body.idempotencyKey);
+  // The HTTP or Event Grid invocation's span names the match it starts (or finds).
+  setMatchAttributes({ matchId: instanceId });
   const request: MatchInput = {
     ...spec,
     source,

@@ -20,6 +20,7 @@ import {
   type RestartPolicy,
   restartLine,
 } from './restarts.js';
+import { type OtlpCollector, startOtlpCollector } from './standins/otlpCollector.js';
 import { type Stack, type StackOptions, startStack, updateStackJson } from './standins/stack.js';
 import { appSubscriptions } from './subscriptions.js';
 
@@ -105,6 +106,11 @@ export interface LocalAppOptions {
   restartOnCrash?: boolean | Partial<RestartPolicy>;
   /** Also write every host line to this file (npm start: `<dir>/host/host.log`); emptied at start. */
   hostLogFile?: string;
+  /**
+   * Start the OTLP collector stand-in and send the app's spans to it (`OTEL_EXPORTER_OTLP_ENDPOINT`, JSON,
+   * exported every 500 ms); `LocalApp.collector` holds what it received.
+   */
+  traces?: boolean;
 }
 
 /** A restart the launcher is about to make. */
@@ -134,6 +140,8 @@ export interface LocalApp {
   readonly hostPid: number;
   /** Every line the host printed (bounded by keepLogLines), for log assertions. */
   readonly hostLog: string[];
+  /** The collector the app's spans go to (option `traces`). */
+  readonly collector?: OtlpCollector;
   /** Stops the host (SIGKILL simulates a crash) and starts it again on the same state and port. */
   restartHost(signal?: NodeJS.Signals): Promise<void>;
   /** Called before each automatic restart (`restartOnCrash`). */
@@ -169,7 +177,9 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     ...(options.jobDurations ? { jobDurations: options.jobDurations } : {}),
     ...(options.jobLimits ? { jobLimits: options.jobLimits } : {}),
   });
+  const collector = options.traces ? await startOtlpCollector() : undefined;
   const env = await hostEnvironment(options, stack, appRoot, timeScale);
+  if (collector) Object.assign(env, collectorSettings(collector));
   const output = hostOutput(options);
   const host = new HostSupervisor({
     appRoot,
@@ -188,6 +198,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
     firstReady = await host.start(options.port);
   } catch (error) {
     output.close();
+    await collector?.close();
     await stack.close();
     throw error;
   }
@@ -201,6 +212,7 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       masterKey: keys.masterKey,
       hostPid: firstReady.pid,
       timeScale,
+      ...(collector ? { otlpEndpoint: collector.endpoint } : {}),
       functions: firstReady.functions,
       ...(options.hostLogFile ? { hostLogFile: options.hostLogFile } : {}),
     });
@@ -216,12 +228,15 @@ export async function startLocalApp(options: LocalAppOptions): Promise<LocalApp>
       return host.pid;
     },
     hostLog: output.lines,
+    ...(collector ? { collector } : {}),
     restartHost: (signal) => host.restart(signal),
     onHostRestart: (listener) => host.onRestart(listener),
     onUnexpectedHostExit: (listener) => host.onDown(listener),
     async close() {
+      // The host flushes its spans as it stops (appTerminate), so the collector closes after it.
       await host.stop();
       output.close();
+      await collector?.close();
       await stack.close();
     },
   };
@@ -253,6 +268,15 @@ async function hostEnvironment(
     },
     options.env,
   );
+}
+
+/** The app's tracing settings for the collector stand-in: OTLP/HTTP with JSON, batches sent every 500 ms. */
+function collectorSettings(collector: OtlpCollector): Record<string, string> {
+  return {
+    OTEL_EXPORTER_OTLP_ENDPOINT: collector.endpoint,
+    OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
+    OTEL_BSP_SCHEDULE_DELAY: '500',
+  };
 }
 
 function restartPolicyOf(option: LocalAppOptions['restartOnCrash']): RestartPolicy | undefined {

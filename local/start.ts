@@ -14,7 +14,8 @@
  * (default: this repository), GEMFLOW_PORT (default 7071 or the next free port), GEMFLOW_HOST_RESTARTS
  * (default 5; 0 stops the stack at the host's first unexpected exit), GEMFLOW_HOST_INSPECT (a port: the host
  * child runs with --inspect on it, for a debugger), GEMFLOW_HTTP_ENV_DIR (default `http`: where the variables
- * of requests.http are written, local/httpClientEnv.ts).
+ * of requests.http are written, local/httpClientEnv.ts), GEMFLOW_TRACES (`1`: the app's spans go to the OTLP
+ * collector stand-in, `GET <otlpEndpoint>/spans?match=<id>`).
  */
 import { join, resolve } from 'node:path';
 import { type LocalApp, repoRoot, startLocalApp } from './app.js';
@@ -41,6 +42,7 @@ async function main(): Promise<void> {
     ...(inspectPort() ? { hostNodeArgs: [`--inspect=127.0.0.1:${inspectPort()}`] } : {}),
     restartOnCrash: { maxRestarts: maxRestarts() },
     hostLogFile: join(dir, 'host', 'host.log'),
+    traces: process.env.GEMFLOW_TRACES === '1',
   });
 
   let stopping: Promise<void> | undefined;
@@ -117,7 +119,7 @@ gem-flow is running locally (ready in ${ms} ms${buildNote()})
   Stack details    ${join(dir, 'stack.json')}
   Host log         ${join(dir, 'host', 'host.log')}
   HTTP requests    ${join(repoRoot, 'http', 'requests.http')} (this run's URL and key: ${httpDir}/.env, http-client.private.env.json)
-  State            ${dir} (kept across restarts; delete it to start afresh)
+  State            ${dir} (kept across restarts; delete it to start afresh)${tracesLine(app)}
 
 Try:
   # make a sample ROAD_MATCHING file and upload it to the inbox (its BlobCreated event starts a match)
@@ -132,6 +134,10 @@ Try:
        -d '{"inboxBlob":"roads.parquet"}'
 
 Press Ctrl-C to stop.`);
+}
+
+function tracesLine(app: LocalApp): string {
+  return app.collector ? `\n  Traces (OTLP)    ${app.collector.endpoint}/spans?match=<id>` : '';
 }
 
 main().catch((error: unknown) => {

@@ -4,13 +4,13 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 /** Largest request body a stand-in accepts; they only ever receive forms and small JSON documents. */
 const MAX_BODY_BYTES = 1 << 20;
 
-export async function readBody(req: IncomingMessage): Promise<string> {
+export async function readBody(req: IncomingMessage, maxBytes = MAX_BODY_BYTES): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk as string);
     size += buf.length;
-    if (size > MAX_BODY_BYTES) throw new Error(`request body larger than ${MAX_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new Error(`request body larger than ${maxBytes} bytes`);
     chunks.push(buf);
   }
   return Buffer.concat(chunks).toString('utf8');

@@ -383,7 +383,7 @@ export class DurableEngineCore {
       .run(async () => {
         if (this.#closed || live.gone || live.record.executionId !== executionId) return undefined;
         if (TERMINAL.has(live.record.runtimeStatus)) return undefined;
-        return this.#runActivity(name, scheduled);
+        return this.#runActivity(name, scheduled, live.record.instanceId);
       })
       // Stored outside the concurrency slot: retrying a storage error must not hold up other activities.
       .then(async (completion) => {
@@ -440,7 +440,7 @@ export class DurableEngineCore {
     }
   }
 
-  async #runActivity(name: string, scheduled: HistoryEvent): Promise<HistoryEvent> {
+  async #runActivity(name: string, scheduled: HistoryEvent, instanceId: string): Promise<HistoryEvent> {
     const registration = coreState.registrations.get(name);
     if (!registration || triggerBinding(registration).type !== 'activityTrigger') {
       return historyEvent.taskFailed(scheduled.EventId, this.#clock.now(), {
@@ -461,7 +461,8 @@ export class DurableEngineCore {
       result = await invokeFunction(
         name,
         { string: scheduled.Input ?? 'null' },
-        { log: this.#invocationLog },
+        // The activity trigger's binding data names its orchestration (ActivityTriggerAttributeBindingProvider.cs).
+        { log: this.#invocationLog, triggerMetadata: { instanceId: { string: instanceId } } },
       );
     } finally {
       gauge.running--;

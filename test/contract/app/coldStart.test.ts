@@ -39,6 +39,14 @@ const HEAVY_PACKAGES = [
   'yauzl',
   'csv-parse',
   '@streamparser/json',
+  // Tracing: the SDKs load on the first invocation, and only when a target is configured.
+  '@azure/monitor-opentelemetry',
+  '@azure/opentelemetry-instrumentation-azure-sdk',
+  '@azure/core-tracing',
+  '@opentelemetry/sdk-node',
+  '@opentelemetry/sdk-trace-node',
+  '@opentelemetry/sdk-trace-base',
+  '@opentelemetry/exporter-trace-otlp-http',
 ];
 
 /** The app's own modules that pull those in (or are only needed once a function runs). */
@@ -46,12 +54,14 @@ const HEAVY_PROJECT_MODULES = [
   /^dist\/shared\/(services|config|health)\.js$/,
   /^dist\/shared\/api\/(schemas|openapi|listing|body|urls)\.js$/,
   /^dist\/shared\/(activities|auth|formats|parquet|staging|tomtom)\//,
+  /^dist\/shared\/telemetry\/start\.js$/,
 ];
 
-async function probe(entry: string): Promise<ImportProbe> {
+async function probe(entry: string, env: Record<string, string> = {}): Promise<ImportProbe> {
   const { stdout } = await run(process.execPath, [probeScript, join(repoRoot, entry)], {
     cwd: repoRoot,
     timeout: 60_000,
+    env: { ...process.env, ...env },
   });
   return JSON.parse(stdout.trim().split('\n').at(-1) ?? '') as ImportProbe;
 }
@@ -96,6 +106,18 @@ describe('the entry a new instance imports', () => {
       ]),
     );
     expect(heavyPackagesIn(entry.files)).toEqual([]);
+  });
+
+  it('loads no tracing SDK at import even when tracing is configured (it starts on the first invocation)', async () => {
+    const targets: Record<string, string>[] = [
+      { OTEL_EXPORTER_OTLP_ENDPOINT: 'http://127.0.0.1:4318' },
+      { APPLICATIONINSIGHTS_CONNECTION_STRING: 'InstrumentationKey=00000000-0000-4000-8000-000000000002' },
+    ];
+    for (const env of targets) {
+      const entry = await probe('dist/functions/index.js', env);
+      expect(entry.functions).toContain('matchFile');
+      expect(heavyPackagesIn(entry.files), Object.keys(env)[0]).toEqual([]);
+    }
   });
 
   it('sees the heavy modules when something loads them', async () => {

@@ -19,6 +19,18 @@ async function historyUntil(id: string, done: (history: HistoryEvent[]) => boole
   }
 }
 
+describe('activity trigger binding data', () => {
+  // azure-functions-durable-extension Bindings/ActivityTriggerAttributeBindingProvider.cs: BindAsync puts the
+  // orchestration's `instanceId` in the binding data, which the host sends the worker as trigger metadata.
+  it('names the instance that scheduled the activity as triggerMetadata.instanceId', async () => {
+    const client = h.client();
+    const id = `who-asks-${Date.now()}`;
+    await client.startNew('AskInstanceId', { instanceId: id });
+    const status = await waitForStatus(client, id);
+    expect(status.output).toEqual({ instanceId: id });
+  });
+});
+
 describe('activity and orchestrator failures as Azure stores them', () => {
   // Node worker src/setupEventStream.ts (message, stack) → host Workers/Rpc/RpcException.cs ("Result: Failure\n
   // Exception: …\nStack: …", message through Sanitizer.cs) → extension Listener/TaskActivityShim.cs (Reason with

@@ -7,6 +7,7 @@ import { join, relative } from 'node:path';
 import { TableClient, TableServiceClient } from '@azure/data-tables';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { LocalApp } from '../../../local/app.js';
+import type { CollectedSpan } from '../../../local/standins/otlpCollector.js';
 
 export interface KnownSecret {
   /** What it is, e.g. "API key"; shown in findings instead of the value. */
@@ -127,4 +128,14 @@ export function fileSources(dir: string, skip: (path: string) => boolean = () =>
   };
   walk(dir);
   return sources;
+}
+
+/** Every span the collector received, one source per trace: names, attributes, events and status as sent. */
+export function spanSources(spans: CollectedSpan[]): TextSource[] {
+  const byTrace = new Map<string, CollectedSpan[]>();
+  for (const span of spans) byTrace.set(span.traceId, [...(byTrace.get(span.traceId) ?? []), span]);
+  return [...byTrace].map(([traceId, traceSpans]) => ({
+    source: `trace ${traceId} (${traceSpans.length} spans)`,
+    text: traceSpans.map((span) => JSON.stringify(span)).join('\n'),
+  }));
 }

@@ -1,11 +1,14 @@
 // Principle 1 end to end: after runs that cover every path (a success with a signed completion callback, a GEM
 // job that ends FAILED, an invalid input, and a success after the API key was rotated under the app), nothing
 // the app stored or printed holds a secret: not the API keys, not a bearer token, not the PDG service
-// principal's secret, not a Vault wrapped token, not the notification signing secret.
+// principal's secret, not a Vault wrapped token, not the notification signing secret. The app's traces are
+// sent to the OTLP collector stand-in during the same runs, and every span (name, attributes, events, status)
+// is scanned too, after checking that the spans are there and name their match and GEM job.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type CollectedSpan, startOtlpCollector } from '../../../local/standins/otlpCollector.js';
 import { roadMatchingSample } from '../../../local/standins/samples.js';
 import { verifySignature } from '../../../shared/workflow/notify.js';
 import {
@@ -27,6 +30,7 @@ import {
   type KnownSecret,
   SECRET_SHAPES,
   scan,
+  spanSources,
   stackSecrets,
   type TextSource,
   tableSources,
@@ -36,7 +40,7 @@ const TIME_SCALE = 600;
 
 // Azure SDK logging at its most verbose, as an operator chasing a problem would set it: every request,
 // response and credential step is printed, so the host log is the hardest place to keep secrets out of.
-const t = useTestApp('secrets', { timeScale: TIME_SCALE, env: { AZURE_LOG_LEVEL: 'verbose' } });
+const t = useTestApp('secrets', { timeScale: TIME_SCALE, env: { AZURE_LOG_LEVEL: 'verbose' }, traces: true });
 const callbacks: { body: string; signature: string }[] = [];
 let receiver: Server;
 const outcomes: Record<string, CompactMatch> = {};
@@ -44,6 +48,7 @@ let rotatedKey: string;
 let requestsAfterRotation: SimulatorRequests;
 let secrets: KnownSecret[];
 let sources: TextSource[];
+let spans: CollectedSpan[];
 
 async function runOne(name: string, bytes: Uint8Array, metadata?: Record<string, string>): Promise<Upload> {
   const [upload] = await uploadAll(t.app, [{ name, bytes, ...(metadata ? { metadata } : {}) }]);
@@ -90,6 +95,7 @@ beforeAll(async () => {
   await runOne('secrets/after-rotation.parquet', roadMatchingSample('valid', { rows: 30, seed: 10 }));
   requestsAfterRotation = await simulatorRequests(app);
 
+  spans = await spansOfJobs(Object.values(outcomes));
   const info = app.stack.info;
   secrets = [...stackSecrets(app), { name: 'rotated TomTom API key', value: rotatedKey }];
 
@@ -107,7 +113,14 @@ beforeAll(async () => {
     ...fileSources(join(info.dir, 'host')),
     { source: 'host log', text: t.lines.join('\n') },
     { source: 'host log (LocalApp.hostLog)', text: app.hostLog.join('\n') },
+    ...spanSources(spans),
   ];
+  const traces = new Set(spans.map((s) => s.traceId)).size;
+  const withMatch = spans.filter((s) => s.attributes[MATCH_ID] !== undefined).length;
+  const withJob = spans.filter((s) => s.attributes[JOB_ID] !== undefined).length;
+  console.log(
+    `[secrets] ${spans.length} spans in ${traces} traces, ${withMatch} naming a match, ${withJob} a GEM job`,
+  );
   console.log(
     `[secrets] scanning ${sources.length} sources (${sources.reduce((n, s) => n + s.text.length, 0)} chars) ` +
       `for ${secrets.length} known secrets and ${SECRET_SHAPES.length} secret shapes`,
@@ -117,6 +130,27 @@ beforeAll(async () => {
 afterAll(async () => {
   receiver?.close();
 });
+
+const MATCH_ID = 'gemflow.match.id';
+const JOB_ID = 'gemflow.gem.job_id';
+
+/**
+ * The collector's spans once those of every GEM job have arrived and no more come for a second: spans are
+ * batched and sent every 500 ms, so the last activities' may still be on their way when the runs complete.
+ */
+async function spansOfJobs(matches: CompactMatch[]): Promise<CollectedSpan[]> {
+  const jobIds = matches.map((m) => m.jobId).filter((id): id is number => typeof id === 'number');
+  const deadline = Date.now() + 20_000;
+  let previous = -1;
+  for (;;) {
+    const collected = t.app.collector!.spans();
+    const traced = new Set(collected.map((span) => span.attributes[JOB_ID]));
+    const settled = collected.length === previous && jobIds.every((id) => traced.has(id));
+    if (settled || Date.now() > deadline) return collected;
+    previous = collected.length;
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+  }
+}
 
 describe('secrets never reach stored state or logs', () => {
   it('covered every path: success with callback, GEM failure, invalid input, success after key rotation', () => {
@@ -172,6 +206,82 @@ describe('secrets never reach stored state or logs', () => {
     // Tokens were issued (MI for TomTom and Key Vault, client credentials for the PDG principal), so the
     // exact-token search had something to look for.
     expect(secrets.filter((s) => s.name.startsWith('issued access token')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('traced every run: spans from the trigger through the activities to the TomTom calls name the match', () => {
+    expect(t.app.collector!.refusals()).toEqual([]);
+    expect(spans.length).toBeGreaterThan(50);
+    const ok = outcomes['secrets/ok.parquet']!;
+    const ofMatch = spans.filter((s) => s.attributes[MATCH_ID] === ok.id);
+    const names = new Set(ofMatch.map((s) => s.name));
+    // The Event Grid trigger's invocation (it computed the id), each activity, and the HTTP requests below them.
+    for (const name of [
+      'onInboxUpload',
+      'validateInput',
+      'stageInput',
+      'submitJob',
+      'pollJob',
+      'deliverResults',
+    ]) {
+      expect(names, name).toContain(name);
+    }
+    const requests = ofMatch.filter((s) => /^HTTP (GET|POST|PUT|HEAD|DELETE)/.test(s.name));
+    expect(requests.length).toBeGreaterThan(0);
+    // The TomTom calls of the job carry its id: GEM's job status polls in particular.
+    const ofJob = spans.filter((s) => s.attributes[JOB_ID] === ok.jobId);
+    expect(ofJob.map((s) => s.name)).toContain('pollJob');
+    const simulatorHost = new URL(t.app.stack.info.simulatorUrl).host;
+    expect(ofJob.some((s) => JSON.stringify(s.attributes).includes(simulatorHost))).toBe(true);
+    // Every activity span names its match and activity; every match was traced, the invalid one without a job.
+    const activitySpans = spans.filter((s) => s.attributes['gemflow.activity'] !== undefined);
+    expect(activitySpans.every((s) => typeof s.attributes[MATCH_ID] === 'string')).toBe(true);
+    for (const match of Object.values(outcomes)) {
+      expect(
+        spans.some((s) => s.attributes[MATCH_ID] === match.id),
+        match.id,
+      ).toBe(true);
+    }
+    const invalid = outcomes['secrets/invalid.parquet']!;
+    expect(
+      spans.some((s) => s.attributes[MATCH_ID] === invalid.id && s.attributes[JOB_ID] !== undefined),
+    ).toBe(false);
+  });
+
+  it('the span collector and scanner find a secret in a span (positive control)', async () => {
+    const collector = await startOtlpCollector();
+    try {
+      const span = (key: string, value: string) => ({ key, value: { stringValue: value } });
+      const exported = await fetch(`${collector.endpoint}/v1/traces`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          resourceSpans: [
+            {
+              scopeSpans: [
+                {
+                  spans: [
+                    {
+                      traceId: '0af7651916cd43dd8448eb211c80319c',
+                      spanId: 'b7ad6b7169203331',
+                      name: 'HTTP GET',
+                      attributes: [span('url.full', `https://x/?key=${rotatedKey}`)],
+                      events: [
+                        { name: 'exception', attributes: [span('exception.message', 'hvs.CAESIabcdef')] },
+                      ],
+                    },
+                  ],
+                },
+              ],
+            },
+          ],
+        }),
+      });
+      expect(exported.status).toBe(200);
+      const found = scan(spanSources(collector.spans()), secrets).map((f) => f.secret);
+      expect(found).toEqual(['rotated TomTom API key', SECRET_SHAPES[1]!.name]);
+    } finally {
+      await collector.close();
+    }
   });
 
   it('the scanner finds each kind of secret when it is there (positive controls)', async () => {
@@ -233,7 +343,7 @@ describe('secrets never reach stored state or logs', () => {
     }
   });
 
-  it('finds no secret in tables, statuses, histories, blobs, host state or host logs', () => {
+  it('finds no secret in tables, statuses, histories, blobs, host state, host logs or spans', () => {
     expect(sources.length).toBeGreaterThan(10);
     const findings = scan(sources, secrets);
     // Findings name the secret and where it was, never the value.

@@ -18,6 +18,16 @@ const NOT_NEEDED: { from: RegExp; specifier: string; why: string }[] = [
     why: 'supplied at run time by the Functions host (the Node worker); not an npm package',
   },
   {
+    from: /node_modules\/@azure\/monitor-opentelemetry\/dist\/commonjs\/shared\/module\.js$/,
+    specifier: '@azure/functions-core',
+    why: 'supplied at run time by the Functions host; the distro requires it inside try/catch',
+  },
+  {
+    from: /node_modules\/@microsoft\/applicationinsights-web-snippet\/dist\/es5\/node\/applicationinsights-web-snippet\.js$/,
+    specifier: 'exports',
+    why: "an AMD define() dependency name in the snippet's UMD wrapper, not a module Node loads",
+  },
+  {
     from: /node_modules\/tslib\/tslib\.js$/,
     specifier: 'exports',
     why: "an AMD define() dependency name in tslib's UMD wrapper, not a module Node loads",
