@@ -12,8 +12,8 @@
  * GEM job holds every run, the ratios (baseline / gem-flow), the memory, staging and cold-start figures; the
  * enrichment figures follow as one more JSON line, then the incremental re-matching figures
  * (bench/incremental.ts: GEM rows and hours for a 1 % update, incremental against a full re-run).
- * `npm run bench -- <part>` (`cold-start`, `validation`, `staging`, `gem-job`, `enrichment`, `incremental`)
- * runs one part.
+ * `npm run bench -- <part>` (`cold-start`, `validation`, `staging`, `gem-job`, `enrichment`, `partitioned`,
+ * `incremental`) runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,6 +28,7 @@ import { type ColdStartResult, runColdStartBench } from './coldStart.js';
 import { runEnrichmentBench } from './enrichmentBench.js';
 import { runIncrementalBench } from './incremental.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
+import { runPartitionedBench } from './partitioned.js';
 import { runStagingBench, type StagingBenchResult } from './staging.js';
 import { type MemoryBenchResult, runValidationMemoryBench } from './validationMemory.js';
 
@@ -414,6 +415,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await runStagingBench()));
     return;
   }
+  if (only === 'partitioned') {
+    console.log(JSON.stringify(await runPartitionedBench()));
+    return;
+  }
   if (only === 'incremental') {
     console.log(JSON.stringify(await runIncrementalBench()));
     return;
@@ -432,6 +437,8 @@ async function main(): Promise<void> {
   if (only === 'gem-job') return;
   console.log('');
   console.log(JSON.stringify(await runEnrichmentBench()));
+  console.log('');
+  console.log(JSON.stringify(await runPartitionedBench()));
   console.log('');
   console.log(JSON.stringify(await runIncrementalBench()));
 }

@@ -14,7 +14,7 @@ import {
 import { CliError, EXIT } from './errors.js';
 import type { KeySource } from './target.js';
 
-export type MatchStatus = z.output<typeof matchStatusSchema> & { parts?: unknown };
+export type MatchStatus = Omit<z.output<typeof matchStatusSchema>, 'parts'> & { parts?: unknown };
 export type MatchPage = Omit<z.output<typeof listMatchesResponseSchema>, 'matches'> & {
   matches: MatchStatus[];
 };

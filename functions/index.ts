@@ -5,6 +5,7 @@
 import './setup.js';
 import './telemetry.js';
 import './matchFile.js';
+import './matchPart.js';
 import './listStorages.js';
 import './uploads.js';
 import './sweep.js';

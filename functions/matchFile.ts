@@ -11,18 +11,20 @@ import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-f
 import * as df from 'durable-functions';
 import type { PreparedInput } from '../shared/formats/prepared.js';
 import { gemParquetPreparedInput } from '../shared/results/gemParquetInput.js';
-import {
-  deadlineFrom,
-  estimateCompletion,
-  type MonitorPolicy,
-  scheduledPollDelaySeconds,
-  shouldContinueAsNew,
-} from '../shared/workflow/monitor.js';
+import { combineStatistics } from '../shared/results/statistics.js';
+import { estimateCompletion, type MonitorPolicy } from '../shared/workflow/monitor.js';
 import { outboxLocationFor } from '../shared/workflow/outboxNames.js';
+import {
+  type PartitionPolicy,
+  type PartsWindow,
+  partsEstimate,
+  partsSummary,
+} from '../shared/workflow/partitions.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
 import { incrementalSummaryOf } from '../shared/workflow/summary.js';
 import type {
   DeliverResultsInput,
+  DeliverResultsResult,
   MatchActivities,
   MatchCustomStatus,
   MatchInput,
@@ -39,12 +41,21 @@ import type {
   ValidateInputResult,
 } from '../shared/workflow/types.js';
 import { ioRetryOptions, registerActivities } from './activities.js';
+import { followJob, type MonitorOutcome, startMonitoring } from './jobMonitor.js';
 import { loadMatchActivities } from './onDemand.js';
+import { matchParts } from './partitionedMatch.js';
 
 export const MATCH_ORCHESTRATION = 'matchFile';
 
-/** How the job is followed: the monitor policy, GEM's throughput for the estimate, and the poll-error limit. */
-export type MatchPolicy = MonitorPolicy & { segmentsPerHour: number; permanentErrorLimit: number };
+/**
+ * How the job is followed: the monitor policy, GEM's throughput for the estimate, the poll-error limit, and how a
+ * large input is split (absent in inputs scheduled before partitioning existed: those run as one job).
+ */
+export type MatchPolicy = MonitorPolicy & {
+  segmentsPerHour: number;
+  permanentErrorLimit: number;
+  partitioning?: PartitionPolicy;
+};
 
 /** What each generation of the orchestration receives; `resume` is set by continueAsNew while monitoring. */
 export interface MatchOrchestrationInput {
@@ -62,12 +73,14 @@ export interface MatchOrchestrationInput {
   };
 }
 
-const activities = registerActivities<MatchActivities>(
+export const activities = registerActivities<MatchActivities>(
   {
     prepareInput: true,
     validateInput: true,
     stageInput: true,
     submitJob: true,
+    partitionInput: true,
+    submitPartJob: true,
     pollJob: true,
     deliverResults: true,
     notify: true,
@@ -120,9 +133,6 @@ export interface SubmittedJob {
   readonly monitor: MonitorState;
 }
 
-/** How monitoring ended: with the terminal poll (null when the deadline came first), or in a new generation. */
-type MonitorOutcome = { kind: 'finished'; final: PollJobResult | null } | { kind: 'continued-as-new' };
-
 export const matchFileOrchestrator: OrchestrationHandler = function* (
   context: OrchestrationContext,
 ): Generator<Task, MatchResult | undefined, unknown> {
@@ -137,6 +147,8 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
       // Nothing new or changed: every result is carried over, and GEM gets no job at all.
       if (run.incremental?.applied && run.incremental.delta.rows === 0)
         return yield* deliver(context, run, null, null);
+      const partitioning = partitioningFor(run);
+      if (partitioning) return yield* matchInParts(context, run, partitioning);
       run.job = yield* prepare(context, run);
     }
     const monitored = yield* monitor(context, run, run.job);
@@ -309,30 +321,16 @@ function* prepare(context: OrchestrationContext, run: MatchRunState): Generator<
     },
     ioRetryOptions(),
   );
-  const monitorStart = context.df.currentUtcDateTime.toISOString();
+  const monitor = startMonitoring(context, submitted, policy, run.rowCount);
   Object.assign(run.progress, {
     jobId: submitted.jobId,
     lastGemStatus: submitted.status,
-    submittedAt: monitorStart,
+    submittedAt: monitor.startedAt,
   });
-  const monitor: MonitorState = {
-    jobId: submitted.jobId,
-    polls: 0,
-    generation: 0,
-    startedAt: monitorStart,
-    deadline: deadlineFrom(monitorStart, policy).toISOString(),
-    lastGemStatus: submitted.status,
-    consecutiveErrors: 0,
-    rowCount: run.rowCount,
-  };
   return { staged, submitted, monitor };
 }
 
-/**
- * The monitor pattern: poll, then sleep on a durable timer with backoff, bounded by a deadline. Poll errors come
- * back as data and are counted here: an uncaught one would end the instance, and continueAsNew could not revive
- * it. Only a permanent error repeated `permanentErrorLimit` times ends monitoring, by throwing.
- */
+/** Follows the job (functions/jobMonitor.ts), publishing each poll in the match's custom status. */
 function* monitor(
   context: OrchestrationContext,
   run: MatchRunState,
@@ -343,62 +341,23 @@ function* monitor(
     run.rowCount !== null
       ? estimateCompletion(state.startedAt, run.rowCount, run.policy.segmentsPerHour)
       : null;
-  for (;;) {
-    report(context, run, 'monitoring', monitoringStatus(run, job));
-    const poll = yield* activities.pollJob.call({ jobId: state.jobId });
-    const verdict = countPoll(run, state, poll);
-    if (verdict === 'terminal') return { kind: 'finished', final: poll };
-    if (verdict === 'unfollowable') {
-      throw new Error(`Job ${state.jobId} could not be followed: ${poll.error?.message}`);
-    }
-    const nextPollAt = nextPollTime(context, run, state);
-    if (nextPollAt === null) return { kind: 'finished', final: null };
-    yield context.df.createTimer(nextPollAt);
-    // After the wait, not before it: the next generation starts with a poll, so two polls never run back to back.
-    if (shouldContinueAsNew(state, run.policy)) {
-      continueAsNew(context, run, job);
-      return { kind: 'continued-as-new' };
-    }
-  }
-}
-
-/** Counts a poll into the monitor state and says what it means for the loop. */
-function countPoll(
-  run: MatchRunState,
-  state: MonitorState,
-  poll: PollJobResult,
-): 'terminal' | 'unfollowable' | 'running' {
-  state.polls += 1;
-  run.progress.polls = state.polls;
-  if (poll.error) {
-    state.consecutiveErrors += 1;
-    const unfollowable = poll.error.permanent && state.consecutiveErrors >= run.policy.permanentErrorLimit;
-    return unfollowable ? 'unfollowable' : 'running';
-  }
-  state.consecutiveErrors = 0;
-  state.lastGemStatus = poll.status;
-  run.progress.lastGemStatus = poll.status;
-  return poll.terminal ? 'terminal' : 'running';
-}
-
-/**
- * When to poll next, or null once the deadline has come. No wait runs past the deadline, and the job gets one
- * last poll when it arrives: a job that finishes during the final wait is delivered, not reported as timed out.
- */
-function nextPollTime(context: OrchestrationContext, run: MatchRunState, state: MonitorState): Date | null {
-  const now = context.df.currentUtcDateTime;
-  const secondsLeft = (new Date(state.deadline).getTime() - now.getTime()) / 1000;
-  if (secondsLeft <= 0) return null;
-  const delaySeconds = Math.min(
-    secondsLeft,
-    scheduledPollDelaySeconds(state.polls, run.policy, state.lastGemStatus ?? undefined, now, run.estimated),
+  return yield* followJob(
+    context,
+    activities.pollJob,
+    { policy: run.policy, state, estimated: run.estimated },
+    {
+      beforePoll: () => report(context, run, 'monitoring', monitoringStatus(run, job)),
+      afterPoll: (polled) => {
+        run.progress.polls = polled.polls;
+        run.progress.lastGemStatus = polled.lastGemStatus;
+      },
+      continueAsNew: () => continueAsNew(context, run, job),
+    },
   );
-  return new Date(now.getTime() + delaySeconds * 1000);
 }
 
 /** Ends this generation; the next one resumes monitoring from the carried state with a fresh history. */
 function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: SubmittedJob): void {
-  job.monitor.generation += 1;
   const next: MatchOrchestrationInput = {
     request: run.request,
     policy: run.policy,
@@ -441,9 +400,26 @@ function* deliver(
     ioRetryOptions(),
   );
 
+  return yield* notifyAndFinish(context, run, delivered, jobStatus, {
+    jobId: job?.monitor.jobId ?? null,
+    gemStatus: final?.status ?? job?.monitor.lastGemStatus ?? null,
+    statistics: final?.statistics ?? null,
+    polls: job?.monitor.polls ?? 0,
+  });
+}
+
+/** After delivery: tells the callback, publishes the final status and ends the run with its result. */
+function* notifyAndFinish(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  delivered: DeliverResultsResult,
+  status: Partial<MatchCustomStatus>,
+  result: Pick<MatchResult, 'jobId' | 'gemStatus' | 'statistics' | 'polls' | 'parts'>,
+): Generator<Task, MatchResult, unknown> {
+  const { request } = run;
   let notification: NotifyResult | undefined;
   if (request.callbackUrl) {
-    report(context, run, 'notifying', jobStatus);
+    report(context, run, 'notifying', status);
     notification = yield* activities.notify.call({
       url: request.callbackUrl,
       summaryBlob: delivered.summaryBlob,
@@ -453,22 +429,17 @@ function* deliver(
 
   const outcome = delivered.outcome;
   report(context, run, outcome === 'succeeded' ? 'completed' : outcome, {
-    ...jobStatus,
+    ...status,
     ...(delivered.message ? { message: delivered.message } : {}),
   });
   return finish(context, run, {
     outcome,
-    jobId: job?.monitor.jobId ?? null,
-    gemStatus: final?.status ?? job?.monitor.lastGemStatus ?? null,
-    statistics: final?.statistics ?? null,
+    ...result,
     outputs: delivered.outputs,
     ...(delivered.message ? { message: delivered.message } : {}),
-    polls: job?.monitor.polls ?? 0,
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
-    ...(run.incremental
-      ? { incremental: incrementalSummaryOf(run.incremental, run.policy.segmentsPerHour) }
-      : {}),
+    ...incrementalField(run),
     ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
   });
 }
@@ -522,6 +493,35 @@ function jobDelivery(
 }
 
 /**
+ * The partitioning policy when this run's file is split into parts: a prepared road-matching input with more
+ * rows than GEM_MAX_ROADS_PER_JOB (runs scheduled before partitioning existed have no policy: one job).
+ */
+function partitioningFor(run: MatchRunState): PartitionPolicy | undefined {
+  const partitioning = run.policy.partitioning;
+  if (!partitioning || !isPrepared(run.request) || run.rowCount === null) return undefined;
+  return run.rowCount > partitioning.maxRoadsPerJob ? partitioning : undefined;
+}
+
+/** The custom status of a partitioned run: its parts, the window, and the ETA of the rows still to match. */
+function partsStatus(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  state: PartsWindow,
+): Partial<MatchCustomStatus> {
+  const eta = partsEstimate(
+    context.df.currentUtcDateTime,
+    state.parts,
+    state.window,
+    run.policy.segmentsPerHour,
+  );
+  const { window, resubmits, refusals } = state;
+  return {
+    estimatedCompletion: eta ? eta.toISOString() : null,
+    parts: partsSummary(state.parts, { window, resubmits, refusals }),
+  };
+}
+
+/**
  * An incremental run's summary section, and, when its plan applied, the results to merge: the carried ones,
  * then GEM's for the delta. A succeeded job without a result file gets no sources, so delivery reports it.
  */
@@ -530,14 +530,96 @@ function incrementalDelivery(
   job: SubmittedJob | null,
   final: PollJobResult | null,
 ): Pick<DeliverResultsInput, 'incremental' | 'resultSources'> {
+  const carried = carriedResults(run);
+  const summary = incrementalField(run);
+  if (carried.length === 0) return summary;
+  if (!job) return { ...summary, resultSources: carried };
+  if (!final?.resultFilename) return summary;
+  return { ...summary, resultSources: [...carried, { kind: 'pdg', filename: final.resultFilename }] };
+}
+
+/** The results an applied incremental plan carries over from the previous run, as the first result source. */
+function carriedResults(run: MatchRunState): ResultSource[] {
   const plan = run.incremental;
-  if (!plan) return {};
-  const incremental = incrementalSummaryOf(plan, run.policy.segmentsPerHour);
-  if (!plan.applied) return { incremental };
-  const carried: ResultSource = { kind: 'outbox', blobName: plan.carried.blobName };
-  if (!job) return { incremental, resultSources: [carried] };
-  if (!final?.resultFilename) return { incremental };
-  return { incremental, resultSources: [carried, { kind: 'pdg', filename: final.resultFilename }] };
+  return plan?.applied ? [{ kind: 'outbox', blobName: plan.carried.blobName }] : [];
+}
+
+/** The summary's `incremental` section, for runs that asked to be incremental. */
+function incrementalField(run: MatchRunState): Pick<DeliverResultsInput, 'incremental'> {
+  return run.incremental
+    ? { incremental: incrementalSummaryOf(run.incremental, run.policy.segmentsPerHour) }
+    : {};
+}
+
+/**
+ * The partitioned run (functions/partitionedMatch.ts): its parts matched one GEM job each, then delivered as one
+ * run, results.parquet being the merge of the parts' result files in part order and the statistics combined.
+ */
+function* matchInParts(
+  context: OrchestrationContext,
+  run: MatchRunState,
+  partitioning: PartitionPolicy,
+): Generator<Task, MatchResult, unknown> {
+  const submittedAt = context.df.currentUtcDateTime.toISOString();
+  run.progress.submittedAt = submittedAt;
+  report(context, run, 'submitting');
+  const { state, outcomes } = yield* matchParts(
+    context,
+    { request: run.request, policy: { ...run.policy, partitioning } },
+    fileInput(run),
+    { activities, publish: (s) => report(context, run, 'monitoring', partsStatus(context, run, s)) },
+  );
+  const status = partsStatus(context, run, state);
+  report(context, run, 'delivering', status);
+  const first = outcomes[0]!;
+  const unnamed = outcomes.findIndex((o) => !o.resultFilename);
+  if (unnamed >= 0) {
+    throw new Error(
+      `GEM reported part ${unnamed}'s job ${outcomes[unnamed]!.jobId} as SUCCESS without a result file name.`,
+    );
+  }
+  const statistics = combineStatistics(outcomes.map((o) => ({ statistics: o.statistics, roads: o.rows })));
+  const polls = outcomes.reduce((sum, o) => sum + o.polls, 0);
+  const finishedAt = context.df.currentUtcDateTime.toISOString();
+  const delivered = yield* activities.deliverResults.call(
+    {
+      request: run.request,
+      instanceId: context.df.instanceId,
+      pdgFilename: first.pdgFilename ?? '',
+      jobId: first.jobId ?? 0,
+      poll: {
+        jobId: first.jobId ?? 0,
+        status: 'SUCCESS',
+        terminal: true,
+        succeeded: true,
+        resultFilename: null,
+        statistics,
+        message: null,
+      },
+      timedOut: false,
+      lastGemStatus: 'SUCCESS',
+      deadline: finishedAt,
+      startedAt: run.startedAt,
+      submittedAt,
+      polls,
+      finishedAt,
+      ...(run.prepared ? { prepared: run.prepared } : {}),
+      // An incremental run split into parts: the carried results first, then each part's.
+      resultSources: [
+        ...carriedResults(run),
+        ...outcomes.map((o) => ({ kind: 'pdg' as const, filename: o.resultFilename ?? '' })),
+      ],
+      ...incrementalField(run),
+    },
+    ioRetryOptions(),
+  );
+  return yield* notifyAndFinish(context, run, delivered, status, {
+    jobId: first.jobId,
+    gemStatus: 'SUCCESS',
+    statistics,
+    polls,
+    ...(status.parts ? { parts: status.parts } : {}),
+  });
 }
 
 /**

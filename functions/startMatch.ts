@@ -88,6 +88,11 @@ export function orchestrationInput(request: MatchInput, settings: Settings): Mat
       ...monitor,
       segmentsPerHour: w.gemSegmentsPerHour,
       permanentErrorLimit: 3,
+      partitioning: {
+        maxRoadsPerJob: w.gemMaxRoadsPerJob,
+        maxParallelJobs: w.gemMaxParallelJobs,
+        partAttempts: w.gemPartAttempts,
+      },
     },
   };
 }

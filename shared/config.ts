@@ -396,6 +396,24 @@ const definitions = {
     default: '100000',
     schema: integer(1, 1_000_000_000),
   }),
+  GEM_MAX_ROADS_PER_JOB: define({
+    description:
+      'A prepared input with more roads than this is split into spatially coherent parts, one GEM job each. Default: about 2.5 h of GEM at 100,000 roads/h.',
+    default: '250000',
+    schema: integer(1_000, 1_000_000_000),
+  }),
+  GEM_MAX_PARALLEL_JOBS: define({
+    description:
+      "Most GEM jobs of one partitioned match running at once; the effective window shrinks when TomTom refuses a job (429) and grows back after each part's success.",
+    default: '4',
+    schema: integer(1, 64),
+  }),
+  GEM_PART_ATTEMPTS: define({
+    description:
+      'Jobs one part of a partitioned match may use: a part whose job FAILED or timed out is submitted again until this many; then the match fails.',
+    default: '3',
+    schema: integer(1, 10),
+  }),
   SWEEP_SCHEDULE: define({
     description:
       'When the reconciliation sweep runs (6-field NCRONTAB, seconds first, UTC), e.g. "0 */15 * * * *". Required: the sweep timer reads it as %SWEEP_SCHEDULE% (no default).',
@@ -568,6 +586,9 @@ export interface Settings {
     readonly gemSegmentsPerHour: number;
     /** `GEM_INCREMENTAL`: runs are incremental unless their request says otherwise. */
     readonly incremental: boolean;
+    readonly gemMaxRoadsPerJob: number;
+    readonly gemMaxParallelJobs: number;
+    readonly gemPartAttempts: number;
     readonly storageFanOutLimit: number;
     readonly matchRetentionDays: number;
   };
@@ -848,6 +869,9 @@ function buildSettings(
       monitorPollsPerGeneration: values.MONITOR_POLLS_PER_GENERATION,
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
       incremental: values.GEM_INCREMENTAL,
+      gemMaxRoadsPerJob: values.GEM_MAX_ROADS_PER_JOB,
+      gemMaxParallelJobs: values.GEM_MAX_PARALLEL_JOBS,
+      gemPartAttempts: values.GEM_PART_ATTEMPTS,
       storageFanOutLimit: values.STORAGE_FANOUT_LIMIT,
       matchRetentionDays: values.MATCH_RETENTION_DAYS,
     },

@@ -9,8 +9,10 @@ import { conflict, fieldErrorsFromZod, notFound, validationError } from '../../s
 import type { StartMatchBody } from '../../shared/api/schemas.js';
 import { isNotFound } from '../../shared/errors.js';
 import { normaliseEtag } from '../../shared/etag.js';
+import { partInstanceId } from '../../shared/workflow/ids.js';
 import { pageByCreatedTime } from '../../shared/workflow/paging.js';
-import { isActiveRuntimeStatus, toCompactStatus } from '../../shared/workflow/status.js';
+import type { PartsSummary } from '../../shared/workflow/partitions.js';
+import { isActiveRuntimeStatus, toCompactStatus, withLiveParts } from '../../shared/workflow/status.js';
 import { MATCH_ORCHESTRATION } from '../matchFile.js';
 import { loadBody, loadListing, loadSchemas, loadServices, loadUrls } from '../onDemand.js';
 import { findInstance, startMatch } from '../startMatch.js';
@@ -75,9 +77,33 @@ export async function getMatchHandler(
   context: InvocationContext,
 ): Promise<HttpResponseInit> {
   const id = request.params.id ?? '';
-  const status = await findMatch(df.getClient(context), id);
+  const client = df.getClient(context);
+  const status = await findMatch(client, id);
   if (!status) return notFound(`match "${id}"`);
-  return { status: 200, jsonBody: toCompactStatus(status) };
+  const compact = toCompactStatus(status);
+  if (compact.parts && isActiveRuntimeStatus(compact.runtimeStatus)) {
+    compact.parts = withLiveParts(compact.parts, await runningPartStatuses(client, id, compact.parts));
+  }
+  return { status: 200, jsonBody: compact };
+}
+
+/**
+ * The custom status of each running part's sub-orchestration, by part index: at most the window's worth of
+ * lookups, by the parts' deterministic instance ids. A part whose status cannot be read keeps what the parent knows.
+ */
+async function runningPartStatuses(
+  client: DurableClient,
+  id: string,
+  parts: PartsSummary,
+): Promise<Map<number, unknown>> {
+  const running = parts.list.filter((p) => p.state === 'running');
+  const found = await Promise.all(
+    running.map(async (p) => {
+      const child = await client.getStatus(partInstanceId(id, p.index, p.attempt)).catch(() => undefined);
+      return [p.index, child?.customStatus] as const;
+    }),
+  );
+  return new Map(found);
 }
 
 /**

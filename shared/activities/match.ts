@@ -10,12 +10,13 @@ import { getServices, type Services } from '../services.js';
 import type { MatchActivities } from '../workflow/types.js';
 import { deliverResults } from './deliverResults.js';
 import { notify } from './notify.js';
+import { partitionInput } from './partitionInput.js';
 import { planIncremental } from './planIncremental.js';
 import { pollJob } from './pollJob.js';
 import { prepareInput } from './prepareInput.js';
 import { recordFailure } from './recordFailure.js';
 import { stageInput } from './stageInput.js';
-import { submitJob } from './submitJob.js';
+import { submitJob, submitPartJob } from './submitJob.js';
 import { validateInput } from './validateInput.js';
 
 let defaultActivities: MatchActivities | undefined;
@@ -33,6 +34,8 @@ export function createMatchActivities(services: Services): MatchActivities {
     validateInput: (input) => validateInput(services, input),
     stageInput: (input) => stageInput(services, input),
     submitJob: (input) => submitJob(services, input),
+    partitionInput: (input) => partitionInput(services, input),
+    submitPartJob: (input) => submitPartJob(services, input),
     pollJob: (input) => pollJob(services, input),
     deliverResults: (input) => deliverResults(services, input),
     notify: (input) => notify(services, input),

@@ -161,7 +161,7 @@ async function refused(
 }
 
 /**
- * Uploads the prepared file unless it is already there (a retry, a replay, or a racing run of the same
+ * Uploads a prepared file (or a part of one: partitionInput.ts) unless it is already there (a retry, a replay, or a racing run of the same
  * upload). Its SHA-256 goes into the metadata staging reads (shared/staging/copy.ts), so staging does not
  * read the file again to hash it.
  */

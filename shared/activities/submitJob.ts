@@ -4,16 +4,44 @@
  */
 import { GemFlowError } from '../errors.js';
 import type { Services } from '../services.js';
+import type { CallOptions } from '../tomtom/client.js';
+import { TomTomThrottledError } from '../tomtom/errors.js';
 import type { GemJob } from '../tomtom/models.js';
-import type { SubmitJobInput, SubmitJobResult } from '../workflow/types.js';
+import type { SubmitJobInput, SubmitJobResult, SubmitPartJobResult } from '../workflow/types.js';
 
 export class UnexpectedJobIdError extends GemFlowError {
   readonly code = 'UnexpectedJobId';
 }
 
-export async function submitJob(
+export function submitJob(
   services: Pick<Services, 'tomtom'>,
   input: SubmitJobInput,
+): Promise<SubmitJobResult> {
+  return findOrCreateJob(services, input, {});
+}
+
+/**
+ * `submitJob` for one part of a partitioned run: the create is sent once, and TomTom's refusal (429, e.g. a
+ * concurrent-job limit) comes back as data with its Retry-After instead of being waited out here in real time,
+ * so the orchestration can shrink its window and wait on a durable timer.
+ */
+export async function submitPartJob(
+  services: Pick<Services, 'tomtom'>,
+  input: SubmitJobInput,
+): Promise<SubmitPartJobResult> {
+  try {
+    return { refused: false, ...(await findOrCreateJob(services, input, { retryRefusals: false })) };
+  } catch (error) {
+    if (!(error instanceof TomTomThrottledError)) throw error;
+    const seconds = error.retryAfterMs === undefined ? null : Math.ceil(error.retryAfterMs / 1000);
+    return { refused: true, retryAfterSeconds: seconds, message: error.message };
+  }
+}
+
+async function findOrCreateJob(
+  services: Pick<Services, 'tomtom'>,
+  input: SubmitJobInput,
+  options: CallOptions,
 ): Promise<SubmitJobResult> {
   const { tomtom } = services;
   // The filename is derived from the content, so an existing non-FAILED job for it is exactly the job this
@@ -29,13 +57,16 @@ export async function submitJob(
     .sort((a, b) => (b.requestedAt ?? '').localeCompare(a.requestedAt ?? ''));
   const reusable = existing[0];
   if (reusable) return { jobId: numericJobId(reusable), reused: true, status: reusable.status };
-  const created = await tomtom.createJob({
-    storageId: input.storageId,
-    filename: input.filename,
-    jobType: input.jobType,
-    ...(input.overtureRelease ? { overtureRelease: input.overtureRelease } : {}),
-    ...(input.orbisVersion ? { orbisVersion: input.orbisVersion } : {}),
-  });
+  const created = await tomtom.createJob(
+    {
+      storageId: input.storageId,
+      filename: input.filename,
+      jobType: input.jobType,
+      ...(input.overtureRelease ? { overtureRelease: input.overtureRelease } : {}),
+      ...(input.orbisVersion ? { orbisVersion: input.orbisVersion } : {}),
+    },
+    options,
+  );
   return { jobId: numericJobId(created), reused: false, status: created.status };
 }
 

@@ -655,6 +655,32 @@ export const matchStatusSchema = z.object({
     })
     .nullable()
     .describe('What became of the callback; null when the match has none or has not sent it yet.'),
+  parts: z
+    .object({
+      total: z.int(),
+      done: z.int(),
+      running: z.int(),
+      failed: z.int(),
+      queued: z.int(),
+      window: z.int().describe('The effective window: GEM jobs allowed to run at once now (shrinks on 429).'),
+      resubmits: z.int().describe('Parts started again after a FAILED job, a timeout or a refusal.'),
+      refusals: z.int().describe('Job creates TomTom refused (429).'),
+      list: z
+        .array(
+          z.object({
+            index: z.int(),
+            rows: z.int(),
+            state: z.enum(['queued', 'running', 'done', 'failed']),
+            attempt: z.int().describe('Attempts started for the part (1 = first).'),
+            jobId: z.int().nullable(),
+            gemStatus: z.string().nullable(),
+          }),
+        )
+        .describe('Running and failed parts first, then by index; at most 64 parts.'),
+      listed: z.int().describe('Parts in list; fewer than total when the list was cut at 64.'),
+    })
+    .nullable()
+    .describe('A partitioned match (more roads than GEM_MAX_ROADS_PER_JOB): its parts; null for one job.'),
   createdTime: z.string(),
   lastUpdatedTime: z.string(),
 });

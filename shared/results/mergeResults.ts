@@ -139,6 +139,8 @@ export async function mergeResultFiles(
           if (buffer!.rows >= MERGE_ROW_GROUP_ROWS) await flush();
         }
         rows += batch.rows.length;
+        // Lets the event loop run between batches (HTTP requests, timers of the same process).
+        await new Promise((resolve) => setImmediate(resolve));
       }
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;

@@ -57,6 +57,11 @@ import {
 
 export interface CallOptions {
   readonly abortSignal?: AbortSignal;
+  /**
+   * For `createJob`: false sends it once, so a 429 comes back at once as `TomTomThrottledError` with its
+   * Retry-After, for a caller that waits on its own (durable) clock. Default true: refusals are retried here.
+   */
+  readonly retryRefusals?: boolean;
 }
 
 /** PDG, GEM and the Vault unwrap, as the workflows use them. Activities receive this interface. */
@@ -395,7 +400,7 @@ async function createJob(
   const operation = `GEM create ${jobRequest.jobType} job for ${jobRequest.storageId}/${jobRequest.filename}`;
   const pipelineRequest = setRetryMode(
     jsonRequest('POST', `${context.gemUrl}/jobs`, options, body),
-    'refusals-only',
+    options?.retryRefusals === false ? 'never' : 'refusals-only',
   );
   return sendForJson(context, operation, pipelineRequest, gemJobSchema);
 }

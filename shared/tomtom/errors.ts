@@ -195,9 +195,18 @@ export class TomTomNotFoundError extends TomTomApiError {
   override readonly code = 'NotFound';
 }
 
-/** 429 that outlasted the retries (or a create-job 429 without Retry-After). */
+/** 429 that outlasted the retries (or a create-job 429 without Retry-After, or one not retried on purpose). */
 export class TomTomThrottledError extends TomTomApiError {
   override readonly code = 'Throttled';
+  constructor(
+    summary: string,
+    details: TomTomErrorDetails,
+    remedy?: string,
+    /** How long the response's `Retry-After` asked to wait, when it said. */
+    readonly retryAfterMs?: number,
+  ) {
+    super(summary, details, remedy);
+  }
 }
 
 /** 5xx that outlasted the retries (or on a request that is never retried). */

@@ -20,6 +20,7 @@ import {
   TomTomThrottledError,
   TomTomUnauthorizedError,
 } from './errors.js';
+import { retryAfterMs } from './policies.js';
 
 /** Headers that carry credentials; their values are scrubbed from anything echoed back into errors. */
 export const CREDENTIAL_HEADERS = ['tomtom-api-key', 'authorization', 'x-vault-token'] as const;
@@ -152,7 +153,12 @@ export function classifyFailure(
         'Check the storage id or job id; jobs are visible only to the identity that created them.',
       );
     case 429:
-      return new TomTomThrottledError('TomTom is rate-limiting requests', details, 'Try again later.');
+      return new TomTomThrottledError(
+        'TomTom is rate-limiting requests',
+        details,
+        'Try again later.',
+        retryAfterMs(response),
+      );
     default:
       if (response.status >= 500) {
         return new TomTomServiceError(

@@ -91,3 +91,12 @@ export function matchInstanceIdForRequest(
 export function rejectedUploadRunFor(container: string, blobName: string, etag: string): string {
   return `rejected-${digest('rejected-upload', [container, blobName, normaliseEtag(etag)])}`;
 }
+
+/**
+ * The sub-orchestration of one attempt at one part of a partitioned match: `part-<parent>-p<index>-a<attempt>`.
+ * Deterministic, so a replayed parent addresses the same child, and a new attempt is a new instance. It does
+ * not start with `match-`, so listings of matches never show parts.
+ */
+export function partInstanceId(parentInstanceId: string, index: number, attempt: number): string {
+  return `part-${parentInstanceId}-p${index}-a${attempt}`;
+}

@@ -2,9 +2,11 @@
  * Maps a Durable Functions status object into the compact status the HTTP API returns. Structural types
  * only, so shared/ stays free of durable-functions; `DurableOrchestrationStatus` fits `DurableStatusLike`.
  */
+
 import { errorMessage } from '../errors.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import { isTerminalGemStatus } from './monitor.js';
+import type { PartsSummary } from './partitions.js';
 import {
   type IncrementalSummary,
   MATCH_PHASES,
@@ -57,6 +59,8 @@ export interface CompactMatchStatus {
   };
   error: { message: string } | null;
   notification: NotificationView | null;
+  /** A partitioned match's parts (counts, effective window, the first parts listed); null for a single job. */
+  parts: PartsSummary | null;
   createdTime: string;
   lastUpdatedTime: string;
 }
@@ -95,6 +99,30 @@ function asCustomStatus(value: unknown): Partial<MatchCustomStatus> {
       : {}),
     ...(typeof value.message === 'string' ? { message: value.message } : {}),
     ...(isNotificationOutcome(value.notification) ? { notification: value.notification } : {}),
+    ...(isPartsSummary(value.parts) ? { parts: value.parts } : {}),
+  };
+}
+
+function isPartsSummary(value: unknown): value is PartsSummary {
+  return isRecord(value) && typeof value.total === 'number' && Array.isArray(value.list);
+}
+
+/**
+ * The parts list with what each running part's own sub-orchestration says now (its GEM job id, GEM status and
+ * polls): the parent learns them only when a part ends. `live` maps a part index to that part's custom status.
+ */
+export function withLiveParts(parts: PartsSummary, live: ReadonlyMap<number, unknown>): PartsSummary {
+  return {
+    ...parts,
+    list: parts.list.map((entry) => {
+      const status = live.get(entry.index);
+      if (entry.state !== 'running' || !isRecord(status)) return entry;
+      return {
+        ...entry,
+        jobId: typeof status.jobId === 'number' ? status.jobId : entry.jobId,
+        gemStatus: typeof status.gemStatus === 'string' ? status.gemStatus : entry.gemStatus,
+      };
+    }),
   };
 }
 
@@ -260,6 +288,7 @@ export function toCompactStatus(
     error,
     // A completed match records it in its output; a failed one, which has no output, in its custom status.
     notification: notificationView(result?.notification ?? custom.notification),
+    parts: result?.parts ?? custom.parts ?? null,
     createdTime: toIso(status.createdTime),
     lastUpdatedTime: toIso(status.lastUpdatedTime),
   };

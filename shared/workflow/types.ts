@@ -9,6 +9,7 @@
 import type { FormatOptions, PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
+import type { PartsSummary } from './partitions.js';
 
 /** Where the input file comes from. */
 export type MatchSource =
@@ -98,6 +99,8 @@ export interface MatchCustomStatus {
   message?: string;
   /** Set once a failed match has sent (or tried to send) its callback; a completed match has it in its output. */
   notification?: NotificationOutcome;
+  /** A partitioned match's parts: counts, the effective window, and the first parts listed. */
+  parts?: PartsSummary;
 }
 
 /** The monitor loop's state; carried across `continueAsNew` generations. */
@@ -162,6 +165,8 @@ export interface MatchResult {
    * prepared; the results page draws the map from it whatever the user's format. Blob names only, no secret.
    */
   preparedFile?: PreparedInput['prepared'];
+  /** A partitioned match's parts as they ended. */
+  parts?: PartsSummary;
 }
 
 // ---- Activity inputs and results ----
@@ -213,6 +218,24 @@ export interface StageInputResult {
   bytesThroughApp?: number;
 }
 
+/** Input of `partitionInput`: the file to match (as `stageInput` would read it) and the most roads per part. */
+export interface PartitionInputInput {
+  file: PreparedMatchInput;
+  maxRoadsPerJob: number;
+}
+
+/** One part of a partitioned input: a GEM-ready Parquet in the outbox (blob names only, no secret). */
+export interface InputPart {
+  index: number;
+  file: PreparedInput['prepared'];
+  rows: number;
+}
+
+/** Result of `partitionInput`: the parts in index order. */
+export interface PartitionInputResult {
+  parts: InputPart[];
+}
+
 /** Input of `submitJob`: the request's GEM fields, and the staged file's name in the PDG storage. */
 export interface SubmitJobInput
   extends Pick<MatchInput, 'storageId' | 'jobType' | 'overtureRelease' | 'orbisVersion'> {
@@ -226,6 +249,14 @@ export interface SubmitJobResult {
   reused: boolean;
   status: string;
 }
+
+/**
+ * Result of `submitPartJob`: the job, or TomTom's refusal to create one (429) as data, with how long it asked
+ * to wait, so the partitioned run shrinks its window and waits on a durable timer instead of in real time.
+ */
+export type SubmitPartJobResult =
+  | ({ refused: false } & SubmitJobResult)
+  | { refused: true; retryAfterSeconds: number | null; message: string };
 
 /** Input of `pollJob`. */
 export interface PollJobInput {
@@ -410,6 +441,8 @@ export interface MatchActivities {
   validateInput(input: PreparedMatchInput): Promise<ValidateInputResult>;
   stageInput(input: PreparedMatchInput): Promise<StageInputResult>;
   submitJob(input: SubmitJobInput): Promise<SubmitJobResult>;
+  partitionInput(input: PartitionInputInput): Promise<PartitionInputResult>;
+  submitPartJob(input: SubmitJobInput): Promise<SubmitPartJobResult>;
   pollJob(input: PollJobInput): Promise<PollJobResult>;
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
   notify(input: NotifyInput): Promise<NotifyResult>;

@@ -7,6 +7,7 @@ import {
   type DurableStatusLike,
   failureMessageOf,
   toCompactStatus,
+  withLiveParts,
 } from '../../../shared/workflow/status.js';
 import type { MatchCustomStatus, MatchResult } from '../../../shared/workflow/types.js';
 
@@ -65,9 +66,41 @@ describe('toCompactStatus', () => {
       outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
       error: null,
       notification: null,
+      parts: null,
       createdTime: '2026-02-18T10:00:00.000Z',
       lastUpdatedTime: '2026-02-18T11:00:00.000Z',
     });
+  });
+
+  it('shows a partitioned match’s parts, with running parts’ job and GEM status read from their own status', () => {
+    const parts = {
+      total: 2,
+      done: 1,
+      running: 1,
+      failed: 0,
+      queued: 0,
+      window: 2,
+      resubmits: 0,
+      refusals: 0,
+      list: [
+        { index: 1, rows: 10, state: 'running' as const, attempt: 1, jobId: 8, gemStatus: 'REQUESTED' },
+        { index: 0, rows: 10, state: 'done' as const, attempt: 1, jobId: 7, gemStatus: 'SUCCESS' },
+      ],
+      listed: 2,
+    };
+    const view = toCompactStatus(status({ customStatus: { ...monitoring, parts } }));
+    expect(view.parts).toEqual(parts);
+    expect(
+      toCompactStatus(status({ customStatus: { ...monitoring, parts: { total: 'x' } } })).parts,
+    ).toBeNull();
+    const live = withLiveParts(
+      parts,
+      new Map([
+        [1, { jobId: 8, gemStatus: 'IN_PROGRESS' }],
+        [0, { gemStatus: 'X' }],
+      ]),
+    );
+    expect(live.list.map((p) => p.gemStatus)).toEqual(['IN_PROGRESS', 'SUCCESS']);
   });
 
   it('shows a pending match that has no custom status yet', () => {
