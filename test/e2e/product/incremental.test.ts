@@ -92,6 +92,8 @@ async function startByHttp(body: Record<string, unknown>): Promise<CompactMatchS
 
 /** The second version, and what its full re-run delivered: the later tests compare with them. */
 const secondVersion = {} as {
+  records: RoadSampleRecords;
+  noChangeRun: string;
   bytes: Uint8Array;
   fullRerun: { id: string; features: Record<string, unknown>[]; counts: SummaryDocument['counts'] };
 };
@@ -112,6 +114,7 @@ describe('incremental re-matching', () => {
     });
 
     const next = nextVersion(first, roadMatchingRecords('valid', { rows: ADDED + 4, seed: 22 }));
+    secondVersion.records = next;
     secondVersion.bytes = encodeRoadMatchingRecords(next, 5_000);
     const uploadNext = await uploadInbox(app, NAME, secondVersion.bytes, { incremental: 'true' });
     const incrementalStatus = await waitForMatch(app, uploadNext.matchId, { timeoutMs: 120_000 });
@@ -180,6 +183,7 @@ describe('incremental re-matching', () => {
       gemRowsSubmitted: 0,
     });
     expect(status.jobId).toBeNull();
+    secondVersion.noChangeRun = same.matchId;
     expect(summary.job.jobId).toBeNull();
     const features = await readParquet((await readOutbox(app, status.outputs.matched!.blob))!);
     expect(features).toEqual(secondVersion.fullRerun.features);
@@ -202,5 +206,40 @@ describe('incremental re-matching', () => {
     });
     const rows = ROWS - DELETED + ADDED;
     expect(await matchInputIds(app, status)).toHaveLength(rows);
+  });
+
+  it('splits a delta larger than GEM_MAX_ROADS_PER_JOB into parts, and still delivers what a full re-run delivers', async () => {
+    // Half the roads moved: a 10,000-row delta, over the 8,000 of one job. Compared with the unchanged re-upload,
+    // named by id (the latest run is the one of another release).
+    const previous = secondVersion.records;
+    const third: RoadSampleRecords = {
+      ...previous,
+      geometries: previous.geometries!.map((wkt, i) =>
+        i % 2 === 0 ? wkt.replace('LINESTRING (4.', 'LINESTRING (3.') : wkt,
+      ),
+    };
+    const changed = third.geometries!.filter((wkt, i) => wkt !== previous.geometries![i]).length;
+    expect(changed).toBeGreaterThan(8_000);
+    const upload = await uploadInbox(app, NAME, encodeRoadMatchingRecords(third, 5_000), {
+      previousmatchid: secondVersion.noChangeRun,
+    });
+    const status = await waitForMatch(app, upload.matchId, { timeoutMs: 120_000 });
+    const summary = await summaryOf(app, status);
+    expect(summary.incremental).toMatchObject({
+      applied: true,
+      previousMatchId: secondVersion.noChangeRun,
+      changed,
+      new: 0,
+      deleted: 0,
+      gemRowsSubmitted: changed,
+    });
+    expect(status.parts?.total).toBe(2);
+    expect(await matchInputIds(app, status)).toHaveLength(changed);
+
+    const full = await startByHttp({ idempotencyKey: 'full-rerun-third', incremental: false });
+    const features = async (s: CompactMatchStatus) =>
+      readParquet((await readOutbox(app, s.outputs.matched!.blob))!);
+    expect(await features(status)).toEqual(await features(full));
+    expect(summary.counts).toEqual((await summaryOf(app, full)).counts);
   });
 });
