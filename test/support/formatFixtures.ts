@@ -97,7 +97,8 @@ export const TEST_GEOMETRIES: (Geometry | null)[] = [
   { type: 'Point', coordinates: [5, 6] },
 ];
 
-const UNMATCHED: Enrichment = {
+/** The enrichment of a feature GEM matched to nothing. */
+export const UNMATCHED: Enrichment = {
   gers: null,
   confidence: null,
   lr_from: null,

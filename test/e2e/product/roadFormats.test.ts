@@ -7,11 +7,12 @@
 // Reference points, each computed independently of the app's CRS code:
 // - RD New (EPSG:28992): the origin of the Rijksdriehoeksmeting, (x, y) = (155000, 463000) at the Onze Lieve
 //   Vrouwetoren in Amersfoort. Held to 1e-7° of proj4 called here with the EPSG definition written out below
-//   (the oblique stereographic projection of EPSG:28992 and the 7-parameter transformation EPSG:15739, the one
-//   the product promises), not the registry's string nor the app's projectionFor. Also held to 1e-5° (1 m) of
+//   (the oblique stereographic projection of EPSG:28992 and a published 7-parameter Amersfoort → WGS 84
+//   transformation, agreeing within 3 mm with the one proj4 carries and the product promises), not the
+//   registry's string nor the app's projectionFor. Also held to 1e-5° (1 m) of
 //   the published WGS 84 position, 52.15517440° N, 5.38720621° E (Schreutelkamp & Strang van Hees,
 //   "Benaderingsformules voor de transformatie tussen RD- en WGS84-kaartcoördinaten", 2001: φ0, λ0), which is
-//   RDNAPTRANS, ~0.25 m from EPSG:15739: a datum shift that is missing or wrong is 100 m off either.
+//   RDNAPTRANS, ~0.3 m from the 7-parameter result: a datum shift that is missing or wrong is 100 m off either.
 // - Web Mercator (EPSG:3857): IOGP Guidance Note 7-2, method 1024 (Popular Visualisation Pseudo Mercator),
 //   E = R·λ, N = R·ln(tan(π/4 + φ/2)) with R = 6378137 m. Exact, so held to 1e-7°.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,10 +69,10 @@ const GEM_ROWS = ROADS.reduce(
 );
 
 const RD_ORIGIN = { x: 155000, y: 463000, lon: 5.38720621, lat: 52.1551744 };
-const RD_NEW_EPSG_15739 =
+const RD_NEW_7_PARAMETER =
   '+proj=sterea +lat_0=52.15616055555555 +lon_0=5.38763888888889 +k=0.9999079 +x_0=155000 +y_0=463000 ' +
   '+ellps=bessel +towgs84=565.417,50.3319,465.552,-0.398957,0.343988,-1.8774,4.0725 +units=m +no_defs';
-const [RD_LON, RD_LAT] = proj4(RD_NEW_EPSG_15739, 'EPSG:4326', [RD_ORIGIN.x, RD_ORIGIN.y]) as [
+const [RD_LON, RD_LAT] = proj4(RD_NEW_7_PARAMETER, 'EPSG:4326', [RD_ORIGIN.x, RD_ORIGIN.y]) as [
   number,
   number,
 ];

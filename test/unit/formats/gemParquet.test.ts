@@ -52,6 +52,26 @@ describe('GEM-ready Parquet writer', () => {
     });
   });
 
+  it('cuts a row group early at rowGroupBytes of WKT and id, before rowGroupRows', async () => {
+    const path = join(dir, 'gem-bytes.parquet');
+    // Each row: 32 characters of WKT plus a 2-character id, so a 100-byte budget closes a group every 3 rows.
+    const writer = await createGemParquetWriter({
+      path,
+      withNavigable: false,
+      rowGroupRows: 1000,
+      rowGroupBytes: 100,
+    });
+    for (let i = 0; i < 10; i++) {
+      await writer.write({ id: `r${i}`, wkt: 'LINESTRING (4.9 52.1, 4.91 52.2)', sourceIndex: i, part: 0 });
+    }
+    expect((await writer.finish()).rows).toBe(10);
+    const { parquetMetadata, parquetReadObjects } = await loadHyparquet();
+    const file = new Uint8Array(await readFile(path));
+    expect(parquetMetadata(file.buffer).row_groups.map((g) => Number(g.num_rows))).toEqual([3, 3, 3, 1]);
+    const read = await parquetReadObjects({ file: bufferAsyncBuffer(file) });
+    expect(read.map((r) => r.id)).toEqual(Array.from({ length: 10 }, (_, i) => `r${i}`));
+  });
+
   it('leaves out is_navigable when no column was mapped, and abort deletes the file', async () => {
     const path = join(dir, 'gem2.parquet');
     const writer = await createGemParquetWriter({ path, withNavigable: false });

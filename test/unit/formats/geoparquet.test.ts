@@ -14,6 +14,7 @@ import { bytesSourceFile, localSourceFile } from '../../../shared/formats/source
 import type { OutputFeature } from '../../../shared/formats/types.js';
 import { bufferAsyncBuffer } from '../../../shared/parquet/asyncBuffer.js';
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
+import { UNMATCHED } from '../../support/formatFixtures.js';
 import { assertOnlyFormatErrors, drain, formatRule, LIMITS, readOptions, scratch } from './support.js';
 
 const dir = scratch();
@@ -141,14 +142,7 @@ describe("GeoParquet reader (files written by hyparquet-writer's own WKB encoder
       id: null,
       geometry: null,
       properties: {},
-      enrichment: {
-        gers: null,
-        confidence: null,
-        lr_from: null,
-        lr_to: null,
-        match: 'unmatched',
-        match_count: 0,
-      },
+      enrichment: UNMATCHED,
       matches: [],
     });
     await sink.finish();
@@ -278,5 +272,33 @@ describe('GeoParquet writer', () => {
         lanes: BigInt(roads[i]!.properties.lanes as number),
       });
     });
+  });
+  it('cuts a row group early at rowGroupBytes of encoded values, before rowGroupRows', async () => {
+    const path = join(dir, 'out-bytes.parquet');
+    const sink = await createGeoParquetSinkWith(
+      { path, layer: 'roads', fields: [], crs: null, geometryType: null, tempDir: dir, geometryColumn: null },
+      { rowGroupRows: 1000, rowGroupBytes: 100 },
+    );
+    // A 2-D two-point LineString is 41 bytes of WKB (1 + 4 + 4 + 2 × 16): a 100-byte budget closes every 3rd.
+    const line = (i: number): OutputFeature => ({
+      id: null,
+      geometry: {
+        type: 'LineString',
+        coordinates: [
+          [i, 0],
+          [i, 1],
+        ],
+      },
+      properties: {},
+      enrichment: UNMATCHED,
+      matches: [],
+    });
+    for (let i = 0; i < 7; i++) await sink.write(line(i));
+    expect((await sink.finish()).features).toBe(7);
+    const bytes = new Uint8Array(await readFile(path));
+    const { parquetMetadata, parquetReadObjects } = await loadHyparquet();
+    expect(parquetMetadata(bytes.buffer).row_groups.map((g) => Number(g.num_rows))).toEqual([3, 3, 1]);
+    const rows = await parquetReadObjects({ file: bufferAsyncBuffer(bytes) });
+    expect(rows.map((r) => r.geometry)).toEqual(Array.from({ length: 7 }, (_, i) => line(i).geometry));
   });
 });

@@ -15,6 +15,7 @@ import type { InputFormat, OutputFormat, SourceFeature } from '../../../shared/f
 import { loadHyparquet } from '../../../shared/parquet/hyparquet.js';
 import { enrichSource } from '../../../shared/results/enrich.js';
 import { GemResultsError } from '../../../shared/results/gemResults.js';
+import { UNMATCHED } from '../../support/formatFixtures.js';
 import { drain, readOptions, scratch } from '../formats/support.js';
 import { gersId, type HandResult, resultsParquet } from './support.js';
 
@@ -51,14 +52,6 @@ const EXPECTED = [
   { gers: gersId(6), confidence: 95, lr_from: 0, lr_to: 0.5, match: 'partial', match_count: 2 },
   { gers: gersId(7), confidence: 61, lr_from: 0, lr_to: 0.995, match: 'full', match_count: 1 },
 ];
-const UNMATCHED = {
-  gers: null,
-  confidence: null,
-  lr_from: null,
-  lr_to: null,
-  match: 'unmatched',
-  match_count: 0,
-};
 const expectedEnrichment = (i: number) => EXPECTED[i] ?? UNMATCHED;
 
 function prepared(format: InputFormat, outputFormat: OutputFormat, extra: Partial<PreparedInput> = {}) {
