@@ -2,8 +2,8 @@
  * The partitioned path of `matchFile`: split the file to match into parts (the `partitionInput` activity), then
  * keep at most `window` part jobs running, adapting the window as shared/workflow/partitions.ts decides.
  *
- * The parent stages each part and submits its job itself, one at a time, so TomTom's refusal of a create (429)
- * is known at once and shrinks the window before the next part is tried; a refused part waits on a durable timer
+ * The parent stages every part up front (side by side), then submits the parts' jobs itself, one at a time, so
+ * TomTom's refusal of a create (429) is known at once and shrinks the window before the next part is tried; a refused part waits on a durable timer
  * for its Retry-After. Each accepted job is then followed by a `matchPart` sub-orchestration. The followers are
  * waited for one at a time, oldest first, never with a `Task.any` over tasks already yielded: the durable-functions
  * SDK sends every child of a new `Task.any` to the extension as a new action, which schedules an already running
@@ -76,12 +76,18 @@ export function* matchParts(
     { file, maxRoadsPerJob: partitioning.maxRoadsPerJob },
     ioRetryOptions(),
   );
+  // Every part is staged up front, side by side (idempotent, and it needs no GEM slot), so submitting a part
+  // when the window has room is one quick call.
+  const staging = split.parts.map((part) =>
+    deps.activities.stageInput.task({ ...run.request, preparedFile: part.file }, ioRetryOptions()),
+  );
+  const staged = (yield context.df.Task.all(staging)) as StageInputResult[];
   const state = openWindow(split.parts, partitioning);
   const outcomes: PartOutcome[] = [];
   const followers: Follower[] = [];
   const unfinished = () => state.parts.some((p) => p.state !== 'done');
   while (unfinished()) {
-    const launched = yield* launchParts(context, run, split.parts, state, deps);
+    const launched = yield* launchParts(context, run, { parts: split.parts, staged }, state, deps);
     followers.push(...launched);
     deps.publish(state);
     const wakeUp = nextWakeUp(state, context.df.currentUtcDateTime);
@@ -110,7 +116,7 @@ export function* matchParts(
 function* launchParts(
   context: OrchestrationContext,
   run: PartsRun,
-  inputParts: readonly InputPart[],
+  files: { parts: readonly InputPart[]; staged: readonly StageInputResult[] },
   state: PartsWindow,
   deps: PartsDeps,
 ): Generator<Task, Follower[], unknown> {
@@ -121,11 +127,8 @@ function* launchParts(
     [part] = partsToStart(state, context.df.currentUtcDateTime)
   ) {
     const attempt = startPart(part);
-    const inputPart = inputParts[part.index]!;
-    const staged = yield* deps.activities.stageInput.call(
-      { ...run.request, preparedFile: inputPart.file },
-      ioRetryOptions(),
-    );
+    const inputPart = files.parts[part.index]!;
+    const staged = files.staged[part.index]!;
     const submitted = yield* deps.activities.submitPartJob.call(
       jobRequest(run.request, staged),
       ioRetryOptions(),

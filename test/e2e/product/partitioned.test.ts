@@ -10,6 +10,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { roadMatchingSample, writeValidSampleFile } from '../../../local/standins/samples.js';
 import {
   type CompactMatchStatus,
+  getMatch,
   readOutbox,
   readParquet,
   readPdgFile,
@@ -79,19 +80,32 @@ function byInputFile(jobs: SimulatorJob[]): Map<string, SimulatorJob[]> {
   return files;
 }
 
-/** Waits for the match to end, keeping every status seen on the way. */
+/**
+ * Waits for the match to end, keeping every status seen on the way. A status request that fails is tried again:
+ * the local host answers HTTP from the same process that runs the activities, and the enriched join of a
+ * million roads keeps it busy for seconds at a time (a request then fails with a reset socket or a 500).
+ */
 async function finished(
   app: TestApp,
   id: string,
   seen: CompactMatchStatus[] = [],
 ): Promise<CompactMatchStatus> {
-  return waitForMatch(app, id, {
-    timeoutMs: RUN_TIMEOUT,
-    until: (s) => {
-      seen.push(s);
-      return ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus);
+  let failures = 0;
+  return waitUntil(
+    async () => {
+      const status = await getMatch(app, id).catch(() => {
+        failures++;
+        return undefined;
+      });
+      if (status) seen.push(status);
+      return status && ['Completed', 'Failed', 'Terminated'].includes(status.runtimeStatus)
+        ? status
+        : undefined;
     },
-  });
+    () => `match ${id} to end (last seen ${JSON.stringify(seen.at(-1))}; ${failures} status requests failed)`,
+    RUN_TIMEOUT,
+    500,
+  );
 }
 
 /** The most jobs the simulator held active (requested, not yet completed) at one instant. */
