@@ -10,8 +10,10 @@
  * (bench/coldStart.ts: the entry's import time and peak RSS beside a hello-world and a minimal durable app).
  * Last, the conversion and enrichment benchmark (bench/enrichmentBench.ts). The JSON object printed after the
  * GEM job holds every run, the ratios (baseline / gem-flow), the memory, staging and cold-start figures; the
- * enrichment figures follow as one more JSON line. `npm run bench -- <part>` (`cold-start`, `validation`,
- * `staging`, `gem-job`, `enrichment`, `partitioned`) runs one part.
+ * enrichment figures follow as one more JSON line, then the incremental re-matching figures
+ * (bench/incremental.ts: GEM rows and hours for a 1 % update, incremental against a full re-run).
+ * `npm run bench -- <part>` (`cold-start`, `validation`, `staging`, `gem-job`, `enrichment`, `partitioned`,
+ * `incremental`) runs one part.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,6 +26,7 @@ import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNam
 import { runBaseline } from './baseline.js';
 import { type ColdStartResult, runColdStartBench } from './coldStart.js';
 import { runEnrichmentBench } from './enrichmentBench.js';
+import { runIncrementalBench } from './incremental.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 import { runPartitionedBench } from './partitioned.js';
 import { runStagingBench, type StagingBenchResult } from './staging.js';
@@ -416,6 +419,10 @@ async function main(): Promise<void> {
     console.log(JSON.stringify(await runPartitionedBench()));
     return;
   }
+  if (only === 'incremental') {
+    console.log(JSON.stringify(await runIncrementalBench()));
+    return;
+  }
   const coldStart = only ? undefined : await runColdStartBench();
   if (coldStart) console.log('');
   const validationMemory = only === 'gem-job' ? undefined : await runValidationMemoryBench();
@@ -432,6 +439,8 @@ async function main(): Promise<void> {
   console.log(JSON.stringify(await runEnrichmentBench()));
   console.log('');
   console.log(JSON.stringify(await runPartitionedBench()));
+  console.log('');
+  console.log(JSON.stringify(await runIncrementalBench()));
 }
 
 async function gemJobBench(

@@ -21,7 +21,9 @@ import {
   partsSummary,
 } from '../shared/workflow/partitions.js';
 import { caughtFailureMessage } from '../shared/workflow/status.js';
+import { incrementalSummaryOf } from '../shared/workflow/summary.js';
 import type {
+  DeliverResultsInput,
   DeliverResultsResult,
   MatchActivities,
   MatchCustomStatus,
@@ -30,8 +32,10 @@ import type {
   MatchResult,
   MonitorState,
   NotifyResult,
+  PlanIncrementalResult,
   PollJobResult,
   PreparedMatchInput,
+  ResultSource,
   StageInputResult,
   SubmitJobResult,
   ValidateInputResult,
@@ -64,6 +68,8 @@ export interface MatchOrchestrationInput {
     submitted: SubmitJobResult;
     /** The prepared input, so delivery can read the user's file again after continueAsNew. */
     prepared?: PreparedInput;
+    /** An incremental run's plan: what was staged instead of the file, and the carried results. */
+    incremental?: PlanIncrementalResult;
   };
 }
 
@@ -79,6 +85,7 @@ export const activities = registerActivities<MatchActivities>(
     deliverResults: true,
     notify: true,
     recordFailure: true,
+    planIncremental: true,
   },
   async () => (await loadMatchActivities()).matchActivities(),
 );
@@ -107,6 +114,8 @@ export interface MatchRunState {
   estimated: Date | null;
   /** How the user's file was read and prepared (prepareInput), or carried over; unset when not prepared. */
   prepared?: PreparedInput;
+  /** Set once planIncremental ran (runs asking to be incremental): the delta to match, or why not. */
+  incremental?: PlanIncrementalResult;
 }
 
 export interface MatchProgress {
@@ -134,6 +143,10 @@ export const matchFileOrchestrator: OrchestrationHandler = function* (
     if (!run.job) {
       const invalid = yield* validate(context, run);
       if (invalid) return invalid;
+      yield* planIncrementalStep(context, run);
+      // Nothing new or changed: every result is carried over, and GEM gets no job at all.
+      if (run.incremental?.applied && run.incremental.delta.rows === 0)
+        return yield* deliver(context, run, null, null);
       const partitioning = partitioningFor(run);
       if (partitioning) return yield* matchInParts(context, run, partitioning);
       run.job = yield* prepare(context, run);
@@ -165,6 +178,7 @@ function runStateOf(context: OrchestrationContext, input: MatchOrchestrationInpu
       ? { job: { staged: resume.staged, submitted: resume.submitted, monitor: resume.monitor } }
       : {}),
     ...(resume?.prepared ? { prepared: resume.prepared } : {}),
+    ...(resume?.incremental ? { incremental: resume.incremental } : {}),
     estimated: null,
   };
 }
@@ -218,8 +232,15 @@ function isPrepared(request: MatchInput): boolean {
   return request.jobType === 'ROAD_MATCHING' && request.source.kind === 'inbox';
 }
 
-/** What validation and staging read: the prepared file when the user's own format was rewritten. */
+/**
+ * What validation and staging read: the prepared file when the user's own format was rewritten, and once an
+ * incremental plan applies, its delta (the new and changed rows) instead.
+ */
 function fileInput(run: MatchRunState): PreparedMatchInput {
+  if (run.incremental?.applied) {
+    const { rows: _rows, ...delta } = run.incremental.delta;
+    return { ...run.request, preparedFile: delta };
+  }
   const prepared = run.prepared;
   if (!prepared || prepared.format === 'gem-parquet') return run.request;
   return { ...run.request, preparedFile: prepared.prepared };
@@ -262,6 +283,24 @@ function* validate(
   run.rowCount = validation.rowCount > 0 ? validation.rowCount : null;
   if (validation.valid) return undefined;
   return invalidInput(context, run, validation);
+}
+
+/**
+ * An incremental run compares its validated prepared file with the previous run's (planIncremental): when the
+ * plan applies, what is staged is the delta and the row count GEM gets (and the estimate) is the delta's; when
+ * it does not, the run goes on as a full match and its summary says why.
+ */
+function* planIncrementalStep(
+  context: OrchestrationContext,
+  run: MatchRunState,
+): Generator<Task, void, unknown> {
+  if (!run.request.incremental || !run.prepared || !isPrepared(run.request)) return;
+  const plan = yield* activities.planIncremental.call(
+    { request: run.request, instanceId: context.df.instanceId, prepared: run.prepared },
+    ioRetryOptions(),
+  );
+  run.incremental = plan;
+  if (plan.applied) run.rowCount = plan.delta.rows;
 }
 
 /** Stages the validated input into PDG storage and submits the GEM job; monitoring starts from the result. */
@@ -328,45 +367,44 @@ function continueAsNew(context: OrchestrationContext, run: MatchRunState, job: S
       staged: job.staged,
       submitted: job.submitted,
       ...(run.prepared ? { prepared: run.prepared } : {}),
+      ...(run.incremental ? { incremental: run.incremental } : {}),
     },
   };
   context.df.continueAsNew(next);
 }
 
-/** Writes the outbox documents for the finished (or timed-out) job, tells the callback, and ends the run. */
+/**
+ * Writes the outbox documents for the finished (or timed-out) job, tells the callback, and ends the run. `job` is
+ * null for an incremental run with nothing new or changed: no job was submitted.
+ */
 function* deliver(
   context: OrchestrationContext,
   run: MatchRunState,
-  job: SubmittedJob,
+  job: SubmittedJob | null,
   final: PollJobResult | null,
 ): Generator<Task, MatchResult, unknown> {
   const { request, startedAt } = run;
-  const { monitor } = job;
-  report(context, run, 'delivering', monitoringStatus(run, job));
+  const jobStatus = job ? monitoringStatus(run, job) : {};
+  report(context, run, 'delivering', jobStatus);
+  const finishedAt = context.df.currentUtcDateTime.toISOString();
   const delivered = yield* activities.deliverResults.call(
     {
       request,
       instanceId: context.df.instanceId,
-      pdgFilename: job.staged.pdgFilename,
-      jobId: monitor.jobId,
-      poll: final,
-      timedOut: final === null,
-      lastGemStatus: monitor.lastGemStatus,
-      deadline: monitor.deadline,
+      ...jobDelivery(job, final, finishedAt),
       startedAt,
-      submittedAt: monitor.startedAt,
-      polls: monitor.polls,
-      finishedAt: context.df.currentUtcDateTime.toISOString(),
+      finishedAt,
       ...deliveryPrepared(run, job),
+      ...incrementalDelivery(run, job, final),
     },
     ioRetryOptions(),
   );
 
-  return yield* notifyAndFinish(context, run, delivered, monitoringStatus(run, job), {
-    jobId: monitor.jobId,
-    gemStatus: final?.status ?? monitor.lastGemStatus,
+  return yield* notifyAndFinish(context, run, delivered, jobStatus, {
+    jobId: job?.monitor.jobId ?? null,
+    gemStatus: final?.status ?? job?.monitor.lastGemStatus ?? null,
     statistics: final?.statistics ?? null,
-    polls: monitor.polls,
+    polls: job?.monitor.polls ?? 0,
   });
 }
 
@@ -401,8 +439,57 @@ function* notifyAndFinish(
     ...(delivered.message ? { message: delivered.message } : {}),
     ...(notification ? { notification } : {}),
     ...(delivered.counts ? { counts: delivered.counts } : {}),
+    ...incrementalField(run),
     ...(run.prepared ? { preparedFile: run.prepared.prepared } : {}),
   });
+}
+
+/**
+ * Stands for GEM's final poll when no job was needed: a success with no result file of its own, since every
+ * result is carried over. Its job id is never written anywhere (the delivery's `jobId` is null).
+ */
+const NO_JOB_NEEDED: PollJobResult = {
+  jobId: 0,
+  status: 'NOT_SUBMITTED',
+  terminal: true,
+  succeeded: true,
+  resultFilename: null,
+  statistics: null,
+  message: null,
+};
+
+/** What delivery is told of the GEM job: the monitored one, or none. */
+function jobDelivery(
+  job: SubmittedJob | null,
+  final: PollJobResult | null,
+  finishedAt: string,
+): Pick<
+  DeliverResultsInput,
+  'pdgFilename' | 'jobId' | 'poll' | 'timedOut' | 'lastGemStatus' | 'deadline' | 'submittedAt' | 'polls'
+> {
+  if (!job) {
+    return {
+      pdgFilename: null,
+      jobId: null,
+      poll: NO_JOB_NEEDED,
+      timedOut: false,
+      lastGemStatus: null,
+      deadline: finishedAt,
+      submittedAt: null,
+      polls: 0,
+    };
+  }
+  const { monitor } = job;
+  return {
+    pdgFilename: job.staged.pdgFilename,
+    jobId: monitor.jobId,
+    poll: final,
+    timedOut: final === null,
+    lastGemStatus: monitor.lastGemStatus,
+    deadline: monitor.deadline,
+    submittedAt: monitor.startedAt,
+    polls: monitor.polls,
+  };
 }
 
 /**
@@ -432,6 +519,36 @@ function partsStatus(
     estimatedCompletion: eta ? eta.toISOString() : null,
     parts: partsSummary(state.parts, { window, resubmits, refusals }),
   };
+}
+
+/**
+ * An incremental run's summary section, and, when its plan applied, the results to merge: the carried ones,
+ * then GEM's for the delta. A succeeded job without a result file gets no sources, so delivery reports it.
+ */
+function incrementalDelivery(
+  run: MatchRunState,
+  job: SubmittedJob | null,
+  final: PollJobResult | null,
+): Pick<DeliverResultsInput, 'incremental' | 'resultSources'> {
+  const carried = carriedResults(run);
+  const summary = incrementalField(run);
+  if (carried.length === 0) return summary;
+  if (!job) return { ...summary, resultSources: carried };
+  if (!final?.resultFilename) return summary;
+  return { ...summary, resultSources: [...carried, { kind: 'pdg', filename: final.resultFilename }] };
+}
+
+/** The results an applied incremental plan carries over from the previous run, as the first result source. */
+function carriedResults(run: MatchRunState): ResultSource[] {
+  const plan = run.incremental;
+  return plan?.applied ? [{ kind: 'outbox', blobName: plan.carried.blobName }] : [];
+}
+
+/** The summary's `incremental` section, for runs that asked to be incremental. */
+function incrementalField(run: MatchRunState): Pick<DeliverResultsInput, 'incremental'> {
+  return run.incremental
+    ? { incremental: incrementalSummaryOf(run.incremental, run.policy.segmentsPerHour) }
+    : {};
 }
 
 /**
@@ -487,7 +604,12 @@ function* matchInParts(
       polls,
       finishedAt,
       ...(run.prepared ? { prepared: run.prepared } : {}),
-      resultSources: outcomes.map((o) => ({ kind: 'pdg' as const, filename: o.resultFilename ?? '' })),
+      // An incremental run split into parts: the carried results first, then each part's.
+      resultSources: [
+        ...carriedResults(run),
+        ...outcomes.map((o) => ({ kind: 'pdg' as const, filename: o.resultFilename ?? '' })),
+      ],
+      ...incrementalField(run),
     },
     ioRetryOptions(),
   );
@@ -504,8 +626,9 @@ function* matchInParts(
  * The prepared input the enriched output is joined from: what prepareInput recorded, or, for a run that was
  * in flight before prepareInput existed, GEM's own Parquet described from the staged source.
  */
-function deliveryPrepared(run: MatchRunState, job: SubmittedJob): { prepared?: PreparedInput } {
+function deliveryPrepared(run: MatchRunState, job: SubmittedJob | null): { prepared?: PreparedInput } {
   if (run.prepared) return { prepared: run.prepared };
+  if (!job) return {};
   const prepared = gemParquetPreparedInput(run.request, job.staged, run.rowCount);
   return prepared ? { prepared } : {};
 }

@@ -118,6 +118,7 @@ export async function startMatch(
     ...(settings.workflow.defaultOutputFormat ? { outputFormat: settings.workflow.defaultOutputFormat } : {}),
     inboxContainer: settings.storage.inboxContainer,
     callbackAllowList: allowList,
+    incremental: settings.workflow.incremental,
   });
   if (!resolved.ok) return { kind: 'rejected', errors: resolved.errors };
   const crsProblems = await formatOptionsRegistryProblems(resolved.value.format);

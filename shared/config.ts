@@ -385,6 +385,12 @@ const definitions = {
     default: '50',
     schema: integer(1, 1_000),
   }),
+  GEM_INCREMENTAL: define({
+    description:
+      'Whether a road-matching run of an inbox file is incremental when its request does not say: only the rows new or changed since the last completed run of the same inbox name go to GEM, the rest of the results are carried over.',
+    default: 'false',
+    schema: flag,
+  }),
   GEM_SEGMENTS_PER_HOUR: define({
     description: 'GEM throughput used to estimate job duration.',
     default: '100000',
@@ -578,6 +584,8 @@ export interface Settings {
     /** Polls per orchestration generation; the monitor calls continueAsNew after this many. */
     readonly monitorPollsPerGeneration: number;
     readonly gemSegmentsPerHour: number;
+    /** `GEM_INCREMENTAL`: runs are incremental unless their request says otherwise. */
+    readonly incremental: boolean;
     readonly gemMaxRoadsPerJob: number;
     readonly gemMaxParallelJobs: number;
     readonly gemPartAttempts: number;
@@ -860,6 +868,7 @@ function buildSettings(
       monitorDeadlineHours: values.MONITOR_DEADLINE_HOURS,
       monitorPollsPerGeneration: values.MONITOR_POLLS_PER_GENERATION,
       gemSegmentsPerHour: values.GEM_SEGMENTS_PER_HOUR,
+      incremental: values.GEM_INCREMENTAL,
       gemMaxRoadsPerJob: values.GEM_MAX_ROADS_PER_JOB,
       gemMaxParallelJobs: values.GEM_MAX_PARALLEL_JOBS,
       gemPartAttempts: values.GEM_PART_ATTEMPTS,

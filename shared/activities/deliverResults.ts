@@ -176,6 +176,8 @@ async function deliverSuccess(
       resultFilename,
       ...(input.resultSources ? { resultSources: input.resultSources } : {}),
       ...(enriched ? { enriched } : {}),
+      ...(input.prepared ? { preparedFile: input.prepared.prepared } : {}),
+      ...(input.incremental ? { incremental: input.incremental } : {}),
     }),
   );
   const matched = enriched?.report.status === 'written' ? enriched.report.blob : undefined;

@@ -11,6 +11,7 @@ import type { MatchActivities } from '../workflow/types.js';
 import { deliverResults } from './deliverResults.js';
 import { notify } from './notify.js';
 import { partitionInput } from './partitionInput.js';
+import { planIncremental } from './planIncremental.js';
 import { pollJob } from './pollJob.js';
 import { prepareInput } from './prepareInput.js';
 import { recordFailure } from './recordFailure.js';
@@ -39,5 +40,6 @@ export function createMatchActivities(services: Services): MatchActivities {
     deliverResults: (input) => deliverResults(services, input),
     notify: (input) => notify(services, input),
     recordFailure: (input) => recordFailure(services, input),
+    planIncremental: (input) => planIncremental(services, input),
   };
 }

@@ -14,6 +14,7 @@ import {
   callbackTargetProblem,
   callbackUrlSyntaxProblem,
 } from '../workflow/callbackTarget.js';
+import { MATCH_INSTANCE_ID_PATTERN } from '../workflow/ids.js';
 import { MATCH_PHASES, type MatchInput } from '../workflow/types.js';
 import { BODY_FIELD, ERROR_LIMITS, type FieldError, fieldErrorsFromZod } from './errors.js';
 
@@ -235,6 +236,20 @@ export const startMatchRequestSchema = z
       .regex(IDEMPOTENCY_KEY_PATTERN, { message: 'must contain only letters, digits, ".", "_", "~" and "-"' })
       .optional()
       .describe('Repeating a request with the same key returns the same match instead of starting another.'),
+    incremental: z
+      .boolean({ message: 'must be true or false' })
+      .optional()
+      .describe(
+        'Send GEM only the rows new or changed since the last completed match of the same inbox file name, and carry the results of the unchanged rows over. ROAD_MATCHING inbox files only. Default: GEM_INCREMENTAL.',
+      ),
+    previousMatchId: text({ min: 1, max: 64 })
+      .regex(MATCH_INSTANCE_ID_PATTERN, {
+        message: 'must be a match id as POST /api/matches returns it (match- and 32 hex digits)',
+      })
+      .optional()
+      .describe(
+        'The completed match of the same inbox file name to compare with, instead of its latest one. Implies incremental.',
+      ),
     format: formatOptionsSchema
       .optional()
       .describe(
@@ -282,6 +297,8 @@ export interface StartMatchDefaults {
   inboxContainer: string;
   /** Callback hosts admitted beyond the public internet (`NOTIFY_ALLOWED_HOSTS`); default none. */
   callbackAllowList?: CallbackAllowList;
+  /** Whether runs are incremental when the request does not say (`GEM_INCREMENTAL`); default not. */
+  incremental?: boolean;
 }
 
 /** A resolved request: everything of `MatchInput` except what the handler adds (outbox, trigger, time). */
@@ -327,6 +344,7 @@ export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): 
   };
   const format = formatOptionsWithDefaults(request.format, defaults);
   if (format) spec.format = format;
+  Object.assign(spec, incrementalOptions(request, spec, defaults, errors));
 
   const versionRule = (
     field: 'overtureRelease' | 'orbisVersion',
@@ -360,6 +378,40 @@ export function resolveStartMatch(body: unknown, defaults: StartMatchDefaults): 
   else versionRule('orbisVersion', ORBIS_VERSION_PATTERN, '123456.1', 'overtureRelease');
 
   return errors.length > 0 ? { ok: false, errors } : { ok: true, value: spec };
+}
+
+/**
+ * Whether the run is incremental, and against which run. Asked for in the body of a run that cannot be (a
+ * lane-level job, a file already in PDG storage: neither is prepared, so there are no rows to compare) is a
+ * field error; the setting's default applies only where it can.
+ */
+function incrementalOptions(
+  request: z.output<typeof startMatchRequestSchema>,
+  spec: StartMatchSpec,
+  defaults: StartMatchDefaults,
+  errors: FieldError[],
+): Pick<StartMatchSpec, 'incremental' | 'previousMatchId'> {
+  const applicable = spec.jobType === 'ROAD_MATCHING' && spec.source.kind === 'inbox';
+  const field = request.previousMatchId !== undefined ? 'previousMatchId' : 'incremental';
+  if (request.previousMatchId !== undefined && request.incremental === false) {
+    errors.push({
+      field: 'incremental',
+      reason: 'is false, but previousMatchId asks for an incremental run',
+    });
+  }
+  if (!applicable && (request.previousMatchId !== undefined || request.incremental === true)) {
+    errors.push({
+      field,
+      reason: 'applies only to ROAD_MATCHING jobs of inbox files (inboxBlob), whose rows gem-flow reads',
+    });
+  }
+  const incremental =
+    applicable && (request.previousMatchId !== undefined || (request.incremental ?? defaults.incremental));
+  if (!incremental) return {};
+  return {
+    incremental: true,
+    ...(request.previousMatchId ? { previousMatchId: request.previousMatchId } : {}),
+  };
 }
 
 /** The request's format options with the settings' default output format; undefined when none applies. */
@@ -538,6 +590,32 @@ export const enrichmentCountsSchema = z
   .nullable()
   .describe('Counts from the enriched output; null until it is written, or when it could not be.');
 
+const rowCount = (what: string) => z.int().min(0).describe(what);
+
+/** `IncrementalSummary` (shared/workflow/types.ts), as summary.json and the match status carry it. */
+export const incrementalSummarySchema = z
+  .union([
+    z.object({
+      applied: z.literal(true),
+      previousMatchId: z.string().describe('The completed match compared with.'),
+      unchanged: rowCount(
+        'Rows with the same id, geometry and is_navigable: their results were carried over.',
+      ),
+      changed: rowCount('Rows whose geometry or is_navigable changed: sent to GEM again.'),
+      new: rowCount('Rows whose id the previous match did not have: sent to GEM.'),
+      deleted: rowCount('Rows of the previous match gone from this file: their results were dropped.'),
+      gemRowsSubmitted: rowCount('Rows sent to GEM: changed + new.'),
+      gemHoursAvoided: z.number().min(0).describe('Unchanged rows ÷ GEM_SEGMENTS_PER_HOUR.'),
+    }),
+    z.object({
+      applied: z.literal(false),
+      reason: z.string().describe('Why every row went to GEM after all.'),
+      previousMatchId: z.string().nullable(),
+    }),
+  ])
+  .nullable()
+  .describe('What an incremental match sent GEM and carried over; null for a match that is not incremental.');
+
 export const matchStatusSchema = z.object({
   id: z.string(),
   runtimeStatus: z
@@ -554,6 +632,7 @@ export const matchStatusSchema = z.object({
     .nullable()
     .describe("GEM's own statistics (ratios), as GEM reported them."),
   counts: enrichmentCountsSchema,
+  incremental: incrementalSummarySchema,
   outputs: z.object({
     results: outputRefSchema.describe("GEM's raw results file, one row per match."),
     summary: outputRefSchema,

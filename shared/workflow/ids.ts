@@ -13,6 +13,9 @@ import type { MatchSource } from './types.js';
 /** Prefix of every `matchFile` instance id, so listings can filter on it. */
 export const MATCH_INSTANCE_PREFIX = 'match-';
 
+/** The shape of every match instance id gem-flow derives: the prefix and 32 hex digits of a hash. */
+export const MATCH_INSTANCE_ID_PATTERN = /^match-[0-9a-f]{32}$/;
+
 /**
  * The one id of the storage inventory refresh (`listStorages`). A singleton, so a refresh requested while one
  * runs joins it, and each new refresh replaces the last finished one instead of leaving an instance per run

@@ -8,6 +8,7 @@ import type { EnrichmentCounts } from '../results/counts.js';
 import { isTerminalGemStatus } from './monitor.js';
 import type { PartsSummary } from './partitions.js';
 import {
+  type IncrementalSummary,
   MATCH_PHASES,
   type MatchCustomStatus,
   type MatchOutcome,
@@ -47,6 +48,8 @@ export interface CompactMatchStatus {
   statistics: Record<string, unknown> | null;
   /** Roads and kilometres per match kind from the enriched output; null until (or unless) it is written. */
   counts: EnrichmentCounts | null;
+  /** What an incremental run sent GEM and carried over, or why it matched everything; null otherwise. */
+  incremental: IncrementalSummary | null;
   outputs: {
     results: OutputRef | null;
     summary: OutputRef | null;
@@ -274,6 +277,7 @@ export function toCompactStatus(
         : null,
     statistics: result?.statistics ?? null,
     counts: result?.counts ?? null,
+    incremental: result?.incremental ?? null,
     outputs: {
       results: outputRef(outputs.results, options.outputBaseUrl),
       summary: outputRef(outputs.summary, options.outputBaseUrl),

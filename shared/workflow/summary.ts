@@ -4,11 +4,18 @@
  * callback. Pure: every instant is passed in.
  */
 
+import type { PreparedInput } from '../formats/prepared.js';
 import type { JobType } from '../jobTypes.js';
 import type { EnrichmentCounts } from '../results/counts.js';
 import type { EnrichedDelivery, EnrichmentReport } from '../results/enrichedOutput.js';
 import { outboxBlobNames } from './outboxNames.js';
-import type { MatchInput, MatchSource, ResultSource } from './types.js';
+import type {
+  IncrementalSummary,
+  MatchInput,
+  MatchSource,
+  PlanIncrementalResult,
+  ResultSource,
+} from './types.js';
 
 export const SUMMARY_DOCUMENT_VERSION = 1;
 
@@ -70,6 +77,13 @@ export interface SummaryDocument extends DocumentBase {
   counts: EnrichmentCounts | null;
   /** What became of the enriched output; null for runs that had no prepared input to join. */
   enrichment: EnrichmentReport | null;
+  /**
+   * The GEM-ready Parquet the results belong to (all of the run's rows): what a later incremental run compares
+   * its own rows with. Null for runs that were not prepared.
+   */
+  preparedFile: PreparedInput['prepared'] | null;
+  /** How much of the file GEM was spared (README "Incremental re-matching"); null for a run not incremental. */
+  incremental: IncrementalSummary | null;
   timings: SummaryTimings;
 }
 
@@ -141,6 +155,8 @@ export function buildSummary(
     resultFilename: string | null;
     resultSources?: ResultSource[];
     enriched?: EnrichedDelivery;
+    preparedFile?: PreparedInput['prepared'];
+    incremental?: IncrementalSummary;
   },
 ): SummaryDocument {
   const names = outboxBlobNames(context.input.outbox);
@@ -159,6 +175,8 @@ export function buildSummary(
     },
     counts: context.enriched?.counts ?? null,
     enrichment: report,
+    preparedFile: context.preparedFile ?? null,
+    incremental: context.incremental ?? null,
     timings: timings(context),
   };
 }
@@ -242,5 +260,24 @@ export function buildTimeoutDocument(
       'The job may still finish at TomTom. This match is over, so asking for it again returns it unchanged: upload the file again, or POST /api/matches with a new idempotencyKey, and the new run follows the existing GEM job instead of submitting another. Raise MONITOR_DEADLINE_HOURS if jobs this size need longer.',
     outputs: { error: outboxBlobNames(context.input.outbox).error },
     timings: { ...timings(context), deadline: context.deadline },
+  };
+}
+
+/**
+ * The summary's `incremental` section from the plan: what GEM was sent, and the GEM time the unchanged rows
+ * would have taken at `segmentsPerHour` (GEM_SEGMENTS_PER_HOUR), in hours to 4 decimals.
+ */
+export function incrementalSummaryOf(
+  plan: PlanIncrementalResult,
+  segmentsPerHour: number,
+): IncrementalSummary {
+  if (!plan.applied) return { applied: false, reason: plan.reason, previousMatchId: plan.previousMatchId };
+  const { counts } = plan;
+  return {
+    applied: true,
+    previousMatchId: plan.previousMatchId,
+    ...counts,
+    gemRowsSubmitted: plan.delta.rows,
+    gemHoursAvoided: Math.round((counts.unchanged / segmentsPerHour) * 10_000) / 10_000,
   };
 }

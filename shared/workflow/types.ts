@@ -43,6 +43,13 @@ export interface MatchInput {
   format?: FormatOptions;
   /** Where this run writes in the outbox (shared/workflow/outboxNames.ts). */
   outbox: OutboxLocation;
+  /**
+   * Match only the rows new or changed since a previous completed run of the same inbox name, carrying the
+   * other rows' results over (README "Incremental re-matching"). Only for ROAD_MATCHING runs of inbox files.
+   */
+  incremental?: boolean;
+  /** The previous run to compare with (its instance id); absent: the name's latest run. Implies incremental. */
+  previousMatchId?: string;
   trigger: 'blob' | 'http' | 'sweep';
   /**
    * ISO 8601 instant the trigger accepted the request, on the trigger's clock; it orders runs of one file. The
@@ -151,6 +158,8 @@ export interface MatchResult {
   notification?: NotificationOutcome;
   /** Roads and kilometres per match kind, when the enriched output was written. */
   counts?: EnrichmentCounts;
+  /** An incremental run's rows and GEM time spared, as its summary has them (README "Incremental re-matching"). */
+  incremental?: IncrementalSummary;
   /**
    * The GEM-ready Parquet the run matched (the user's file in lon/lat, one row per GEM road), when it was
    * prepared; the results page draws the map from it whatever the user's format. Blob names only, no secret.
@@ -289,9 +298,10 @@ export interface DeliverResultsInput {
   request: MatchInput;
   /** The orchestration instance, recorded in the outbox documents so a reader can find the run. */
   instanceId: string;
-  /** The file GEM matched, inside the PDG storage. */
-  pdgFilename: string;
-  jobId: number;
+  /** The file GEM matched, inside the PDG storage; null when no job was needed (see `jobId`). */
+  pdgFilename: string | null;
+  /** Null when an incremental run had no new or changed row: its results are all carried over. */
+  jobId: number | null;
   /** The terminal poll, or null when the deadline passed first. */
   poll: PollJobResult | null;
   timedOut: boolean;
@@ -301,8 +311,8 @@ export interface DeliverResultsInput {
   deadline: string;
   /** When the orchestration started (ISO). */
   startedAt: string;
-  /** When the GEM job was submitted (ISO). */
-  submittedAt: string;
+  /** When the GEM job was submitted (ISO); null when there was none. */
+  submittedAt: string | null;
   polls: number;
   finishedAt: string;
   /**
@@ -310,6 +320,8 @@ export interface DeliverResultsInput {
    * before it existed (those runs deliver the raw results and the summary only).
    */
   prepared?: PreparedInput;
+  /** What the summary says of an incremental run; absent for runs that did not ask for one. */
+  incremental?: IncrementalSummary;
   /**
    * When set, results.parquet is the merge of these, in order (partitioned or incremental runs), and
    * `poll.statistics` should be their combined statistics (shared/results/statistics.ts); else the single
@@ -366,6 +378,59 @@ export interface RecordFailureResult {
   errorBlob: string;
 }
 
+/** Input of `planIncremental`: the run, and its full prepared file (what validation accepted). */
+export interface PlanIncrementalInput {
+  request: MatchInput;
+  instanceId: string;
+  prepared: PreparedInput;
+}
+
+/** Rows of the current file against the previous run's (shared/incremental/classify.ts). */
+export interface IncrementalCounts {
+  unchanged: number;
+  changed: number;
+  new: number;
+  deleted: number;
+}
+
+/**
+ * Result of `planIncremental`: either what to send GEM instead of the whole file (the new and changed rows) and
+ * the previous results carried over for the rest, or why the run is a full match after all.
+ */
+export type PlanIncrementalResult =
+  | {
+      applied: true;
+      /** The run compared with. */
+      previousMatchId: string;
+      counts: IncrementalCounts;
+      /** The new and changed rows, GEM-ready (same columns as the prepared file); staged instead of it. */
+      delta: PreparedInput['prepared'] & { rows: number };
+      /** The previous results of the unchanged rows, results-shaped, in the outbox. */
+      carried: { blobName: string; rows: number };
+    }
+  | {
+      applied: false;
+      /** Why every row goes to GEM: no previous run, another release, a colliding id digest, … */
+      reason: string;
+      previousMatchId: string | null;
+    };
+
+/** What the summary says of an incremental run (`incremental` in summary.json and the match status). */
+export type IncrementalSummary =
+  | {
+      applied: true;
+      previousMatchId: string;
+      unchanged: number;
+      changed: number;
+      new: number;
+      deleted: number;
+      /** Rows sent to GEM: changed + new. */
+      gemRowsSubmitted: number;
+      /** Unchanged rows ÷ GEM_SEGMENTS_PER_HOUR: the GEM time a full re-match would have spent on them. */
+      gemHoursAvoided: number;
+    }
+  | { applied: false; reason: string; previousMatchId: string | null };
+
 /**
  * The activities of `matchFile`, one method each: the method's name is the activity's registered name, its
  * parameter the activity's input and its result the activity's output (functions/activities.ts registers
@@ -382,4 +447,5 @@ export interface MatchActivities {
   deliverResults(input: DeliverResultsInput): Promise<DeliverResultsResult>;
   notify(input: NotifyInput): Promise<NotifyResult>;
   recordFailure(input: RecordFailureInput): Promise<RecordFailureResult>;
+  planIncremental(input: PlanIncrementalInput): Promise<PlanIncrementalResult>;
 }

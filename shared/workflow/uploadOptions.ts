@@ -17,6 +17,9 @@ export interface UploadOptions extends UploadFormatOptions {
   orbisVersion?: string;
   /** Honoured only for hosts on NOTIFY_ALLOWED_HOSTS (anyone who can write to the inbox can set metadata). */
   callbackUrl?: string;
+  /** `true` or `false`: the start request's boolean `incremental`. */
+  incremental?: string;
+  previousMatchId?: string;
 }
 
 export interface UploadOption {
@@ -26,6 +29,8 @@ export interface UploadOption {
   metadataKey: string;
   /** True for the format options, which the start request carries under `format`. */
   format?: true;
+  /** True for the options the start request takes as a boolean: `true` / `false` (any case) become one. */
+  boolean?: true;
 }
 
 export const UPLOAD_OPTIONS: readonly UploadOption[] = [
@@ -34,6 +39,8 @@ export const UPLOAD_OPTIONS: readonly UploadOption[] = [
   { field: 'overtureRelease', flag: 'overture-release', metadataKey: 'overturerelease' },
   { field: 'orbisVersion', flag: 'orbis-version', metadataKey: 'orbisversion' },
   { field: 'callbackUrl', flag: 'callback-url', metadataKey: 'callbackurl' },
+  { field: 'incremental', flag: 'incremental', metadataKey: 'incremental', boolean: true },
+  { field: 'previousMatchId', flag: 'previous-match-id', metadataKey: 'previousmatchid' },
   { field: 'layer', flag: 'layer', metadataKey: 'layer', format: true },
   { field: 'idColumn', flag: 'id-column', metadataKey: 'idcolumn', format: true },
   { field: 'navigableColumn', flag: 'navigable-column', metadataKey: 'navigablecolumn', format: true },
@@ -49,19 +56,25 @@ export const UPLOAD_OPTIONS: readonly UploadOption[] = [
  * options under `format`. Values are passed on as text; the request schema judges them.
  */
 export function requestFieldsFromMetadata(metadata: Record<string, string>): {
-  fields: Partial<Record<keyof UploadOptions, string>>;
+  fields: Partial<Record<keyof UploadOptions, string | boolean>>;
   format: UploadFormatOptions;
 } {
   const lower = new Map(Object.entries(metadata).map(([key, value]) => [key.toLowerCase(), value]));
-  const fields: Partial<Record<keyof UploadOptions, string>> = {};
+  const fields: Partial<Record<keyof UploadOptions, string | boolean>> = {};
   const format: UploadFormatOptions = {};
   for (const option of UPLOAD_OPTIONS) {
     const value = lower.get(option.metadataKey);
     if (!value) continue;
     if (option.format) format[option.field as keyof UploadFormatOptions] = value;
-    else fields[option.field] = value;
+    else fields[option.field] = option.boolean ? booleanText(value) : value;
   }
   return { fields, format };
+}
+
+/** `true` / `false` in any case as a boolean; other text stays text, for the schema to name as not a boolean. */
+function booleanText(value: string): string | boolean {
+  const lower = value.trim().toLowerCase();
+  return lower === 'true' ? true : lower === 'false' ? false : value;
 }
 
 /** The blob metadata for the options that are set (empty values are left out, as unset). */
@@ -78,7 +91,9 @@ export function metadataForUploadOptions(options: UploadOptions): Record<string,
 export function startRequestFromMetadata(
   inboxBlob: string,
   metadata: Record<string, string>,
-): { inboxBlob: string; format?: UploadFormatOptions } & Partial<Record<keyof UploadOptions, string>> {
+): { inboxBlob: string; format?: UploadFormatOptions } & Partial<
+  Record<keyof UploadOptions, string | boolean>
+> {
   const { fields, format } = requestFieldsFromMetadata(metadata);
   return { inboxBlob, ...fields, ...(Object.keys(format).length > 0 ? { format } : {}) };
 }

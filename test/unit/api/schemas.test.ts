@@ -254,6 +254,50 @@ describe('parseListMatchesQuery', () => {
   });
 });
 
+describe('resolveStartMatch: incremental options', () => {
+  const previous = 'match-0123456789abcdef0123456789abcdef';
+  const fieldsOf = (body: Record<string, unknown>, extra: Partial<StartMatchDefaults> = {}) => {
+    const result = resolveStartMatch({ inboxBlob: 'roads.parquet', ...body }, { ...defaults, ...extra });
+    return result.ok
+      ? { incremental: result.value.incremental, previousMatchId: result.value.previousMatchId }
+      : { errors: result.errors.map((error) => error.field) };
+  };
+
+  it('is off unless asked for, by the body or the setting', () => {
+    expect(fieldsOf({})).toEqual({ incremental: undefined, previousMatchId: undefined });
+    expect(fieldsOf({ incremental: true })).toEqual({ incremental: true, previousMatchId: undefined });
+    expect(fieldsOf({}, { incremental: true })).toEqual({ incremental: true, previousMatchId: undefined });
+    expect(fieldsOf({ incremental: false }, { incremental: true })).toEqual({
+      incremental: undefined,
+      previousMatchId: undefined,
+    });
+  });
+
+  it('takes a previous match id, which implies incremental', () => {
+    expect(fieldsOf({ previousMatchId: previous })).toEqual({ incremental: true, previousMatchId: previous });
+  });
+
+  it.each([
+    [{ previousMatchId: 'match-123' }, 'previousMatchId'],
+    [{ previousMatchId: 'MATCH-0123456789ABCDEF0123456789ABCDEF' }, 'previousMatchId'],
+    [{ previousMatchId: 42 }, 'previousMatchId'],
+    [{ incremental: 'yes' }, 'incremental'],
+    [{ previousMatchId: previous, incremental: false }, 'incremental'],
+    [{ previousMatchId: previous, jobType: 'LANE_LEVEL_MATCHING' }, 'previousMatchId'],
+    [{ incremental: true, jobType: 'LANE_LEVEL_MATCHING' }, 'incremental'],
+  ])('refuses %j naming %s', (body, field) => {
+    expect(fieldsOf(body)).toEqual({ errors: [field] });
+  });
+
+  it('refuses it for a file already in PDG storage, and leaves the setting out there', () => {
+    const pdg = (body: Record<string, unknown>, extra: Partial<StartMatchDefaults> = {}) =>
+      resolveStartMatch({ pdgFilename: 'roads.parquet', ...body }, { ...defaults, ...extra });
+    expect(pdg({ incremental: true })).toMatchObject({ ok: false, errors: [{ field: 'incremental' }] });
+    expect(pdg({}, { incremental: true })).toMatchObject({ ok: true, value: { source: { kind: 'pdg' } } });
+    expect(pdg({}, { incremental: true })).not.toHaveProperty('value.incremental');
+  });
+});
+
 describe('parseListStoragesQuery', () => {
   it.each([
     ['refresh=true', true],

@@ -19,6 +19,7 @@ const done = {
   estimatedCompletion: null,
   statistics: null,
   counts: null,
+  incremental: null,
   outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
   error: null,
   notification: null,

@@ -44,6 +44,7 @@ function status(fields: Partial<MatchStatus>): MatchStatus {
     estimatedCompletion: null,
     statistics: null,
     counts: null,
+    incremental: null,
     outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
     error: null,
     notification: null,

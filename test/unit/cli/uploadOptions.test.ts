@@ -27,24 +27,43 @@ const VALUES: Required<UploadOptions> = {
   encoding: '1252',
   sourceCrs: 'EPSG:28992',
   outputFormat: 'geojson',
+  incremental: 'TRUE',
+  previousMatchId: 'match-0123456789abcdef0123456789abcdef',
 };
+
+/** The value the start request receives: boolean options arrive as booleans, the others as the text. */
+const requestValue = (field: keyof UploadOptions, boolean?: true) =>
+  boolean ? VALUES[field].toLowerCase() === 'true' : VALUES[field];
 
 describe('upload options as blob metadata', () => {
   it.each(UPLOAD_OPTIONS)(
     '$field travels as "$metadataKey" and is read back as $field',
-    ({ field, metadataKey, format }) => {
+    ({ field, metadataKey, format, boolean }) => {
       const metadata = metadataForUploadOptions({ [field]: VALUES[field] });
       expect(metadata).toEqual({ [metadataKey]: VALUES[field] });
       const body = bodyFromBlobMetadata({ container: 'inbox', name: 'roads.parquet', etag: '0x1', metadata });
       // Format options travel under the request's `format` object, the others at its top level.
       expect(body).toEqual({
         inboxBlob: 'roads.parquet',
-        ...(format ? { format: { [field]: VALUES[field] } } : { [field]: VALUES[field] }),
+        ...(format ? { format: { [field]: VALUES[field] } } : { [field]: requestValue(field, boolean) }),
       });
       // And the start request accepts every example value as it arrives from metadata.
       expect(startMatchRequestSchema.safeParse(body).success).toBe(true);
     },
   );
+
+  it('hands a boolean option that is not true or false to the schema as text, which names it', () => {
+    const body = bodyFromBlobMetadata({
+      container: 'inbox',
+      name: 'roads.parquet',
+      etag: '0x1',
+      metadata: { incremental: 'yes please' },
+    });
+    expect(body).toEqual({ inboxBlob: 'roads.parquet', incremental: 'yes please' });
+    const parsed = startMatchRequestSchema.safeParse(body);
+    expect(parsed.success).toBe(false);
+    expect(parsed.error?.issues[0]?.path).toEqual(['incremental']);
+  });
 
   it('leaves unset and empty options out', () => {
     expect(metadataForUploadOptions({ storageId: '', jobType: undefined })).toEqual({});

@@ -7,6 +7,7 @@ import { outboxLocationFor } from '../../../shared/workflow/outboxNames.js';
 import type {
   DeliverResultsInput,
   MatchCustomStatus,
+  PlanIncrementalResult,
   PollJobResult,
   PrepareInputResult,
 } from '../../../shared/workflow/types.js';
@@ -360,5 +361,115 @@ describe('matchFile failures', () => {
     const [recorded] = activityCalls(run, 'recordFailure');
     expect(recorded?.input).toMatchObject({ phase: 'monitoring', jobId: 7, polls: 3 });
     expect(activityCalls(run, 'notify')).toHaveLength(0); // no callback was asked for
+  });
+});
+
+describe('matchFile incremental step', () => {
+  const DELTA = {
+    container: 'outbox',
+    name: '.prepared/abc/incremental-def/delta.parquet',
+    etag: '0x3',
+    byteLength: 50,
+  };
+  const CARRIED = '.prepared/abc/incremental-def/carried.parquet';
+  const plan = (deltaRows: number): PlanIncrementalResult => ({
+    applied: true,
+    previousMatchId: 'match-previous',
+    counts: { unchanged: 1_000 - deltaRows, changed: deltaRows, new: 0, deleted: 2 },
+    delta: { ...DELTA, rows: deltaRows },
+    carried: { blobName: CARRIED, rows: 1_500 },
+  });
+  const incrementalInput = (policy: Partial<MatchOrchestrationInput['policy']> = {}) => {
+    const input = orchestrationInput(policy);
+    return { ...input, request: { ...input.request, incremental: true } };
+  };
+  const drive = (input: MatchOrchestrationInput, result: PlanIncrementalResult, finishesAt: Date | null) => {
+    const base = activities(finishesAt);
+    return driveOrchestrator(matchFileOrchestrator, {
+      input,
+      start: START,
+      activity: (name, activityInput, now) =>
+        name === 'planIncremental' ? result : base(name, activityInput, now),
+    });
+  };
+  const called = (run: DriverResult, name: string) =>
+    run.steps.filter((s) => s.kind === 'activity' && s.name === name) as { input: unknown }[];
+
+  it('stages the delta, and delivers the carried results merged with the job’s over the full prepared file', () => {
+    const run = drive(incrementalInput(), plan(10), new Date(START.getTime() + 60_000));
+    expect(run.error).toBeUndefined();
+    const [planned] = called(run, 'planIncremental');
+    expect(planned?.input).toMatchObject({ instanceId: 'match-test', prepared: PREPARED });
+    // Validation saw the whole prepared file; staging sees only the delta.
+    expect(called(run, 'validateInput')[0]?.input).toMatchObject({ preparedFile: PREPARED.prepared });
+    expect(called(run, 'stageInput')[0]?.input).toMatchObject({ preparedFile: DELTA });
+    const delivered = deliverInput(run)!.input;
+    expect(delivered.prepared).toEqual(PREPARED);
+    expect(delivered.resultSources).toEqual([
+      { kind: 'outbox', blobName: CARRIED },
+      { kind: 'pdg', filename: 'roads-abc_result.parquet' },
+    ]);
+    expect(delivered.incremental).toEqual({
+      applied: true,
+      previousMatchId: 'match-previous',
+      unchanged: 990,
+      changed: 10,
+      new: 0,
+      deleted: 2,
+      gemRowsSubmitted: 10,
+      gemHoursAvoided: 0.0099,
+    });
+  });
+
+  it('submits no job when nothing is new or changed, and delivers the carried results alone', () => {
+    const run = drive(incrementalInput(), plan(0), null);
+    expect(run.error).toBeUndefined();
+    expect(called(run, 'stageInput')).toHaveLength(0);
+    expect(called(run, 'submitJob')).toHaveLength(0);
+    expect(called(run, 'pollJob')).toHaveLength(0);
+    const delivered = deliverInput(run)!.input;
+    expect(delivered).toMatchObject({ jobId: null, pdgFilename: null, timedOut: false, polls: 0 });
+    expect(delivered.resultSources).toEqual([{ kind: 'outbox', blobName: CARRIED }]);
+    expect(run.output).toMatchObject({ outcome: 'succeeded', jobId: null, polls: 0 });
+  });
+
+  it('a plan that does not apply leaves the single-job path as it is, with the reason for the summary', () => {
+    const refused: PlanIncrementalResult = {
+      applied: false,
+      reason: 'another release',
+      previousMatchId: 'match-previous',
+    };
+    const run = drive(incrementalInput(), refused, new Date(START.getTime() + 60_000));
+    expect(called(run, 'stageInput')[0]?.input).toMatchObject({ preparedFile: PREPARED.prepared });
+    const delivered = deliverInput(run)!.input;
+    expect(delivered.resultSources).toBeUndefined();
+    expect(delivered.incremental).toEqual(refused);
+  });
+
+  it('carries the plan over continueAsNew, so the next generation still merges the carried results', () => {
+    const first = drive(
+      incrementalInput({ pollsPerGeneration: 1 }),
+      plan(10),
+      new Date(START.getTime() + 3_600_000),
+    );
+    const resumed = first.continuedAsNew as MatchOrchestrationInput;
+    expect(resumed.resume?.incremental).toEqual(plan(10));
+    const next = driveOrchestrator(matchFileOrchestrator, {
+      input: resumed,
+      start: first.now,
+      activity: activities(START),
+    });
+    expect(called(next, 'planIncremental')).toHaveLength(0);
+    expect(deliverInput(next)!.input.resultSources?.[0]).toEqual({ kind: 'outbox', blobName: CARRIED });
+  });
+
+  it('is not asked for unless the request is incremental', () => {
+    const run = driveOrchestrator(matchFileOrchestrator, {
+      input: orchestrationInput(),
+      start: START,
+      activity: activities(new Date(START.getTime() + 60_000)),
+    });
+    expect(called(run, 'planIncremental')).toHaveLength(0);
+    expect(deliverInput(run)!.input.incremental).toBeUndefined();
   });
 });

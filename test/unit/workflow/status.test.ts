@@ -62,6 +62,7 @@ describe('toCompactStatus', () => {
       estimatedCompletion: '2026-02-18T12:30:00Z',
       statistics: null,
       counts: null,
+      incremental: null,
       outputs: { results: null, summary: null, error: null, validationReport: null, matched: null },
       error: null,
       notification: null,

@@ -63,6 +63,8 @@ describe('buildSummary', () => {
       // A run without a prepared input (scheduled before the enriched output existed) has no counts.
       counts: null,
       enrichment: null,
+      preparedFile: null,
+      incremental: null,
       timings: {
         requestedAt: '2026-02-18T10:00:00.000Z',
         submittedAt: '2026-02-18T10:05:00.000Z',
