@@ -15,6 +15,7 @@
  * Deterministic: every decision comes from the history and `currentUtcDateTime`.
  */
 import type { OrchestrationContext, Task, TimerTask } from 'durable-functions';
+import { GemFlowError } from '../shared/errors.js';
 import { partInstanceId } from '../shared/workflow/ids.js';
 import {
   MATCH_PART_ORCHESTRATION,
@@ -39,8 +40,9 @@ import type {
 } from '../shared/workflow/types.js';
 import { type ActivityProxies, ioRetryOptions } from './activities.js';
 
-export class PartExhaustedError extends Error {
-  override readonly name = 'PartExhaustedError';
+/** A part whose every GEM job failed or timed out: the match fails, naming the part and GEM's last word. */
+export class PartExhaustedError extends GemFlowError {
+  readonly code = 'PartExhausted';
 }
 
 export interface PartsRun {
@@ -193,5 +195,9 @@ function exhausted(part: PartProgress, outcome: PartOutcome): PartExhaustedError
   const said = outcome.message ? `: ${outcome.message}` : '';
   return new PartExhaustedError(
     `Part ${part.index} (${part.rows} roads) ended ${outcome.outcome} in each of its ${part.failures} GEM jobs (last job ${outcome.jobId}${said}).`,
+    {
+      remedy:
+        'Check that job with GET …/gem/jobs/{id}; raise GEM_PART_ATTEMPTS (or MONITOR_DEADLINE_HOURS for timeouts) if GEM was only slow, else report the job to TomTom.',
+    },
   );
 }

@@ -2,7 +2,8 @@
 // GEM_MAX_ROADS_PER_JOB roads, one GEM job each with at most GEM_MAX_PARALLEL_JOBS running; one part whose job is
 // forced to FAIL is submitted again, and the merged results hold every part's rows. The simulator's per-user
 // concurrent-job limit makes TomTom refuse creates (429): the effective window shrinks to what is allowed and no
-// part fails. A host SIGKILLed mid-fan-out is restarted and the run still creates exactly one job per part.
+// part fails. A part that fails in every attempt fails the match, naming the part, its job and the setting to
+// change. A host SIGKILLed mid-fan-out is restarted and the run still creates exactly one job per part.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +15,7 @@ import {
   readOutbox,
   readParquet,
   readPdgFile,
+  runDocuments,
   type SimulatorJob,
   simulatorAdmin,
   startApp,
@@ -213,6 +215,41 @@ describe('TomTom allowing 3 concurrent jobs per user (the simulator refuses more
       // Every 429 the simulator answered is one refusal the match counted (the request log's counters cover all).
       const requests = await simulatorAdmin(app).requests();
       expect(requests.byStatus['429'] ?? 0).toBe(done.parts!.refusals);
+    },
+    RUN_TIMEOUT,
+  );
+});
+
+describe('a part whose every GEM job fails (GEM_PART_ATTEMPTS=1)', () => {
+  it(
+    'fails the match with an error document naming the part, its job and what to change',
+    async () => {
+      const rows = 2_000;
+      const app = await started('partitioned-exhausted', rows / 2, {
+        env: { GEM_MAX_ROADS_PER_JOB: String(rows / 2), GEM_MAX_PARALLEL_JOBS: '2', GEM_PART_ATTEMPTS: '1' },
+      });
+      // The next job created fails: the first part's only attempt.
+      await simulatorAdmin(app).action({ action: 'fail-job' });
+      const upload = await uploadInbox(app, 'exhausted.parquet', input(rows, 14));
+      const done = await finished(app, upload.matchId);
+      expect(done.runtimeStatus).toBe('Failed');
+      const failedJob = (await partJobs(app)).find((j) => j.status === 'FAILED');
+      expect(failedJob, 'the forced failure hit a part job').toBeDefined();
+      expect(done.error?.message).toMatch(
+        /^Part [01] \(1000 roads\) ended gem-failed in each of its 1 GEM jobs/,
+      );
+      expect(done.error?.message).toContain(`last job ${failedJob!.job_id}`);
+      expect(done.error?.message).toContain('GEM_PART_ATTEMPTS');
+      // A failed instance has no output: its error document is at the run's own name in the outbox.
+      const errorBlob = runDocuments('exhausted.parquet', upload.matchId).error;
+      const stored = await readOutbox(app, errorBlob);
+      expect(stored, errorBlob).toBeDefined();
+      const document = JSON.parse(Buffer.from(stored!).toString('utf8')) as { message: string };
+      expect(document.message).toContain(`last job ${failedJob!.job_id}`);
+      // No job for the failed part was submitted twice.
+      expect(
+        (await partJobs(app)).filter((j) => j.input_filename === failedJob!.input_filename),
+      ).toHaveLength(1);
     },
     RUN_TIMEOUT,
   );
