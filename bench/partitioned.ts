@@ -25,6 +25,7 @@ import { type LocalApp, startLocalApp } from '../local/app.js';
 import { writeValidSampleFile } from '../local/standins/samples.js';
 import { matchInstanceIdForBlob } from '../shared/workflow/ids.js';
 import { outboxBlobNames, outboxLocationFor } from '../shared/workflow/outboxNames.js';
+import { untilCompleted } from './instances.js';
 
 const ROWS = Number(process.env.GEMFLOW_BENCH_PARTITION_ROWS ?? 1_000_000);
 const TIME_SCALE = Number(process.env.GEMFLOW_BENCH_TIME_SCALE ?? 600);
@@ -71,18 +72,7 @@ async function matchOnce(app: LocalApp, bytes: Uint8Array, name: string): Promis
     .getBlockBlobClient(name)
     .uploadData(bytes);
   const instanceId = matchInstanceIdForBlob(info.inboxContainer, name, uploaded.etag ?? '');
-  const statusUrl = `${app.baseUrl}/runtime/webhooks/durabletask/instances/${instanceId}?code=${encodeURIComponent(app.keys.systemKey)}`;
-  for (;;) {
-    const status = await fetch(statusUrl);
-    if (status.ok) {
-      const body = (await status.json()) as { runtimeStatus: string; output: unknown };
-      if (body.runtimeStatus === 'Completed') break;
-      if (['Failed', 'Terminated'].includes(body.runtimeStatus)) {
-        throw new Error(`the run ended ${body.runtimeStatus}: ${JSON.stringify(body.output)}`);
-      }
-    }
-    await new Promise((r) => setTimeout(r, 200));
-  }
+  await untilCompleted(app, instanceId, 200);
   const wallSeconds = (performance.now() - started) / 1000;
   const location = outboxLocationFor(
     { kind: 'inbox', container: info.inboxContainer, blobName: name },

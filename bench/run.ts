@@ -27,6 +27,7 @@ import { runBaseline } from './baseline.js';
 import { type ColdStartResult, runColdStartBench } from './coldStart.js';
 import { runEnrichmentBench } from './enrichmentBench.js';
 import { runIncrementalBench } from './incremental.js';
+import { untilCompleted } from './instances.js';
 import { LARGE_UPLOAD_BYTES, measureUpload, SMALL_UPLOAD_BYTES, type UploadMemoryFigures } from './memory.js';
 import { runPartitionedBench } from './partitioned.js';
 import { runStagingBench, type StagingBenchResult } from './staging.js';
@@ -149,17 +150,7 @@ async function runGemFlow(app: LocalApp, bytes: Uint8Array): Promise<RunFigures>
         outboxLocationFor({ kind: 'inbox', container: info.inboxContainer, blobName: name }, instanceId),
       ).summary,
     );
-  const statusUrl = `${app.baseUrl}/runtime/webhooks/durabletask/instances/${instanceId}?code=${encodeURIComponent(app.keys.systemKey)}`;
-  for (;;) {
-    const status = await fetch(statusUrl);
-    if (status.ok) {
-      const body = (await status.json()) as { runtimeStatus: string; output: unknown };
-      if (body.runtimeStatus === 'Completed') break;
-      if (['Failed', 'Terminated'].includes(body.runtimeStatus))
-        throw new Error(`gem-flow run ended ${body.runtimeStatus}: ${JSON.stringify(body.output)}`);
-    }
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  await untilCompleted(app, instanceId, 100);
   const wallSeconds = (performance.now() - started) / 1000;
   const summary = JSON.parse((await summaryBlob.downloadToBuffer()).toString('utf8')) as {
     outcome: string;
