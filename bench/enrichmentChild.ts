@@ -14,6 +14,7 @@
 import { once } from 'node:events';
 import { createWriteStream, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { type SampleFeature, sampleRoads } from '../local/standins/format-samples/roads.js';
 import { matchRoads } from '../local/standins/simulator/matching.js';
 import type { Road } from '../local/standins/simulator/validation.js';
@@ -37,6 +38,8 @@ export interface EnrichChildResult {
   wallSeconds: number;
   featuresPerSecond: number;
   maxRssMB: number;
+  /** The longest the event loop went without a turn (ms): how long an HTTP request of the same process waits. */
+  maxEventLoopStallMs: number;
 }
 
 const LIMITS: FormatLimits = { maxFeatureBytes: 1 << 20, maxVertices: 100_000, maxFields: 200, maxDepth: 32 };
@@ -197,7 +200,10 @@ async function run(mode: EnrichChildMode, format: BenchFormat, dir: string, rows
 async function main(): Promise<void> {
   const [mode, format, dir, rows] = process.argv.slice(2) as [EnrichChildMode, BenchFormat, string, string?];
   const started = performance.now();
+  const loop = monitorEventLoopDelay({ resolution: 10 });
+  loop.enable();
   const features = await run(mode, format, dir, Number(rows ?? 0));
+  loop.disable();
   const seconds = (performance.now() - started) / 1000;
   const line: EnrichChildResult = {
     mode,
@@ -206,6 +212,7 @@ async function main(): Promise<void> {
     wallSeconds: Math.round(seconds * 10) / 10,
     featuresPerSecond: Math.round(features / seconds),
     maxRssMB: peakRssMB(),
+    maxEventLoopStallMs: Math.round(loop.max / 1e6),
   };
   process.stdout.write(`${JSON.stringify(line)}\n`);
 }

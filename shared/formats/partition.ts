@@ -11,6 +11,7 @@
 import { join } from 'node:path';
 import type { AsyncBuffer } from 'hyparquet';
 import { GemFlowError } from '../errors.js';
+import { yieldToEventLoop } from '../eventLoop.js';
 import { hilbertIndex } from '../workflow/hilbert.js';
 import { createGemParquetWriter, type GemParquetWriter } from './gemParquet.js';
 import { wktToGeometry } from './geometry.js';
@@ -117,11 +118,6 @@ export function assignParts(keys: Uint32Array, parts: number): Uint32Array {
 
 /** Rows parsed between two turns of the event loop (a WKT parse is some microseconds). */
 const YIELD_ROWS = 10_000;
-
-/** Lets the event loop run (HTTP requests, timers) between batches of a long pass. */
-function yieldToEventLoop(): Promise<void> {
-  return new Promise((resolve) => setImmediate(resolve));
-}
 
 function textOf(value: unknown): string {
   if (typeof value === 'string') return value;

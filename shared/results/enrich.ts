@@ -9,6 +9,7 @@
  * `normaliseFeature` with the run's options (the invariant `shared/formats/prepared.ts` documents). Features
  * that never reached GEM (no rows) are written too, as `unmatched`.
  */
+import { yieldToEventLoop } from '../eventLoop.js';
 import { type Projection, projectionFor } from '../formats/crs.js';
 import { normaliseFeature } from '../formats/normalise.js';
 import type { PreparedInput } from '../formats/prepared.js';
@@ -25,6 +26,9 @@ import type {
 import { CountsCollector, type EnrichmentCounts } from './counts.js';
 import { MatchIndex } from './gemResults.js';
 import { coverage, enrichmentOf, lineLengthKm } from './matchKind.js';
+
+/** Features joined between two turns of the event loop (a feature takes some microseconds). */
+const FEATURES_PER_TURN = 2_000;
 
 /**
  * Read limits for the second pass. Generous on purpose: a feature the first pass read must read the same
@@ -104,8 +108,13 @@ async function joinInto(
   });
   const counts = new CountsCollector();
   try {
+    let sinceTurn = 0;
     for await (const feature of source.features()) {
       await writeEnriched(sink, feature, { index, projection, request, limits, counts });
+      if (++sinceTurn === FEATURES_PER_TURN) {
+        sinceTurn = 0;
+        await yieldToEventLoop();
+      }
     }
     const written = await sink.finish();
     return { counts: counts.result(index.rowCount), written };

@@ -13,6 +13,7 @@ import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { GemFlowError } from '../errors.js';
+import { yieldToEventLoop } from '../eventLoop.js';
 import { FormatError } from '../formats/errors.js';
 import { openParquet, rowBatches } from '../formats/parquetRows.js';
 import { loadSqlite } from '../formats/sqlite.js';
@@ -209,6 +210,7 @@ async function loadRows(db: DatabaseSync, results: SourceFile): Promise<number> 
       throw err;
     }
     count += batch.rows.length;
+    await yieldToEventLoop();
   }
   return count;
 }

@@ -10,6 +10,7 @@
 import type { AsyncBuffer, SchemaElement as FooterElement } from 'hyparquet';
 import type { SchemaElement } from 'hyparquet-writer';
 import { GemFlowError } from '../errors.js';
+import { yieldToEventLoop } from '../eventLoop.js';
 import { FormatError } from '../formats/errors.js';
 import { loadHyparquetWriter } from '../formats/hyparquetWriter.js';
 import { openParquet, type ParquetFile, rowBatches } from '../formats/parquetRows.js';
@@ -139,8 +140,7 @@ export async function mergeResultFiles(
           if (buffer!.rows >= MERGE_ROW_GROUP_ROWS) await flush();
         }
         rows += batch.rows.length;
-        // Lets the event loop run between batches (HTTP requests, timers of the same process).
-        await new Promise((resolve) => setImmediate(resolve));
+        await yieldToEventLoop();
       }
     } catch (err) {
       if (!(err instanceof FormatError)) throw err;
